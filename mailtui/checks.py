@@ -1,0 +1,114 @@
+"""Checks that prove the installed stack works: ports, TLS, logins. Used by `mailtui check` and the
+install's verify step. Each check returns a `Check` with the reason when it fails."""
+
+from __future__ import annotations
+
+import imaplib
+import smtplib
+import socket
+import ssl
+from pathlib import Path
+
+from mailtui.answers import Answers
+from mailtui.steps.base import Check
+
+LISTEN_STATE = "0A"
+LOCALHOST = "127.0.0.1"
+
+
+def listening_ports() -> set[int]:
+    """TCP ports in LISTEN state (IPv4 and IPv6), read from /proc like `ss -ltn` does."""
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == LISTEN_STATE:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def expected_ports(answers: Answers) -> dict[int, str]:
+    ports = {25: "SMTP", 587: "submission", 993: "IMAPS"}
+    if answers.services.submissions:
+        ports[465] = "submissions"
+    if answers.services.pop3:
+        ports[995] = "POP3S"
+    return ports
+
+
+def closed_ports(answers: Answers) -> dict[int, str]:
+    ports = {143: "IMAP without TLS"}
+    if answers.services.pop3:
+        ports[110] = "POP3 without TLS"
+    return ports
+
+
+def port_checks(answers: Answers) -> list[Check]:
+    listening = listening_ports()
+    checks = [
+        Check(f"port {p} ({label}) listening", p in listening, "" if p in listening else "nothing listens there")
+        for p, label in expected_ports(answers).items()
+    ]
+    checks += [
+        Check(f"port {p} ({label}) closed", p not in listening, "" if p not in listening else "it is open")
+        for p, label in closed_ports(answers).items()
+    ]
+    return checks
+
+
+def _insecure_context() -> ssl.SSLContext:
+    # The certificate may be self-signed: this checks that TLS is offered, not who signed it.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def starttls_check(port: int, host: str = LOCALHOST, timeout: float = 10) -> Check:
+    name = f"STARTTLS offered on {port}"
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            smtp.ehlo("mailtui-check.invalid")
+            if not smtp.has_extn("starttls"):
+                return Check(name, False, "the server does not offer STARTTLS")
+            smtp.starttls(context=_insecure_context())
+            smtp.ehlo("mailtui-check.invalid")
+            version = smtp.sock.version() if isinstance(smtp.sock, ssl.SSLSocket) else "?"
+            return Check(name, True, version or "")
+    except (OSError, smtplib.SMTPException) as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+def implicit_tls_check(port: int, label: str, host: str = LOCALHOST, timeout: float = 10) -> Check:
+    name = f"TLS on {port} ({label})"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                _insecure_context().wrap_socket(raw, server_hostname=host) as tls:
+            banner = tls.recv(200).decode(errors="replace").strip()
+            return Check(name, True, f"{tls.version()}: {banner[:60]}")
+    except (OSError, ssl.SSLError) as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+def tls_checks(answers: Answers) -> list[Check]:
+    checks = [starttls_check(25), starttls_check(587), implicit_tls_check(993, "IMAPS")]
+    if answers.services.submissions:
+        checks.append(implicit_tls_check(465, "submissions"))
+    if answers.services.pop3:
+        checks.append(implicit_tls_check(995, "POP3S"))
+    return checks
+
+
+def imap_login_check(email: str, password: str, host: str = LOCALHOST, timeout: float = 10) -> Check:
+    name = f"IMAPS login as {email}"
+    try:
+        with imaplib.IMAP4_SSL(host, 993, ssl_context=_insecure_context(), timeout=timeout) as imap:
+            imap.login(email, password)
+            status, _ = imap.select("INBOX", readonly=True)
+            return Check(name, status == "OK", "" if status == "OK" else f"SELECT INBOX said {status}")
+    except (OSError, imaplib.IMAP4.error) as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,276 @@
+"""Running an install: step order, preflight, plan, apply with progress, state on disk.
+
+The engine applies in dependency order (packages, database, tls, postfix, dovecot, firewall,
+verify) so a certificate exists before a service that needs it starts. An install runs in a worker
+process detached from the terminal that started it (its own session: an SSH drop cannot kill dpkg
+half-way). The worker appends events to STATE/install/events.jsonl and keeps STATE/install/state.json
+current, so any UI can follow it, re-attach to it, or see how it ended. Steps are idempotent, so
+resuming an interrupted install simply runs it again: finished steps find nothing to do.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from mailtui import answers as answers_mod
+from mailtui import paths
+from mailtui.answers import Answers
+from mailtui.errors import MailtuiError
+from mailtui.events import Emit, Event
+from mailtui.steps.base import Change, Context, Step
+from mailtui.system import files
+from mailtui.system.platform import Platform
+
+INSTALL_DIR = files.STATE_DIR / "install"
+STATE_FILE = INSTALL_DIR / "state.json"
+EVENTS_FILE = INSTALL_DIR / "events.jsonl"
+PENDING_ANSWERS = INSTALL_DIR / "answers.toml"  # hashed; lets an interrupted install resume
+LOCK_FILE = INSTALL_DIR / "lock"
+WORKER_LOG = INSTALL_DIR / "worker.log"
+
+
+def all_steps() -> list[Step]:
+    from mailtui.steps.database import DatabaseStep
+    from mailtui.steps.dovecot import DovecotStep
+    from mailtui.steps.firewall import FirewallStep
+    from mailtui.steps.packages import PackagesStep
+    from mailtui.steps.postfix import PostfixStep
+    from mailtui.steps.tls import TlsStep
+    from mailtui.steps.verify import VerifyStep
+
+    return [PackagesStep(), DatabaseStep(), TlsStep(), PostfixStep(), DovecotStep(), FirewallStep(), VerifyStep()]
+
+
+def steps_for(ctx: Context) -> list[Step]:
+    return [s for s in all_steps() if s.enabled(ctx)]
+
+
+def make_context(answers: Answers, emit: Emit | None = None, *, dry_run: bool = False) -> Context:
+    ctx = Context(answers=answers, platform=Platform.detect(), dry_run=dry_run)
+    if emit is not None:
+        ctx.emit = emit
+    return ctx
+
+
+def load_saved_answers() -> Answers | None:
+    if not paths.ANSWERS_FILE.exists():
+        return None
+    return answers_mod.load(paths.ANSWERS_FILE)
+
+
+def prepare(answers: Answers) -> Answers:
+    """Validated answers with database secrets filled: from the last install if there was one (so a
+    second install changes nothing), else generated."""
+    answers = answers_mod.check(answers)
+    saved = load_saved_answers()
+    if saved is not None and not answers.database.password and saved.database.user == answers.database.user:
+        answers = replace(answers, database=replace(answers.database, password=saved.database.password))
+    if saved is not None and not answers.database.admin_password \
+            and saved.database.admin_user == answers.database.admin_user:
+        answers = replace(answers, database=replace(answers.database, admin_password=saved.database.admin_password))
+    return answers.with_generated_secrets()
+
+
+def preflight(ctx: Context) -> list[str]:
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("mailtui must run as root to install (try: sudo mailtui install …)")
+    if not ctx.platform.supported:
+        problems.append(f"{ctx.platform.pretty_name} is not a supported release "
+                        "(Debian 12/13, Ubuntu 22.04/24.04/26.04)")
+    for step in steps_for(ctx):
+        problems += [f"{step.title}: {p}" for p in step.preflight(ctx)]
+    return problems
+
+
+def plan(ctx: Context) -> list[tuple[Step, list[Change]]]:
+    return [(step, step.plan(ctx)) for step in steps_for(ctx)]
+
+
+# ---------------------------------------------------------------- state on disk
+
+
+@dataclass
+class InstallState:
+    status: str = "idle"  # running, done, failed
+    pid: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+    steps: dict[str, str] = field(default_factory=dict)  # name -> todo, running, done, failed
+    error: str = ""
+    failed_step: str = ""
+
+    @property
+    def alive(self) -> bool:
+        """The worker that wrote this state is still running."""
+        if self.status != "running" or self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def read_state() -> InstallState:
+    try:
+        return InstallState(**json.loads(STATE_FILE.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        return InstallState()
+
+
+def write_state(state: InstallState) -> None:
+    files.write_file(STATE_FILE, json.dumps(asdict(state), indent=1), mode=0o600, backup=False)
+
+
+def ensure_install_dir() -> None:
+    files.ensure_state_dir()
+    INSTALL_DIR.mkdir(mode=0o700, exist_ok=True)
+
+
+class EventLog:
+    """Appends events to the events file (one JSON object a line) and passes them on."""
+
+    def __init__(self, path: Path, also: Emit | None = None) -> None:
+        self.path = path
+        self.also = also
+        self._fh = path.open("a", encoding="utf-8")
+        os.chmod(path, 0o600)
+
+    def __call__(self, event: Event) -> None:
+        self._fh.write(event.to_json() + "\n")
+        self._fh.flush()
+        if self.also is not None:
+            self.also(event)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def follow_events(path: Path, *, from_start: bool = True, stop: Callable[[], bool],
+                  poll: float = 0.2) -> Iterator[Event]:
+    """Yield events as the worker writes them, until stop() is true and the file is drained."""
+    while not path.exists():
+        if stop():
+            return
+        time.sleep(poll)
+    with path.open(encoding="utf-8") as fh:
+        if not from_start:
+            fh.seek(0, os.SEEK_END)
+        buffer = ""
+        while True:
+            chunk = fh.readline()
+            if chunk:
+                buffer += chunk
+                if buffer.endswith("\n"):
+                    event = _parse_event(buffer)
+                    buffer = ""
+                    if event is not None:
+                        yield event
+                continue
+            if stop():
+                return
+            time.sleep(poll)
+
+
+def _parse_event(line: str) -> Event | None:
+    try:
+        return Event.from_json(line)
+    except (json.JSONDecodeError, TypeError):
+        return None
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_steps(ctx: Context, state: InstallState, *, on_state: Callable[[InstallState], None]) -> bool:
+    """Apply every step in order. Returns True when all succeeded; records progress in `state`."""
+    steps = steps_for(ctx)
+    for step in steps:
+        state.steps.setdefault(step.name, "todo")
+    for step in steps:
+        state.steps[step.name] = "running"
+        on_state(state)
+        ctx.emit(Event("started", step.name, step.title))
+        began = time.monotonic()
+        try:
+            changed = step.apply(ctx)
+        except Exception as exc:  # any failure stops the install with its reason
+            reason = str(exc) if isinstance(exc, MailtuiError) else f"{type(exc).__name__}: {exc}"
+            state.steps[step.name] = "failed"
+            state.failed_step = step.name
+            state.error = reason
+            ctx.emit(Event("failed", step.name, reason))
+            on_state(state)
+            return False
+        state.steps[step.name] = "done"
+        took = time.monotonic() - began
+        ctx.emit(Event("done", step.name, f"{'changed' if changed else 'nothing to change'} ({took:.1f} s)"))
+        on_state(state)
+    return True
+
+
+def worker_main(answers_text: str) -> int:
+    """The detached install process: owns the lock, writes events and state, saves the answers."""
+    ensure_install_dir()
+    lock = LOCK_FILE.open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another install is running", file=sys.stderr)
+        return 3
+    answers = answers_mod.loads(answers_text)
+    answers_mod.save(answers, PENDING_ANSWERS)
+    EVENTS_FILE.write_text("")
+    log = EventLog(EVENTS_FILE)
+    state = InstallState(status="running", pid=os.getpid(), started=time.time())
+    write_state(state)
+    ctx = make_context(answers, log)
+    ok = run_steps(ctx, state, on_state=write_state)
+    if ok:
+        answers_mod.save(answers, paths.ANSWERS_FILE)
+    state.status = "done" if ok else "failed"
+    state.finished = time.time()
+    write_state(state)
+    log(Event("info", "install", "finished" if ok else f"failed in {state.failed_step}"))
+    log.close()
+    return 0 if ok else 1
+
+
+def start_worker(answers: Answers) -> int:
+    """Start the detached worker; return its PID. Plain-text passwords reach it only via a pipe."""
+    import subprocess
+
+    ensure_install_dir()
+    if read_state().alive:
+        raise MailtuiError("an install is already running: follow it with `mailtui install --attach`")
+    with WORKER_LOG.open("ab") as log:
+        os.chmod(WORKER_LOG, 0o600)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mailtui", "install", "--worker"],
+            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd="/",
+        )
+    assert proc.stdin is not None
+    proc.stdin.write(answers_mod.dumps(answers, keep_passwords=True).encode())
+    proc.stdin.close()
+    # Wait until the worker has taken over the state file (or died trying).
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        state = read_state()
+        if state.pid == proc.pid:
+            return proc.pid
+        if proc.poll() is not None:
+            raise MailtuiError(f"the install worker exited at once; see {WORKER_LOG}:\n"
+                               + WORKER_LOG.read_text(errors="replace")[-2000:])
+        time.sleep(0.05)
+    return proc.pid

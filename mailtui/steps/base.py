@@ -1,0 +1,157 @@
+"""The step contract.
+
+A step *declares* the state it wants as a list of resources (files, Postfix parameters, master.cf
+services, SQL objects, packages, …). Everything else is derived from that one declaration:
+
+  plan()   -> the resources not yet in place, each as a Change (with a diff) — the preview / --dry-run
+  apply()  -> brings each pending resource into place (idempotent: nothing pending, nothing done),
+              then restarts the step's service if anything changed, or starts it if it is down
+  verify() -> one Check per resource (in place or not) plus the step's own functional checks
+
+so "what would change" and "is it in place" can never disagree.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from mailtui.events import Emit, StepEmitter, null_emit
+
+if TYPE_CHECKING:
+    from mailtui.answers import Answers
+    from mailtui.system.platform import Platform
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing a step would change, in words an operator reads in the preview."""
+
+    kind: str  # file, postconf, master, package, sql, command, service, firewall, directory, user
+    target: str  # a path, a parameter, a package, a table, …
+    summary: str
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Context:
+    answers: Answers
+    platform: Platform
+    emit: Emit = null_emit
+    dry_run: bool = False
+    # Values a step computes for later steps (e.g. the Dovecot dialect); keyed by "step.name".
+    facts: dict[str, object] = field(default_factory=dict)
+
+    def out(self, step: str) -> StepEmitter:
+        return StepEmitter(self.emit, step)
+
+
+class Resource(ABC):
+    """One declared piece of state."""
+
+    kind: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def target(self) -> str: ...
+
+    @abstractmethod
+    def pending(self, ctx: Context) -> Change | None:
+        """What would change to bring this resource into place; None when it already is."""
+
+    @abstractmethod
+    def apply(self, ctx: Context, out: StepEmitter) -> None:
+        """Bring the resource into place. Only called when pending() returned a Change."""
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.target}"
+
+
+class Step(ABC):
+    name: ClassVar[str]
+    title: ClassVar[str]
+    why: ClassVar[str]  # one plain-language line: what the step does and why
+
+    @abstractmethod
+    def resources(self, ctx: Context) -> Sequence[Resource]:
+        """The declaration. Must not change anything; may inspect the machine."""
+
+    def enabled(self, ctx: Context) -> bool:
+        return True
+
+    def preflight(self, ctx: Context) -> list[str]:
+        """Problems that must stop the install before anything changes (checked for every step first)."""
+        return []
+
+    # The services this step restarts when one of its resources changed and starts when down.
+    services: ClassVar[tuple[str, ...]] = ()
+
+    def plan(self, ctx: Context) -> list[Change]:
+        changes = [c for r in self.resources(ctx) if (c := r.pending(ctx)) is not None]
+        changes.extend(self.service_changes(ctx, changed=bool(changes)))
+        return changes
+
+    def service_changes(self, ctx: Context, *, changed: bool) -> list[Change]:
+        from mailtui.system import services
+
+        result = []
+        for name in self.services:
+            if not services.is_running(name):
+                result.append(Change("service", name, f"start {name}"))
+            elif changed:
+                result.append(Change("service", name, f"restart {name} to load the new configuration"))
+        return result
+
+    def apply(self, ctx: Context) -> bool:
+        """Bring every resource into place; return whether anything changed."""
+        out = ctx.out(self.name)
+        changed = False
+        for resource in self.resources(ctx):
+            change = resource.pending(ctx)
+            if change is None:
+                continue
+            out.line(f"{change.summary}")
+            resource.apply(ctx, out)
+            changed = True
+        self.after_apply(ctx, out, changed)
+        self.ensure_services(ctx, out, changed)
+        return changed
+
+    def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
+        """Hook for work that is not a declared resource (rare)."""
+
+    def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
+        from mailtui.system import services
+
+        for name in self.services:
+            if not services.is_running(name):
+                out.line(f"starting {name}")
+                services.start(name)
+            elif changed:
+                out.line(f"restarting {name}")
+                services.restart(name)
+
+    def verify(self, ctx: Context) -> list[Check]:
+        checks = []
+        for resource in self.resources(ctx):
+            change = resource.pending(ctx)
+            checks.append(Check(resource.describe(), change is None, change.summary if change else ""))
+        from mailtui.system import services
+
+        for name in self.services:
+            running = services.is_running(name)
+            checks.append(Check(f"service {name} running", running, "" if running else f"{name} is not running"))
+        checks.extend(self.functional_checks(ctx))
+        return checks
+
+    def functional_checks(self, ctx: Context) -> list[Check]:
+        return []

@@ -1,0 +1,133 @@
+"""Firewall: ufw with the mail ports open (IPv4 and IPv6), and the SSH port in use first.
+
+Before ufw is enabled, the port this SSH session came in on (from $SSH_CONNECTION) and the ports
+sshd listens on (`sshd -T`) are allowed, so the operator can never lock themselves out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mailtui.answers import Answers
+from mailtui.events import StepEmitter
+from mailtui.steps.base import Change, Check, Context, Resource, Step
+from mailtui.system.commands import run, which
+
+DEFAULT_SSH_PORT = 22
+
+
+def ssh_ports(answers: Answers, environ: dict[str, str] | None = None) -> list[int]:
+    """Every port an operator may be using to reach this machine over SSH."""
+    env = os.environ if environ is None else environ
+    ports: list[int] = []
+    if answers.firewall.ssh_port:
+        ports.append(answers.firewall.ssh_port)
+    conn = env.get("SSH_CONNECTION", "").split()
+    if len(conn) == 4 and conn[3].isdigit():
+        ports.append(int(conn[3]))
+    if which("sshd"):
+        result = run(["sshd", "-T"], check=False)
+        ports += [int(m) for m in re.findall(r"^port (\d+)$", result.output, re.MULTILINE)]
+    if not ports:
+        ports.append(DEFAULT_SSH_PORT)
+    return sorted(set(ports), key=ports.index)
+
+
+def mail_ports(answers: Answers) -> list[tuple[int, str]]:
+    ports = [(25, "SMTP"), (587, "submission")]
+    if answers.services.submissions:
+        ports.append((465, "submissions"))
+    ports.append((993, "IMAPS"))
+    if answers.services.pop3:
+        ports.append((995, "POP3S"))
+    return ports
+
+
+def added_rules() -> set[str]:
+    """Rules as `ufw show added` lists them, e.g. 'ufw allow 25/tcp comment ...'."""
+    if not which("ufw"):
+        return set()
+    result = run(["ufw", "show", "added"], check=False)
+    return {line.strip() for line in result.output.splitlines() if line.startswith("ufw ")}
+
+
+def _rule_present(port: int, rules: set[str]) -> bool:
+    return any(re.match(rf"^ufw allow {port}/tcp(\s|$)", r) for r in rules)
+
+
+def ufw_active() -> bool:
+    if not which("ufw"):
+        return False
+    return "Status: active" in run(["ufw", "status"], check=False).output
+
+
+@dataclass
+class UfwRuleResource:
+    port: int
+    label: str
+    kind = "firewall"
+
+    @property
+    def target(self) -> str:
+        return f"{self.port}/tcp"
+
+    def describe(self) -> str:
+        return f"ufw allows {self.port}/tcp ({self.label})"
+
+    def pending(self, ctx: Context) -> Change | None:
+        if _rule_present(self.port, added_rules()):
+            return None
+        return Change("firewall", self.target, f"allow {self.port}/tcp ({self.label}) in ufw, IPv4 and IPv6",
+                      f"$ ufw allow {self.port}/tcp comment '{self.label}'")
+
+    def apply(self, ctx: Context, out: StepEmitter) -> None:
+        run(["ufw", "allow", f"{self.port}/tcp", "comment", f"mailtui {self.label}"], on_line=out.line)
+
+
+@dataclass
+class UfwEnabledResource:
+    kind = "firewall"
+
+    @property
+    def target(self) -> str:
+        return "ufw"
+
+    def describe(self) -> str:
+        return "ufw enabled"
+
+    def pending(self, ctx: Context) -> Change | None:
+        if ufw_active():
+            return None
+        return Change("firewall", "ufw", "enable ufw (incoming: deny unless allowed above)", "$ ufw --force enable")
+
+    def apply(self, ctx: Context, out: StepEmitter) -> None:
+        run(["ufw", "--force", "enable"], on_line=out.line)
+
+
+for _cls in (UfwRuleResource, UfwEnabledResource):
+    Resource.register(_cls)
+
+
+class FirewallStep(Step):
+    name = "firewall"
+    title = "Firewall"
+    why = ("ufw lets in only SSH and the mail ports (25, 587, 465, 993; 995 with POP3). "
+           "Your SSH port is allowed before the firewall is switched on.")
+
+    def enabled(self, ctx: Context) -> bool:
+        return ctx.answers.firewall.enable
+
+    def resources(self, ctx: Context) -> Sequence[Resource]:
+        key = "firewall.ssh_ports"
+        if key not in ctx.facts:
+            ctx.facts[key] = ssh_ports(ctx.answers)
+        ssh = [UfwRuleResource(p, "SSH") for p in ctx.facts[key]]  # type: ignore[attr-defined]
+        mail = [UfwRuleResource(p, label) for p, label in mail_ports(ctx.answers)]
+        return [*ssh, *mail, UfwEnabledResource()]
+
+    def functional_checks(self, ctx: Context) -> list[Check]:
+        active = ufw_active()
+        return [Check("ufw active", active, "" if active else "ufw is not enabled")]

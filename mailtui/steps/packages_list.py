@@ -1,0 +1,17 @@
+"""Which Debian/Ubuntu packages the install may need (shared by the packages step and the test hosts)."""
+
+from __future__ import annotations
+
+POSTFIX = ["postfix", "postfix-mysql"]
+DOVECOT = ["dovecot-core", "dovecot-imapd", "dovecot-lmtpd", "dovecot-mysql"]
+DOVECOT_POP3 = ["dovecot-pop3d"]
+DATABASE_SERVER = ["mariadb-server"]
+TOOLS = ["openssl", "ca-certificates", "logrotate"]
+FIREWALL = ["ufw"]
+# scripts/run needs these to build mailtui's own venv on a bare Debian.
+BOOTSTRAP = ["python3", "python3-venv"]
+
+
+def all_possible_packages() -> list[str]:
+    """Every package any answers file can make the install ask for (the test hosts pre-download them)."""
+    return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *BOOTSTRAP]

@@ -1,0 +1,224 @@
+"""Postfix: the tutorial's virtual-domain setup with today's settings.
+
+- lookups through `proxy:mysql:` (one pooled DB connection set instead of one per smtpd; plain
+  `mysql:` exhausted MariaDB's connections at 50 sessions, DESIGN.md)
+- delivery to Dovecot over LMTP; SASL through Dovecot, offered only on submission (587, STARTTLS
+  required) and submissions (465, implicit TLS)
+- an authenticated user may send only as their own address or an alias pointing to them
+- no open relay; TLS 1.2 minimum set explicitly; TLS offered outbound
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from mailtui import paths
+from mailtui.answers import Answers
+from mailtui.errors import StepFailed
+from mailtui.events import StepEmitter
+from mailtui.steps.base import Check, Context, Resource, Step
+from mailtui.steps.postconf_resources import MasterResource, MasterService, PostconfResource
+from mailtui.steps.resources import DirectoryResource, FileResource
+from mailtui.system import logs
+from mailtui.system.commands import run, which
+
+MAP_DIR = "/etc/postfix"
+# name -> query (the tutorial's queries, plus sender ownership and the catch-all companion)
+MAP_QUERIES = {
+    "mysql-virtual-mailbox-domains.cf": "SELECT 1 FROM virtual_domains WHERE name='%s'",
+    "mysql-virtual-mailbox-maps.cf": "SELECT 1 FROM virtual_users WHERE email='%s'",
+    "mysql-virtual-alias-maps.cf": "SELECT destination FROM virtual_aliases WHERE source='%s'",
+    # With a catch-all alias (@domain), existing mailboxes must still map to themselves first.
+    "mysql-virtual-email2email.cf": "SELECT email FROM virtual_users WHERE email='%s'",
+    # Who may send as an address: the mailbox itself, or the mailboxes an alias delivers to.
+    "mysql-sender-login-maps.cf": (
+        "SELECT email FROM virtual_users WHERE email='%s' "
+        "UNION SELECT destination FROM virtual_aliases WHERE source='%s'"
+    ),
+}
+RELAY_PASSWORD_FILE = "/etc/postfix/sasl_passwd"
+TLS_MIN = ">=TLSv1.2"
+
+
+def map_path(name: str) -> str:
+    return f"{MAP_DIR}/{name}"
+
+
+def map_ref(name: str, proxy: bool = True) -> str:
+    return f"{'proxy:' if proxy else ''}mysql:{map_path(name)}"
+
+
+def map_file_content(answers: Answers, query: str) -> str:
+    db = answers.database
+    # 127.0.0.1, not localhost: "localhost" means the UNIX socket, unreachable from a chroot.
+    host = "127.0.0.1" if db.is_local else db.host
+    return (
+        "# Managed by mailtui: a Postfix lookup table in MySQL/MariaDB (SELECT-only account).\n"
+        f"hosts = {host}:{db.port}\n"
+        f"user = {db.user}\n"
+        f"password = {db.password}\n"
+        f"dbname = {db.name}\n"
+        f"query = {query}\n"
+    )
+
+
+def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
+    cert, key = paths.tls_cert(answers), paths.tls_key(answers)
+    params = {
+        "myhostname": answers.hostname,
+        "myorigin": "/etc/mailname",
+        "mydestination": "$myhostname, localhost.localdomain, localhost",
+        "mynetworks": "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128",
+        "inet_interfaces": "all",
+        "append_dot_mydomain": "no",
+        "biff": "no",
+        "smtpd_banner": "$myhostname ESMTP",
+        "smtpd_helo_required": "yes",
+        "disable_vrfy_command": "yes",
+        "message_size_limit": str(answers.limits.message_size_mb * 1024 * 1024),
+        # Virtual domains, mailboxes and aliases from the database, delivered to Dovecot over LMTP.
+        "virtual_transport": "lmtp:unix:private/dovecot-lmtp",
+        "virtual_mailbox_domains": map_ref("mysql-virtual-mailbox-domains.cf"),
+        "virtual_mailbox_maps": map_ref("mysql-virtual-mailbox-maps.cf"),
+        "virtual_alias_maps": ", ".join(
+            [map_ref("mysql-virtual-alias-maps.cf"), map_ref("mysql-virtual-email2email.cf")]
+        ),
+        # Incoming TLS: offered on 25, required for AUTH (which only submission offers).
+        "smtpd_tls_cert_file": cert,
+        "smtpd_tls_key_file": key,
+        "smtpd_tls_security_level": "may",
+        "smtpd_tls_auth_only": "yes",
+        "smtpd_tls_protocols": TLS_MIN,
+        "smtpd_tls_mandatory_protocols": TLS_MIN,
+        "smtpd_tls_loglevel": "1",
+        "smtpd_tls_received_header": "yes",
+        # Outgoing TLS: opportunistic, like every mail server on the Internet.
+        "smtp_tls_security_level": "may",
+        "smtp_tls_protocols": TLS_MIN,
+        "smtp_tls_mandatory_protocols": TLS_MIN,
+        "smtp_tls_loglevel": "1",
+        # SASL through Dovecot; enabled per service in master.cf (submission, submissions).
+        "smtpd_sasl_type": "dovecot",
+        "smtpd_sasl_path": "private/auth",
+        "smtpd_sasl_auth_enable": "no",
+        "smtpd_sender_login_maps": map_ref("mysql-sender-login-maps.cf"),
+        # No open relay: only local networks and authenticated users relay; others get 554.
+        "smtpd_relay_restrictions": "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
+        "relayhost": answers.outbound.relayhost,
+    }
+    if answers.outbound.user:
+        params.update({
+            "smtp_sasl_auth_enable": "yes",
+            "smtp_sasl_password_maps": f"texthash:{RELAY_PASSWORD_FILE}",
+            "smtp_sasl_security_options": "noanonymous",
+            "smtp_sasl_tls_security_options": "noanonymous",
+            # Never send the relay password in clear text.
+            "smtp_tls_security_level": "encrypt",
+        })
+    if answers.profile == "test":
+        # Test profile: the stack makes no DNS lookups of its own; all mail goes to the relayhost.
+        params.update({
+            "smtp_dns_support_level": "disabled",
+            "lmtp_dns_support_level": "disabled",
+            "smtp_host_lookup": "native",
+            "smtpd_peername_lookup": "no",
+        })
+    if log_to_file:
+        # No syslog daemon on this machine: Postfix writes the mail log itself (postlogd).
+        params["maillog_file"] = paths.MAIL_LOG
+    return params
+
+
+def _submission(name: str, *, wrapper: bool) -> MasterService:
+    options = {
+        "syslog_name": f"postfix/{name}",
+        "smtpd_tls_security_level": "encrypt",
+        "smtpd_sasl_auth_enable": "yes",
+        "smtpd_tls_auth_only": "yes",
+        "smtpd_reject_unlisted_recipient": "no",
+        "smtpd_client_restrictions": "permit_sasl_authenticated,reject",
+        "smtpd_sender_restrictions": "reject_sender_login_mismatch",
+        "smtpd_relay_restrictions": "permit_sasl_authenticated,reject",
+        "smtpd_recipient_restrictions": "permit_sasl_authenticated,reject",
+        "milter_macro_daemon_name": "ORIGINATING",
+    }
+    if wrapper:
+        options["smtpd_tls_wrappermode"] = "yes"
+    return MasterService(name, "inet", "smtpd", options=options)
+
+
+def master_services(answers: Answers, *, log_to_file: bool) -> list[MasterService]:
+    services = [_submission("submission", wrapper=False)]
+    if answers.services.submissions:
+        services.append(_submission("submissions", wrapper=True))
+    if log_to_file:
+        services.append(MasterService("postlog", "unix-dgram", "postlogd", chroot="n", maxproc="1"))
+    return services
+
+
+def relay_password_content(answers: Answers) -> str:
+    o = answers.outbound
+    return f"# Managed by mailtui: the smarthost's login.\n{o.relayhost} {o.user}:{o.password}\n"
+
+
+class PostfixStep(Step):
+    name = "postfix"
+    title = "Postfix"
+    why = ("Postfix receives mail on port 25, accepts your users' mail on 587/465 after login, looks up "
+           "domains, mailboxes and aliases in the database and hands mail to Dovecot.")
+    services = ("postfix",)
+
+    def resources(self, ctx: Context) -> Sequence[Resource]:
+        a = ctx.answers
+        log_to_file = logs.log_to_file()
+        res: list[Resource] = [
+            FileResource("/etc/mailname", a.hostname + "\n", mode=0o644),
+        ]
+        for name, query in MAP_QUERIES.items():
+            # proxymap reads the maps as the postfix user: root:postfix 0640 (they hold the DB password).
+            res.append(FileResource(map_path(name), map_file_content(a, query), owner="root",
+                                    group="postfix", mode=0o640, secret=True))
+        if a.outbound.user:
+            res.append(FileResource(RELAY_PASSWORD_FILE, relay_password_content(a), mode=0o600, secret=True))
+        res.append(PostconfResource(main_cf(a, log_to_file=log_to_file)))
+        res.extend(MasterResource(s) for s in master_services(a, log_to_file=log_to_file))
+        # Dovecot's LMTP and auth sockets live here; Postfix creates it on first start, Dovecot may
+        # start before that, so make sure it exists with Postfix's own ownership.
+        res.append(DirectoryResource("/var/spool/postfix/private", owner="postfix", group="root", mode=0o700))
+        if log_to_file:
+            res.append(FileResource(logs.LOGROTATE_FILE, logs.logrotate_config(), mode=0o644))
+        return res
+
+    def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
+        problems = run(["postfix", "check"], check=False)
+        if not problems.ok or problems.output.strip():
+            raise StepFailed(f"`postfix check` reports problems:\n{problems.output.strip()}")
+
+    def functional_checks(self, ctx: Context) -> list[Check]:
+        return lookup_checks(ctx.answers)
+
+
+def lookup_checks(answers: Answers) -> list[Check]:
+    """The tutorial's `postmap -q` checks, against the database directly (not through proxymap)."""
+    if not which("postmap"):
+        return [Check("postfix lookups", False, "postmap is not installed")]
+    checks = []
+    probes: list[tuple[str, str, str]] = []
+    if answers.domains:
+        probes.append(("mysql-virtual-mailbox-domains.cf", answers.domains[0].name, "1"))
+    if answers.users:
+        probes.append(("mysql-virtual-mailbox-maps.cf", answers.users[0].email, "1"))
+    if answers.aliases:
+        first = answers.aliases[0]
+        probes.append(("mysql-virtual-alias-maps.cf", first.source, first.destination))
+    for name, key, want in probes:
+        result = run(["postmap", "-q", key, map_ref(name, proxy=False)], check=False)
+        got = result.output.strip()
+        ok = result.ok and want in [v.strip() for v in got.split(",")]
+        checks.append(Check(f"postmap -q {key} ({name})", ok, "" if ok else f"expected {want!r}, got {got!r}"))
+    return checks
+
+
+def map_files() -> list[Path]:
+    return [Path(map_path(n)) for n in MAP_QUERIES]

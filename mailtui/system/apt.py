@@ -1,0 +1,141 @@
+"""apt/dpkg: installed packages, preseeding, and installs with a real progress figure.
+
+Progress comes from apt's status file descriptor (APT::Status-Fd): lines such as
+``dlstatus:1:12.5:Retrieving file 1 of 8`` and ``pmstatus:postfix:42.8571:Configuring postfix``.
+Downloads count for the first 30 %, unpacking/configuring for the rest. Another apt/dpkg holding
+the lock is waited for (apt says so in its output, which is shown). Existing conffiles are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailtui.errors import CommandFailed
+from mailtui.system.commands import child_env, run
+
+LOCK_TIMEOUT_S = 900
+DOWNLOAD_SHARE = 30.0
+LISTS_DIR = Path("/var/lib/apt/lists")
+DPKG_UPDATES = Path("/var/lib/dpkg/updates")
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    kind: str  # dlstatus, pmstatus, pmerror, pmconffile, …
+    package: str
+    percent: float
+    message: str
+
+
+def parse_status_line(line: str) -> StatusLine | None:
+    parts = line.rstrip("\n").split(":", 3)
+    if len(parts) < 4:
+        return None
+    kind, package, percent, message = parts
+    try:
+        value = float(percent)
+    except ValueError:
+        return None
+    return StatusLine(kind, package, value, message)
+
+
+def overall_percent(status: StatusLine) -> float:
+    if status.kind == "dlstatus":
+        return status.percent * DOWNLOAD_SHARE / 100.0
+    return DOWNLOAD_SHARE + status.percent * (100.0 - DOWNLOAD_SHARE) / 100.0
+
+
+def is_installed(package: str) -> bool:
+    result = run(["dpkg-query", "-W", "-f=${Status}", package], check=False)
+    return result.ok and result.output.strip() == "install ok installed"
+
+
+def missing(packages: Sequence[str]) -> list[str]:
+    return [p for p in packages if not is_installed(p)]
+
+
+def dpkg_interrupted() -> bool:
+    """dpkg was interrupted (e.g. the machine or an SSH session died mid-install)."""
+    try:
+        return any(DPKG_UPDATES.iterdir())
+    except FileNotFoundError:
+        return False
+
+
+def lists_missing() -> bool:
+    return not any("_Packages" in p.name for p in LISTS_DIR.glob("*"))
+
+
+def preseed(selections: str) -> None:
+    """debconf-set-selections with the given lines (stdin, never argv)."""
+    run(["debconf-set-selections"], input=selections)
+
+
+def _apt_options() -> list[str]:
+    return [
+        "-y", "-q",
+        "-o", f"DPkg::Lock::Timeout={LOCK_TIMEOUT_S}",
+        "-o", "Dpkg::Options::=--force-confdef",
+        "-o", "Dpkg::Options::=--force-confold",
+        "-o", "Dpkg::Use-Pty=0",
+        "--no-install-recommends",
+    ]
+
+
+def update(on_line: Callable[[str], None]) -> None:
+    run(["apt-get", "-q", "-o", f"DPkg::Lock::Timeout={LOCK_TIMEOUT_S}", "update"], on_line=on_line,
+        timeout=1800)
+
+
+def configure_pending(on_line: Callable[[str], None]) -> None:
+    run(["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"], on_line=on_line, timeout=3600)
+
+
+def install(packages: Sequence[str], on_line: Callable[[str], None],
+            on_percent: Callable[[float, str], None]) -> None:
+    """apt-get install with progress. Output lines go to on_line, progress to on_percent."""
+    read_fd, write_fd = os.pipe()
+    argv = ["apt-get", *_apt_options(), "-o", f"APT::Status-Fd={write_fd}", "install", *packages]
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=child_env(), pass_fds=(write_fd,), start_new_session=True,
+    )
+    os.close(write_fd)
+    assert proc.stdout is not None
+    output: list[str] = []
+    buffers = {proc.stdout.fileno(): b"", read_fd: b""}
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout.fileno(), selectors.EVENT_READ)
+    sel.register(read_fd, selectors.EVENT_READ)
+    open_fds = set(buffers)
+    while open_fds:
+        for key, _ in sel.select(timeout=1.0):
+            fd = key.fd
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                sel.unregister(fd)
+                open_fds.discard(fd)
+                continue
+            buffers[fd] += chunk
+            *lines, buffers[fd] = buffers[fd].split(b"\n")
+            for raw in lines:
+                text = raw.decode("utf-8", errors="replace")
+                if fd == read_fd:
+                    status = parse_status_line(text)
+                    if status is not None and status.kind in ("dlstatus", "pmstatus"):
+                        on_percent(overall_percent(status), status.message)
+                    elif status is not None and status.kind == "pmerror":
+                        on_line(f"dpkg error: {status.package}: {status.message}")
+                else:
+                    output.append(text)
+                    on_line(text)
+    os.close(read_fd)
+    code = proc.wait()
+    if code != 0:
+        raise CommandFailed(argv[:1] + ["install", *packages], code, "\n".join(output))
+    on_percent(100.0, "done")

@@ -1,0 +1,143 @@
+"""Starting, stopping and inspecting the stack's services, with or without systemd.
+
+systemd present (/run/systemd/system) -> systemctl; otherwise `service` (works with and without
+systemd on Debian/Ubuntu), falling back to /etc/init.d/NAME. Starts are detached (see commands.py).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailtui.errors import MailtuiError
+from mailtui.system.commands import Result, run_detached, which
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str  # init script / unit name
+    pidfile: str
+    process_names: tuple[str, ...]
+    label: str
+
+
+SERVICES: dict[str, ServiceInfo] = {
+    "postfix": ServiceInfo("postfix", "/var/spool/postfix/pid/master.pid", ("master",), "Postfix"),
+    "dovecot": ServiceInfo("dovecot", "/run/dovecot/master.pid", ("dovecot",), "Dovecot"),
+    "mariadb": ServiceInfo("mariadb", "/run/mysqld/mysqld.pid", ("mariadbd", "mysqld"), "MariaDB"),
+}
+
+
+def info(name: str) -> ServiceInfo:
+    try:
+        return SERVICES[name]
+    except KeyError:
+        return ServiceInfo(name, f"/run/{name}.pid", (name,), name)
+
+
+def has_systemd() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+def _process_name(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def main_pid(name: str) -> int | None:
+    """The PID of the service's master process, or None when it is not running."""
+    svc = info(name)
+    try:
+        pid = int(Path(svc.pidfile).read_text().strip())
+    except (OSError, ValueError):
+        pid = None
+    if pid is not None and _process_name(pid) in svc.process_names:
+        return pid
+    # No (valid) pidfile: look for the process itself.
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and _process_name(int(entry.name)) in svc.process_names:
+            ppid = _parent_pid(int(entry.name))
+            if ppid is None or _process_name(ppid) not in svc.process_names:
+                return int(entry.name)
+    return None
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def is_running(name: str) -> bool:
+    return main_pid(name) is not None
+
+
+def uptime_seconds(name: str) -> float | None:
+    pid = main_pid(name)
+    if pid is None:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    start = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+    boot_uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return max(0.0, boot_uptime - start)
+
+
+def control(name: str, verb: str, *, check: bool = True) -> Result:
+    """Run start|stop|restart|reload for a service the way this machine does it."""
+    svc = info(name)
+    if has_systemd() and which("systemctl"):
+        argv = ["systemctl", verb, svc.name]
+    elif which("service"):
+        argv = ["service", svc.name, verb]
+    elif Path(f"/etc/init.d/{svc.name}").exists():
+        argv = [f"/etc/init.d/{svc.name}", verb]
+    else:
+        raise MailtuiError(f"cannot {verb} {svc.label}: no systemctl, service or /etc/init.d/{svc.name} here")
+    return run_detached(argv, check=check)
+
+
+def _wait(name: str, running: bool, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_running(name) == running:
+            return True
+        time.sleep(0.1)
+    return is_running(name) == running
+
+
+def start(name: str, timeout: float = 30) -> Result:
+    result = control(name, "start", check=False)
+    if not _wait(name, True, timeout):
+        raise MailtuiError(f"{info(name).label} did not start:\n{result.output.strip()}")
+    return result
+
+
+def stop(name: str, timeout: float = 30) -> Result:
+    result = control(name, "stop", check=False)
+    if not _wait(name, False, timeout):
+        raise MailtuiError(f"{info(name).label} did not stop:\n{result.output.strip()}")
+    return result
+
+
+def restart(name: str, timeout: float = 30) -> Result:
+    old = main_pid(name)
+    result = control(name, "restart", check=False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = main_pid(name)
+        if pid is not None and pid != old:
+            return result
+        time.sleep(0.1)
+    if main_pid(name) is None:
+        raise MailtuiError(f"{info(name).label} did not come back after restart:\n{result.output.strip()}")
+    return result
+
+
+def reload(name: str) -> Result:
+    return control(name, "reload")

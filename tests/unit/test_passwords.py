@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from mailtui import passwords
+
+
+def test_hash_fits_the_tutorial_column_and_verifies() -> None:
+    h = passwords.hash_password("s3cret pass")
+    assert h.startswith("{SHA512-CRYPT}$6$")
+    assert len(h.removeprefix("{SHA512-CRYPT}")) == 106  # the tutorial's varchar(106)
+    assert passwords.is_hash(h)
+    assert passwords.verify_password("s3cret pass", h)
+    assert not passwords.verify_password("wrong", h)
+
+
+def test_unprefixed_hash_is_normalized() -> None:
+    bare = passwords.hash_password("x" * 10).removeprefix("{SHA512-CRYPT}")
+    assert passwords.normalize_hash(bare) == "{SHA512-CRYPT}" + bare
+
+
+def test_generated_passwords_are_distinct() -> None:
+    assert len({passwords.generate_password() for _ in range(50)}) == 50
+
+
+def test_doveadm_verifies_our_hashes() -> None:
+    assert shutil.which("doveadm"), "doveadm missing: scripts/test installs dovecot-core"
+    h = passwords.hash_password("pässwörd with spaces")
+    result = subprocess.run(["doveadm", "pw", "-t", h], input="pässwörd with spaces\n", capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "verified" in result.stdout + result.stderr

@@ -1,0 +1,77 @@
+"""Postfix configuration derived from the answers."""
+
+from __future__ import annotations
+
+from mailtui import answers
+from mailtui.steps import postfix
+
+BASE = """
+hostname = "mail.example.test"
+[database]
+password = "dbpassword-123456"
+[[domains]]
+name = "example.test"
+[[users]]
+email = "alice@example.test"
+password = "alice password"
+"""
+
+
+def load(extra: str = "") -> answers.Answers:
+    text = BASE.replace("[database]", extra + "\n[database]") if extra else BASE
+    return answers.check(answers.loads(text), check_files=False)
+
+
+def test_lookups_are_proxied_and_lmtp_delivers() -> None:
+    params = postfix.main_cf(load(), log_to_file=False)
+    assert params["virtual_mailbox_domains"] == "proxy:mysql:/etc/postfix/mysql-virtual-mailbox-domains.cf"
+    assert params["virtual_alias_maps"].count("proxy:mysql:") == 2
+    assert params["virtual_transport"] == "lmtp:unix:private/dovecot-lmtp"
+    assert params["smtpd_relay_restrictions"].endswith("reject_unauth_destination")
+    assert params["smtpd_tls_protocols"] == ">=TLSv1.2"
+    assert params["smtpd_sasl_auth_enable"] == "no"  # AUTH only on submission
+    assert params["message_size_limit"] == str(50 * 1024 * 1024)
+    assert "maillog_file" not in params
+    assert "smtp_dns_support_level" not in params
+
+
+def test_map_files_use_tcp_not_the_socket() -> None:
+    content = postfix.map_file_content(load(), postfix.MAP_QUERIES["mysql-virtual-mailbox-maps.cf"])
+    assert "hosts = 127.0.0.1:3306" in content
+    assert "user = mailuser" in content
+    assert "password = dbpassword-123456" in content
+    assert "query = SELECT 1 FROM virtual_users WHERE email='%s'" in content
+
+
+def test_submission_requires_tls_and_auth_and_own_sender() -> None:
+    services = {s.key: s for s in postfix.master_services(load(), log_to_file=True)}
+    sub = services["submission/inet"]
+    assert sub.options["smtpd_tls_security_level"] == "encrypt"
+    assert sub.options["smtpd_sasl_auth_enable"] == "yes"
+    assert sub.options["smtpd_sender_restrictions"] == "reject_sender_login_mismatch"
+    assert services["submissions/inet"].options["smtpd_tls_wrappermode"] == "yes"
+    assert "postlog/unix-dgram" in services
+    assert sub.entry == "submission inet n - y - - smtpd"
+
+
+def test_submissions_can_be_turned_off() -> None:
+    a = load('[services]\nsubmissions = false')
+    assert [s.key for s in postfix.master_services(a, log_to_file=False)] == ["submission/inet"]
+
+
+def test_test_profile_turns_dns_off() -> None:
+    a = load('profile = "test"\n[outbound]\nrelayhost = "[127.0.0.1]:2525"')
+    params = postfix.main_cf(a, log_to_file=True)
+    assert params["smtp_dns_support_level"] == "disabled"
+    assert params["smtpd_peername_lookup"] == "no"
+    assert params["relayhost"] == "[127.0.0.1]:2525"
+    assert params["maillog_file"] == "/var/log/mail.log"
+
+
+def test_relay_login_forces_tls_outbound() -> None:
+    a = load('[outbound]\nrelayhost = "[smtp.isp.test]:587"\nuser = "me"\npassword = "relay-secret"')
+    params = postfix.main_cf(a, log_to_file=False)
+    assert params["smtp_sasl_auth_enable"] == "yes"
+    assert params["smtp_tls_security_level"] == "encrypt"
+    assert "relay-secret" in postfix.relay_password_content(a)
+    assert "relay-secret" not in str(params)
