@@ -374,6 +374,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except BrokenPipeError:
         os._exit(EXIT_OK)
+    except Exception as exc:  # never a bare traceback for the operator: say what happened, keep the details
+        import traceback
+
+        log = Path("/tmp") / f"mailtui-error-{os.getpid()}.log"
+        log.write_text(traceback.format_exc())
+        print(f"mailtui: internal error: {type(exc).__name__}: {exc} (details in {log})", file=sys.stderr)
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":

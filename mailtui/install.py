@@ -75,7 +75,32 @@ def prepare(answers: Answers) -> Answers:
     if saved is not None and not answers.database.admin_password \
             and saved.database.admin_user == answers.database.admin_user:
         answers = replace(answers, database=replace(answers.database, admin_password=saved.database.admin_password))
-    return answers.with_generated_secrets()
+    if answers.firewall.enable and answers.firewall.ssh_port is None:
+        # Remember the port this SSH session came in on, so later checks and runs (from cron, from
+        # another session) keep allowing it.
+        from mailtui.steps.firewall import session_ssh_port
+
+        port = session_ssh_port(os.environ) or (saved.firewall.ssh_port if saved else None)
+        if port is not None:
+            answers = replace(answers, firewall=replace(answers.firewall, ssh_port=port))
+    return with_stable_hashes(answers, saved).with_generated_secrets()
+
+
+def with_stable_hashes(answers: Answers, saved: Answers | None) -> Answers:
+    """Give every plain-text password its hash now, reusing the saved hash where it still verifies: the
+    database, the saved answers and `mailtui check` then agree on one hash (a new salt on every run
+    would make each re-install rewrite them). The plain text stays, in memory only, for the verify step."""
+    from mailtui import passwords
+
+    old = {u.email: u.password_hash for u in saved.users} if saved else {}
+    users = []
+    for u in answers.users:
+        if u.password and not u.password_hash:
+            previous = old.get(u.email, "")
+            keep = previous and passwords.verify_password(u.password, previous)
+            u = replace(u, password_hash=previous if keep else passwords.hash_password(u.password))
+        users.append(u)
+    return replace(answers, users=users)
 
 
 def preflight(ctx: Context) -> list[str]:

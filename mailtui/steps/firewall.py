@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mailtui.answers import Answers
@@ -19,15 +19,23 @@ from mailtui.system.commands import run, which
 DEFAULT_SSH_PORT = 22
 
 
-def ssh_ports(answers: Answers, environ: dict[str, str] | None = None) -> list[int]:
+def session_ssh_port(environ: Mapping[str, str]) -> int | None:
+    """The server port of the SSH session we run in ($SSH_CONNECTION = client port server port)."""
+    conn = environ.get("SSH_CONNECTION", "").split()
+    if len(conn) == 4 and conn[3].isdigit():
+        return int(conn[3])
+    return None
+
+
+def ssh_ports(answers: Answers, environ: Mapping[str, str] | None = None) -> list[int]:
     """Every port an operator may be using to reach this machine over SSH."""
     env = os.environ if environ is None else environ
     ports: list[int] = []
     if answers.firewall.ssh_port:
         ports.append(answers.firewall.ssh_port)
-    conn = env.get("SSH_CONNECTION", "").split()
-    if len(conn) == 4 and conn[3].isdigit():
-        ports.append(int(conn[3]))
+    session = session_ssh_port(env)
+    if session is not None:
+        ports.append(session)
     if which("sshd"):
         result = run(["sshd", "-T"], check=False)
         ports += [int(m) for m in re.findall(r"^port (\d+)$", result.output, re.MULTILINE)]

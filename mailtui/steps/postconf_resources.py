@@ -107,7 +107,24 @@ def _current_master(key: str) -> tuple[str | None, dict[str, str]]:
         if " = " in line:
             name, _, value = line.partition(" = ")
             options[name.strip().rsplit("/", 1)[-1]] = value.strip()
-    return (" ".join(entry.split()) if entry else None), options
+    return _entry_without_options(entry), options
+
+
+def _entry_without_options(entry: str) -> str | None:
+    """`postconf -M` prints the entry with its `-o name=value` overrides: keep the entry itself."""
+    tokens = entry.split()
+    kept: list[str] = []
+    skip = False
+    for token in tokens:
+        if skip:
+            skip = False
+        elif token == "-o":
+            skip = True
+        elif token.startswith("-o"):
+            continue
+        else:
+            kept.append(token)
+    return " ".join(kept) if kept else None
 
 
 @dataclass

@@ -164,6 +164,7 @@ class CommandResource:
     summary: str
     is_done: Callable[[], bool]
     name: str = ""
+    show_output: bool = True  # False: output shown only when the command fails (e.g. openssl's progress dots)
 
     kind = "command"
 
@@ -180,7 +181,7 @@ class CommandResource:
         return Change("command", self.target, self.summary, "$ " + " ".join(self.argv))
 
     def apply(self, ctx: Context, out: StepEmitter) -> None:
-        run(self.argv, on_line=out.line)
+        run(self.argv, on_line=out.line if self.show_output else None)
 
 
 def path_exists(path: str) -> Callable[[], bool]:

@@ -91,7 +91,7 @@ class TlsStep(Step):
             res.append(CommandResource(
                 self_signed_command(a.hostname),
                 f"create a self-signed certificate for {a.hostname} (valid {CERT_DAYS} days)",
-                lambda: self_signed_ok(a.hostname), name=paths.SELF_SIGNED_CERT,
+                lambda: self_signed_ok(a.hostname), name=paths.SELF_SIGNED_CERT, show_output=False,
             ))
             res.append(CommandResource(
                 ["chmod", "0600", paths.SELF_SIGNED_KEY], f"make {paths.SELF_SIGNED_KEY} readable by root only",
@@ -102,7 +102,7 @@ class TlsStep(Step):
             res.append(CommandResource(
                 ["openssl", "dhparam", "-out", paths.GENERATED_DH, "2048"],
                 "generate 2048-bit DH parameters for Dovecot 2.3 (takes a few seconds)",
-                lambda: os.path.exists(paths.GENERATED_DH), name=paths.GENERATED_DH,
+                lambda: os.path.exists(paths.GENERATED_DH), name=paths.GENERATED_DH, show_output=False,
             ))
         return res
 

@@ -96,7 +96,7 @@ def run(
             _env=child_env(env),
             _timeout=timeout,
             _ok_code=list(range(256)),
-            _bg=False,
+            _return_cmd=True,
         )
         code = proc.exit_code
     except sh.TimeoutException:

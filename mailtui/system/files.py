@@ -11,6 +11,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,8 @@ def inspect(path: Path) -> FileState:
         group = grp.getgrgid(st.st_gid).gr_name
     except KeyError:
         group = str(st.st_gid)
-    return FileState(True, path.read_bytes(), owner, group, st.st_mode & 0o7777)
+    content = path.read_bytes() if stat.S_ISREG(st.st_mode) else b""
+    return FileState(True, content, owner, group, st.st_mode & 0o7777)
 
 
 def read_text(path: Path) -> str | None:

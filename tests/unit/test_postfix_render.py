@@ -75,3 +75,11 @@ def test_relay_login_forces_tls_outbound() -> None:
     assert params["smtp_tls_security_level"] == "encrypt"
     assert "relay-secret" in postfix.relay_password_content(a)
     assert "relay-secret" not in str(params)
+
+
+def test_master_entry_is_compared_without_its_options() -> None:
+    from mailtui.steps.postconf_resources import _entry_without_options
+
+    line = "submission inet  n  -  y  -  -  smtpd -o syslog_name=postfix/submission -o smtpd_sasl_auth_enable=yes"
+    assert _entry_without_options(line) == "submission inet n - y - - smtpd"
+    assert _entry_without_options("") is None

@@ -1,0 +1,777 @@
+"""SQL resources: the database, its tables, the two accounts and the seed rows, as declared state.
+
+Each resource compares what the server has with what the answers want and produces an `SqlPlan`:
+the statements that would bring it into place (shown in the preview with every password and hash
+masked as '***'), notes it can only report (e.g. duplicates that block a unique key) and, rarely, a
+blocker it refuses to work around (a table of that name that is not the tutorial's). pending() and
+apply() both derive from that one comparison, so the preview and what runs cannot disagree.
+
+Connections come from a `SqlSession` (one per plan/apply/verify): the local server is inspected and
+changed as root over the UNIX socket; a remote server is inspected through the management (else the
+lookup) account, and its administrator account (database.root_user) is used only to run statements
+that need it. While the local server is not running yet (fresh machine, dry run) nothing connects
+and every resource says "create".
+
+Existing tutorial databases are adopted, never dropped: too narrow columns are widened, missing
+unique keys are added only when no duplicates exist, rows are only ever added or updated.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources as importlib_resources
+from typing import TYPE_CHECKING, ClassVar
+
+import pymysql
+
+from mailtui import db as dbmod
+from mailtui import passwords
+from mailtui.errors import MailtuiError, StepFailed
+from mailtui.events import StepEmitter
+from mailtui.steps.base import Change, Context, Resource
+
+if TYPE_CHECKING:
+    from mailtui.answers import Alias, Database, User
+
+MASK = "'***'"
+DATABASE_CHARSET = "utf8mb4"
+DATABASE_COLLATION = "utf8mb4_unicode_ci"
+LOOKUP_PRIVILEGES = ("SELECT",)
+ADMIN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+# Local server: Postfix and Dovecot connect over TCP to 127.0.0.1. Whether the server then matches
+# the account '…'@'127.0.0.1' or '…'@'localhost' depends on its name resolution (MariaDB resolves
+# 127.0.0.1 to localhost unless skip-name-resolve), so both accounts exist with the same password.
+LOCAL_ACCOUNT_HOSTS = ("localhost", "127.0.0.1")
+# Placeholder for "this machine as the remote server sees it", resolved from USER() at apply time.
+CLIENT_HOST = "<this mail server>"
+_IN_CHUNK = 500
+
+
+# ---------------------------------------------------------------- statements and their display
+
+@dataclass(frozen=True)
+class Sql:
+    """One statement with %s parameters (PyMySQL escapes them). `secret` lists the positions of
+    parameters never shown (passwords, hashes). `expect` is the row count an INSERT/UPDATE must hit."""
+
+    text: str
+    params: tuple[object, ...] = ()
+    secret: frozenset[int] = frozenset()
+    expect: int | None = None
+
+    def render(self) -> str:
+        if not self.params:
+            return self.text + ";"
+        shown = tuple(MASK if i in self.secret else dbmod.literal(p) for i, p in enumerate(self.params))
+        return (self.text % shown) + ";"
+
+    def with_param(self, old: object, new: object) -> Sql:
+        return Sql(self.text, tuple(new if p == old else p for p in self.params), self.secret, self.expect)
+
+
+def one_line(text: str, width: int = 160) -> str:
+    """A statement for a progress line: whitespace collapsed, cut at `width`."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def render(statements: Sequence[Sql]) -> str:
+    return "\n".join(s.render() for s in statements)
+
+
+@dataclass
+class SqlPlan:
+    """What one resource would do. Empty (falsy) when the resource is in place."""
+
+    summary: str = ""
+    statements: list[Sql] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # reported, not fixed by mailtui
+    blocker: str = ""  # cannot be brought into place automatically: apply fails with this
+
+    def __bool__(self) -> bool:
+        return bool(self.statements or self.notes or self.blocker)
+
+    def text(self) -> str:
+        parts = [render(self.statements)] if self.statements else []
+        parts += [f"-- note: {n}" for n in self.notes]
+        if self.blocker:
+            parts.append(f"-- cannot continue: {self.blocker}")
+        return "\n".join(parts)
+
+
+def create_user_sql(user: str, host: str, password: str) -> list[Sql]:
+    return [
+        Sql("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, host, password), frozenset({2})),
+        # For an account that already existed with another password (IF NOT EXISTS kept it).
+        Sql("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password), frozenset({2})),
+    ]
+
+
+def grant_sql(privileges: Sequence[str], database: str, user: str, host: str) -> Sql:
+    return Sql(f"GRANT {', '.join(privileges)} ON {dbmod.grant_database(database)}.* TO %s@%s", (user, host))
+
+
+def revoke_sql(privileges: Sequence[str], stored_schema: str, user: str, host: str) -> Sql:
+    # stored_schema is the grant's database pattern as the server keeps it (e.g. mail\_db).
+    return Sql(f"REVOKE {', '.join(privileges)} ON `{stored_schema}`.* FROM %s@%s", (user, host))
+
+
+# ---------------------------------------------------------------- the schema (assets/schema.sql)
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    create: str  # CREATE TABLE IF NOT EXISTS `name` (…) as in schema.sql (unqualified)
+    columns: tuple[str, ...]
+    varchar: dict[str, int]  # column -> length
+    unique: dict[str, tuple[str, ...]]  # key name -> columns
+
+    def qualified_create(self, database: str) -> str:
+        q = dbmod.quote_identifier(database)
+        text = self.create.replace(f"CREATE TABLE IF NOT EXISTS `{self.name}`",
+                                   f"CREATE TABLE IF NOT EXISTS {q}.`{self.name}`", 1)
+        return re.sub(r"REFERENCES `(\w+)`", lambda m: f"REFERENCES {q}.`{m.group(1)}`", text)
+
+
+_COLUMN = re.compile(r"^\s*`(\w+)`\s+(\w+)(?:\((\d+)\))?")
+_UNIQUE = re.compile(r"^\s*UNIQUE KEY `(\w+)` \(([^)]*)\)")
+_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS `(\w+)`")
+
+
+def schema_text() -> str:
+    return (importlib_resources.files("mailtui.assets") / "schema.sql").read_text(encoding="utf-8")
+
+
+def parse_schema(text: str) -> list[TableSpec]:
+    statements = []
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("--") or not line.strip():
+            continue
+        current.append(line)
+        if line.rstrip().endswith(";"):
+            statements.append("\n".join(current).rstrip().rstrip(";"))
+            current = []
+    specs = []
+    for statement in statements:
+        match = _TABLE.search(statement)
+        if not match:
+            continue
+        columns, varchar, unique = [], {}, {}
+        for line in statement.splitlines()[1:]:
+            if (u := _UNIQUE.match(line)) is not None:
+                unique[u.group(1)] = tuple(c.strip().strip("`") for c in u.group(2).split(","))
+            elif (c := _COLUMN.match(line)) is not None:
+                columns.append(c.group(1))
+                if c.group(2).lower() == "varchar":
+                    varchar[c.group(1)] = int(c.group(3))
+        specs.append(TableSpec(match.group(1), statement, tuple(columns), varchar, unique))
+    return specs
+
+
+# ---------------------------------------------------------------- connections for one run
+
+def local_server_running() -> bool:
+    from mailtui.system import services
+
+    return dbmod.local_socket() is not None and services.is_running("mariadb")
+
+
+class SqlSession:
+    """The connections the database step's resources share during one plan, apply or verify.
+
+    Connections are opened per use and closed right after (no state survives between resources,
+    so what one resource's apply changed is what the next one inspects).
+    """
+
+    def __init__(self, database: Database, *, offline: bool | None = None) -> None:
+        self.db = database
+        if offline is None:
+            offline = database.is_local and not local_server_running()
+        # The local server is not running (not installed yet, or stopped): describe, don't connect.
+        self.offline = offline
+
+    @property
+    def is_local(self) -> bool:
+        return self.db.is_local
+
+    @property
+    def has_root(self) -> bool:
+        return self.db.is_local or bool(self.db.root_user)
+
+    @property
+    def endpoint(self) -> dbmod.Endpoint:
+        return dbmod.tcp_endpoint(self.db)
+
+    def where(self) -> str:
+        return f"{dbmod.SERVER_LABEL} at {self.endpoint.describe()}"
+
+    @contextmanager
+    def root(self) -> Iterator[dbmod.Connection]:
+        with dbmod.closing(dbmod.root_connection(self.db)) as conn:
+            yield conn
+
+    @contextmanager
+    def admin(self) -> Iterator[dbmod.Connection]:
+        with dbmod.closing(dbmod.connect(self.endpoint, self.db.admin_user, self.db.admin_password)) as conn:
+            yield conn
+
+    def login(self, user: str, password: str) -> dbmod.Connection | None:
+        """Log in as an account (over TCP); None when the server refuses it."""
+        if not password:
+            return None
+        return dbmod.try_connect(self.endpoint, user, password)
+
+    @contextmanager
+    def reader(self) -> Iterator[dbmod.Connection | None]:
+        """A connection to inspect with: local root; remote the management account, else the lookup
+        account, else None (nothing can be seen without the administrator account)."""
+        if self.is_local:
+            with self.root() as conn:
+                yield conn
+            return
+        conn = self.login(self.db.admin_user, self.db.admin_password) or self.login(
+            self.db.user, self.db.password)
+        if conn is None:
+            yield None
+            return
+        with dbmod.closing(conn):
+            yield conn
+
+
+# ---------------------------------------------------------------- inspection helpers
+
+def query(conn: dbmod.Connection, text: str, params: Sequence[object] = ()) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(text, tuple(params) or None)
+        rows = list(cur.fetchall())
+    conn.commit()  # end the read transaction (autocommit is off): the next read sees fresh data
+    return rows
+
+
+def database_exists(conn: dbmod.Connection, name: str) -> bool:
+    return bool(query(conn, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                      (name,)))
+
+
+def table_exists(conn: dbmod.Connection, database: str, table: str) -> bool:
+    return bool(query(conn, "SELECT TABLE_NAME FROM information_schema.TABLES "
+                      "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (database, table)))
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str
+    length: int | None
+    nullable: bool
+    charset: str | None
+    collation: str | None
+
+
+def table_columns(conn: dbmod.Connection, database: str, table: str) -> dict[str, Column]:
+    rows = query(conn, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, IS_NULLABLE, "
+                 "CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+                 "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (database, table))
+    return {str(r[0]).lower(): Column(str(r[0]), str(r[1]).lower(), int(r[2]) if r[2] is not None else None,
+                                      r[3] == "YES", r[4], r[5]) for r in rows}
+
+
+def table_indexes(conn: dbmod.Connection, database: str, table: str) -> dict[str, tuple[bool, tuple[str, ...]]]:
+    """index name -> (unique, columns in order)."""
+    rows = query(conn, "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS "
+                 "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+                 (database, table))
+    result: dict[str, tuple[bool, tuple[str, ...]]] = {}
+    for name, non_unique, column in rows:
+        unique, cols = result.get(name, (int(non_unique) == 0, ()))
+        result[name] = (unique, (*cols, str(column).lower()))
+    return result
+
+
+def schema_privileges(conn: dbmod.Connection, user: str, host: str, database: str) -> dict[str, set[str]]:
+    """The account's database-level privileges that cover `database`: stored pattern -> privileges."""
+    grantee = f"'{user}'@'{host}'"
+    escaped = database.replace("_", "\\_")
+    rows = query(conn, "SELECT TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES "
+                 "WHERE GRANTEE = %s AND TABLE_SCHEMA IN (%s, %s)", (grantee, database, escaped))
+    result: dict[str, set[str]] = {}
+    for schema, privilege in rows:
+        result.setdefault(str(schema), set()).add(str(privilege).upper())
+    return result
+
+
+def chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def select_in(conn: dbmod.Connection, text: str, values: Sequence[str]) -> list[tuple]:
+    """Run `text` (one `{in}` placeholder) for values in chunks: WHERE x IN (%s, %s, …)."""
+    rows: list[tuple] = []
+    for part in chunks(list(values)):
+        rows.extend(query(conn, text.format(**{"in": ", ".join(["%s"] * len(part))}), part))
+    return rows
+
+
+# ---------------------------------------------------------------- the resources
+
+class SqlResource(Resource):
+    """A piece of database state. Subclasses implement want_all() (offline: everything to create)
+    and compare() (online: what differs)."""
+
+    kind: ClassVar[str] = "sql"
+    # Whether applying needs the administrator (root) account; row resources use the management one.
+    needs_root: ClassVar[bool] = True
+
+    def __init__(self, session: SqlSession) -> None:
+        self.session = session
+
+    @property
+    def db(self) -> Database:
+        return self.session.db
+
+    @property
+    def qdb(self) -> str:
+        return dbmod.quote_identifier(self.db.name)
+
+    @abstractmethod
+    def want_all(self) -> SqlPlan:
+        """The plan when nothing exists yet (also used while the server cannot be inspected)."""
+
+    @abstractmethod
+    def compare(self) -> SqlPlan:
+        """Inspect the server; the plan to bring this resource into place (empty when it is)."""
+
+    def plan(self) -> SqlPlan:
+        return self.want_all() if self.session.offline else self.compare()
+
+    def describe(self) -> str:
+        return self.target
+
+    def pending(self, ctx: Context) -> Change | None:
+        plan = self.plan()
+        if not plan:
+            return None
+        return Change("sql", self.target, plan.summary, plan.text())
+
+    @contextmanager
+    def writer(self) -> Iterator[dbmod.Connection]:
+        if self.needs_root:
+            with self.session.root() as conn:
+                yield conn
+        else:
+            with self.session.admin() as conn:
+                yield conn
+
+    def apply(self, ctx: Context, out: StepEmitter) -> None:
+        plan = self.compare()
+        if plan.blocker:
+            raise StepFailed(plan.blocker)
+        if plan.statements:
+            with self.writer() as conn:
+                self.execute(conn, plan.statements, out)
+        for note in plan.notes:
+            out.info(f"warning: {note}")
+
+    def resolve(self, conn: dbmod.Connection, statements: list[Sql]) -> list[Sql]:
+        """Last-moment substitutions that need the writing connection (see AccountResource)."""
+        return statements
+
+    def execute(self, conn: dbmod.Connection, statements: list[Sql], out: StepEmitter) -> None:
+        statements = self.resolve(conn, statements)
+        current = statements[0]
+        try:
+            with conn.cursor() as cur:
+                for current in statements:
+                    out.line(one_line(current.render()))
+                    count = cur.execute(current.text, current.params or None)
+                    if current.expect is not None and count != current.expect:
+                        raise StepFailed(f"{current.render()} changed {count} rows, expected {current.expect}")
+            conn.commit()
+        except pymysql.err.MySQLError as exc:
+            conn.rollback()
+            code, reason = dbmod.error_reason(exc)
+            raise StepFailed(f"{self.session.where()}: {current.render()}\nfailed: ({code}) {reason}") from None
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+class DatabaseResource(SqlResource):
+    """The mail database itself (utf8mb4)."""
+
+    @property
+    def target(self) -> str:
+        return f"database {self.db.name}"
+
+    def want_all(self) -> SqlPlan:
+        return SqlPlan(f"create the database {self.db.name} ({DATABASE_CHARSET})", [
+            Sql(f"CREATE DATABASE IF NOT EXISTS {self.qdb} CHARACTER SET {DATABASE_CHARSET} "
+                f"COLLATE {DATABASE_COLLATION}")])
+
+    def compare(self) -> SqlPlan:
+        with self.session.reader() as conn:
+            if conn is not None and database_exists(conn, self.db.name):
+                return SqlPlan()
+        return self.want_all()
+
+
+class TableResource(SqlResource):
+    """One of the tutorial's tables: created when missing, adopted (widened, keyed) when present."""
+
+    def __init__(self, session: SqlSession, spec: TableSpec) -> None:
+        super().__init__(session)
+        self.spec = spec
+
+    @property
+    def target(self) -> str:
+        return f"table {self.db.name}.{self.spec.name}"
+
+    @property
+    def qtable(self) -> str:
+        return f"{self.qdb}.`{self.spec.name}`"
+
+    def want_all(self) -> SqlPlan:
+        return SqlPlan(f"create the table {self.spec.name}", [Sql(self.spec.qualified_create(self.db.name))])
+
+    def compare(self) -> SqlPlan:
+        with self.session.reader() as conn:
+            if conn is None or not table_exists(conn, self.db.name, self.spec.name):
+                return self.want_all()
+            return self.adopt(conn)
+
+    def adopt(self, conn: dbmod.Connection) -> SqlPlan:
+        name = f"{self.db.name}.{self.spec.name}"
+        columns = table_columns(conn, self.db.name, self.spec.name)
+        missing = [c for c in self.spec.columns if c.lower() not in columns]
+        if missing:
+            return SqlPlan(
+                f"{name} exists but is not the tutorial's table",
+                blocker=(f"the table {name} exists but has no column {', '.join(missing)}, so it is not the "
+                         "tutorial's virtual-domain table; mailtui does not alter or drop it. Rename it or "
+                         "use another database name (database.name), then run again."))
+        plan = SqlPlan()
+        changes: list[str] = []
+        modify = []
+        for column, length in self.spec.varchar.items():
+            have = columns[column.lower()]
+            if have.data_type in ("varchar", "char") and (have.length or 0) < length:
+                charset = f" CHARACTER SET {have.charset}" if have.charset else ""
+                collate = f" COLLATE {have.collation}" if have.collation else ""
+                null = "NULL" if have.nullable else "NOT NULL"
+                modify.append(f"MODIFY `{have.name}` varchar({length}){charset}{collate} {null}")
+                changes.append(f"widen {column} {have.data_type}({have.length}) -> varchar({length})")
+        if modify:
+            plan.statements.append(Sql(f"ALTER TABLE {self.qtable} " + ", ".join(modify)))
+        indexes = table_indexes(conn, self.db.name, self.spec.name)
+        for key, cols in self.spec.unique.items():
+            want = tuple(c.lower() for c in cols)
+            if any(unique and have_cols == want for unique, have_cols in indexes.values()):
+                continue
+            duplicates = self.duplicates(conn, cols)
+            label = ", ".join(cols)
+            if duplicates:
+                plan.notes.append(
+                    f"{name}: not adding a unique key on ({label}): {duplicates}. Remove the duplicate rows "
+                    "and run again (mailtui does not delete rows)")
+                changes.append(f"cannot add unique key ({label}): duplicates")
+                continue
+            key_name = key if key not in indexes else f"{key}_unique"
+            qcols = ", ".join(f"`{c}`" for c in cols)
+            plan.statements.append(Sql(f"ALTER TABLE {self.qtable} ADD UNIQUE KEY `{key_name}` ({qcols})"))
+            changes.append(f"add unique key ({label})")
+        if plan:
+            plan.summary = f"adopt the existing table {name}: " + "; ".join(changes)
+        return plan
+
+    def duplicates(self, conn: dbmod.Connection, cols: tuple[str, ...]) -> str:
+        qcols = ", ".join(f"`{c}`" for c in cols)
+        rows = query(conn, f"SELECT {qcols}, COUNT(*) FROM {self.qtable} GROUP BY {qcols} "
+                     "HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC LIMIT 6")
+        if not rows:
+            return ""
+        shown = ", ".join(f"{' -> '.join(str(v) for v in r[:-1])} ({r[-1]}×)" for r in rows[:5])
+        more = " and more" if len(rows) > 5 else ""
+        return f"duplicates: {shown}{more}"
+
+
+class AccountResource(SqlResource):
+    """A database account for one host, with its password and its privileges on the mail database.
+
+    Local server: one resource per host (localhost, 127.0.0.1). Remote server: host None, i.e.
+    whichever account the server matches for this machine; a missing one is created for the host
+    the server sees us as (USER()), with database.root_user.
+    """
+
+    def __init__(self, session: SqlSession, role: str, user: str, password: str,
+                 privileges: Sequence[str], *, exact: bool, host: str | None) -> None:
+        super().__init__(session)
+        self.role = role  # "lookup" | "management"
+        self.user = user
+        self.password = password
+        self.privileges = tuple(privileges)
+        self.exact = exact  # privileges beyond these are revoked (the lookup account is SELECT-only)
+        self.host = host
+
+    @property
+    def target(self) -> str:
+        return f"account {self.user}@{self.host or CLIENT_HOST} ({self.role})"
+
+    @property
+    def role_text(self) -> str:
+        return f"{self.role} account"
+
+    @property
+    def purpose(self) -> str:
+        users = "Postfix and Dovecot read" if self.role == "lookup" else "mailtui manages accounts"
+        return f"{users} with it: {', '.join(self.privileges)} on {self.db.name}"
+
+    def want_all(self) -> SqlPlan:
+        host = self.host or CLIENT_HOST
+        return SqlPlan(
+            f"create the {self.role_text} {self.user}@{host} ({self.purpose})",
+            [*create_user_sql(self.user, host, self.password),
+             grant_sql(self.privileges, self.db.name, self.user, host)])
+
+    def compare(self) -> SqlPlan:
+        if self.host is None:
+            return self.compare_remote()
+        with self.session.root() as conn:
+            exists = bool(query(conn, "SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s",
+                                (self.user, self.host)))
+            if not exists:
+                return self.want_all()
+            plan = SqlPlan()
+            notes = []
+            if not self.password_ok(conn):
+                plan.statements.append(create_user_sql(self.user, self.host, self.password)[1])
+                notes.append("set the password from the answers")
+            self.compare_grants(plan, notes, schema_privileges(conn, self.user, self.host, self.db.name),
+                                self.host)
+        if plan:
+            plan.summary = f"update the {self.role_text} {self.user}@{self.host}: " + "; ".join(notes)
+        return plan
+
+    def compare_grants(self, plan: SqlPlan, notes: list[str], have: dict[str, set[str]], host: str) -> None:
+        # information_schema lists ALL PRIVILEGES expanded into the single privileges.
+        held = set().union(*have.values()) if have else set()
+        missing = [p for p in self.privileges if p not in held]
+        if missing:
+            plan.statements.append(grant_sql(missing, self.db.name, self.user, host))
+            notes.append(f"grant {', '.join(missing)}")
+        if self.exact:
+            for schema, privs in sorted(have.items()):
+                extra = sorted(privs - set(self.privileges))
+                if extra:
+                    plan.statements.append(revoke_sql(extra, schema, self.user, host))
+                    notes.append(f"revoke {', '.join(extra)} (this account must stay SELECT-only)")
+
+    def password_ok(self, root: dbmod.Connection) -> bool:
+        """Does the account accept the answers' password? Proven by logging in as it; when the server
+        maps our login to another account (127.0.0.1 resolved to localhost), by its stored hash."""
+        if not self.password:
+            return False
+        endpoint = (dbmod.socket_endpoint() if self.host == "localhost"
+                    else dbmod.Endpoint(self.host or "127.0.0.1", self.db.port))
+        try:
+            conn = dbmod.connect(endpoint, self.user, self.password)
+        except dbmod.ConnectFailed as exc:
+            if not exc.access_denied:
+                raise
+            if f"'{self.user}'@'{self.host}'" in str(exc):
+                return False  # refused for exactly this account
+        else:
+            with dbmod.closing(conn):
+                if dbmod.current_account(conn) == (self.user, self.host):
+                    return True
+        rows = query(root, "SELECT plugin, authentication_string FROM mysql.user WHERE User = %s AND Host = %s",
+                     (self.user, self.host))
+        if not rows:
+            return False
+        plugin, stored = rows[0]
+        if plugin in ("mysql_native_password", "", None):
+            return str(stored) == dbmod.native_password_hash(self.password)
+        return True  # another plugin (MySQL 8 caching_sha2_password): cannot tell without logging in
+
+    def compare_remote(self) -> SqlPlan:
+        conn = self.session.login(self.user, self.password)
+        if conn is None:
+            plan = self.want_all()
+            plan.summary = (f"create the {self.role_text} {self.user} or set its password "
+                            f"(it cannot log in to {self.session.where()} with the answers' password)")
+            return plan
+        with dbmod.closing(conn):
+            user, host = dbmod.current_account(conn)
+            have = schema_privileges(conn, user, host, self.db.name)
+        plan = SqlPlan()
+        notes: list[str] = []
+        self.compare_grants(plan, notes, have, host)
+        if plan:
+            plan.summary = f"update the {self.role_text} {user}@{host}: " + "; ".join(notes)
+        return plan
+
+    def resolve(self, conn: dbmod.Connection, statements: list[Sql]) -> list[Sql]:
+        if not self.password:
+            raise StepFailed(f"no password for the database account {self.user} in the answers "
+                             f"(database.{'password' if self.role == 'lookup' else 'admin_password'})")
+        if self.host is not None:
+            return statements
+        host = dbmod.client_host(conn)
+        return [s.with_param(CLIENT_HOST, host) for s in statements]
+
+
+class DomainRowsResource(SqlResource):
+    """The answers' domains in virtual_domains (added when missing; never removed)."""
+
+    needs_root = False
+
+    def __init__(self, session: SqlSession, names: Sequence[str]) -> None:
+        super().__init__(session)
+        self.names = list(dict.fromkeys(names))
+
+    @property
+    def target(self) -> str:
+        return f"rows {self.db.name}.virtual_domains"
+
+    def insert(self, name: str) -> Sql:
+        return Sql(f"INSERT INTO {self.qdb}.`virtual_domains` (`name`) VALUES (%s)", (name,), expect=1)
+
+    def plan_for(self, missing: list[str]) -> SqlPlan:
+        if not missing:
+            return SqlPlan()
+        return SqlPlan(f"add {len(missing)} domain(s): {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}",
+                       [self.insert(n) for n in missing])
+
+    def want_all(self) -> SqlPlan:
+        return self.plan_for(self.names)
+
+    def compare(self) -> SqlPlan:
+        with self.session.reader() as conn:
+            if conn is None or not table_exists(conn, self.db.name, "virtual_domains"):
+                return self.want_all()
+            have = {str(r[0]).lower() for r in select_in(
+                conn, f"SELECT `name` FROM {self.qdb}.`virtual_domains` WHERE `name` IN ({{in}})", self.names)}
+        return self.plan_for([n for n in self.names if n not in have])
+
+
+class UserRowsResource(SqlResource):
+    """The answers' mailboxes in virtual_users. A stored hash that verifies against the answers'
+    password is left alone; otherwise the hash is replaced."""
+
+    needs_root = False
+
+    def __init__(self, session: SqlSession, users: Sequence[User]) -> None:
+        super().__init__(session)
+        self.users = list({u.email: u for u in users}.values())
+
+    @property
+    def target(self) -> str:
+        return f"rows {self.db.name}.virtual_users"
+
+    @staticmethod
+    def wanted_hash(user: User) -> str:
+        if user.password_hash:
+            return passwords.normalize_hash(user.password_hash)
+        return passwords.hash_password(user.password)
+
+    @staticmethod
+    def in_place(user: User, stored: str) -> bool:
+        # With the plain password at hand, any hash of it will do (salts differ from run to run).
+        if user.password:
+            return passwords.verify_password(user.password, stored)
+        strip = passwords.SCHEME_PREFIX
+        return stored.removeprefix(strip) == user.password_hash.removeprefix(strip)
+
+    def insert(self, user: User) -> Sql:
+        return Sql(f"INSERT INTO {self.qdb}.`virtual_users` (`domain_id`, `password`, `email`) "
+                   f"SELECT `id`, %s, %s FROM {self.qdb}.`virtual_domains` WHERE `name` = %s",
+                   (self.wanted_hash(user), user.email, user.domain), frozenset({0}), expect=1)
+
+    def update(self, user: User) -> Sql:
+        return Sql(f"UPDATE {self.qdb}.`virtual_users` SET `password` = %s WHERE `email` = %s",
+                   (self.wanted_hash(user), user.email), frozenset({0}))
+
+    def plan_for(self, missing: list[User], changed: list[User]) -> SqlPlan:
+        if not missing and not changed:
+            return SqlPlan()
+        parts = []
+        if missing:
+            parts.append(f"add {len(missing)} mailbox(es): " + ", ".join(u.email for u in missing[:5])
+                         + (" …" if len(missing) > 5 else ""))
+        if changed:
+            parts.append(f"set the password of {len(changed)} mailbox(es): "
+                         + ", ".join(u.email for u in changed[:5]) + (" …" if len(changed) > 5 else ""))
+        return SqlPlan("; ".join(parts), [*(self.insert(u) for u in missing), *(self.update(u) for u in changed)])
+
+    def want_all(self) -> SqlPlan:
+        return self.plan_for(self.users, [])
+
+    def compare(self) -> SqlPlan:
+        with self.session.reader() as conn:
+            if conn is None or not table_exists(conn, self.db.name, "virtual_users"):
+                return self.want_all()
+            stored = {str(r[0]).lower(): str(r[1]) for r in select_in(
+                conn, f"SELECT `email`, `password` FROM {self.qdb}.`virtual_users` WHERE `email` IN ({{in}})",
+                [u.email for u in self.users])}
+        missing = [u for u in self.users if u.email not in stored]
+        changed = [u for u in self.users if u.email in stored and not self.in_place(u, stored[u.email])]
+        return self.plan_for(missing, changed)
+
+
+class AliasRowsResource(SqlResource):
+    """The answers' aliases in virtual_aliases (added when missing; never removed)."""
+
+    needs_root = False
+
+    def __init__(self, session: SqlSession, aliases: Sequence[Alias]) -> None:
+        super().__init__(session)
+        self.pairs = list(dict.fromkeys((a.source, a.destination) for a in aliases))
+
+    @property
+    def target(self) -> str:
+        return f"rows {self.db.name}.virtual_aliases"
+
+    def insert(self, source: str, destination: str) -> Sql:
+        domain = source.rsplit("@", 1)[1]
+        return Sql(f"INSERT INTO {self.qdb}.`virtual_aliases` (`domain_id`, `source`, `destination`) "
+                   f"SELECT `id`, %s, %s FROM {self.qdb}.`virtual_domains` WHERE `name` = %s",
+                   (source, destination, domain), expect=1)
+
+    def plan_for(self, missing: list[tuple[str, str]]) -> SqlPlan:
+        if not missing:
+            return SqlPlan()
+        shown = ", ".join(f"{s} -> {d}" for s, d in missing[:5]) + (" …" if len(missing) > 5 else "")
+        return SqlPlan(f"add {len(missing)} alias(es): {shown}", [self.insert(s, d) for s, d in missing])
+
+    def want_all(self) -> SqlPlan:
+        return self.plan_for(self.pairs)
+
+    def compare(self) -> SqlPlan:
+        with self.session.reader() as conn:
+            if conn is None or not table_exists(conn, self.db.name, "virtual_aliases"):
+                return self.want_all()
+            have = {(str(s).lower(), str(d).lower()) for s, d in select_in(
+                conn, f"SELECT `source`, `destination` FROM {self.qdb}.`virtual_aliases` WHERE `source` IN ({{in}})",
+                list(dict.fromkeys(s for s, _ in self.pairs)))}
+        return self.plan_for([p for p in self.pairs if p not in have])
+
+
+class SchemaSpecs:
+    """The parsed assets/schema.sql (read once per process)."""
+
+    @cached_property
+    def tables(self) -> list[TableSpec]:
+        specs = parse_schema(schema_text())
+        if [s.name for s in specs] != ["virtual_domains", "virtual_users", "virtual_aliases"]:
+            raise MailtuiError("assets/schema.sql does not declare virtual_domains, virtual_users and "
+                               "virtual_aliases in that order")
+        return specs
+
+
+SCHEMA = SchemaSpecs()

@@ -1,0 +1,108 @@
+"""End-to-end: the real install on a fresh Debian 12 and a fresh Debian 13 test host.
+
+One install per release (session-scoped, pytest groups the tests by release), then every test talks
+to the installed stack from this machine over the veth pair, i.e. from an address outside the test
+host's mynetworks — exactly what a stranger on the Internet would see.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.harness.testhost import TestHost, test_host
+
+RELEASES = ["bookworm", "trixie"]
+HOSTNAME = "mail.example.test"
+SSH_PORT = 2222  # the port "this SSH session" came in on: the firewall must keep it open
+SINK_PORT = 2525
+
+PASSWORDS = {
+    "alice@example.test": "alice-Secret-1",
+    "bob@other.test": "bob-Secret-22",
+}
+
+ANSWERS = f"""
+hostname = "{HOSTNAME}"
+profile = "test"
+
+[outbound]
+relayhost = "[127.0.0.1]:{SINK_PORT}"
+
+[firewall]
+enable = true
+
+[services]
+pop3 = false
+submissions = true
+
+[[domains]]
+name = "example.test"
+
+[[domains]]
+name = "other.test"
+
+[[users]]
+email = "alice@example.test"
+password = "{PASSWORDS['alice@example.test']}"
+
+[[users]]
+email = "bob@other.test"
+password = "{PASSWORDS['bob@other.test']}"
+
+[[aliases]]
+source = "postmaster@example.test"
+destination = "alice@example.test"
+
+[[aliases]]
+source = "info@other.test"
+destination = "alice@example.test"
+"""
+
+
+@dataclass
+class Installed:
+    host: TestHost
+    release: str
+    install_output: str
+    install_seconds: float
+
+    @property
+    def ip(self) -> str:
+        return self.host.ip
+
+    def mailtui(self, *args: str, **kw):  # type: ignore[no-untyped-def]
+        return self.host.mailtui(*args, **kw)
+
+    def install(self) -> tuple[int, str]:
+        env = {"SSH_CONNECTION": f"{self.host.gateway_ip} 40000 {self.host.ip} {SSH_PORT}"}
+        result = self.host.mailtui("install", "--answers", "/root/answers.toml", "--yes",
+                                   env=env, check=False, timeout=900)
+        return result.returncode, result.stdout + result.stderr
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tests need root (namespaces, overlayfs, debootstrap)")
+
+
+@pytest.fixture(scope="session", params=RELEASES)
+def installed(request: pytest.FixtureRequest) -> Iterator[Installed]:
+    _require_root()
+    release = request.param
+    with test_host(release, hostname=HOSTNAME) as host:
+        host.write_file("/root/answers.toml", ANSWERS, mode=0o600)
+        inst = Installed(host, release, "", 0.0)
+        began = time.monotonic()
+        code, output = inst.install()
+        inst.install_seconds = time.monotonic() - began
+        inst.install_output = output
+        print(f"\n[{release}] first install took {inst.install_seconds:.1f} s")
+        assert code == 0, f"install on {release} failed (exit {code}):\n{output[-6000:]}"
+        # Outbound mail goes to a sink on the test host's loopback, never off the machine.
+        host.start_daemon(["/usr/sbin/smtp-sink", "-u", "postfix", f"127.0.0.1:{SINK_PORT}", "100"])
+        yield inst
