@@ -94,6 +94,11 @@ class Step(ABC):
 
     # The services this step restarts when one of its resources changed and starts when down.
     services: ClassVar[tuple[str, ...]] = ()
+    # False for services whose configuration the step changes live (SQL): they only have to run.
+    restart_on_change: ClassVar[bool] = True
+
+    def services_for(self, ctx: Context) -> tuple[str, ...]:
+        return self.services
 
     def plan(self, ctx: Context) -> list[Change]:
         changes = [c for r in self.resources(ctx) if (c := r.pending(ctx)) is not None]
@@ -104,10 +109,10 @@ class Step(ABC):
         from mailtui.system import services
 
         result = []
-        for name in self.services:
+        for name in self.services_for(ctx):
             if not services.is_running(name):
                 result.append(Change("service", name, f"start {name}"))
-            elif changed:
+            elif changed and self.restart_on_change:
                 result.append(Change("service", name, f"restart {name} to load the new configuration"))
         return result
 
@@ -132,11 +137,11 @@ class Step(ABC):
     def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
         from mailtui.system import services
 
-        for name in self.services:
+        for name in self.services_for(ctx):
             if not services.is_running(name):
                 out.line(f"starting {name}")
                 services.start(name)
-            elif changed:
+            elif changed and self.restart_on_change:
                 out.line(f"restarting {name}")
                 services.restart(name)
 
@@ -147,7 +152,7 @@ class Step(ABC):
             checks.append(Check(resource.describe(), change is None, change.summary if change else ""))
         from mailtui.system import services
 
-        for name in self.services:
+        for name in self.services_for(ctx):
             running = services.is_running(name)
             checks.append(Check(f"service {name} running", running, "" if running else f"{name} is not running"))
         checks.extend(self.functional_checks(ctx))

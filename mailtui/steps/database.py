@@ -26,7 +26,6 @@ import pymysql
 from mailtui import db as dbmod
 from mailtui.answers import Answers
 from mailtui.errors import MailtuiError, StepFailed
-from mailtui.events import StepEmitter
 from mailtui.steps import sql_resources
 from mailtui.steps.base import Change, Check, Context, Resource, Step
 from mailtui.steps.sql_resources import (
@@ -80,8 +79,9 @@ class DatabaseStep(Step):
     title = "Database"
     why = ("Creates the mail database (domains, mailboxes, aliases), a read-only account for Postfix and "
            "Dovecot and a separate account for managing mail accounts, and adds your domains and mailboxes.")
-    # Only for a local database server; see services_for().
+    # Only for a local database server; see services_for(). SQL changes need no restart.
     services = ("mariadb",)
+    restart_on_change = False
 
     def services_for(self, ctx: Context) -> tuple[str, ...]:
         return self.services if ctx.answers.database.is_local else ()
@@ -97,14 +97,6 @@ class DatabaseStep(Step):
         return [Change("service", name, f"start {name} (it is not running, so the database could not be "
                        "inspected: the SQL above is what a fresh server needs)")
                 for name in self.services_for(ctx) if not services.is_running(name)]
-
-    def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
-        from mailtui.system import services
-
-        for name in self.services_for(ctx):
-            if not services.is_running(name):
-                out.line(f"starting {name}")
-                services.start(name)
 
     def apply(self, ctx: Context) -> bool:
         out = ctx.out(self.name)
@@ -173,12 +165,6 @@ class DatabaseStep(Step):
                         "no TLS): passwords and hashes cross the network in clear")
         except MailtuiError:
             pass
-
-    def verify(self, ctx: Context) -> list[Check]:
-        checks = super().verify(ctx)
-        if not ctx.answers.database.is_local:
-            checks = [c for c in checks if not c.name.startswith("service ")]
-        return checks
 
     def functional_checks(self, ctx: Context) -> list[Check]:
         db = ctx.answers.database

@@ -50,11 +50,16 @@ def map_ref(name: str, proxy: bool = True) -> str:
     return f"{'proxy:' if proxy else ''}mysql:{map_path(name)}"
 
 
-def map_file_content(answers: Answers, query: str) -> str:
+# Postfix >= 3.9 lets a map say how long a failed database host is left alone (before: 60 s, fixed).
+RETRY_INTERVAL_SINCE = (3, 9)
+RETRY_INTERVAL_S = 10
+
+
+def map_file_content(answers: Answers, query: str, postfix_version: tuple[int, ...] | None = None) -> str:
     db = answers.database
     # 127.0.0.1, not localhost: "localhost" means the UNIX socket, unreachable from a chroot.
     host = "127.0.0.1" if db.is_local else db.host
-    return (
+    text = (
         "# Managed by mailtui: a Postfix lookup table in MySQL/MariaDB (SELECT-only account).\n"
         f"hosts = {host}:{db.port}\n"
         f"user = {db.user}\n"
@@ -62,6 +67,10 @@ def map_file_content(answers: Answers, query: str) -> str:
         f"dbname = {db.name}\n"
         f"query = {query}\n"
     )
+    if postfix_version and postfix_version[:2] >= RETRY_INTERVAL_SINCE:
+        # After a database outage, try again after 10 s instead of 60 s (mail is deferred meanwhile).
+        text += f"retry_interval = {RETRY_INTERVAL_S}\n"
+    return text
 
 
 def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
@@ -176,9 +185,12 @@ class PostfixStep(Step):
         res: list[Resource] = [
             FileResource("/etc/mailname", a.hostname + "\n", mode=0o644),
         ]
+        if "postfix.version" not in ctx.facts:
+            ctx.facts["postfix.version"] = ctx.platform.postfix_version()
+        version = ctx.facts["postfix.version"]
         for name, query in MAP_QUERIES.items():
             # proxymap reads the maps as the postfix user: root:postfix 0640 (they hold the DB password).
-            res.append(FileResource(map_path(name), map_file_content(a, query), owner="root",
+            res.append(FileResource(map_path(name), map_file_content(a, query, version), owner="root",
                                     group="postfix", mode=0o640, secret=True))
         if a.outbound.user:
             res.append(FileResource(RELAY_PASSWORD_FILE, relay_password_content(a), mode=0o600, secret=True))

@@ -101,6 +101,15 @@ class Platform:
             return "2.4" if newer else "2.3"
         return "2.4" if version[:2] >= (2, 4) else "2.3"
 
+    def postfix_version(self) -> tuple[int, ...] | None:
+        """The installed Postfix's version, else the one apt would install."""
+        if which("postconf"):
+            version = parse_version(run(["postconf", "-h", "mail_version"], check=False).output)
+            if version:
+                return version
+        candidate = candidate_version("postfix")
+        return parse_version(candidate) if candidate else None
+
     def dovecot_full_version(self) -> str:
         version = self.dovecot_version()
         return ".".join(str(p) for p in version) if version else ""

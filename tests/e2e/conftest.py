@@ -97,6 +97,14 @@ def installed(request: pytest.FixtureRequest) -> Iterator[Installed]:
     with test_host(release, hostname=HOSTNAME) as host:
         host.write_file("/root/answers.toml", ANSWERS, mode=0o600)
         inst = Installed(host, release, "", 0.0)
+        # A dry run on the fresh host shows the whole plan and changes nothing.
+        dry = host.mailtui("install", "--answers", "/root/answers.toml", "--dry-run", check=False, timeout=300)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        for expected in ("install", "postfix", "CREATE DATABASE", "virtual_transport = lmtp:unix:private/dovecot-lmtp",
+                         "/etc/dovecot/dovecot.conf", "ufw", "dry run: nothing was changed"):
+            assert expected in dry.stdout, f"{expected!r} missing from the dry run:\n{dry.stdout[-3000:]}"
+        untouched = host.run("dpkg-query -W postfix; ls /etc/postfix /var/lib/mailtui", check=False)
+        assert untouched.returncode != 0 and "No such file" in untouched.stderr, untouched
         began = time.monotonic()
         code, output = inst.install()
         inst.install_seconds = time.monotonic() - began

@@ -241,3 +241,16 @@ def test_pages_stay_fast_with_100000_mailboxes(accounts: Accounts, names, mariad
     assert accounts.list_domains() == [DomainRow("big.example", 100000, 0)]
     assert [u.email for u in accounts.list_users("user12345@")] == ["user12345@big.example"]
     assert time.monotonic() - started < 2.0
+
+
+def test_credential_changes_are_announced_for_dovecots_auth_cache(accounts: Accounts) -> None:
+    """Dovecot caches logins: every change to who may log in, and with what, must flush that cache."""
+    seen: list[object] = []
+    accounts._on_credentials_changed = seen.append
+    accounts.add_domain("example.org")
+    accounts.add_user("alice@example.org", "alice-password")
+    accounts.set_password("alice@example.org", "alice-password-2")
+    accounts.add_alias("info@example.org", "alice@example.org")  # aliases do not change logins
+    accounts.remove_user("alice@example.org")
+    accounts.remove_domain("example.org")
+    assert seen == [["alice@example.org"], ["alice@example.org"], ["alice@example.org"], None]

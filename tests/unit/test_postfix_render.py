@@ -83,3 +83,9 @@ def test_master_entry_is_compared_without_its_options() -> None:
     line = "submission inet  n  -  y  -  -  smtpd -o syslog_name=postfix/submission -o smtpd_sasl_auth_enable=yes"
     assert _entry_without_options(line) == "submission inet n - y - - smtpd"
     assert _entry_without_options("") is None
+
+
+def test_retry_interval_only_where_postfix_knows_it() -> None:
+    query = postfix.MAP_QUERIES["mysql-virtual-mailbox-maps.cf"]
+    assert "retry_interval" not in postfix.map_file_content(load(), query, (3, 7, 11))
+    assert "retry_interval = 10" in postfix.map_file_content(load(), query, (3, 10, 13))
