@@ -69,7 +69,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     from mailtui import install
 
     if args.worker:
-        return install.worker_main(sys.stdin.read())
+        only = [s for s in args.only.split(",") if s] if args.only is not None else None
+        return install.worker_main(sys.stdin.read(), only)
     if args.attach:
         return _follow_install(install)
     if args.resume:
@@ -303,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attach", action="store_true", help="follow an install that is running or has ended")
     p.add_argument("--resume", action="store_true", help="finish an interrupted or failed install")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--only", metavar="STEPS", help=argparse.SUPPRESS)  # the worker: these steps (a,b,…)
     p.set_defaults(func=cmd_install)
 
     p = sub.add_parser("check", help="check the installed mail server; non-zero exit names what fails")

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +34,8 @@ EVENTS_FILE = INSTALL_DIR / "events.jsonl"
 PENDING_ANSWERS = INSTALL_DIR / "answers.toml"  # hashed; lets an interrupted install resume
 LOCK_FILE = INSTALL_DIR / "lock"
 WORKER_LOG = INSTALL_DIR / "worker.log"
+# Steps a UI may offer to skip after they failed: nothing later depends on them.
+SKIPPABLE = frozenset({"firewall", "verify"})
 
 
 def all_steps() -> list[Step]:
@@ -48,8 +50,54 @@ def all_steps() -> list[Step]:
     return [PackagesStep(), DatabaseStep(), TlsStep(), PostfixStep(), DovecotStep(), FirewallStep(), VerifyStep()]
 
 
-def steps_for(ctx: Context) -> list[Step]:
-    return [s for s in all_steps() if s.enabled(ctx)]
+def steps_for(ctx: Context, only: Sequence[str] | None = None) -> list[Step]:
+    """The enabled steps in engine order; with `only`, just those of them (still in engine order)."""
+    steps = [s for s in all_steps() if s.enabled(ctx)]
+    if only is not None:
+        wanted = set(only)
+        steps = [s for s in steps if s.name in wanted]
+    return steps
+
+
+def step_names() -> list[str]:
+    """Every step's name, in engine order."""
+    return [s.name for s in all_steps()]
+
+
+def ordered_steps(steps: Sequence[str]) -> list[str]:
+    """The given step names in engine order, without duplicates; unknown names raise MailtuiError."""
+    known = step_names()
+    unknown = [s for s in steps if s not in known]
+    if unknown:
+        raise MailtuiError(f"unknown install step(s): {', '.join(unknown)} (the steps are: {', '.join(known)})")
+    wanted = set(steps)
+    return [s for s in known if s in wanted]
+
+
+def resume_from(state: InstallState) -> list[str]:
+    """The steps of that install not done yet, in engine order: what a resume runs.
+
+    A step counts when the install recorded it (state.steps lists every enabled step, also those a
+    phased run did not reach yet); a fresh state (no steps recorded) means everything."""
+    if not state.steps:
+        return step_names()
+    order = {name: i for i, name in enumerate(step_names())}
+    todo = [name for name, status in state.steps.items() if status != "done"]
+    return sorted(todo, key=lambda name: order.get(name, len(order)))
+
+
+def pending_packages(answers: Answers) -> list[str]:
+    """The packages the packages step would install now (empty: everything is in place, so the
+    other steps can be planned against the real stock files)."""
+    from mailtui.steps.packages import PackagesResource, PackagesStep
+    from mailtui.system import apt
+
+    ctx = make_context(answers)
+    missing: list[str] = []
+    for resource in PackagesStep().resources(ctx):
+        if isinstance(resource, PackagesResource):
+            missing += [p for p in apt.missing(resource.packages) if p not in missing]
+    return missing
 
 
 def make_context(answers: Answers, emit: Emit | None = None, *, dry_run: bool = False) -> Context:
@@ -115,8 +163,10 @@ def preflight(ctx: Context) -> list[str]:
     return problems
 
 
-def plan(ctx: Context) -> list[tuple[Step, list[Change]]]:
-    return [(step, step.plan(ctx)) for step in steps_for(ctx)]
+def plan(ctx: Context, only: Sequence[str] | None = None) -> list[tuple[Step, list[Change]]]:
+    """What each step would change; with `only`, just those steps (e.g. the rest after the packages
+    are in, planned against the real stock files)."""
+    return [(step, step.plan(ctx)) for step in steps_for(ctx, only)]
 
 
 # ---------------------------------------------------------------- state on disk
@@ -131,6 +181,8 @@ class InstallState:
     steps: dict[str, str] = field(default_factory=dict)  # name -> todo, running, done, failed
     error: str = ""
     failed_step: str = ""
+    # The steps this run was asked to do (in engine order); empty = all of them.
+    steps_requested: list[str] = field(default_factory=list)
 
     @property
     def alive(self) -> bool:
@@ -217,11 +269,16 @@ def _parse_event(line: str) -> Event | None:
 # ---------------------------------------------------------------- running
 
 
-def run_steps(ctx: Context, state: InstallState, *, on_state: Callable[[InstallState], None]) -> bool:
-    """Apply every step in order. Returns True when all succeeded; records progress in `state`."""
-    steps = steps_for(ctx)
+def run_steps(ctx: Context, state: InstallState, *, on_state: Callable[[InstallState], None],
+              only: Sequence[str] | None = None) -> bool:
+    """Apply the steps in engine order (with `only`: just those). Returns True when all of them
+    succeeded; records progress in `state`, which lists every enabled step (not requested ones keep
+    the status they had)."""
+    enabled = [step.name for step in steps_for(ctx)]
+    state.steps = {name: state.steps.get(name, "todo") for name in enabled}
+    steps = steps_for(ctx, only)
     for step in steps:
-        state.steps.setdefault(step.name, "todo")
+        state.steps[step.name] = "todo"
     for step in steps:
         state.steps[step.name] = "running"
         on_state(state)
@@ -244,8 +301,17 @@ def run_steps(ctx: Context, state: InstallState, *, on_state: Callable[[InstallS
     return True
 
 
-def worker_main(answers_text: str) -> int:
-    """The detached install process: owns the lock, writes events and state, saves the answers."""
+def installed_completely(state: InstallState) -> bool:
+    """Every step is done (the skippable ones may have been skipped): the install counts as made,
+    its answers become the machine's saved answers."""
+    return bool(state.steps) and all(status == "done" or name in SKIPPABLE for name, status in state.steps.items())
+
+
+def worker_main(answers_text: str, only: Sequence[str] | None = None) -> int:
+    """The detached install process: owns the lock, writes events and state, saves the answers.
+
+    With `only`, it runs just those steps; the other steps keep the status the previous run recorded
+    (a phased install — packages first, then the rest — adds up to one state)."""
     ensure_install_dir()
     lock = LOCK_FILE.open("w")
     try:
@@ -255,13 +321,19 @@ def worker_main(answers_text: str) -> int:
         return 3
     answers = answers_mod.loads(answers_text)
     answers_mod.save(answers, PENDING_ANSWERS)
+    requested = ordered_steps(only) if only is not None else []
+    previous = read_state()
     EVENTS_FILE.write_text("")
     log = EventLog(EVENTS_FILE)
-    state = InstallState(status="running", pid=os.getpid(), started=time.time())
+    state = InstallState(status="running", pid=os.getpid(), started=time.time(), steps_requested=requested)
+    if only is not None:
+        state.steps = {name: status for name, status in previous.steps.items() if name not in requested}
     write_state(state)
     ctx = make_context(answers, log)
-    ok = run_steps(ctx, state, on_state=write_state)
-    if ok:
+    if only is not None:
+        log(Event("info", "install", f"running {', '.join(requested) or 'no steps'}"))
+    ok = run_steps(ctx, state, on_state=write_state, only=requested if only is not None else None)
+    if ok and installed_completely(state):
         answers_mod.save(answers, paths.ANSWERS_FILE)
     state.status = "done" if ok else "failed"
     state.finished = time.time()
@@ -271,17 +343,25 @@ def worker_main(answers_text: str) -> int:
     return 0 if ok else 1
 
 
-def start_worker(answers: Answers) -> int:
-    """Start the detached worker; return its PID. Plain-text passwords reach it only via a pipe."""
+def start_worker(answers: Answers, steps: Sequence[str] | None = None) -> int:
+    """Start the detached worker; return its PID. Plain-text passwords reach it only via a pipe.
+
+    With `steps`, only those steps run (in engine order, whatever order they are given in)."""
     import subprocess
 
+    argv = [sys.executable, "-m", "mailtui", "install", "--worker"]
+    if steps is not None:
+        requested = ordered_steps(steps)
+        if not requested:
+            raise MailtuiError("no install steps were given to run")
+        argv += ["--only", ",".join(requested)]
     ensure_install_dir()
     if read_state().alive:
         raise MailtuiError("an install is already running: follow it with `mailtui install --attach`")
     with WORKER_LOG.open("ab") as log:
         os.chmod(WORKER_LOG, 0o600)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mailtui", "install", "--worker"],
+            argv,
             stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, cwd="/",
         )

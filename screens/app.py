@@ -1,30 +1,98 @@
-"""The Textual application (the wizard and dashboard are built in their own issues)."""
+"""The Textual application: the install wizard (the dashboard comes in its own issue).
+
+The app gets every engine function through an `Engine` object (screens/engine.py): `MailtuiApp()`
+uses the real one, tests pass `MailtuiApp(engine=FakeEngine(...))`.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import time
+from collections.abc import Callable, Iterable
+from importlib.resources import files
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
 
 from mailtui import __version__
+
+from .dialogs import ConfirmQuit, HelpScreen
+from .engine import Engine
+from .wizard import WizardScreen
+
+CSS_FILE = str(files("mailtui.assets") / "mailtui.tcss")
 
 
 class MailtuiApp(App[int]):
     TITLE = "mailtui"
-    SUB_TITLE = f"mail server installer and console {__version__}"
+    SUB_TITLE = f"mail server installer {__version__}"
+    CSS_PATH = CSS_FILE
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+    ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(
-            "mailtui's install engine is ready on the command line:\n\n"
-            "  mailtui install --answers FILE [--dry-run]\n"
-            "  mailtui check\n"
-            "  mailtui domain|user|alias …\n\n"
-            "The step-by-step wizard and the dashboard come next.",
-            id="welcome",
-        )
-        yield Footer()
+    def __init__(self, engine: Engine | None = None, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.engine = engine or Engine()
+        self.clock = clock
+
+    def get_default_screen(self) -> Screen:
+        return WizardScreen(self.engine)
+
+    @property
+    def wizard(self) -> WizardScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, WizardScreen):
+                return screen
+        return None
+
+    @property
+    def install_running(self) -> bool:
+        from .apply import ApplyPane
+
+        wizard = self.wizard
+        return bool(wizard and wizard.query_one(ApplyPane).running)
+
+    async def action_quit(self) -> None:
+        if not self.install_running:
+            self.exit(0)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit(0)
+
+        self.push_screen(ConfirmQuit(
+            "An install step is running. Quitting only closes this window: the install goes on by "
+            "itself. Start mailtui again to follow it."), answered)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def _wizard_action(self, name: str) -> Callable[[], None]:
+        def run() -> None:
+            wizard = self.wizard
+            if wizard is not None and self.screen is wizard:
+                getattr(wizard, f"action_{name}")()
+            else:
+                self.notify("Not available here", severity="warning")
+
+        return run
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Next step", "Check this form and go to the next one", self._wizard_action("next"))
+        yield SystemCommand("Previous step", "Go back one form (keeps what you typed)", self._wizard_action("back"))
+        yield SystemCommand("Review the plan", "Check every form and show what would change",
+                            self._wizard_action("review"))
+        yield SystemCommand("Save answers…", "Write the answers to a file for `mailtui install --answers`",
+                            self._wizard_action("save_answers"))
+        yield SystemCommand("Help", "Keys and what to expect", self.action_help)
+        yield from super().get_system_commands(screen)
 
 
 def run_app() -> int:
-    MailtuiApp().run()
-    return 0
+    result = MailtuiApp().run()
+    return result if isinstance(result, int) else 0

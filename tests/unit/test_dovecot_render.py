@@ -354,3 +354,9 @@ def test_doveconf_message_names_the_real_path() -> None:
     msg = dovecot._doveconf_message(out, "/tmp/mailtui-dovecot-x", "/etc/dovecot")
     assert msg.startswith("doveconf: Fatal: Error in configuration file /etc/dovecot/dovecot.conf line 20")
     assert "#" not in msg
+
+
+def test_lmtp_accepts_as_many_deliveries_per_user_as_postfix_makes() -> None:
+    """Dovecot 2.4's default of 10 per user deferred bursts from Postfix's 20 parallel deliveries."""
+    for dialect in ("2.3", "2.4"):
+        assert has(render(settings(dialect)).main, "lmtp_user_concurrency_limit = 20")

@@ -1,0 +1,173 @@
+"""The engine calls the screens make — the only place the UI reaches into `mailtui`.
+
+Screens never run commands: every action is one of these methods. `Engine` is the real thing
+(each method imports its engine module lazily and looks the function up at call time, so tests can
+monkeypatch module attributes too); tests hand `MailtuiApp(engine=FakeEngine(...))` a subclass that
+replays scripted results and never touches the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from mailtui.answers import Alias, Answers, Domain, User
+from mailtui.events import Event
+from mailtui.steps.base import Change, Check, Step
+
+DEFAULT_ANSWERS_PATH = "/root/mailtui-answers.toml"
+
+
+class Engine:
+    """Adapter over mailtui.preflight / install / selftest / answers."""
+
+    # ------------------------------------------------------------ machine facts
+
+    def is_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def preflight(self) -> Any:
+        from mailtui import preflight
+
+        return preflight.run_preflight()
+
+    def suggested_answers(self, pf: Any) -> Answers:
+        if pf is not None and hasattr(pf, "suggested_answers"):
+            return pf.suggested_answers()
+        return self.default_answers()
+
+    def default_answers(self) -> Answers:
+        """Sensible defaults when preflight cannot suggest any."""
+        fqdn = socket.getfqdn()
+        hostname = fqdn if fqdn.count(".") >= 2 else "mail.example.org"
+        domain = hostname.split(".", 1)[1]
+        return Answers(hostname=hostname, domains=[Domain(domain)],
+                       users=[User(f"admin@{domain}")],
+                       aliases=[Alias(f"postmaster@{domain}", f"admin@{domain}")])
+
+    def ssh_ports(self, answers: Answers) -> list[int]:
+        from mailtui.steps import firewall
+
+        return firewall.ssh_ports(answers)
+
+    def mail_ports(self, answers: Answers) -> list[tuple[int, str]]:
+        """The mail ports the firewall step opens, as (port, label)."""
+        from mailtui.steps import firewall
+
+        return list(firewall.mail_ports(answers))
+
+    def generate_password(self) -> str:
+        from mailtui import passwords
+
+        return passwords.generate_password()
+
+    def step_titles(self) -> list[tuple[str, str, str]]:
+        """(name, title, why) of every install step, in apply order."""
+        from mailtui import install
+
+        return [(s.name, s.title, s.why) for s in install.all_steps()]
+
+    # ------------------------------------------------------------ answers
+
+    def problems(self, answers: Answers) -> dict[str, str]:
+        from mailtui import answers as answers_mod
+
+        return answers_mod.problems(answers_mod.canonical(answers))
+
+    def canonical(self, answers: Answers) -> Answers:
+        from mailtui import answers as answers_mod
+
+        return answers_mod.canonical(answers)
+
+    def save_answers(self, answers: Answers, path: Path) -> None:
+        from mailtui import answers as answers_mod
+
+        answers_mod.save(answers, path)
+
+    def pending_answers(self) -> Answers | None:
+        """The answers of the install recorded on disk (to resume or re-attach)."""
+        from mailtui import answers as answers_mod
+        from mailtui import install
+
+        if not install.PENDING_ANSWERS.exists():
+            return None
+        return answers_mod.load(install.PENDING_ANSWERS)
+
+    # ------------------------------------------------------------ plan and install
+
+    def prepare(self, answers: Answers) -> Answers:
+        from mailtui import install
+
+        return install.prepare(answers)
+
+    def plan(self, answers: Answers) -> list[tuple[Step, list[Change]]]:
+        from mailtui import install
+
+        return install.plan(install.make_context(answers, dry_run=True))
+
+    def pending_packages(self, answers: Answers) -> list[str]:
+        from mailtui import install
+
+        fn = getattr(install, "pending_packages", None)
+        return list(fn(answers)) if fn else []
+
+    def start_worker(self, answers: Answers, steps: Sequence[str] | None = None) -> int:
+        from mailtui import install
+
+        if steps is None:
+            return install.start_worker(answers)
+        return install.start_worker(answers, steps=list(steps))  # type: ignore[call-arg]
+
+    def follow_events(self, stop: Callable[[], bool], *, from_start: bool = True) -> Iterator[Event]:
+        from mailtui import install
+
+        return install.follow_events(install.EVENTS_FILE, from_start=from_start, stop=stop)
+
+    def read_state(self) -> Any:
+        from mailtui import install
+
+        return install.read_state()
+
+    def resume_from(self, state: Any) -> list[str] | None:
+        """Steps still to run for an interrupted/failed install (None: all of them)."""
+        from mailtui import install
+
+        fn = getattr(install, "resume_from", None)
+        return list(fn(state)) if fn else None
+
+    def skippable(self) -> frozenset[str]:
+        from mailtui import install
+
+        return frozenset(getattr(install, "SKIPPABLE", ()))
+
+    # ------------------------------------------------------------ verify
+
+    def checks(self, answers: Answers) -> list[tuple[str, Check]]:
+        """`mailtui check`: every step's verify(), as (step title, check)."""
+        from mailtui import install
+
+        ctx = install.make_context(answers, dry_run=True)
+        return [(step.title, c) for step in install.steps_for(ctx) for c in step.verify(ctx)]
+
+    def roundtrip(self, email: str, password: str) -> list[Check]:
+        from mailtui import selftest
+
+        return selftest.roundtrip(email, password)
+
+    def public_addresses(self) -> tuple[str | None, str | None]:
+        from mailtui import selftest
+
+        return selftest.public_addresses()
+
+    def dns_records(self, answers: Answers, ipv4: str | None, ipv6: str | None) -> list[Any]:
+        from mailtui import selftest
+
+        return selftest.dns_records(answers, ipv4, ipv6)
+
+    def client_settings(self, answers: Answers) -> list[Any]:
+        from mailtui import selftest
+
+        return selftest.client_settings(answers)

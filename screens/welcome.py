@@ -1,0 +1,105 @@
+"""Welcome: what preflight found on this machine; the not-root screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Center, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Header, Static
+
+
+def _yes(flag: Any) -> str:
+    return "yes" if flag else "no"
+
+
+def describe_preflight(pf: Any) -> Text:
+    """The preflight facts as lines an operator reads."""
+    t = Text()
+
+    def row(label: str, value: str, style: str = "") -> None:
+        t.append(f"{label:<14}", style="bold")
+        t.append(f"{value}\n", style=style)
+
+    support = "" if pf.supported else "  (not a supported release)"
+    row("System", f"{pf.os_pretty}{support}", "" if pf.supported else "red")
+    row("Hostname", f"{pf.hostname}   mailname: {pf.mailname or '—'}")
+    versions = ", ".join(f"{n} {v}" for n, v in (("Postfix", pf.postfix_version), ("Dovecot", pf.dovecot_version),
+                                                  ("MariaDB", pf.mariadb_version)) if v)
+    row("Installed", versions or "none of Postfix, Dovecot, MariaDB yet")
+    ports = "  ".join(
+        f"{p.port} {'in use by ' + (p.by or '?') if p.in_use else 'free'}" for p in pf.ports)
+    row("Ports", ports)
+    ufw = "active" if pf.ufw_active else "installed, inactive" if pf.ufw_installed else "not installed"
+    row("systemd / ufw", f"{_yes(pf.systemd)} / {ufw}")
+    row("Mail log", pf.mail_log or "none yet (Postfix will write one)")
+    return t
+
+
+class WelcomePane(VerticalScroll):
+    def __init__(self) -> None:
+        super().__init__(id="welcome", classes="pane")
+
+    def compose(self) -> ComposeResult:
+        yield Static("Welcome to mailtui", classes="pane-title")
+        yield Static("This walks you through installing Postfix, Dovecot and MariaDB with virtual domains. "
+                     "Nothing changes until you confirm the review.", classes="why")
+        yield Static("Checking this machine…", id="preflight")
+        yield Static("", id="earlier", classes="note")
+        yield Checkbox("Adopt it: fill the forms from it", True, id="cb-adopt", compact=True)
+        yield Static("", id="blocking", classes="blocking")
+
+    def on_mount(self) -> None:
+        self.query_one("#cb-adopt").display = False
+        self.query_one("#blocking").display = False
+
+    def show(self, pf: Any) -> None:
+        self.query_one("#preflight", Static).update(describe_preflight(pf))
+        earlier = []
+        if pf.earlier_install:
+            earlier.append(f"An earlier mailtui install was found (its last run: {pf.install_state}).")
+        if pf.tutorial_database:
+            earlier.append("A tutorial-style mail database (virtual_domains, virtual_users, virtual_aliases) "
+                           "was found.")
+        self.query_one("#earlier", Static).update("\n".join(earlier))
+        self.query_one("#cb-adopt").display = bool(earlier)
+        if pf.problems:
+            blocking = self.query_one("#blocking", Static)
+            blocking.update("Cannot install here:\n" + "\n".join(f"✗ {p}" for p in pf.problems))
+            blocking.display = True
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#preflight", Static).update(
+            Text(f"Could not inspect this machine: {message}\nDefaults are filled in; check every form.",
+                 style="yellow"))
+
+    @property
+    def adopt(self) -> bool:
+        cb = self.query_one("#cb-adopt", Checkbox)
+        return bool(cb.display and cb.value)
+
+
+class NotRootScreen(Screen[None]):
+    """Shown instead of the wizard when mailtui does not run as root."""
+
+    BINDINGS = [("q", "leave", "Quit")]
+
+    def action_leave(self) -> None:
+        self.app.exit(1, return_code=1)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Center(), Vertical(id="not-root"):
+            yield Static("mailtui must run as root", classes="pane-title")
+            yield Static(
+                "Installing a mail server installs packages, writes /etc/postfix and /etc/dovecot, creates a "
+                "database and opens firewall ports: all of that needs root.\n\n"
+                "Start it again as root:\n\n    sudo scripts/run\n or sudo mailtui\n\n"
+                "Nothing was changed.", classes="why")
+            yield Button("Quit", id="btn-quit", variant="primary")
+        yield Footer()
+
+    def on_button_pressed(self, _event: Button.Pressed) -> None:
+        self.app.exit(1, return_code=1)

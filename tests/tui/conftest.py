@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+from mailtui.screens.app import MailtuiApp
+from rich.text import Text
+from textual.app import App
+from textual.widgets import Button, Input, Label, Static
+
+from .fakes import FakeEngine
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests in a fresh event loop (no pytest-asyncio needed)."""
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**args))
+        return True
+    return None
+
+
+def make_app(engine: FakeEngine | None = None) -> MailtuiApp:
+    return MailtuiApp(engine=engine or FakeEngine(), clock=lambda: 1_800_000_000.0)
+
+
+def text_of(widget: object) -> str:
+    if isinstance(widget, Input):
+        return widget.value
+    if isinstance(widget, Button):
+        return str(widget.label)
+    rendered = widget.render()  # type: ignore[attr-defined]
+    return rendered.plain if isinstance(rendered, Text) else str(rendered)
+
+
+def screen_text(app: App) -> str:
+    """What the active screen says: the text of every displayed Static/Label/Button."""
+    parts = []
+    for w in app.screen.query("Static, Label, Button"):
+        if isinstance(w, (Static, Label, Button)) and all(
+                a.display for a in w.ancestors_with_self if hasattr(a, "display")):
+            parts.append(text_of(w))
+    return "\n".join(parts)
+
+
+def screen_plain(app: App) -> str:
+    """The whole terminal as plain text (what an operator sees, minus colours) — for debugging and
+    for assertions on layout (e.g. that a line fits in 80 columns)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+# ---------------------------------------------------------------- driving the wizard by keyboard
+
+PASSWORD = "hunter22ok"
+
+
+def field(app: App, key: str):  # noqa: ANN201
+    from mailtui.screens.widgets import FieldRow
+
+    for f in app.screen.query(FieldRow):
+        if f.key == key:
+            return f
+    raise LookupError(key)
+
+
+async def type_into(pilot, key: str, text: str) -> None:  # noqa: ANN001
+    """Focus a field (its text gets selected) and type over it, key by key."""
+    f = field(pilot.app, key)
+    f.input.focus()
+    await pilot.pause()
+    f.input.select_all()
+    await pilot.press("backspace", *(c if c != " " else "space" for c in text))
+    await pilot.pause()
+
+
+def stage(app: App) -> str:
+    from textual.widgets import ContentSwitcher
+
+    return app.screen.query_one(ContentSwitcher).current or ""
+
+
+async def walk_to(pilot, target: str) -> None:  # noqa: ANN001
+    """From Welcome, press PgDn through the forms (typing the first user's password) up to `target`."""
+    await pilot.pause()
+    for _ in range(12):
+        if stage(pilot.app) == target:
+            return
+        if stage(pilot.app) == "users" and not field(pilot.app, "users[0].password").value:
+            await type_into(pilot, "users[0].password", PASSWORD)
+            await type_into(pilot, "users[0].password2", PASSWORD)
+        await pilot.press("pagedown")
+        await pilot.pause()
+        await pilot.pause()
+    assert stage(pilot.app) == target, f"stuck on {stage(pilot.app)}:\n{screen_plain(pilot.app)}"
+
+
+async def wait_for(pilot, condition, timeout: float = 5.0) -> None:  # noqa: ANN001
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; the screen shows:\n{screen_plain(pilot.app)}")
+        await pilot.pause(0.02)

@@ -1,0 +1,185 @@
+"""Preflight: what the welcome screen shows, read from the machine without changing it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from mailtui import answers as answers_mod
+from mailtui import install, paths, preflight
+from mailtui.answers import Answers, Database, Domain, User
+from mailtui.preflight import PortStatus, Preflight
+
+TCP_HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
+              "inode\n")
+
+
+def tcp_line(n: int, port: int, state: str, inode: int) -> str:
+    return (f"   {n}: 00000000:{port:04X} 00000000:0000 {state} 00000000:00000000 00:00000000 00000000"
+            f"     0        0 {inode} 1 0000000000000000 100 0 0 10 0\n")
+
+
+def fake_proc(tmp_path: Path) -> Path:
+    """A /proc with master (Postfix) listening on 25 over IPv4 and IPv6, dovecot on 993, an
+    established connection on 587 (not listening) and an unreadable process."""
+    proc = tmp_path / "proc"
+    (proc / "net").mkdir(parents=True)
+    (proc / "net/tcp").write_text(TCP_HEADER + tcp_line(0, 25, "0A", 1001) + tcp_line(1, 993, "0A", 1002)
+                                  + tcp_line(2, 587, "01", 1003))
+    (proc / "net/tcp6").write_text(TCP_HEADER + tcp_line(0, 25, "0A", 1004))
+    for pid, comm, inodes in ((100, "master", [1001, 1004]), (200, "dovecot", [1002]), (300, "sshd", [])):
+        fd = proc / str(pid) / "fd"
+        fd.mkdir(parents=True)
+        (proc / str(pid) / "comm").write_text(comm + "\n")
+        os.symlink("/dev/null", fd / "0")
+        for i, inode in enumerate(inodes, start=3):
+            os.symlink(f"socket:[{inode}]", fd / str(i))
+    (proc / "400").mkdir()  # a process whose fd directory we may not read (here: missing)
+    return proc
+
+
+def test_ports_name_the_listening_process(tmp_path: Path) -> None:
+    ports = preflight.port_statuses(proc=fake_proc(tmp_path))
+    by_port = {p.port: p for p in ports}
+    assert [p.port for p in ports] == [25, 587, 465, 993, 143, 110]
+    assert by_port[25] == PortStatus(25, "SMTP", True, "master")
+    assert by_port[993] == PortStatus(993, "IMAPS", True, "dovecot")
+    assert by_port[587] == PortStatus(587, "submission", False, "")
+    assert not by_port[143].in_use and by_port[143].label == "IMAP without TLS"
+
+
+def test_a_real_listener_is_found_with_its_process_name() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        (status,) = preflight.port_statuses([(port, "test")])
+    assert status.in_use
+    assert status.by == Path("/proc/self/comm").read_text().strip()  # our own fds are always readable
+
+
+@pytest.mark.parametrize(("machine", "expected"), [
+    ("mx1.mail.example.org", "mx1.mail.example.org"),
+    ("MAIL.Example.ORG", "mail.example.org"),
+    ("mail.example.org", "mail.example.org"),
+    ("example.org", "mail.example.org"),  # only 2 labels: the domain itself is not a mail hostname
+    ("vm", "mail.example.org"),
+    ("localhost", "mail.example.org"),
+    ("host.localdomain", "mail.example.org"),
+    ("box.localhost.localdomain", "mail.example.org"),
+    ("bad_name.example.org", "mail.example.org"),
+])
+def test_suggested_hostname(machine: str, expected: str) -> None:
+    assert preflight.suggested_hostname(machine) == expected
+
+
+def make(**kw: object) -> Preflight:
+    values: dict[str, object] = dict(
+        is_root=True, os_pretty="Debian GNU/Linux 12 (bookworm)", supported=True, systemd=False,
+        postfix_version=None, dovecot_version=None, mariadb_version=None, hostname="mail.shop.example",
+        mailname=None, ports=[], ufw_installed=False, ufw_active=False, mail_log=None, earlier_install=False,
+        install_state="idle", tutorial_database=False, problems=[],
+    )
+    values.update(kw)
+    return Preflight(**values)  # type: ignore[arg-type]
+
+
+def test_suggested_answers_from_the_machine() -> None:
+    a = make(hostname="mail.shop.example").suggested_answers()
+    assert a.hostname == "mail.shop.example" and a.domain_names == ["shop.example"]
+    assert len(a.database.password) >= 16 and len(a.database.admin_password) >= 16
+    assert a.database.password != a.database.admin_password
+    assert a.users == [] and a.profile == "production"
+    assert answers_mod.problems(a) == {}
+    fallback = make(hostname="vm").suggested_answers()
+    assert fallback.hostname == "mail.example.org" and fallback.domain_names == ["example.org"]
+
+
+def test_suggested_answers_start_from_an_earlier_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saved_file = tmp_path / "answers.toml"
+    monkeypatch.setattr(paths, "ANSWERS_FILE", saved_file)
+    saved = Answers(hostname="mx.saved.example", domains=[Domain("saved.example"), Domain("two.example")],
+                    users=[User("a@saved.example", "a-long-Password-1")],
+                    database=Database(password="kept-db-password-1", admin_password="kept-admin-password-1"))
+    answers_mod.save(saved, saved_file)
+    a = make(hostname="mail.shop.example", earlier_install=True).suggested_answers()
+    assert a.hostname == "mx.saved.example" and a.domain_names == ["saved.example", "two.example"]
+    assert a.database.password == "kept-db-password-1" and a.database.admin_password == "kept-admin-password-1"
+    assert [u.email for u in a.users] == ["a@saved.example"] and "$6$" in a.users[0].password_hash
+    assert a.users[0].password == ""
+    # An unreadable saved file falls back to the machine.
+    saved_file.write_text("this is not toml = = =")
+    assert make(hostname="mail.shop.example", earlier_install=True).suggested_answers().hostname == "mail.shop.example"
+
+
+def test_machine_hostname_prefers_a_dotted_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(socket, "getfqdn", lambda: "localhost")
+    monkeypatch.setattr(socket, "gethostname", lambda: "mail.shop.example")
+    assert preflight.machine_hostname() == "mail.shop.example"
+    monkeypatch.setattr(socket, "gethostname", lambda: "vm")
+    assert preflight.machine_hostname() in ("vm", Path("/etc/hostname").read_text().strip().lower())
+
+
+def test_mailname(tmp_path: Path) -> None:
+    assert preflight.read_mailname(tmp_path / "missing") is None
+    (tmp_path / "mailname").write_text("\n")
+    assert preflight.read_mailname(tmp_path / "mailname") is None
+    (tmp_path / "mailname").write_text("mail.shop.example\n")
+    assert preflight.read_mailname(tmp_path / "mailname") == "mail.shop.example"
+
+
+def test_install_status_tells_an_interrupted_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(install, "STATE_FILE", tmp_path / "state.json")
+    assert preflight.install_status() == "idle"
+    (tmp_path / "state.json").write_text(f'{{"status": "running", "pid": {os.getpid()}}}')
+    assert preflight.install_status() == "running"
+    (tmp_path / "state.json").write_text('{"status": "running", "pid": 999999999}')
+    assert preflight.install_status() == "interrupted"
+    (tmp_path / "state.json").write_text('{"status": "failed", "pid": 1}')
+    assert preflight.install_status() == "failed"
+    (tmp_path / "state.json").write_text('{"status": "done", "steps": {"packages": "done", "database": "todo"}}')
+    assert preflight.install_status() == "interrupted"  # stopped between the phases of a phased install
+    (tmp_path / "state.json").write_text('{"status": "done", "steps": {"packages": "done", "firewall": "failed"}}')
+    assert preflight.install_status() == "done"  # the firewall was skipped
+
+
+def test_tutorial_database_is_false_without_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailtui import db
+
+    monkeypatch.setattr(db, "local_socket", lambda: None)
+    assert preflight.has_tutorial_database() is False
+    monkeypatch.setattr(db, "local_socket", lambda: "/nonexistent/mysqld.sock")
+    assert preflight.has_tutorial_database() is False  # connect fails: False, never raises
+
+
+def test_run_preflight_on_this_machine_changes_nothing_and_never_raises(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paths, "ANSWERS_FILE", tmp_path / "no-answers.toml")
+    monkeypatch.setattr(install, "STATE_FILE", tmp_path / "state.json")
+    before = sorted(os.listdir(tmp_path))
+    result = preflight.run_preflight()
+    assert sorted(os.listdir(tmp_path)) == before
+    assert result.is_root == (os.geteuid() == 0)
+    assert [p.port for p in result.ports] == [25, 587, 465, 993, 143, 110]
+    assert result.earlier_install is False and result.install_state == "idle"
+    assert result.hostname
+    assert result.mail_log in (None, paths.MAIL_LOG)
+    assert isinstance(result.suggested_answers(), Answers)
+    if result.supported and result.is_root:
+        assert result.problems == []
+
+
+def test_problems_for_not_root_and_an_unsupported_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailtui.system import platform
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(platform.Platform, "detect", classmethod(
+        lambda cls, *a: cls("centos", "9", "", "CentOS Stream 9", False)))
+    result = preflight.run_preflight()
+    assert not result.is_root and not result.supported and result.os_pretty == "CentOS Stream 9"
+    assert len(result.problems) == 2
+    assert "must run as root" in result.problems[0]
+    assert "CentOS Stream 9 is not a supported release" in result.problems[1]
