@@ -186,16 +186,22 @@ class InstallState:
 
     @property
     def alive(self) -> bool:
-        """The worker that wrote this state is still running."""
+        """The worker that wrote this state is still running (not a zombie, not a reused PID)."""
         if self.status != "running" or self.pid <= 0:
             return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return worker_running(self.pid)
+
+
+def worker_running(pid: int) -> bool:
+    proc = Path(f"/proc/{pid}")
+    try:
+        stat = (proc / "stat").read_text()
+        cmdline = (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
+    # A killed worker stays a zombie until its parent (the CLI that started it) reaps it.
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X") and b"mailtui" in cmdline
 
 
 def read_state() -> InstallState:

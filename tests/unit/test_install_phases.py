@@ -261,3 +261,32 @@ def test_pending_packages_lists_only_what_is_missing(monkeypatch: pytest.MonkeyP
     assert "dovecot-pop3d" not in pending
     installed.update(pending)
     assert install.pending_packages(answers) == []
+
+
+def test_a_killed_worker_left_as_a_zombie_is_not_alive() -> None:
+    """The CLI that started the worker may not have reaped it yet: a zombie is not a running install."""
+    import subprocess
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "mailtui"])
+    try:
+        assert install.InstallState(status="running", pid=child.pid).alive
+        child.kill()
+        deadline = time.monotonic() + 5
+        while install.worker_running(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert Path(f"/proc/{child.pid}").exists()  # still a zombie: nobody called wait() yet
+        assert not install.InstallState(status="running", pid=child.pid).alive
+    finally:
+        child.wait()
+
+
+def test_a_reused_pid_is_not_the_worker() -> None:
+    import subprocess
+
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        assert not install.InstallState(status="running", pid=other.pid).alive
+    finally:
+        other.kill()
+        other.wait()
