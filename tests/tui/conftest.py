@@ -104,7 +104,9 @@ async def walk_to(pilot, target: str) -> None:  # noqa: ANN001
     assert stage(pilot.app) == target, f"stuck on {stage(pilot.app)}:\n{screen_plain(pilot.app)}"
 
 
-async def wait_for(pilot, condition, timeout: float = 5.0) -> None:  # noqa: ANN001
+async def wait_for(pilot, condition, timeout: float = 20.0) -> None:  # noqa: ANN001
+    """Wait until condition() holds, then until the screen stops changing (workers may still be posting
+    their last messages: a snapshot taken mid-update differs from run to run on a loaded machine)."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -112,3 +114,16 @@ async def wait_for(pilot, condition, timeout: float = 5.0) -> None:  # noqa: ANN
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out; the screen shows:\n{screen_plain(pilot.app)}")
         await pilot.pause(0.02)
+    await settle(pilot, deadline)
+
+
+async def settle(pilot, deadline: float) -> None:  # noqa: ANN001
+    import time
+
+    await pilot.wait_for_scheduled_animations()
+    previous, stable = screen_plain(pilot.app), 0
+    while stable < 3 and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        current = screen_plain(pilot.app)
+        stable = stable + 1 if current == previous else 0
+        previous = current
