@@ -45,7 +45,9 @@ def wait_for_delivery(inst: Installed, address: str, marker: str, timeout: float
     """Path of the delivered file holding `marker` in `address`'s maildir (fails after timeout)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = inst.host.run(["grep", "-rl", marker, maildir_of(address)], check=False).stdout.split()
+        # new/ and cur/ only: Dovecot writes into tmp/ first and renames when the message is complete.
+        box = maildir_of(address)
+        found = inst.host.run(["grep", "-rl", marker, f"{box}/new", f"{box}/cur"], check=False).stdout.split()
         if found:
             return found[0]
         time.sleep(0.3)
