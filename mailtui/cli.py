@@ -355,6 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("destination", nargs="?")
     q.add_argument("--yes", "-y", action="store_true")
     p.set_defaults(func=cmd_alias)
+
+    from mailtui import cli_logs
+
+    cli_logs.add_parser(sub)
     return parser
 
 

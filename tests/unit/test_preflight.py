@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,8 +136,15 @@ def test_mailname(tmp_path: Path) -> None:
 def test_install_status_tells_an_interrupted_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(install, "STATE_FILE", tmp_path / "state.json")
     assert preflight.install_status() == "idle"
-    (tmp_path / "state.json").write_text(f'{{"status": "running", "pid": {os.getpid()}}}')
-    assert preflight.install_status() == "running"
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "mailtui-worker"])
+    try:
+        (tmp_path / "state.json").write_text(f'{{"status": "running", "pid": {worker.pid}}}')
+        assert preflight.install_status() == "running"
+        (tmp_path / "state.json").write_text(f'{{"status": "running", "pid": {os.getpid()}}}')
+        assert preflight.install_status() == "interrupted"  # a live PID that is not a mailtui worker
+    finally:
+        worker.kill()
+        worker.wait()
     (tmp_path / "state.json").write_text('{"status": "running", "pid": 999999999}')
     assert preflight.install_status() == "interrupted"
     (tmp_path / "state.json").write_text('{"status": "failed", "pid": 1}')
