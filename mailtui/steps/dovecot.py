@@ -32,6 +32,7 @@ from mailtui.errors import StepFailed, ValidationError
 from mailtui.events import StepEmitter
 from mailtui.steps.base import Check, Context, Resource, Step
 from mailtui.steps.resources import DirectoryResource, FileResource, SystemUserResource
+from mailtui.system import files as system_files
 from mailtui.system import logs
 from mailtui.system.commands import run, which
 
@@ -48,8 +49,19 @@ VMAIL = "vmail"
 # 2.4: the oldest 2.4 release's defaults (every 2.4.x accepts it; a newer value fails on older 2.4).
 CONFIG_VERSION_24 = "2.4.0"
 STORAGE_VERSION_24 = "2.4.0"
+# The dashboard's debug switch (root 0600, "on" while on): read whenever the step renders, so a
+# later `mailtui install` keeps the operator's choice instead of silently undoing it.
+DEBUG_FLAG = system_files.STATE_DIR / "debug"
 # Characters that would break out of a value in either dialect's syntax.
 _UNSAFE = re.compile(r"[\s\"'\\#%{}$`;]")
+
+
+def debug_flag() -> bool:
+    """Whether the operator switched Dovecot's debug logging on (see mailtui.service_status)."""
+    try:
+        return DEBUG_FLAG.read_text(encoding="utf-8").strip().lower() in ("on", "1", "yes", "true")
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -263,9 +275,10 @@ class DovecotStep(Step):
            "database for Postfix and for mail apps, and serves IMAPS on port 993.")
     services = ("dovecot",)
 
-    def __init__(self, *, log_to_file: bool | None = None, debug: bool = False) -> None:
+    def __init__(self, *, log_to_file: bool | None = None, debug: bool | None = None) -> None:
         # log_to_file None: decide like the Postfix step (no syslog daemon -> write the mail log).
         self.log_to_file = log_to_file
+        # debug None: the stored switch (DEBUG_FLAG), so an install keeps what the dashboard set.
         self.debug = debug
 
     def settings(self, ctx: Context) -> DovecotSettings:
@@ -274,7 +287,8 @@ class DovecotStep(Step):
         dialect: Dialect = "2.4" if ctx.platform.dovecot_dialect() == "2.4" else "2.3"
         log_to_file = logs.log_to_file() if self.log_to_file is None else self.log_to_file
         return DovecotSettings.from_answers(ctx.answers, dialect=dialect, dh_file=dh_file(ctx),
-                                            log_to_file=log_to_file, debug=self.debug)
+                                            log_to_file=log_to_file,
+                                            debug=debug_flag() if self.debug is None else self.debug)
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
         s = self.settings(ctx)
