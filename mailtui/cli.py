@@ -359,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     from mailtui import cli_logs
 
     cli_logs.add_parser(sub)
+
+    from mailtui import cli_ops
+
+    cli_ops.add_parsers(sub)
     return parser
 
 

@@ -313,6 +313,15 @@ class DovecotStep(Step):
             CheckedFileResource(s.main_path, files.main, mode=0o644, check=check),
         ]
 
+    def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
+        from mailtui.system import services
+
+        was_running = services.is_running("dovecot")
+        super().ensure_services(ctx, out, changed)
+        if changed and was_running:
+            # Postfix's smtpd processes would keep a dead connection to the old auth server.
+            out.line(services.reconnect_postfix_to_dovecot().strip())
+
     def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
         problem = doveconf_problem(f"{CONF_DIR}/{MAIN_NAME}")
         if problem:
