@@ -124,6 +124,21 @@ def _page(filter: str, limit: int, offset: int) -> None:
         raise ValidationError(problems)
 
 
+def _email_and_password(email: str, password: str) -> str:
+    """The canonical address, or ValidationError naming every problem with the address and password."""
+    problems = {}
+    try:
+        email = _email(email)
+    except ValidationError as exc:
+        problems.update(exc.problems)
+    password_problem = validate.mailbox_password_problem(password)
+    if password_problem:
+        problems["password"] = password_problem
+    if problems:
+        raise ValidationError(problems)
+    return email
+
+
 def _domain_of(address: str) -> str:
     return address.rsplit("@", 1)[1]
 
@@ -350,16 +365,7 @@ class Accounts:
 
     def add_user(self, email: str, password: str) -> str:
         """Add a mailbox with a password (stored as a SHA512-CRYPT hash); returns the canonical address."""
-        problems = {}
-        try:
-            email = _email(email)
-        except ValidationError as exc:
-            problems.update(exc.problems)
-        password_problem = validate.mailbox_password_problem(password)
-        if password_problem:
-            problems["password"] = password_problem
-        if problems:
-            raise ValidationError(problems)
+        email = _email_and_password(email, password)
         return self._insert_user(email, passwords.hash_password(password))
 
     def add_user_hash(self, email: str, password_hash: str) -> str:
@@ -395,16 +401,7 @@ class Accounts:
         return email
 
     def set_password(self, email: str, password: str) -> None:
-        problems = {}
-        try:
-            email = _email(email)
-        except ValidationError as exc:
-            problems.update(exc.problems)
-        password_problem = validate.mailbox_password_problem(password)
-        if password_problem:
-            problems["password"] = password_problem
-        if problems:
-            raise ValidationError(problems)
+        email = _email_and_password(email, password)
         stored_hash = passwords.hash_password(password)
         with self._write() as cur:
             if self._one(cur, "SELECT id FROM virtual_users WHERE email = %s", (email,)) is None:
