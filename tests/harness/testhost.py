@@ -832,6 +832,11 @@ class TestHost:
         hosts = f"127.0.0.1\tlocalhost\n{self.ip}\t{self.hostname} {short}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         _write_in_root(self.root, "/etc/hosts", hosts)
         _write_in_root(self.root, "/etc/resolv.conf", "nameserver 127.0.0.1\n")
+        # Every installed Debian has this link (systemd or initscripts make it); minbase does not,
+        # and doveconf then reports "setmntent(/etc/mtab) failed" on every run.
+        mtab = self.root / "etc" / "mtab"
+        if not mtab.exists() and not mtab.is_symlink():
+            mtab.symlink_to("../proc/self/mounts")
 
     def _setup_network(self) -> None:
         ip, inside = _tool("ip"), f"mtv{self.id}b"
