@@ -1,4 +1,4 @@
-"""The Textual application: the install wizard (the dashboard comes in its own issue).
+"""The Textual application: the install wizard, and the dashboard once mailtui has installed the machine.
 
 The app gets every engine function through an `Engine` object (screens/engine.py): `MailtuiApp()`
 uses the real one, tests pass `MailtuiApp(engine=FakeEngine(...))`.
@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from mailtui import __version__
 
+from .dashboard import DashboardScreen
 from .dialogs import ConfirmQuit, HelpScreen
 from .engine import Engine
 from .wizard import WizardScreen
@@ -39,7 +40,51 @@ class MailtuiApp(App[int]):
         self.clock = clock
 
     def get_default_screen(self) -> Screen:
+        if self._installed():
+            return DashboardScreen(self.engine)
         return WizardScreen(self.engine)
+
+    def _installed(self) -> bool:
+        """mailtui installed this machine and no install is running or waiting to be resumed."""
+        try:
+            if not self.engine.is_root() or self.engine.saved_answers() is None:
+                return False
+            state = self.engine.read_state()
+        except Exception:
+            return False  # the wizard explains what is wrong
+        return state.status not in ("running", "failed", "interrupted")
+
+    @property
+    def dashboard(self) -> DashboardScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                return screen
+        return None
+
+    def action_dashboard(self) -> None:
+        dashboard = self.dashboard
+        if dashboard is None:
+            self.push_screen(DashboardScreen(self.engine))
+            return
+        while self.screen is not dashboard:
+            self.pop_screen()
+
+    def action_wizard(self) -> None:
+        wizard = self.wizard
+        if wizard is None:
+            self.push_screen(WizardScreen(self.engine))
+            return
+        while self.screen is not wizard:
+            self.pop_screen()
+
+    def _accounts_action(self, action: str, view: str | None = None) -> Callable[[], None]:
+        def run() -> None:
+            self.action_dashboard()
+            dashboard = self.dashboard
+            if dashboard is not None:
+                self.call_after_refresh(dashboard.run_accounts_action, action, view)
+
+        return run
 
     @property
     def wizard(self) -> WizardScreen | None:
@@ -89,6 +134,16 @@ class MailtuiApp(App[int]):
                             self._wizard_action("review"))
         yield SystemCommand("Save answers…", "Write the answers to a file for `mailtui install --answers`",
                             self._wizard_action("save_answers"))
+        yield SystemCommand("Dashboard", "Accounts, services, queue and mail log of the installed server",
+                            self.action_dashboard)
+        yield SystemCommand("Add mailbox", "Dashboard: add a mailbox with a password",
+                            self._accounts_action("add", "mailboxes"))
+        yield SystemCommand("Add domain", "Dashboard: serve mail for another domain",
+                            self._accounts_action("add", "domains"))
+        yield SystemCommand("Add alias", "Dashboard: forward an address (or @domain catch-all)",
+                            self._accounts_action("add", "aliases"))
+        yield SystemCommand("Install wizard", "Walk the install forms (to install or change the setup)",
+                            self.action_wizard)
         yield SystemCommand("Help", "Keys and what to expect", self.action_help)
         yield from super().get_system_commands(screen)
 

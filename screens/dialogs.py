@@ -1,4 +1,4 @@
-"""Modal dialogs: help, quit confirm, save answers, resume an interrupted install; the dashboard stand-in."""
+"""Modal dialogs: help, quit confirm, save answers, resume an interrupted install."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Header, Input, Static
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from .dashboard import DashboardScreen
+
+__all__ = ["ConfirmQuit", "DashboardScreen", "HelpScreen", "ResumeScreen", "SaveAnswersScreen"]
 
 HELP = """\
 Keys
@@ -132,15 +136,3 @@ class ResumeScreen(ModalScreen[str]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss((event.button.id or "").removeprefix("resume-"))
-
-
-class DashboardScreen(Screen[None]):
-    """Placeholder: the dashboard is the next issue."""
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(classes="pane", id="dashboard"):
-            yield Static("Dashboard", classes="pane-title")
-            yield Static("The mail server is installed. The dashboard (accounts, services, queue, live mail log) "
-                         "comes next; meanwhile:\n\n  mailtui check\n  mailtui domain|user|alias …")
-        yield Footer()

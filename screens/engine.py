@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,78 @@ class Engine:
         from mailtui import selftest
 
         return selftest.client_settings(answers)
+
+    # ------------------------------------------------------------ dashboard: accounts
+
+    def saved_answers(self) -> Answers | None:
+        """The answers of the finished install (None: mailtui has not installed this machine)."""
+        from mailtui import install
+
+        return install.load_saved_answers()
+
+    def _accounts(self) -> Any:
+        """This thread's Accounts (opened on first use: a PyMySQL connection is not thread-safe)."""
+        local = self.__dict__.setdefault("_accounts_local", threading.local())
+        accounts = getattr(local, "accounts", None)
+        if accounts is None:
+            from mailtui.accounts import Accounts
+            from mailtui.errors import MailtuiError
+
+            answers = self.saved_answers()
+            if answers is None:
+                raise MailtuiError("mailtui has not installed this machine: no saved answers to log in with")
+            accounts = local.accounts = Accounts.connect(answers)
+        return accounts
+
+    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
+        return self._accounts().list_domains(filter=filter, limit=limit, offset=offset)
+
+    def count_domains(self, filter: str = "") -> int:
+        return self._accounts().count_domains(filter)
+
+    def list_users(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
+        return self._accounts().list_users(filter=filter, limit=limit, offset=offset)
+
+    def count_users(self, filter: str = "") -> int:
+        return self._accounts().count_users(filter)
+
+    def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
+        return self._accounts().list_aliases(filter=filter, limit=limit, offset=offset)
+
+    def count_aliases(self, filter: str = "") -> int:
+        return self._accounts().count_aliases(filter)
+
+    def add_domain(self, name: str) -> str:
+        return self._accounts().add_domain(name)
+
+    def add_user(self, email: str, password: str) -> str:
+        return self._accounts().add_user(email, password)
+
+    def set_password(self, email: str, password: str) -> None:
+        self._accounts().set_password(email, password)
+
+    def remove_user(self, email: str) -> Any:
+        return self._accounts().remove_user(email)
+
+    def add_alias(self, source: str, destination: str) -> Any:
+        return self._accounts().add_alias(source, destination)
+
+    def remove_alias(self, source: str, destination: str | None = None) -> int:
+        return self._accounts().remove_alias(source, destination)
+
+    def removal_preview(self, name: str) -> Any:
+        return self._accounts().removal_preview(name)
+
+    def remove_domain(self, name: str) -> Any:
+        return self._accounts().remove_domain(name)
+
+    def mailbox_stats(self, email: str) -> Any:
+        """(messages, bytes) of a mailbox's maildir."""
+        from mailtui import maildirs
+
+        return maildirs.stats(email)
+
+    def delete_maildir(self, email: str) -> Path | None:
+        from mailtui import maildirs
+
+        return maildirs.delete_maildir(email)

@@ -356,4 +356,4 @@ class WizardScreen(Screen[None]):
 
     def on_verify_pane_dashboard_requested(self) -> None:
         self.query_one(StepList).set_state("verify", "done")
-        self.app.push_screen(DashboardScreen())
+        self.app.push_screen(DashboardScreen(self.engine))

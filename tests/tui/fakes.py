@@ -165,6 +165,17 @@ class FakeEngine(Engine):
     def is_root(self) -> bool:
         return self.root
 
+    def saved_answers(self) -> Answers | None:
+        return None  # not installed: the app starts in the wizard
+
+    def _accounts(self) -> Any:
+        if getattr(self, "_fake_accounts", None) is None:
+            self._fake_accounts = FakeAccounts()
+        return self._fake_accounts
+
+    def mailbox_stats(self, email: str) -> Any:
+        return FakeStats(0, 0)
+
     def preflight(self) -> Any:
         if self.preflight_error:
             raise RuntimeError(self.preflight_error)
@@ -241,3 +252,224 @@ class FakeEngine(Engine):
     def client_settings(self, answers: Answers) -> list[Any]:
         return [ClientSetting("IMAP", "mail.example.org, port 993, SSL/TLS"),
                 ClientSetting("SMTP", "mail.example.org, port 587, STARTTLS")]
+
+
+# ---------------------------------------------------------------- dashboard: an in-memory Accounts
+
+class FakeAccounts:
+    """mailtui.accounts.Accounts in memory, validating with the same checks. Every call is recorded in
+    `calls`, so a test can prove the screen only ever asked for pages."""
+
+    def __init__(self, domains: Sequence[str] = ("example.org", "example.net"),
+                 users: Sequence[str] = ("admin@example.org", "bob@example.org", "carol@example.net"),
+                 aliases: Sequence[tuple[str, str]] = (("postmaster@example.org", "admin@example.org"),),
+                 generated: int = 0, generated_domain: str = "big.example") -> None:
+        self.domains = set(domains)
+        self.users = set(users)
+        if generated:
+            self.domains.add(generated_domain)
+            self.users.update(f"user{i:06d}@{generated_domain}" for i in range(generated))
+        self.aliases = set(aliases)
+        self.passwords: dict[str, str] = {u: "x" for u in self.users}
+        self.calls: list[tuple[Any, ...]] = []
+        self.lock = threading.Lock()
+        self._sorted_users: list[str] | None = None
+
+    # ------------------------------------------------------------ reads
+
+    def _page(self, rows: list, filter: str, limit: int, offset: int) -> list:
+        from mailtui.accounts import _page
+
+        _page(filter, limit, offset)
+        return rows[offset:offset + limit]
+
+    def _users(self) -> list[str]:
+        if self._sorted_users is None:
+            self._sorted_users = sorted(self.users)
+        return self._sorted_users
+
+    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
+        from mailtui.accounts import DomainRow
+
+        with self.lock:
+            self.calls.append(("list_domains", filter, limit, offset))
+            names = sorted(d for d in self.domains if filter.lower() in d)
+            page = self._page(names, filter, limit, offset)
+            return [DomainRow(d, sum(u.endswith("@" + d) for u in self.users),
+                              sum(s.split("@")[1] == d for s, _ in self.aliases)) for d in page]
+
+    def count_domains(self, filter: str = "") -> int:
+        with self.lock:
+            self.calls.append(("count_domains", filter))
+            return sum(filter.lower() in d for d in self.domains)
+
+    def list_users(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
+        from mailtui.accounts import UserRow
+
+        with self.lock:
+            self.calls.append(("list_users", filter, limit, offset))
+            users = [u for u in self._users() if filter.lower() in u] if filter else self._users()
+            return [UserRow(u, u.split("@")[1]) for u in self._page(users, filter, limit, offset)]
+
+    def count_users(self, filter: str = "") -> int:
+        with self.lock:
+            self.calls.append(("count_users", filter))
+            return sum(filter.lower() in u for u in self._users()) if filter else len(self.users)
+
+    def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
+        from mailtui.accounts import AliasRow
+
+        with self.lock:
+            self.calls.append(("list_aliases", filter, limit, offset))
+            rows = sorted(a for a in self.aliases if filter.lower() in a[0] or filter.lower() in a[1])
+            return [AliasRow(s, d) for s, d in self._page(rows, filter, limit, offset)]
+
+    def count_aliases(self, filter: str = "") -> int:
+        with self.lock:
+            self.calls.append(("count_aliases", filter))
+            return sum(filter.lower() in s or filter.lower() in d for s, d in self.aliases)
+
+    # ------------------------------------------------------------ writes (validated like the engine)
+
+    def add_domain(self, name: str) -> str:
+        from mailtui.accounts import AlreadyExists, _domain
+
+        name = _domain(name)
+        with self.lock:
+            self.calls.append(("add_domain", name))
+            if name in self.domains:
+                raise AlreadyExists({"name": f"the domain {name} already exists"})
+            self.domains.add(name)
+        return name
+
+    def add_user(self, email: str, password: str) -> str:
+        from mailtui.accounts import AlreadyExists, _email_and_password
+        from mailtui.errors import ValidationError
+
+        email = _email_and_password(email, password)
+        with self.lock:
+            self.calls.append(("add_user", email))
+            if email.split("@")[1] not in self.domains:
+                raise ValidationError({"email": f"the domain {email.split('@')[1]} is not served here; add it first"})
+            if email in self.users:
+                raise AlreadyExists({"email": f"the mailbox {email} already exists"})
+            self.users.add(email)
+            self.passwords[email] = password
+            self._sorted_users = None
+        return email
+
+    def set_password(self, email: str, password: str) -> None:
+        from mailtui.accounts import NotFound, _email_and_password
+
+        email = _email_and_password(email, password)
+        with self.lock:
+            self.calls.append(("set_password", email))
+            if email not in self.users:
+                raise NotFound(f"the mailbox {email} does not exist", "email")
+            self.passwords[email] = password
+
+    def remove_user(self, email: str) -> Any:
+        from mailtui.accounts import NotFound, RemovalSummary
+
+        with self.lock:
+            self.calls.append(("remove_user", email))
+            if email not in self.users:
+                raise NotFound(f"the mailbox {email} does not exist", "email")
+            self.users.discard(email)
+            self._sorted_users = None
+            gone = {a for a in self.aliases if a[1] == email}
+            self.aliases -= gone
+            return RemovalSummary(email, 1, len(gone), (email,))
+
+    def add_alias(self, source: str, destination: str) -> Any:
+        from mailtui.accounts import AliasRow, AlreadyExists, _email, _source
+        from mailtui.errors import ValidationError
+
+        problems: dict[str, str] = {}
+        try:
+            source = _source(source)
+        except ValidationError as exc:
+            problems.update(exc.problems)
+        try:
+            destination = _email(destination, "destination")
+        except ValidationError as exc:
+            problems.update(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+        with self.lock:
+            self.calls.append(("add_alias", source, destination))
+            if source.split("@")[1] not in self.domains:
+                raise ValidationError({"source": f"the domain {source.split('@')[1]} is not served here; add it "
+                                                 "first"})
+            if (source, destination) in self.aliases:
+                raise AlreadyExists({"source": f"the alias {source} -> {destination} already exists"})
+            self.aliases.add((source, destination))
+        return AliasRow(source, destination)
+
+    def remove_alias(self, source: str, destination: str | None = None) -> int:
+        from mailtui.accounts import NotFound
+
+        with self.lock:
+            self.calls.append(("remove_alias", source, destination))
+            gone = {a for a in self.aliases if a[0] == source and destination in (None, a[1])}
+            if not gone:
+                raise NotFound(f"the alias {source} does not exist", "source")
+            self.aliases -= gone
+            return len(gone)
+
+    def _summary(self, name: str) -> Any:
+        from mailtui.accounts import NotFound, RemovalSummary
+
+        if name not in self.domains:
+            raise NotFound(f"the domain {name} does not exist", "name")
+        users = sorted(u for u in self.users if u.endswith("@" + name))
+        aliases = [a for a in self.aliases if a[0].split("@")[1] == name]
+        return RemovalSummary(name, len(users), len(aliases), tuple(users[:10]))
+
+    def removal_preview(self, name: str) -> Any:
+        with self.lock:
+            self.calls.append(("removal_preview", name))
+            return self._summary(name)
+
+    def remove_domain(self, name: str) -> Any:
+        with self.lock:
+            self.calls.append(("remove_domain", name))
+            summary = self._summary(name)
+            self.domains.discard(name)
+            self.users = {u for u in self.users if not u.endswith("@" + name)}
+            self._sorted_users = None
+            self.aliases = {a for a in self.aliases if a[0].split("@")[1] != name}
+            return summary
+
+
+@dataclass(frozen=True)
+class FakeStats:
+    messages: int
+    bytes: int
+
+
+class DashboardEngine(FakeEngine):
+    """A FakeEngine on an installed machine: saved answers, and accounts in memory."""
+
+    def __init__(self, accounts: FakeAccounts | None = None, *, installed: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.accounts = accounts or FakeAccounts()
+        self.installed = installed
+        self.deleted_maildirs: list[str] = []
+        self.stats_asked: list[str] = []
+
+    def saved_answers(self) -> Answers | None:
+        if not self.installed:
+            return None
+        return Answers(hostname="mail.example.org", domains=[Domain("example.org")], users=[User("admin@example.org")])
+
+    def _accounts(self) -> Any:
+        return self.accounts
+
+    def mailbox_stats(self, email: str) -> Any:
+        self.stats_asked.append(email)
+        return FakeStats(len(email) % 7, 1536 * (len(email) % 5))
+
+    def delete_maildir(self, email: str) -> Path | None:
+        self.deleted_maildirs.append(email)
+        return Path("/var/mail/vhosts") / email.split("@")[1] / email.split("@")[0]
