@@ -139,6 +139,25 @@ def _email_and_password(email: str, password: str) -> str:
     return email
 
 
+def alias_fields(source: str, destination: str) -> tuple[str, str]:
+    """Canonical (source, destination) of an alias, or ValidationError naming every field's problem.
+    Syntax only: whether the domains and addresses exist is the database's business."""
+    problems = {}
+    try:
+        source = _source(source)
+    except ValidationError as exc:
+        problems.update(exc.problems)
+    try:
+        destination = _email(destination, "destination")
+    except ValidationError as exc:
+        problems.update(exc.problems)
+    if not problems and source == destination:
+        problems["destination"] = "an alias cannot point to itself"
+    if problems:
+        raise ValidationError(problems)
+    return source, destination
+
+
 def _domain_of(address: str) -> str:
     return address.rsplit("@", 1)[1]
 
@@ -460,19 +479,7 @@ class Accounts:
     def add_alias(self, source: str, destination: str) -> AliasRow:
         """Add source -> destination. source may be '@domain' (catch-all); a destination outside the
         local domains forwards; one inside them must be a mailbox or another alias."""
-        problems = {}
-        try:
-            source = _source(source)
-        except ValidationError as exc:
-            problems.update(exc.problems)
-        try:
-            destination = _email(destination, "destination")
-        except ValidationError as exc:
-            problems.update(exc.problems)
-        if not problems and source == destination:
-            problems["destination"] = "an alias cannot point to itself"
-        if problems:
-            raise ValidationError(problems)
+        source, destination = alias_fields(source, destination)
         domain = _domain_of(source)
         with self._write() as cur:
             domain_id = self._one(cur, "SELECT id FROM virtual_domains WHERE name = %s", (domain,))

@@ -382,20 +382,10 @@ class FakeAccounts:
             return RemovalSummary(email, 1, len(gone), (email,))
 
     def add_alias(self, source: str, destination: str) -> Any:
-        from mailtui.accounts import AliasRow, AlreadyExists, _email, _source
+        from mailtui.accounts import AliasRow, AlreadyExists, alias_fields
         from mailtui.errors import ValidationError
 
-        problems: dict[str, str] = {}
-        try:
-            source = _source(source)
-        except ValidationError as exc:
-            problems.update(exc.problems)
-        try:
-            destination = _email(destination, "destination")
-        except ValidationError as exc:
-            problems.update(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+        source, destination = alias_fields(source, destination)  # the engine's own field checks
         with self.lock:
             self.calls.append(("add_alias", source, destination))
             if source.split("@")[1] not in self.domains:
