@@ -247,3 +247,92 @@ class Engine:
         from mailtui import maildirs
 
         return maildirs.delete_maildir(email)
+
+    # ------------------------------------------------------------ dashboard: services
+
+    def service_statuses(self) -> list[Any]:
+        """ServiceStatus (name, label, running, pid, uptime_seconds, ports) of Postfix, Dovecot, MariaDB."""
+        from mailtui import service_status
+
+        return service_status.statuses()
+
+    def control_service(self, name: str, verb: str) -> str:
+        """start / stop / restart / reload; returns the command's output (MailtuiError on failure)."""
+        from mailtui import service_status
+
+        return service_status.control(name, verb)
+
+    def config_problems(self) -> list[str]:
+        """Warnings and errors of `postfix check` and `doveconf -n`, one line each."""
+        from mailtui import service_status
+
+        return service_status.config_problems()
+
+    def dovecot_debug_enabled(self) -> bool:
+        from mailtui import service_status
+
+        return service_status.dovecot_debug_enabled()
+
+    def set_dovecot_debug(self, on: bool) -> str:
+        from mailtui import service_status
+
+        return service_status.set_dovecot_debug(on)
+
+    # ------------------------------------------------------------ dashboard: queue
+
+    def queue_list(self) -> list[Any]:
+        """QueuedMessage (queue_id, queue, arrival, age_seconds, size, sender, recipients, reason)."""
+        from mailtui import queue
+
+        return queue.list_queue()
+
+    def queue_action(self, action: str, queue_id: str | None = None) -> str:
+        """flush (all when queue_id is None) / hold / release / delete one message; the tool's output."""
+        from mailtui import queue
+
+        if action == "flush":
+            return queue.flush_all() if queue_id is None else queue.flush(queue_id)
+        if queue_id is None:
+            raise ValueError(f"{action} needs a queue id")
+        fn = {"hold": queue.hold, "release": queue.release, "delete": queue.delete}[action]
+        return fn(queue_id)
+
+    # ------------------------------------------------------------ dashboard: mail log
+
+    def mail_log_source(self) -> str:
+        """What the live log reads: the mail log's path, or "journal" where there is no mail log but
+        systemd's journal."""
+        from mailtui import maillog
+
+        path = maillog.mail_log_path()
+        if not path.exists() and maillog.journal_available():
+            return "journal"
+        return str(path)
+
+    def follow_log(self, stop: Callable[[], bool], from_end_lines: int = 500) -> Iterator[Any]:
+        """The last `from_end_lines` mail-log events, then each new one until stop() is true (through
+        rotation and truncation). Lines that are not syslog lines come as outcome "info" events."""
+        from mailtui import maillog
+
+        source = self.mail_log_source()
+        if source == "journal":
+            yield from maillog.journal_lines(from_end_lines, follow=True, stop=stop)
+            return
+        for line in maillog.follow(source, from_end_lines=from_end_lines, stop=stop):
+            event = maillog.parse_line(line)
+            if event is None:
+                event = maillog.LogEvent(None, "", "", None, None, "info", None, line, line)
+            yield event
+
+    def journey(self, events: Sequence[Any], queue_id: str) -> list[Any]:
+        from mailtui import maillog
+
+        return maillog.journey(events, queue_id)
+
+    def log_summary(self, events: Sequence[Any], minutes: int = 30) -> dict[str, list[int]]:
+        """delivered / deferred / rejected / auth-failure counts per minute, oldest first, ending now."""
+        from datetime import datetime
+
+        from mailtui import maillog
+
+        return maillog.summary_per_minute(events, minutes=minutes, now=datetime.now().astimezone())

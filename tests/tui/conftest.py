@@ -12,6 +12,17 @@ from textual.widgets import Button, Input, Label, Static
 from .fakes import FakeEngine
 
 
+@pytest.fixture(autouse=True)
+def steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A focused Input's cursor stays on instead of blinking every 0.5 s: a snapshot taken a moment
+    later or earlier on a loaded machine would otherwise differ by the cursor cell alone."""
+
+    def keep_visible(self: Input) -> None:
+        self._cursor_visible = True
+
+    monkeypatch.setattr(Input, "_toggle_cursor", keep_visible)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run `async def` tests in a fresh event loop (no pytest-asyncio needed)."""
@@ -71,6 +82,12 @@ def field(app: App, key: str):  # noqa: ANN201
         if f.key == key:
             return f
     raise LookupError(key)
+
+
+def error_of(app, key: str) -> str:  # noqa: ANN001
+    """The inline error shown under a form field ("" when none is shown)."""
+    f = field(app, key)
+    return text_of(f.error) if f.error.display else ""
 
 
 async def type_into(pilot, key: str, text: str) -> None:  # noqa: ANN001

@@ -7,7 +7,7 @@ import pytest
 
 from mailtui.answers import Answers, Domain, User
 
-from .conftest import make_app, screen_text, type_into, wait_for, walk_to
+from .conftest import error_of, make_app, screen_text, type_into, wait_for, walk_to
 from .fakes import STEP_NAMES, FakeEngine, Preflight, State, failing_run, ok_run
 
 SIZE = (80, 24)
@@ -32,6 +32,8 @@ def test_validation_error_snapshot(snap_compare) -> None:  # noqa: ANN001
         await walk_to(pilot, "postfix")
         await type_into(pilot, "hostname", "localhost")
         await type_into(pilot, "outbound.relayhost", "smtp:99999")
+        app = pilot.app
+        await wait_for(pilot, lambda: error_of(app, "hostname") and error_of(app, "outbound.relayhost"))
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 

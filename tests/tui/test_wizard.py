@@ -11,17 +11,24 @@ from mailtui.screens.widgets import StepList
 
 from mailtui.answers import Alias, Answers, Domain, User
 
-from .conftest import PASSWORD, field, make_app, screen_plain, screen_text, stage, text_of, type_into, wait_for, walk_to
+from .conftest import (
+    PASSWORD,
+    error_of,
+    field,
+    make_app,
+    screen_plain,
+    screen_text,
+    stage,
+    text_of,
+    type_into,
+    wait_for,
+    walk_to,
+)
 from .fakes import STEP_NAMES, FakeEngine, Preflight, Run, State, failing_run, ok_run
 
 
 def sidebar(app) -> str:  # noqa: ANN001
     return text_of(app.screen.query_one(StepList))
-
-
-def error_of(app, key: str) -> str:  # noqa: ANN001
-    f = field(app, key)
-    return text_of(f.error) if f.error.display else ""
 
 
 # ---------------------------------------------------------------- shell

@@ -1,0 +1,54 @@
+"""What the dashboard's panels share: sizes and errors as text, and the confirm dialog."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def error_text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+# ---------------------------------------------------------------- dialogs
+
+class Confirm(ModalScreen[str | None]):
+    """A question with a few answers (button id without its 'confirm-' prefix); Esc answers None."""
+
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, message: str, buttons: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.buttons = buttons
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm"):
+            yield Static(self.title_text, classes="pane-title")
+            yield Static(self.message, id="confirm-message")
+            with Horizontal(classes="buttons"):
+                for bid, label, variant in self.buttons:
+                    yield Button(label, id=f"confirm-{bid}", variant=variant, compact=True)  # type: ignore[arg-type]
+                yield Button("Cancel", id="confirm-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-cancel").focus()  # the safe answer is the default
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        answer = (event.button.id or "").removeprefix("confirm-")
+        self.dismiss(None if answer == "cancel" else answer)
