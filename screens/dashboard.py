@@ -11,28 +11,19 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from .dashboard_accounts import AccountsPanel
 from .dashboard_common import Confirm, error_text, human_size
+from .dashboard_log import MailLogPanel
+from .dashboard_queue import QueuePanel
+from .dashboard_services import ServicesPanel
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 __all__ = ["AccountsPanel", "Confirm", "DashboardScreen", "error_text", "human_size"]
 
-COMING = {
-    "Services": "Coming next: Postfix, Dovecot and MariaDB — running or not, uptime, listening ports;\n"
-                "start / stop / restart / reload with the command's output; `postfix check` and\n"
-                "`doveconf -n` problems; the Dovecot debug-logging switch.\n\n"
-                "Meanwhile: mailtui service status",
-    "Queue": "Coming next: the mail queue (postqueue -j) with sender, recipients, size, age and the\n"
-             "reason for deferral; flush, hold / release and delete.\n\n"
-             "Meanwhile: mailtui queue list",
-    "Mail log": "Coming next: the live mail log — follows the log through rotation, colours each line\n"
-                "by outcome, filters as you type and follows one message's journey.\n\n"
-                "Meanwhile: mailtui logs -f",
-}
 
 
 # ---------------------------------------------------------------- the screen
@@ -53,9 +44,12 @@ class DashboardScreen(Screen[None]):
         with TabbedContent(id="dashboard-tabs"):
             with TabPane("Accounts", id="tab-accounts"):
                 yield AccountsPanel(self.engine)
-            for title, text in COMING.items():
-                with TabPane(title, id=f"tab-{title.lower().replace(' ', '-')}"):
-                    yield Static(text, classes="coming")
+            with TabPane("Services", id="tab-services"):
+                yield ServicesPanel(self.engine)
+            with TabPane("Queue", id="tab-queue"):
+                yield QueuePanel(self.engine)
+            with TabPane("Mail log", id="tab-mail-log"):
+                yield MailLogPanel(self.engine)
         yield Footer()
 
     def on_mount(self) -> None:
