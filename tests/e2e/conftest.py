@@ -20,6 +20,7 @@ RELEASES = ["bookworm", "trixie"]
 HOSTNAME = "mail.example.test"
 SSH_PORT = 2222  # the port "this SSH session" came in on: the firewall must keep it open
 SINK_PORT = 2525
+SINK_DIR = "/var/tmp/sink"  # smtp-sink -d writes every message it accepts here: outbound mail, readable
 
 PASSWORDS = {
     "alice@example.test": "alice-Secret-1",
@@ -111,6 +112,9 @@ def installed(request: pytest.FixtureRequest) -> Iterator[Installed]:
         inst.install_output = output
         print(f"\n[{release}] first install took {inst.install_seconds:.1f} s")
         assert code == 0, f"install on {release} failed (exit {code}):\n{output[-6000:]}"
-        # Outbound mail goes to a sink on the test host's loopback, never off the machine.
-        host.start_daemon(["/usr/sbin/smtp-sink", "-u", "postfix", f"127.0.0.1:{SINK_PORT}", "100"])
+        # Outbound mail goes to a sink on the test host's loopback, never off the machine; the sink keeps
+        # each message as a file so tests can see what left.
+        host.run(["install", "-d", "-o", "postfix", "-g", "postfix", SINK_DIR])
+        host.start_daemon(["/usr/sbin/smtp-sink", "-u", "postfix", "-d", f"{SINK_DIR}/%Y%m%d%H%M%S.",
+                           f"127.0.0.1:{SINK_PORT}", "100"])
         yield inst
