@@ -114,7 +114,13 @@ class MailtuiApp(App[int]):
             "itself. Start mailtui again to follow it."), answered)
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, HelpScreen):
+            return
+        if isinstance(self.screen, DashboardScreen):
+            from .dashboard import dashboard_help
+
+            self.push_screen(HelpScreen(dashboard_help(), "Dashboard help"))
+        else:
             self.push_screen(HelpScreen())
 
     def _wizard_action(self, name: str) -> Callable[[], None]:

@@ -22,7 +22,48 @@ from .dashboard_services import ServicesPanel
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["AccountsPanel", "Confirm", "DashboardScreen", "error_text", "human_size"]
+__all__ = ["AccountsPanel", "Confirm", "DashboardScreen", "dashboard_help", "error_text", "human_size"]
+
+PANELS: tuple[tuple[str, type], ...] = (
+    ("Accounts", AccountsPanel), ("Services", ServicesPanel), ("Queue", QueuePanel), ("Mail log", MailLogPanel))
+
+HELP_HEAD = """\
+The dashboard: Accounts, Services, Queue and Mail log tabs.
+  Tab / Shift+Tab   move between the tab bar, lists and fields
+  Left / Right      switch tab (on the tab bar)
+  PgDn / PgUp       next / previous page of a list
+  Ctrl+P            command palette (every action by name)
+  F1 or ?           this help     Ctrl+Q  quit     Esc  close a dialog
+"""
+
+
+def _key_name(key: str) -> str:
+    names = {"slash": "/", "delete": "Del", "question_mark": "?", "space": "Space", "enter": "Enter",
+             "escape": "Esc", "end": "End", "home": "Home"}
+    return "/".join(names.get(k, k.replace("ctrl+", "Ctrl+").replace("shift+", "Shift+"))
+                    for k in key.split(","))
+
+
+def dashboard_help() -> str:
+    """The dashboard's help: its general keys, then each tab's own keys taken from the panels' BINDINGS
+    (so the help cannot drift from what the keys do)."""
+    from textual.binding import Binding as _Binding
+
+    parts = [HELP_HEAD]
+    for title, panel in PANELS:
+        lines: list[str] = []
+        seen: set[str] = set()
+        for b in getattr(panel, "BINDINGS", []):
+            binding = b if isinstance(b, _Binding) else _Binding(*b)
+            if not binding.description or binding.action in seen:
+                continue
+            keys = [_key_name(x.key if isinstance(x, _Binding) else _Binding(*x).key)
+                    for x in panel.BINDINGS
+                    if (x.action if isinstance(x, _Binding) else _Binding(*x).action) == binding.action]
+            seen.add(binding.action)
+            lines.append(f"  {' '.join(dict.fromkeys(keys)):<16}  {binding.description}")
+        parts.append(f"{title}\n" + ("\n".join(lines) if lines else "  (no keys of its own)"))
+    return "\n".join(parts)
 
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -33,12 +33,21 @@ mailtui again and it re-attaches."""
 
 
 class HelpScreen(ModalScreen[None]):
+    """Keys and what to expect: the wizard's (default) or another screen's text (the dashboard's);
+    the text scrolls when it is taller than the terminal."""
+
     BINDINGS = [("escape", "dismiss", "Close"), ("f1", "dismiss", "Close"), ("q", "dismiss", "Close")]
+
+    def __init__(self, text: str = HELP, title: str = "mailtui help") -> None:
+        super().__init__()
+        self.text = text
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="help"):
-            yield Static("mailtui help", classes="pane-title")
-            yield Static(HELP, id="help-text")
+            yield Static(self.title_text, classes="pane-title")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(self.text, id="help-text")
             yield Button("Close", id="help-close", variant="primary", compact=True)
 
     def on_button_pressed(self, _event: Button.Pressed) -> None:
