@@ -31,6 +31,16 @@ if TYPE_CHECKING:
     from mailtui.answers import Answers
 
 MAX_PAGE = 1000
+# The columns a list may be sorted by (ORDER BY in SQL, then LIMIT/OFFSET): `order` names one of these,
+# with a leading "-" for descending. Anything else is refused, so no text from outside reaches the SQL.
+# Each maps the name to the ORDER BY columns (the later ones break ties).
+DOMAIN_ORDERS = {"name": ("d.name",), "mailboxes": ("2", "d.name"), "aliases": ("3", "d.name")}
+USER_ORDERS = {"email": ("email",)}
+ALIAS_ORDERS = {"source": ("source", "destination"), "destination": ("destination", "source")}
+# Above this many mailboxes, one change flushes Dovecot's whole auth cache instead of naming each user.
+_FLUSH_ALL_ABOVE = 50
+# Rows per IN (…) list when checking many addresses at once.
+_IN_CHUNK = 500
 # A connection idle for longer than this is pinged before use (and replaced if the server dropped it).
 _IDLE_CHECK_SECONDS = 30.0
 
@@ -124,6 +134,16 @@ def _page(filter: str, limit: int, offset: int) -> None:
         raise ValidationError(problems)
 
 
+def _order(order: str | None, allowed: dict[str, tuple[str, ...]], default: str) -> str:
+    """The ORDER BY clause for a whitelisted `order` ("name" or "-name" for descending): the exact
+    reverse of the ascending order, so paging backwards through either is consistent."""
+    name = order or default
+    if not isinstance(name, str) or name.removeprefix("-") not in allowed:
+        raise ValidationError({"order": f"must be one of {', '.join(allowed)} (a leading - sorts descending)"})
+    direction = " DESC" if name.startswith("-") else ""
+    return ", ".join(f"{column}{direction}" for column in allowed[name.removeprefix("-")])
+
+
 def _email_and_password(email: str, password: str) -> str:
     """The canonical address, or ValidationError naming every problem with the address and password."""
     problems = {}
@@ -160,6 +180,28 @@ def alias_fields(source: str, destination: str) -> tuple[str, str]:
 
 def _domain_of(address: str) -> str:
     return address.rsplit("@", 1)[1]
+
+
+def _no_domain(domain: str) -> str:
+    return f"the domain {domain} is not served here; add it first"
+
+
+def _mailbox_exists(email: str) -> str:
+    return f"the mailbox {email} already exists"
+
+
+def _is_alias(email: str, targets: Sequence[str]) -> str:
+    return (f"{email} is an alias (-> {', '.join(targets)}); an alias takes precedence over a mailbox, "
+            "so remove the alias first")
+
+
+def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def _marks(chunk: Sequence[object]) -> str:
+    return ", ".join(["%s"] * len(chunk))
 
 
 class Accounts:
@@ -277,16 +319,19 @@ class Accounts:
 
     # ------------------------------------------------------------ domains
 
-    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[DomainRow]:
-        """Domains sorted by name, with their mailbox and alias counts."""
+    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
+                     order: str | None = None) -> list[DomainRow]:
+        """Domains with their mailbox and alias counts, sorted by name (or `order`: one of DOMAIN_ORDERS,
+        "-" in front for descending; ties by name)."""
         _page(filter, limit, offset)
+        order_by = _order(order, DOMAIN_ORDERS, "name")
         where, params = self._domain_where(filter)
         # The counts are correlated subqueries over the domain_id index: computed for this page only.
         rows = self._read(
             "SELECT d.name,"
             " (SELECT COUNT(*) FROM virtual_users u WHERE u.domain_id = d.id),"
             " (SELECT COUNT(*) FROM virtual_aliases a WHERE a.domain_id = d.id)"
-            f" FROM virtual_domains d{where} ORDER BY d.name LIMIT %s OFFSET %s", (*params, limit, offset))
+            f" FROM virtual_domains d{where} ORDER BY {order_by} LIMIT %s OFFSET %s", (*params, limit, offset))
         return [DomainRow(str(n), int(u), int(a)) for n, u, a in rows]
 
     def _domain_where(self, filter: str) -> tuple[str, list[Any]]:
@@ -365,11 +410,12 @@ class Accounts:
         return self._where(conditions), params
 
     def list_users(self, filter: str = "", domain: str | None = None, limit: int = 100,
-                   offset: int = 0) -> list[UserRow]:
-        """Mailboxes sorted by address, optionally of one domain."""
+                   offset: int = 0, order: str | None = None) -> list[UserRow]:
+        """Mailboxes sorted by address ("-email": descending), optionally of one domain."""
         _page(filter, limit, offset)
+        order_by = _order(order, USER_ORDERS, "email")
         where, params = self._user_where(filter, domain)
-        rows = self._read(f"SELECT email FROM virtual_users{where} ORDER BY email LIMIT %s OFFSET %s",
+        rows = self._read(f"SELECT email FROM virtual_users{where} ORDER BY {order_by} LIMIT %s OFFSET %s",
                           (*params, limit, offset))
         return [UserRow(str(e), _domain_of(str(e))) for (e,) in rows]
 
@@ -405,19 +451,89 @@ class Accounts:
         with self._write() as cur:
             domain_id = self._one(cur, "SELECT id FROM virtual_domains WHERE name = %s", (domain,))
             if domain_id is None:
-                raise ValidationError({"email": f"the domain {domain} is not served here; add it first"})
+                raise ValidationError({"email": _no_domain(domain)})
             if self._one(cur, "SELECT id FROM virtual_users WHERE email = %s", (email,)) is not None:
-                raise AlreadyExists({"email": f"the mailbox {email} already exists"})
+                raise AlreadyExists({"email": _mailbox_exists(email)})
             cur.execute("SELECT destination FROM virtual_aliases WHERE source = %s ORDER BY destination LIMIT 3",
                         (email,))
             targets = [str(r[0]) for r in cur.fetchall()]
             if targets:
-                raise ValidationError({"email": f"{email} is an alias (-> {', '.join(targets)}); an alias takes "
-                                                "precedence over a mailbox, so remove the alias first"})
+                raise ValidationError({"email": _is_alias(email, targets)})
             cur.execute("INSERT INTO virtual_users (domain_id, password, email) VALUES (%s, %s, %s)",
                         (domain_id, stored_hash, email))
         self._credentials_changed([email])  # a failed login before may be cached as "unknown user"
         return email
+
+    # ------------------------------------------------------------ many mailboxes at once (CSV import)
+
+    def _new_mailbox_problems(self, cur: pymysql.cursors.Cursor,
+                              emails: Sequence[str]) -> tuple[dict[str, int], dict[str, str]]:
+        """For canonical addresses: the ids of their domains that are served here, and for each address
+        that _insert_user would refuse, its reason (the same words). A few IN (…) queries, not one per row."""
+        domain_ids: dict[str, int] = {}
+        for chunk in _chunks(sorted({_domain_of(e) for e in emails})):
+            cur.execute(f"SELECT name, id FROM virtual_domains WHERE name IN ({_marks(chunk)})", chunk)
+            domain_ids.update((str(n).lower(), int(i)) for n, i in cur.fetchall())
+        existing: set[str] = set()
+        targets: dict[str, list[str]] = {}
+        for chunk in _chunks(sorted(set(emails))):
+            cur.execute(f"SELECT email FROM virtual_users WHERE email IN ({_marks(chunk)})", chunk)
+            existing.update(str(e).lower() for (e,) in cur.fetchall())
+            cur.execute(f"SELECT source, destination FROM virtual_aliases WHERE source IN ({_marks(chunk)})"
+                        " ORDER BY source, destination", chunk)
+            for source, destination in cur.fetchall():
+                targets.setdefault(str(source).lower(), []).append(str(destination))
+        problems = {}
+        for email in emails:
+            domain = _domain_of(email)
+            if domain not in domain_ids:
+                problems[email] = _no_domain(domain)
+            elif email in existing:
+                problems[email] = _mailbox_exists(email)
+            elif email in targets:
+                problems[email] = _is_alias(email, targets[email][:3])
+        return domain_ids, problems
+
+    def new_mailbox_problems(self, emails: Sequence[str]) -> dict[str, str]:
+        """Which of these canonical addresses add_user would refuse for what the database holds (domain
+        not served, mailbox exists, address is an alias), with the reason. Changes nothing."""
+        if not emails:
+            return {}
+        with self._write() as cur:
+            return self._new_mailbox_problems(cur, emails)[1]
+
+    def add_user_hashes(self, rows: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """Add many mailboxes, each (address, stored hash) as add_user_hash takes them, in one
+        transaction with one multi-row INSERT. A row add_user would refuse (see new_mailbox_problems,
+        checked again inside the transaction) or a repeated address is left out: returned with its
+        reason; the others are added. Dovecot's auth cache hears of the change once."""
+        problems: dict[str, str] = {}
+        checked: list[tuple[str, str]] = []
+        for email, stored_hash in rows:
+            email = _email(email)
+            if not passwords.is_hash(stored_hash.strip()):
+                raise ValidationError({"password_hash": f"{email}: must be a SHA512-CRYPT hash ($6$…)"})
+            checked.append((email, passwords.normalize_hash(stored_hash.strip())))
+        seen: set[str] = set()
+        unique = []
+        for email, stored_hash in checked:
+            if email in seen:
+                problems[email] = f"{email} is listed more than once"
+            else:
+                seen.add(email)
+                unique.append((email, stored_hash))
+        if not unique:
+            return problems
+        with self._write() as cur:
+            domain_ids, refused = self._new_mailbox_problems(cur, [e for e, _ in unique])
+            values = [(domain_ids[_domain_of(e)], h, e) for e, h in unique if e not in refused]
+            if values:
+                cur.executemany("INSERT INTO virtual_users (domain_id, password, email) VALUES (%s, %s, %s)", values)
+        problems.update(refused)
+        added = [e for _, _, e in values]
+        if added:  # a failed login before may be cached as "unknown user"
+            self._credentials_changed(added if len(added) <= _FLUSH_ALL_ABOVE else None)
+        return problems
 
     def set_password(self, email: str, password: str) -> None:
         email = _email_and_password(email, password)
@@ -463,12 +579,14 @@ class Accounts:
         return self._where(conditions), params
 
     def list_aliases(self, filter: str = "", domain: str | None = None, limit: int = 100,
-                     offset: int = 0) -> list[AliasRow]:
-        """Aliases sorted by source then destination; the filter matches either side."""
+                     offset: int = 0, order: str | None = None) -> list[AliasRow]:
+        """Aliases sorted by source then destination (or `order`: "destination" sorts by destination then
+        source; "-" in front for descending); the filter matches either side."""
         _page(filter, limit, offset)
+        order_by = _order(order, ALIAS_ORDERS, "source")
         where, params = self._alias_where(filter, domain)
         rows = self._read(f"SELECT source, destination FROM virtual_aliases{where}"
-                          " ORDER BY source, destination LIMIT %s OFFSET %s", (*params, limit, offset))
+                          f" ORDER BY {order_by} LIMIT %s OFFSET %s", (*params, limit, offset))
         return [AliasRow(str(s), str(d)) for s, d in rows]
 
     def count_aliases(self, filter: str = "", domain: str | None = None) -> int:

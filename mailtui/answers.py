@@ -7,7 +7,8 @@ punycode). Saved answers keep mailbox passwords only as hashes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+import re
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,12 @@ def _type_name(tp: Any) -> str:
     return {str: "a string", int: "an integer", bool: "true or false"}.get(tp, str(tp))
 
 
+def _key(key: Any) -> str:
+    """An unknown key as a field name: quoted unless plain, so it cannot pass for "file" or forge a line."""
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) and text != "file" else repr(text)
+
+
 def _build(cls: type, data: Any, where: str, problems: dict[str, str]) -> Any:
     if not isinstance(data, dict):
         problems[where] = "must be a table"
@@ -158,7 +165,7 @@ def _build(cls: type, data: Any, where: str, problems: dict[str, str]) -> Any:
     kwargs: dict[str, Any] = {}
     known = {f.name: f for f in fields(cls)}
     for key, value in data.items():
-        path = f"{where}.{key}"
+        path = f"{where}.{_key(key)}"
         if key not in known:
             problems[path] = f"unknown setting (expected one of: {', '.join(known)})"
             continue
@@ -174,9 +181,11 @@ def _build(cls: type, data: Any, where: str, problems: dict[str, str]) -> Any:
             kwargs[key] = value
     try:
         return cls(**kwargs)
-    except TypeError as exc:  # a required field is missing
-        missing = [f.name for f in fields(cls) if f.name not in kwargs and f.name not in data]
-        problems[where] = f"missing {', '.join(missing) or 'fields'} ({exc})"
+    except TypeError:  # a required field is missing (or was refused above, which says why)
+        missing = [f.name for f in fields(cls) if f.name not in kwargs and f.name not in data
+                   and f.default is MISSING and f.default_factory is MISSING]
+        if missing:
+            problems[where] = f"missing {', '.join(missing)}"
         return None
 
 
@@ -202,17 +211,22 @@ def from_dict(data: dict[str, Any]) -> Answers:
             setattr(answers, key, [i for i in items if i is not None])
         else:
             known = [*_SCALARS, *_SECTIONS, *_LISTS]
-            problems[key] = f"unknown setting (expected one of: {', '.join(known)})"
+            problems[_key(key)] = f"unknown setting (expected one of: {', '.join(known)})"
     if problems:
         raise ValidationError(problems)
     return answers
 
 
 def loads(text: str) -> Answers:
+    """Parse answers TOML; any problem is a ValidationError naming the field, or "file" with the line."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors write
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError({"file": f"not valid TOML: {exc}"}) from None
+        where = f"at the end of the file, line {text.count(chr(10)) + 1}"
+        raise ValidationError({"file": f"not valid TOML: {str(exc).replace('at end of document', where)}"}) from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ValidationError({"file": "not valid TOML: arrays or tables are nested too deeply"}) from None
     return canonical(from_dict(data))
 
 
@@ -229,7 +243,8 @@ def load(path: Path) -> Answers:
 # ---------------------------------------------------------------- canonical form and validation
 
 def canonical(a: Answers) -> Answers:
-    """Lower-case and punycode names; strip surrounding whitespace. Invalid names are left for check()."""
+    """Lower-case and punycode names, strip surrounding whitespace (see mailtui.validate); idempotent.
+    Invalid values (and values of the wrong type) are left for problems() to report."""
     return replace(
         a,
         hostname=validate.canonical_domain(a.hostname),
@@ -237,8 +252,10 @@ def canonical(a: Answers) -> Answers:
         users=[replace(u, email=validate.canonical_address(u.email)) for u in a.users],
         aliases=[Alias(validate.canonical_address(x.source), validate.canonical_address(x.destination))
                  for x in a.aliases],
-        database=replace(a.database, host=a.database.host.strip()),
-        outbound=replace(a.outbound, relayhost=a.outbound.relayhost.strip()),
+        database=replace(a.database, host=validate.canonical_host(a.database.host)),
+        tls=replace(a.tls, cert=validate.canonical_text(a.tls.cert), key=validate.canonical_text(a.tls.key)),
+        outbound=replace(a.outbound, relayhost=validate.canonical_relayhost(a.outbound.relayhost),
+                         user=validate.canonical_text(a.outbound.user)),
     )
 
 
@@ -276,8 +293,8 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
             value = getattr(a.tls, key)
             if not value:
                 p[f"tls.{key}"] = 'required when tls.mode = "files"'
-            elif not value.startswith("/"):
-                p[f"tls.{key}"] = "must be an absolute path"
+            elif validate.path_problem(value):
+                p[f"tls.{key}"] = str(validate.path_problem(value))
             elif check_files and not Path(value).is_file():
                 p[f"tls.{key}"] = f"{value} does not exist or is not a file"
     elif a.tls.cert or a.tls.key:
@@ -288,6 +305,8 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
 
     if a.outbound.relayhost:
         put("outbound.relayhost", validate.relayhost_problem(a.outbound.relayhost))
+    if a.outbound.user:
+        put("outbound.user", validate.relay_user_problem(a.outbound.user))
     if bool(a.outbound.user) != bool(a.outbound.password):
         p["outbound.user"] = "give both outbound.user and outbound.password, or neither"
     if a.outbound.user and not a.outbound.relayhost:
@@ -297,7 +316,8 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
     if a.profile == "test" and not a.outbound.relayhost:
         p["outbound.relayhost"] = 'the test profile keeps mail on the machine: set a relayhost (an smtp-sink)'
 
-    if not 1 <= a.limits.message_size_mb <= 2048:
+    size = a.limits.message_size_mb
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 2048:
         p["limits.message_size_mb"] = "must be between 1 and 2048 (megabytes)"
 
     seen_domains: set[str] = set()
@@ -313,7 +333,8 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
                       f"use a hostname such as mail.{d.name} instead")
         elif d.name in validate.LOCAL_NAMES:
             p[key] = f"{d.name} is a local name Postfix treats as its own (mydestination)"
-        seen_domains.add(d.name)
+        if isinstance(d.name, str):  # else reported above (the screens build Answers in code)
+            seen_domains.add(d.name)
 
     mailboxes: set[str] = set()
     for i, u in enumerate(a.users):
@@ -325,17 +346,18 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
             p[f"{key}.email"] = f"domain {u.domain} is not one of the domains ([[domains]])"
         elif u.email in mailboxes:
             p[f"{key}.email"] = f"{u.email} is listed twice"
-        mailboxes.add(u.email)
+        if isinstance(u.email, str):
+            mailboxes.add(u.email)
         if u.password and u.password_hash:
             p[f"{key}.password"] = "give password or password_hash, not both"
         elif u.password_hash:
-            if not passwords.is_hash(u.password_hash):
+            if not isinstance(u.password_hash, str) or not passwords.is_hash(u.password_hash):
                 p[f"{key}.password_hash"] = "must be a SHA512-CRYPT hash ($6$…, as `doveadm pw -s SHA512-CRYPT`)"
         else:
             put(f"{key}.password", validate.mailbox_password_problem(u.password))
 
     sources: set[tuple[str, str]] = set()
-    alias_sources = {x.source for x in a.aliases}
+    alias_sources = {x.source for x in a.aliases if isinstance(x.source, str)}
     for i, x in enumerate(a.aliases):
         key = f"aliases[{i}]"
         msg = validate.alias_source_problem(x.source)
@@ -358,6 +380,8 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
                                            "mailbox nor an alias: mail to it would bounce")
             elif x.destination == x.source:
                 p[f"{key}.destination"] = "an alias cannot point to itself"
+        if not isinstance(x.source, str) or not isinstance(x.destination, str):
+            continue
         if (x.source, x.destination) in sources:
             p[f"{key}.source"] = f"the alias {x.source} -> {x.destination} is listed twice"
         sources.add((x.source, x.destination))
@@ -382,8 +406,15 @@ def _toml_value(value: Any) -> str:
         return str(value)
     text = str(value)
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
-    return f'"{escaped}"'
+    return f'"{"".join(_toml_char(c) for c in escaped)}"'
+
+
+def _toml_char(c: str) -> str:
+    if c.isprintable():
+        return c
+    if 0xD800 <= ord(c) <= 0xDFFF:  # a lone surrogate (undecodable bytes) has no TOML form
+        return "\\ufffd"
+    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
 
 
 def dumps(a: Answers, *, include_secrets: bool = True, keep_passwords: bool = False) -> str:

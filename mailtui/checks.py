@@ -1,9 +1,11 @@
-"""Checks that prove the installed stack works: ports, TLS, logins. Used by `mailtui check` and the
-install's verify step. Each check returns a `Check` with the reason when it fails."""
+"""Checks that prove the installed stack works: ports, TLS, logins, and that files holding secrets are
+private. Used by `mailtui check` and the install's verify step. Each check returns a `Check` with the
+reason when it fails."""
 
 from __future__ import annotations
 
 import imaplib
+import os
 import smtplib
 import socket
 import ssl
@@ -112,3 +114,63 @@ def imap_login_check(email: str, password: str, host: str = LOCALHOST, timeout: 
             return Check(name, status == "OK", "" if status == "OK" else f"SELECT INBOX said {status}")
     except (OSError, imaplib.IMAP4.error) as exc:
         return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------- secrets on disk
+
+
+def private_path_check(path: str | Path, what: str, *, owner: str | None = "root",
+                       group_may_read: bool = False) -> Check:
+    """A file or directory that holds (or guards) a secret: owned by `owner` (None: anyone), no access
+    at all for others, none for its group either unless `group_may_read` (then read only, never write).
+
+    The check's name holds the path, so a failure names what the operator has to fix."""
+    import grp
+    import pwd
+
+    name = f"{what} {path} private"
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return Check(name, False, f"{path} is missing")
+    except OSError as exc:
+        return Check(name, False, f"cannot inspect {path}: {exc}")
+    mode = st.st_mode & 0o7777
+    try:
+        user = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        user = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    problems = []
+    if owner is not None and user != owner:
+        problems.append(f"owned by {user}, not {owner}")
+    if mode & 0o007:
+        problems.append(f"others may {_access_words(mode & 0o007)}")
+    group_bits = (mode & 0o070) >> 3
+    if group_bits and not (group_may_read and group_bits == 0o4):
+        problems.append(f"group {group} may {_access_words(group_bits)}")
+    state = f"{user}:{group} {mode:04o}"
+    if problems:
+        return Check(name, False, f"{path} is {state}: {', '.join(problems)} (it holds a secret)")
+    return Check(name, True, state)
+
+
+def _access_words(bits: int) -> str:
+    return "/".join(word for bit, word in ((0o4, "read"), (0o2, "write"), (0o1, "enter/execute")) if bits & bit)
+
+
+def state_checks() -> list[Check]:
+    """mailtui's state directory (saved answers with the database passwords, backups, install progress)
+    and the saved answers themselves: root-only."""
+    from mailtui import install, paths
+    from mailtui.system import files
+
+    # What does not exist leaks nothing (e.g. the database step verified before mailtui saved anything).
+    checks = [private_path_check(files.STATE_DIR, "mailtui's state directory")] if files.STATE_DIR.exists() else []
+    for path in (paths.ANSWERS_FILE, install.PENDING_ANSWERS):
+        if path.exists():
+            checks.append(private_path_check(path, "saved answers (database passwords)"))
+    return checks

@@ -62,6 +62,18 @@ def _read_new_password(args: argparse.Namespace) -> str:
     return first
 
 
+def _read_password(args: argparse.Namespace, email: str) -> str:
+    """An existing mailbox's password (asked once): a line of stdin with --password-stdin, else a prompt."""
+    if getattr(args, "password_stdin", False):
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise ValidationError({"password": f"nothing was read from standard input (the password of {email})"})
+        return password
+    if not sys.stdin.isatty():
+        raise ValidationError({"password": "no terminal to ask on: use --password-stdin"})
+    return getpass.getpass(f"Password for {email}: ")
+
+
 # ---------------------------------------------------------------- install
 
 
@@ -150,9 +162,20 @@ def _saved_answers() -> answers_mod.Answers:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mailtui import checks, install
+    from mailtui import checks, install, validate
 
     answers = _saved_answers()
+    # The passwords first: a prompt should not wait behind checks that take a while.
+    login_password = _read_password(args, args.user) if args.user else ""
+    roundtrip = validate.canonical_address(args.roundtrip) if args.roundtrip else ""
+    if args.roundtrip:
+        problem = validate.address_problem(roundtrip)
+        if problem:
+            raise ValidationError({"--roundtrip": problem})
+    if roundtrip and args.user and validate.canonical_address(args.user) == roundtrip:
+        roundtrip_password = login_password
+    else:
+        roundtrip_password = _read_password(args, roundtrip) if roundtrip else ""
     ctx = install.make_context(answers)
     results = []
     for step in install.steps_for(ctx):
@@ -162,8 +185,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     results += [("network", c) for c in checks.port_checks(answers) + checks.tls_checks(answers)]
     results.append(("files", _answers_file_check()))
     if args.user:
-        password = _read_new_password(args) if args.password_stdin else getpass.getpass(f"Password for {args.user}: ")
-        results.append(("login", checks.imap_login_check(args.user, password)))
+        results.append(("login", checks.imap_login_check(args.user, login_password)))
+    if roundtrip:
+        from mailtui import selftest
+
+        results += [("roundtrip", c) for c in selftest.roundtrip(roundtrip, roundtrip_password)]
     failed = [(s, c) for s, c in results if not c.ok]
     if args.json:
         print(json.dumps({
@@ -213,8 +239,8 @@ def cmd_domain(args: argparse.Namespace) -> int:
         _print_rows(rows, [("DOMAIN", lambda r: r.name), ("USERS", lambda r: r.users),
                            ("ALIASES", lambda r: r.aliases)])
     elif args.action == "add":
-        acc.add_domain(args.name)
-        print(f"added domain {args.name}")
+        name = acc.add_domain(args.name)
+        print(f"added domain {name}")
     elif args.action == "remove":
         summary = acc.removal_preview(args.name) if hasattr(acc, "removal_preview") else None
         what = f" with {summary}" if summary else " with all its mailboxes and aliases"
@@ -227,6 +253,8 @@ def cmd_domain(args: argparse.Namespace) -> int:
 
 
 def cmd_user(args: argparse.Namespace) -> int:
+    if args.action == "import":
+        return _import_users(args)
     acc = _accounts()
     if args.action == "list":
         rows = acc.list_users(args.filter or "", domain=args.domain, limit=args.limit, offset=0)
@@ -238,8 +266,8 @@ def cmd_user(args: argparse.Namespace) -> int:
             password = generate_password()
         else:
             password = _read_new_password(args)
-        acc.add_user(args.email, password)
-        print(f"added mailbox {args.email}")
+        email = acc.add_user(args.email, password)
+        print(f"added mailbox {email}")
         if args.generate:
             print(f"generated password (shown once): {password}")
     elif args.action == "passwd":
@@ -264,14 +292,40 @@ def cmd_user(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _import_users(args: argparse.Namespace) -> int:
+    """`mailtui user import FILE.csv`: 0 when every row was imported, 2 when any was rejected."""
+    from mailtui import accounts_import
+
+    rows = accounts_import.read_file(args.file)  # a file that cannot be imported is refused before anything else
+    acc = _accounts()
+    shown = False
+
+    def progress(done: int, total: int) -> None:
+        nonlocal shown
+        shown = True
+        print(f"\rhashing passwords: {done:,} of {total:,}", end="", file=sys.stderr, flush=True)
+
+    tty = sys.stderr.isatty() and not args.json
+    try:
+        report = accounts_import.import_rows(acc, rows, dry_run=args.dry_run, progress=progress if tty else None)
+    finally:
+        if shown:
+            print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=1))
+    else:
+        print(report.text())
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
 def cmd_alias(args: argparse.Namespace) -> int:
     acc = _accounts()
     if args.action == "list":
         rows = acc.list_aliases(args.filter or "", limit=args.limit, offset=0)
         _print_rows(rows, [("SOURCE", lambda r: r.source), ("DESTINATION", lambda r: r.destination)])
     elif args.action == "add":
-        acc.add_alias(args.source, args.destination)
-        print(f"added alias {args.source} -> {args.destination}")
+        row = acc.add_alias(args.source, args.destination)
+        print(f"added alias {row.source} -> {row.destination}")
     elif args.action == "remove":
         if not _confirm(f"Remove alias {args.source}{' -> ' + args.destination if args.destination else ''}?",
                         args.yes):
@@ -310,7 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check the installed mail server; non-zero exit names what fails")
     p.add_argument("--json", action="store_true")
     p.add_argument("--user", metavar="EMAIL", help="also log in over IMAPS as this mailbox")
-    p.add_argument("--password-stdin", action="store_true", help="read that mailbox's password from stdin")
+    p.add_argument("--roundtrip", metavar="EMAIL", help="also send a message to this mailbox over SMTP and read "
+                   "it back over IMAPS (then delete it)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read that mailbox's password from stdin (one line; --user and --roundtrip for two "
+                        "different mailboxes: two lines, in that order)")
     p.set_defaults(func=cmd_check)
 
     def common_list(q: argparse.ArgumentParser) -> None:
@@ -342,6 +400,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("email")
     q.add_argument("--yes", "-y", action="store_true")
     q.add_argument("--delete-maildir", action="store_true", help="also delete the stored mail")
+    q = us.add_parser("import", help="add many mailboxes from a CSV file of email,password lines",
+                      description="Add many mailboxes from a CSV file: one `email,password` per line (UTF-8; an "
+                      "optional header row email,password; blank lines and lines starting with # are ignored). "
+                      "Rejected rows are listed with their line and reason and never stop the others. Exit "
+                      "code 0: every row imported; 2: a row was rejected or the file is unusable.")
+    q.add_argument("file", metavar="FILE.csv")
+    q.add_argument("--dry-run", action="store_true", help="check every row and report; change nothing")
+    q.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=cmd_user)
 
     p = sub.add_parser("alias", help="aliases and forwards (source '@domain' is a catch-all)")

@@ -229,8 +229,15 @@ def uses_tls(conn: Connection) -> bool:
 
 def server_version(conn: Connection) -> tuple[str, tuple[int, ...]]:
     """('mariadb' | 'mysql', (10, 11, 6))."""
-    text = conn.get_server_info() or ""
+    return parse_server_version(conn.get_server_info() or "")
+
+
+def parse_server_version(text: str) -> tuple[str, tuple[int, ...]]:
+    """MariaDB before 11 announces itself as "5.5.5-10.11.19-MariaDB-0+deb12u1" in the handshake (a
+    compatibility prefix for old MySQL clients): the real version follows "5.5.5-"."""
     flavor = "mariadb" if "mariadb" in text.lower() else "mysql"
+    if flavor == "mariadb" and text.startswith("5.5.5-"):
+        text = text[len("5.5.5-"):]
     numbers = []
     for part in text.split("-", 1)[0].split("."):
         if not part.isdigit():

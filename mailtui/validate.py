@@ -1,27 +1,112 @@
-"""Syntax checks shared by the answers file, the CLI and the screens.
+"""Syntax checks shared by the answers file, the CLI, the account engine and the screens.
 
-Each `*_problem` function returns None when the value is fine, else one sentence saying what is
-wrong. `canonical_*` functions normalise (strip, lower-case, IDN -> punycode) without judging.
+Three kinds of functions, for each kind of value:
+
+* `canonical_*(value)` normalises without judging (strip surrounding whitespace, lower-case names,
+  IDN -> A-label); it is idempotent, and hands back anything that is not text unchanged.
+* `*_problem(value)` returns None when the value, once canonical, is fine, else one sentence saying
+  what is wrong (the caller names the field). It accepts what an operator types (" Mail.Example.ORG"),
+  so a caller must store canonical_*(value), never the raw text. It never raises, and says "must be
+  text" for a value of the wrong type. Identifiers (database and account names) and secrets have no
+  canonical form: they are judged exactly as given.
+* `check_*(value, field)` returns the canonical value or raises ValidationError({field: problem}).
+  Store what it returns: check_x(check_x(v)) == check_x(v).
+
+What a canonical value may hold: names (domains, host names, addresses) are lower-case ASCII letters,
+digits, '-', '.', and in a local part also '_' and '+'; the database and relay passwords, the relay
+login and TLS file paths hold no whitespace, control characters, quotes, backslashes, '#', '%', '{',
+'}', '$', '`' or ';' (the same set steps/dovecot.py refuses). None of them can therefore break a
+Postfix map or main.cf line, an SQL statement (they are passed as parameters anyway) or a Dovecot
+setting, and local parts and domains are safe maildir path components. Mailbox passwords are only
+ever hashed: any printable text of 8 to 256 characters. Lengths follow RFC 5321/1035: a label at most
+63 characters, a domain 253, a local part 64, an address 254. Numbers typed as text go through
+whole_number() (ASCII digits only).
+
+Internationalised domain names (decision): a domain is stored as its A-label form, everywhere (the
+database, the answers file, main.cf), because that is what an SMTP client sends and what Postfix
+looks up: `Bücher.example` is stored as `xn--bcher-kva.example`, and typing either gives the same
+domain. The conversion is the standard library's IDNA codec (IDNA 2003 with nameprep: case folding,
+NFKC, full-width dots), limited to the names on which IDNA 2003 and IDNA 2008 agree:
+
+* a name with ß, final sigma ς, ZWJ or ZWNJ is refused with both encodings shown (IDNA 2003 maps
+  `faß.de` to `fass.de`, IDNA 2008 to `xn--fa-hia.de`): the operator types the A-label they mean;
+* a label whose Unicode form holds a symbol, emoji or punctuation (allowed by IDNA 2003, not by
+  IDNA 2008), or starts with a combining mark, is refused;
+* an `xn--` label typed directly must be a valid A-label (it decodes, re-encodes to itself, and its
+  Unicode form passes the same rules), so `xn--fa-hia.de` is accepted as typed.
+
+Local parts are ASCII only (no SMTPUTF8): `jürgen@example.org` is refused with a clear message.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
+from typing import Any
+
+from mailtui.errors import ValidationError
 
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "localdomain"})
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+MAX_LABEL = 63
+MAX_DOMAIN = 253
+MAX_LOCAL_PART = 64
+MAX_ADDRESS = 254
+MAX_PATH = 4096
+NOT_TEXT = "must be text"
+
+# fullmatch() only: `$` would also match before a trailing newline.
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 # The local part is used as a maildir directory name, so it is kept to a safe, common subset of RFC 5322.
-_LOCAL_PART = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9_+-])?$")
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]+$")
+_LOCAL_PART = re.compile(r"[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9_+-])?")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_]+")
+# host, [host], host:port or [host]:port (Postfix relayhost); the port in ASCII digits only.
+_RELAYHOST = re.compile(r"(?:\[(?P<b>[^\[\]]+)\]|(?P<h>[^:\[\]]+))(?::(?P<port>[0-9]{1,5}))?")
+# Characters that would break out of a value in Postfix or Dovecot configuration (see steps/dovecot.py).
+_CONFIG_UNSAFE = set("\"'\\#%{}$`;")
 # Database and relay passwords end up in Postfix map files and Dovecot's SQL settings: keep them to
 # characters that need no quoting in either.
-_SECRET_FORBIDDEN = set(" \t\r\n\"'\\#%{}$`")
+_SECRET_FORBIDDEN = set(" \t\r\n") | _CONFIG_UNSAFE
+# The relay login is written as `relayhost user:password` into a Postfix map.
+_RELAY_USER_FORBIDDEN = _SECRET_FORBIDDEN | {":"}
+# Code points IDNA 2003 and IDNA 2008 encode differently ("deviations").
+_DEVIATIONS = {"ß": "ß", "ς": "ς", "\u200c": "ZWNJ (U+200C)", "\u200d": "ZWJ (U+200D)"}
+# Input lengths beyond which an internationalised name is not even encoded (see _idn_too_long).
+_MAX_IDN_INPUT = 4 * MAX_DOMAIN
+_MAX_IDN_LABEL = 4 * MAX_LABEL
+_IDNA_DOTS = re.compile("[.\u3002\uff0e\uff61]")
+# Unicode categories a U-label may use (IDNA 2008 allows letters, marks and digits, not symbols).
+_IDN_CATEGORIES = frozenset({"Ll", "Lo", "Lm", "Mn", "Mc", "Nd"})
 
 
-def canonical_domain(value: str) -> str:
+def _shown(value: str, limit: int = 60) -> str:
+    """The value for a message: quoted, escaped, and cut short when long."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+# ---------------------------------------------------------------- canonical forms
+
+
+def _fixed_point(step: Any, value: Any) -> Any:
+    for _ in range(8):
+        new = step(value)
+        if new == value:
+            break
+        value = new
+    return value
+
+
+def _idn_too_long(value: str) -> bool:
+    """Too long to be a domain whatever its A-label: punycode costs quadratic time, so a long paste
+    is refused before it is encoded (the screens check on every keystroke)."""
+    return len(value) > _MAX_IDN_INPUT or any(len(label) > _MAX_IDN_LABEL for label in _IDNA_DOTS.split(value))
+
+
+def _canonical_domain_once(value: str) -> str:
     value = value.strip().rstrip(".").lower()
     if value and not value.isascii():
+        if any(c in _DEVIATIONS for c in value) or _idn_too_long(value):
+            return value  # domain_problem() explains
         try:
             value = value.encode("idna").decode("ascii")
         except UnicodeError:
@@ -29,114 +114,284 @@ def canonical_domain(value: str) -> str:
     return value
 
 
-def canonical_address(value: str) -> str:
-    value = value.strip()
-    if "@" not in value:
-        return value.lower()
-    local, _, domain = value.rpartition("@")
-    return f"{local.lower()}@{canonical_domain(domain)}"
+def canonical_domain(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return _fixed_point(_canonical_domain_once, value)
 
 
-def domain_problem(value: str) -> str | None:
-    if not value:
-        return "is empty"
-    if not value.isascii():
-        return f"{value!r} is not a valid domain name"
-    if len(value) > 253:
-        return "is longer than 253 characters"
-    labels = value.split(".")
-    if len(labels) < 2:
-        return f"{value!r} needs at least one dot (e.g. example.org)"
-    for label in labels:
-        if not _LABEL.match(label):
-            return (f"{value!r} is not a valid domain name (labels: letters, digits and inner hyphens, "
-                    "1–63 characters)")
-    if labels[-1].isdigit():
-        return f"{value!r} looks like an IP address, not a domain name"
+def canonical_address(value: Any) -> Any:
+    """`Local@Domain` -> `local@domain` (the domain part as canonical_domain); also '@domain'."""
+    if not isinstance(value, str):
+        return value
+
+    def once(text: str) -> str:
+        text = text.strip()
+        if "@" not in text:
+            return text.lower()
+        local, _, domain = text.rpartition("@")
+        return f"{local.lower()}@{canonical_domain(domain)}"
+
+    return _fixed_point(once, value)
+
+
+def canonical_host(value: Any) -> Any:
+    """A database host: an IP address in its standard form, else a canonical host name."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if "%" not in text:
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            pass
+    return canonical_domain(text)
+
+
+def canonical_relayhost(value: Any) -> Any:
+    """Postfix relayhost with its host canonical and the port without leading zeros."""
+    if not isinstance(value, str):
+        return value
+
+    def once(text: str) -> str:
+        text = text.strip()
+        match = _RELAYHOST.fullmatch(text)
+        if not match:
+            return text
+        bracketed = match.group("b") is not None
+        host = canonical_host(match.group("b") if bracketed else match.group("h"))
+        result = f"[{host}]" if bracketed else host
+        if match.group("port") is not None:
+            result += f":{int(match.group('port'))}"
+        return result
+
+    return _fixed_point(once, value)
+
+
+def canonical_text(value: Any) -> Any:
+    """Paths and the relay login: surrounding whitespace removed, nothing else. (Identifiers and
+    secrets have no canonical form: they are taken exactly as given.)"""
+    return value.strip() if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------- problems (None: fine)
+
+
+def _deviation_problem(value: str) -> str | None:
+    found = [c for c in dict.fromkeys(value) if c in _DEVIATIONS]
+    if not found:
+        return None
+    names = ", ".join(_DEVIATIONS[c] for c in found)
+    try:
+        idna2008 = ".".join(
+            label if label.isascii() else "xn--" + unicodedata.normalize("NFC", label).encode("punycode").decode()
+            for label in value.split("."))
+    except UnicodeError:
+        idna2008 = ""
+    cleaned = "".join(c for c in value if c not in ("\u200c", "\u200d"))
+    try:
+        idna2003 = cleaned.replace("ς", "σ").encode("idna").decode("ascii")
+    except UnicodeError:
+        idna2003 = ""
+    forms = " or ".join(_shown(f) for f in (idna2003, idna2008) if f and f.isascii() and f != value)
+    return (f"{_shown(value)} contains {names}, which the two IDN standards encode differently"
+            + (f" ({forms})" if forms else "") + ": type the A-label (xn--…) of the name you mean")
+
+
+def _u_label_problem(label: str) -> str | None:
+    """Rules IDNA 2008 adds for a label's Unicode form (an approximation without its tables)."""
+    if unicodedata.category(label[0]).startswith("M"):
+        return "starts with a combining mark"
+    for c in label:
+        if not (c == "-" or (c.isascii() and c.isalnum()) or unicodedata.category(c) in _IDN_CATEGORIES):
+            return f"contains {c!r} (U+{ord(c):04X}), which a domain name may not hold (IDNA 2008)"
     return None
 
 
-def hostname_problem(value: str) -> str | None:
-    if not value:
+def _a_label_problem(label: str) -> str | None:
+    try:
+        unicode = label[4:].encode("ascii").decode("punycode")
+    except (UnicodeError, ValueError, OverflowError):
+        return "is not a valid IDN A-label (xn--…)"
+    if not unicode or unicode.isascii() or "xn--" + unicode.encode("punycode").decode("ascii") != label:
+        return "is not a valid IDN A-label (xn--…)"
+    if unicodedata.normalize("NFC", unicode) != unicode or unicode != unicode.lower():
+        return "is not a valid IDN A-label (its Unicode form is not normalised)"
+    return _u_label_problem(unicode)
+
+
+def domain_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return NOT_TEXT
+    name = canonical_domain(value)
+    if not name:
+        return "is empty"
+    if not name.isascii():
+        if _idn_too_long(name):
+            return f"is longer than {MAX_DOMAIN} characters (labels at most {MAX_LABEL})"
+        deviation = _deviation_problem(name)
+        if deviation:
+            return deviation
+        return (f"{_shown(value.strip())} is not a valid domain name (an internationalised name must be "
+                "valid IDNA, of letters and digits)")
+    if len(name) > MAX_DOMAIN:
+        return f"is longer than {MAX_DOMAIN} characters"
+    labels = name.split(".")
+    if len(labels) < 2:
+        return f"{_shown(name)} needs at least one dot (e.g. example.org)"
+    for label in labels:
+        if not _LABEL.fullmatch(label):
+            return (f"{_shown(name)} is not a valid domain name (labels: letters, digits and inner hyphens, "
+                    "1–63 characters)")
+        if label.startswith("xn--"):
+            problem = _a_label_problem(label)
+            if problem:
+                return f"{_shown(name)}: {label} {problem}"
+    if labels[-1].isdigit():
+        return f"{_shown(name)} looks like an IP address, not a domain name"
+    return None
+
+
+def hostname_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return NOT_TEXT
+    name = canonical_domain(value)
+    if not name:
         return "is empty (the mail server's fully qualified name, e.g. mail.example.org)"
-    problem = domain_problem(value)
+    problem = domain_problem(name)
     if problem:
         return problem
-    if value in LOCAL_NAMES:
+    if name in LOCAL_NAMES:
         return "must be the server's public name, not localhost"
     return None
 
 
-def address_problem(value: str) -> str | None:
-    if not value:
+def address_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return NOT_TEXT
+    address = canonical_address(value)
+    if not address:
         return "is empty"
-    if value.count("@") != 1:
-        return f"{value!r} is not an email address (local@domain)"
-    local, domain = value.split("@")
+    if address.count("@") != 1:
+        return f"{_shown(address)} is not an email address (local@domain)"
+    local, domain = address.split("@")
     if not local:
-        return f"{value!r} has no local part before the @"
-    if len(local) > 64:
-        return "the part before @ is longer than 64 characters"
-    if not _LOCAL_PART.match(local) or ".." in local:
-        return (f"{value!r}: the part before @ may use letters, digits and . _ + - "
-                "(not at the start or end, no '..')")
+        return f"{_shown(address)} has no local part before the @"
+    if len(local) > MAX_LOCAL_PART:
+        return f"the part before @ is longer than {MAX_LOCAL_PART} characters"
+    if not _LOCAL_PART.fullmatch(local) or ".." in local:
+        return (f"{_shown(address)}: the part before @ may use a-z, 0-9 and . _ + - "
+                "(ASCII only; . not at the start or end, no '..')")
     problem = domain_problem(domain)
-    return f"domain part: {problem}" if problem else None
+    if problem:
+        return f"domain part: {problem}"
+    if len(address) > MAX_ADDRESS:
+        return f"is longer than {MAX_ADDRESS} characters"
+    return None
 
 
-def alias_source_problem(value: str) -> str | None:
+def alias_source_problem(value: Any) -> str | None:
     """An alias source is an address or '@domain' (a catch-all)."""
-    if value.startswith("@"):
-        problem = domain_problem(value[1:])
+    if not isinstance(value, str):
+        return NOT_TEXT
+    source = canonical_address(value)
+    if source.startswith("@"):
+        problem = domain_problem(source[1:])
         return f"catch-all domain: {problem}" if problem else None
-    return address_problem(value)
+    return address_problem(source)
 
 
-def port_problem(value: int) -> str | None:
+def whole_number(text: Any) -> int | None:
+    """A number typed as text ("3306", " 50 "), or None. ASCII digits only: str.isdigit() also accepts
+    '²' and '١٢', on which int() raises or which no configuration file understands."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None
+
+
+def port_problem(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         return "must be a port number between 1 and 65535"
     return None
 
 
-def host_problem(value: str) -> str | None:
-    if not value:
+def host_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return NOT_TEXT
+    host = canonical_host(value)
+    if not host:
         return "is empty"
+    if "%" in host:
+        return "must be an IP address or a host name (a scoped IPv6 address with % is not supported)"
     try:
-        ipaddress.ip_address(value)
+        ipaddress.ip_address(host)
         return None
     except ValueError:
         pass
-    if value == "localhost":
+    if host == "localhost":
         return None
-    problem = domain_problem(value)
+    problem = domain_problem(host)
     return f"must be an IP address or a host name: {problem}" if problem else None
 
 
-def identifier_problem(value: str, max_length: int) -> str | None:
+def identifier_problem(value: Any, max_length: int) -> str | None:
+    """A database, table or account name: exact (case-sensitive, nothing stripped), as it is also the
+    guard of db.quote_identifier()."""
+    if not isinstance(value, str):
+        return NOT_TEXT
     if not value:
         return "is empty"
     if len(value) > max_length:
         return f"is longer than {max_length} characters"
-    if not _IDENTIFIER.match(value):
+    if not _IDENTIFIER.fullmatch(value):
         return "may use only letters, digits and _"
     return None
 
 
-def secret_problem(value: str, minimum: int = 12) -> str | None:
+def _forbidden(value: str, forbidden: set[str]) -> str | None:
+    bad = sorted(set(value) & forbidden)
+    if not bad:
+        return None
+    return " ".join("space" if c == " " else repr(c) for c in bad)
+
+
+def secret_problem(value: Any, minimum: int = 12) -> str | None:
+    if not isinstance(value, str):
+        return NOT_TEXT
     if len(value) < minimum:
         return f"must be at least {minimum} characters"
     if len(value) > 128:
         return "is longer than 128 characters"
     if not value.isascii() or not value.isprintable():
         return "may use only printable ASCII characters"
-    bad = sorted(set(value) & _SECRET_FORBIDDEN)
+    bad = _forbidden(value, _SECRET_FORBIDDEN)
     if bad:
-        shown = " ".join("space" if c == " " else repr(c) for c in bad)
-        return f"must not contain {shown} (it is written into Postfix and Dovecot configuration)"
+        return f"must not contain {bad} (it is written into Postfix and Dovecot configuration)"
     return None
 
 
-def mailbox_password_problem(value: str) -> str | None:
+def relay_user_problem(value: Any) -> str | None:
+    """The smarthost login name (written as `relayhost user:password` into a Postfix map)."""
+    if not isinstance(value, str):
+        return NOT_TEXT
+    value = canonical_text(value)
+    if not value:
+        return "is empty"
+    if len(value) > 256:
+        return "is longer than 256 characters"
+    if not value.isascii() or not value.isprintable():
+        return "may use only printable ASCII characters"
+    bad = _forbidden(value, _RELAY_USER_FORBIDDEN)
+    if bad:
+        return f"must not contain {bad} (it is written into a Postfix map as user:password)"
+    return None
+
+
+def mailbox_password_problem(value: Any) -> str | None:
+    """A mailbox password is only ever hashed, so any printable text of 8 to 256 characters will do."""
+    if not isinstance(value, str):
+        return NOT_TEXT
     if not value:
         return "is empty"
     if len(value) < 8:
@@ -150,14 +405,97 @@ def mailbox_password_problem(value: str) -> str | None:
     return None
 
 
-def relayhost_problem(value: str) -> str | None:
+def relayhost_problem(value: Any) -> str | None:
     """Postfix relayhost: host, [host], host:port or [host]:port."""
-    match = re.match(r"^(\[(?P<b>[^\]]+)\]|(?P<h>[^:\[\]]+))(:(?P<port>\d+))?$", value)
+    if not isinstance(value, str):
+        return NOT_TEXT
+    text = canonical_relayhost(value)
+    match = _RELAYHOST.fullmatch(text)
     if not match:
-        return f"{value!r} is not host, [host], host:port or [host]:port"
-    host = match.group("b") or match.group("h")
+        return f"{_shown(text)} is not host, [host], host:port or [host]:port"
+    host = match.group("b") if match.group("b") is not None else match.group("h")
     port = match.group("port")
     if port is not None and port_problem(int(port)):
         return f"port {port} is not between 1 and 65535"
     problem = host_problem(host)
-    return f"{value!r}: {problem}" if problem else None
+    return f"{_shown(text)}: {problem}" if problem else None
+
+
+def path_problem(value: Any) -> str | None:
+    """An absolute file path that Postfix's and Dovecot's configuration can hold without quoting."""
+    if not isinstance(value, str):
+        return NOT_TEXT
+    path = canonical_text(value)
+    if not path:
+        return "is empty"
+    if not path.startswith("/"):
+        return "must be an absolute path"
+    if len(path) > MAX_PATH:
+        return f"is longer than {MAX_PATH} characters"
+    if not path.isprintable() or any(c.isspace() for c in path):
+        return "must not contain spaces or control characters"
+    bad = _forbidden(path, _CONFIG_UNSAFE)
+    if bad:
+        return f"must not contain {bad} (it is written into Postfix and Dovecot configuration)"
+    return None
+
+
+# ---------------------------------------------------------------- check_*: canonical value or ValidationError
+
+
+def _check(value: Any, field: str, canonical: Any, problem: str | None) -> Any:
+    if problem:
+        raise ValidationError({field: problem})
+    return canonical
+
+
+def check_domain(value: Any, field: str = "name") -> str:
+    return _check(value, field, canonical_domain(value), domain_problem(value))
+
+
+def check_hostname(value: Any, field: str = "hostname") -> str:
+    return _check(value, field, canonical_domain(value), hostname_problem(value))
+
+
+def check_address(value: Any, field: str = "email") -> str:
+    return _check(value, field, canonical_address(value), address_problem(value))
+
+
+def check_alias_source(value: Any, field: str = "source") -> str:
+    return _check(value, field, canonical_address(value), alias_source_problem(value))
+
+
+def check_destination(value: Any, field: str = "destination") -> str:
+    return check_address(value, field)
+
+
+def check_host(value: Any, field: str = "database.host") -> str:
+    return _check(value, field, canonical_host(value), host_problem(value))
+
+
+def check_relayhost(value: Any, field: str = "outbound.relayhost") -> str:
+    return _check(value, field, canonical_relayhost(value), relayhost_problem(value))
+
+
+def check_port(value: Any, field: str = "port") -> int:
+    return _check(value, field, value, port_problem(value))
+
+
+def check_identifier(value: Any, field: str, max_length: int) -> str:
+    return _check(value, field, value, identifier_problem(value, max_length))
+
+
+def check_secret(value: Any, field: str, minimum: int = 12) -> str:
+    return _check(value, field, value, secret_problem(value, minimum))
+
+
+def check_relay_user(value: Any, field: str = "outbound.user") -> str:
+    return _check(value, field, canonical_text(value), relay_user_problem(value))
+
+
+def check_mailbox_password(value: Any, field: str = "password") -> str:
+    return _check(value, field, value, mailbox_password_problem(value))
+
+
+def check_path(value: Any, field: str) -> str:
+    return _check(value, field, canonical_text(value), path_problem(value))

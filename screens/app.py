@@ -86,6 +86,15 @@ class MailtuiApp(App[int]):
 
         return run
 
+    def _panel_action(self, tab: str, action: str, *args: object) -> Callable[[], None]:
+        def run() -> None:
+            self.action_dashboard()
+            dashboard = self.dashboard
+            if dashboard is not None:
+                self.call_after_refresh(dashboard.run_panel_action, tab, action, *args)
+
+        return run
+
     @property
     def wizard(self) -> WizardScreen | None:
         for screen in self.screen_stack:
@@ -148,6 +157,26 @@ class MailtuiApp(App[int]):
                             self._accounts_action("add", "domains"))
         yield SystemCommand("Add alias", "Dashboard: forward an address (or @domain catch-all)",
                             self._accounts_action("add", "aliases"))
+        yield SystemCommand("Services", "Dashboard: Postfix, Dovecot, MariaDB — state, ports, start/stop",
+                            self._panel_action("services", "refresh_status"))
+        for name, label in (("postfix", "Postfix"), ("dovecot", "Dovecot"), ("mariadb", "MariaDB")):
+            yield SystemCommand(f"Restart {label}", f"Dashboard: restart {label} (asks first)",
+                                self._panel_action("services", "control", name, "restart"))
+            yield SystemCommand(f"Start {label}", f"Dashboard: start {label}",
+                                self._panel_action("services", "control", name, "start"))
+        yield SystemCommand("Check the configuration", "Dashboard: what postfix check and doveconf -n say",
+                            self._panel_action("services", "check_config"))
+        yield SystemCommand("Dovecot debug logging on/off", "Dashboard: verbose auth/mail logging (never passwords)",
+                            self._panel_action("services", "debug"))
+        yield SystemCommand("Mail queue", "Dashboard: queued and deferred messages",
+                            self._panel_action("queue", "reload"))
+        yield SystemCommand("Flush the mail queue", "Dashboard: try every queued message now",
+                            self._panel_action("queue", "flush_all"))
+        yield SystemCommand("Mail log", "Dashboard: follow the mail log live", self._panel_action("mail-log", "newest"))
+        yield SystemCommand("Filter the mail log", "Dashboard: show only lines containing some text",
+                            self._panel_action("mail-log", "filter"))
+        yield SystemCommand("Pause or resume the mail log", "Dashboard: hold the view while you read",
+                            self._panel_action("mail-log", "toggle_pause"))
         yield SystemCommand("Install wizard", "Walk the install forms (to install or change the setup)",
                             self.action_wizard)
         yield SystemCommand("Help", "Keys and what to expect", self.action_help)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 
 from .dashboard_accounts import AccountsPanel
 from .dashboard_common import Confirm, error_text, human_size
@@ -108,10 +108,45 @@ class DashboardScreen(Screen[None]):
     def action_page(self, direction: int) -> None:
         self.accounts.page(direction)
 
+    def show_tab(self, tab: str) -> None:
+        """Switch to a tab ("accounts", "services", "queue", "mail-log") and focus its list.
+
+        Focus is dropped first: Textual moves the focus of a widget that gets hidden to a sibling in the
+        same (now hidden) pane, and TabbedContent then switches straight back to that pane."""
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == f"tab-{tab}":
+            return
+        self.set_focus(None)
+        tabs.active = f"tab-{tab}"
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        main = {"tab-accounts": "#accounts-table", "tab-services": "#services-table", "tab-queue": "#queue-table",
+                "tab-mail-log": "#log-lines"}.get(event.pane.id or "")
+        if main is None:
+            return
+        tabs, pane = event.tabbed_content, event.pane
+
+        def focus_main() -> None:
+            # Deferred, so only while that pane is still the active one: focusing a widget of a hidden
+            # pane would switch back to it.
+            # Focus on the tab bar stays there (arrow keys go on switching tabs).
+            focused = self.focused
+            if tabs.active == pane.id and (focused is None or (pane not in focused.ancestors
+                                                               and not isinstance(focused, Tabs))):
+                self.query_one(main).focus()
+
+        self.call_after_refresh(focus_main)
+
     def run_accounts_action(self, action: str, view: str | None = None) -> None:
         """For the command palette: show the Accounts tab (and a view), then act."""
-        self.query_one(TabbedContent).active = "tab-accounts"
+        self.show_tab("accounts")
         panel = self.accounts
         if view is not None:
             panel.action_view(view)
         getattr(panel, f"action_{action}")()
+
+    def run_panel_action(self, tab: str, action: str, *args: object) -> None:
+        """For the command palette: show a tab, then call its panel's action_<action>(*args)."""
+        self.show_tab(tab)
+        panel = {"services": ServicesPanel, "queue": QueuePanel, "mail-log": MailLogPanel}[tab]
+        self.call_after_refresh(getattr(self.query_one(panel), f"action_{action}"), *args)

@@ -1,25 +1,471 @@
-"""The dashboard's Services tab (being built: the text says what comes)."""
+"""The dashboard's Services tab: Postfix, Dovecot and MariaDB — running or not, PID, uptime, the ports
+they listen on; start / stop / restart / reload with the command's output; the problems `postfix check`
+and `doveconf -n` report; Dovecot's debug-logging switch.
+
+Every engine call runs in a thread worker and answers with a message; nothing an engine call raises
+reaches a traceback: it is shown (red, "✗ …") in the output pane. The table refreshes every few
+seconds while the tab is shown, and after every action.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Static
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.coordinate import Coordinate
+from textual.css.query import NoMatches
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Button, DataTable, RichLog, Static, TabbedContent
+from textual.worker import get_current_worker
+
+from mailtui.cli_ops import human_age
+from mailtui.errors import ValidationError
+
+from .dashboard_common import Confirm, error_text
+from .widgets import with_label
 
 if TYPE_CHECKING:
     from .engine import Engine
 
-COMING = ("Coming next: Postfix, Dovecot and MariaDB — running or not, uptime, listening ports;\n"
-                "start / stop / restart / reload with the command's output; `postfix check` and\n"
-                "`doveconf -n` problems; the Dovecot debug-logging switch.\n\n")
+LABELS = {"postfix": "Postfix", "dovecot": "Dovecot", "mariadb": "MariaDB"}
+PAST = {"start": "started", "stop": "stopped", "restart": "restarted", "reload": "reloaded"}
+ING = {"start": "starting", "stop": "stopping", "restart": "restarting", "reload": "reloading"}
+STOP_WHY = {
+    "postfix": "No mail comes in or goes out until Postfix is started again (senders retry later).",
+    "dovecot": "Mail clients cannot log in, and Postfix cannot deliver to the mailboxes or check "
+               "submission passwords, until Dovecot is started again.",
+    "mariadb": "Postfix and Dovecot cannot look up domains, mailboxes and aliases (mail waits, logins "
+               "fail) until MariaDB is started again.",
+}
+DEBUG_ON = "⚠ Dovecot debug logging is ON — turn it off when done (d)"
+TAB_ID = "tab-services"
+TAB_LABEL = "Services"
+
+
+def describe(exc: BaseException) -> str:
+    """An engine error as the operator reads it (a ValidationError's problems with their fields)."""
+    if isinstance(exc, ValidationError) and exc.problems:
+        return "; ".join(with_label(k, v) for k, v in exc.problems.items())
+    return error_text(exc)
+
+
+class OutputLog(RichLog):
+    """What the actions said: each one a "▶ what" line, the tool's output, then "✓ …" or a red "✗ …"."""
+
+    DEFAULT_CSS = """
+    OutputLog {
+        height: 1fr;
+        min-height: 3;
+        background: $boost;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    # Not focusable: when the tab is hidden with the table focused, Textual hands focus to a focusable
+    # sibling of the table — which would switch the TabbedContent straight back to this tab.
+    can_focus = False
+
+    def __init__(self, placeholder: str, *, id: str) -> None:
+        super().__init__(id=id, wrap=True, markup=False, highlight=False, min_width=20, max_lines=2000)
+        self.placeholder = placeholder
+        self.empty = True
+
+    def on_mount(self) -> None:
+        self.write(Text(self.placeholder, style="dim"))
+
+    def _first(self) -> None:
+        if self.empty:
+            self.clear()
+            self.empty = False
+
+    def command(self, title: str) -> None:
+        self._first()
+        self.write(Text(f"▶ {title}", style="bold"))
+
+    def output(self, text: str) -> None:
+        text = text.strip("\n")
+        if text.strip():
+            self._first()
+            self.write(Text(text))
+
+    def ok(self, text: str) -> None:
+        self._first()
+        self.write(Text(f"✓ {text}", style="green"))
+
+    def fail(self, text: str) -> None:
+        self._first()
+        self.write(Text(f"✗ {text}", style="bold red"))
+
+    def plain_lines(self) -> list[str]:
+        return [strip.text for strip in self.lines]
 
 
 class ServicesPanel(Vertical):
+    """The three services of the stack in a table; actions on the selected row."""
+
+    REFRESH_SECONDS: ClassVar[float] = 5.0
+
+    DEFAULT_CSS = """
+    ServicesPanel {
+        height: 1fr;
+    }
+    ServicesPanel #services-table {
+        height: auto;
+        max-height: 6;
+    }
+    ServicesPanel #services-bar {
+        height: 1;
+    }
+    ServicesPanel #services-bar Button {
+        margin-right: 1;
+        min-width: 8;
+    }
+    ServicesPanel #services-status {
+        width: 1fr;
+        color: $text-muted;
+        text-align: right;
+    }
+    ServicesPanel #services-debug {
+        display: none;
+        color: $warning;
+        text-style: bold;
+    }
+    ServicesPanel .ops-title {
+        text-style: bold;
+        color: $accent;
+        margin-top: 1;
+    }
+    ServicesPanel #services-problems-box {
+        height: auto;
+        max-height: 4;
+    }
+    ServicesPanel #services-problems {
+        height: auto;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "start", "Start"),
+        Binding("t", "stop", "Stop"),
+        Binding("r", "restart", "Restart"),
+        Binding("l", "reload", "Reload"),
+        Binding("c", "check_config", "Check config", show=False),  # the Problems title says it
+        Binding("d", "debug", "Debug"),
+        Binding("g", "refresh_status", "Refresh", show=False),
+        Binding("ctrl+r", "refresh_status", "Refresh", show=False),
+    ]
+    ACTIONS = frozenset({"start", "stop", "restart", "reload", "debug", "control"})
+
+    class StatusesLoaded(Message):
+        def __init__(self, rows: list[Any] | None, error: str = "") -> None:
+            super().__init__()
+            self.rows, self.error = rows, error
+
+    class ProblemsLoaded(Message):
+        def __init__(self, problems: list[str] | None, error: str = "") -> None:
+            super().__init__()
+            self.problems, self.error = problems, error
+
+    class DebugLoaded(Message):
+        def __init__(self, enabled: bool | None) -> None:
+            super().__init__()
+            self.enabled = enabled
+
+    class ActionDone(Message):
+        def __init__(self, done: str, output: str, error: str, debug: bool | None = None) -> None:
+            super().__init__()
+            self.done, self.output, self.error, self.debug = done, output, error, debug
+
     def __init__(self, engine: Engine) -> None:
         super().__init__(id="services")
         self.engine = engine
+        self.busy = ""  # what runs now ("" when nothing does)
+        self.debug: bool | None = None
+        self.names: list[str] = []
+        self._timer: Timer | None = None
+        self._shown = False
 
     def compose(self) -> ComposeResult:
-        yield Static(COMING, classes="coming")
+        yield DataTable(id="services-table", cursor_type="row", zebra_stripes=False)
+        with Horizontal(id="services-bar"):
+            yield Button("Start", id="services-start", compact=True)
+            yield Button("Stop", id="services-stop", compact=True)
+            yield Button("Restart", id="services-restart", compact=True)
+            yield Button("Reload", id="services-reload", compact=True)
+            yield Button("Debug on", id="services-debug-toggle", compact=True)
+            yield Static("reading…", id="services-status")
+        yield Static(DEBUG_ON, id="services-debug")
+        yield Static("Problems (c checks again)", classes="ops-title")
+        with VerticalScroll(id="services-problems-box", can_focus=False):
+            yield Static(Text("checking postfix check and doveconf -n…", style="dim"), id="services-problems")
+        yield Static("Output", classes="ops-title")
+        yield OutputLog("The output of start / stop / restart / reload and of the debug switch shows here.",
+                        id="services-output")
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#services-table", DataTable)
+
+    @property
+    def log_pane(self) -> OutputLog:
+        return self.query_one("#services-output", OutputLog)
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.add_column("Service", key="service")
+        table.add_column("State", key="state")
+        table.add_column(Text("PID", justify="right"), key="pid")
+        table.add_column(Text("Uptime", justify="right"), key="uptime")
+        table.add_column("Listening ports", key="ports")
+        self._timer = self.set_interval(self.REFRESH_SECONDS, self._tick, pause=True)
+        self.refresh_status()
+        self.load_problems()
+        self.load_debug()
+
+    # ------------------------------------------------------------ shown / hidden
+
+    def on_show(self) -> None:
+        self._shown = True
+        if self._timer is not None:
+            self._timer.resume()
+        self.refresh_status()
+
+    def on_hide(self) -> None:
+        self._shown = False
+        if self._timer is not None:
+            self._timer.pause()
+
+    def _tick(self) -> None:
+        if self._shown and self.screen.is_current and not self.busy:
+            self.refresh_status()
+
+    # ------------------------------------------------------------ loading
+
+    def action_refresh_status(self) -> None:
+        self.refresh_status()
+
+    @work(thread=True, exclusive=True, group="services-status")
+    def refresh_status(self) -> None:
+        worker = get_current_worker()
+        try:
+            rows = list(self.engine.service_statuses())
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(self.StatusesLoaded(None, describe(exc)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.StatusesLoaded(rows))
+
+    @on(StatusesLoaded)
+    def _statuses_loaded(self, message: StatusesLoaded) -> None:
+        status = self.query_one("#services-status", Static)
+        if message.rows is None:
+            if not self.busy:
+                status.update(Text(f"✗ could not read the services: {message.error}", style="red"))
+            return
+        table = self.table
+        before = self.selected_name()
+        table.clear()
+        self.names = []
+        for s in message.rows:
+            state = Text("running", style="bold green") if s.running else Text("stopped", style="bold red")
+            ports = ", ".join(str(p) for p in s.ports) if s.ports else "-"
+            table.add_row(s.label, state, Text(str(s.pid) if s.pid else "-", justify="right"),
+                          Text(human_age(s.uptime_seconds) if s.running else "-", justify="right"), ports,
+                          key=s.name)
+            self.names.append(s.name)
+        if before in self.names:
+            table.move_cursor(row=self.names.index(before))
+        if not self.busy:
+            status.update(self._summary(message.rows))
+
+    def _summary(self, rows: list[Any]) -> Text:
+        stopped = [s.label for s in rows if not s.running]
+        if not stopped:
+            return Text(f"all {len(rows)} running", style="green")
+        return Text(f"stopped: {', '.join(stopped)}", style="bold red")
+
+    @work(thread=True, exclusive=True, group="services-problems")
+    def load_problems(self) -> None:
+        worker = get_current_worker()
+        try:
+            problems = list(self.engine.config_problems())
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(self.ProblemsLoaded(None, describe(exc)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.ProblemsLoaded(problems))
+
+    @on(ProblemsLoaded)
+    def _problems_loaded(self, message: ProblemsLoaded) -> None:
+        shown = self.query_one("#services-problems", Static)
+        if message.problems is None:
+            shown.update(Text(f"✗ could not check the configuration: {message.error}", style="bold red"))
+            return
+        if not message.problems:
+            shown.update(Text("✓ no problems from postfix check and doveconf -n", style="green"))
+            return
+        text = Text()
+        for i, line in enumerate(message.problems):
+            bad = any(w in line.lower() for w in ("error", "fatal", "failed", "not installed"))
+            text.append(("\n" if i else "") + ("✗ " if bad else "⚠ ") + line, style="red" if bad else "yellow")
+        shown.update(text)
+
+    def action_check_config(self) -> None:
+        self.query_one("#services-problems", Static).update(
+            Text("checking postfix check and doveconf -n…", style="dim"))
+        self.load_problems()
+
+    @work(thread=True, exclusive=True, group="services-debug")
+    def load_debug(self) -> None:
+        try:
+            enabled: bool | None = bool(self.engine.dovecot_debug_enabled())
+        except Exception:
+            enabled = None
+        self.post_message(self.DebugLoaded(enabled))
+
+    @on(DebugLoaded)
+    def _debug_loaded(self, message: DebugLoaded) -> None:
+        self._show_debug(message.enabled)
+
+    def _show_debug(self, enabled: bool | None) -> None:
+        self.debug = enabled
+        self.query_one("#services-debug", Static).display = bool(enabled)
+        self.query_one("#services-debug-toggle", Button).label = "Debug off" if enabled else "Debug on"
+        try:  # the reminder shows on every tab: in the tab's own label
+            tab = self.screen.query_one(TabbedContent).get_tab(TAB_ID)
+        except (NoMatches, ValueError, AttributeError):
+            return
+        tab.label = f"{TAB_LABEL} (debug ON)" if enabled else TAB_LABEL
+
+    # ------------------------------------------------------------ actions
+
+    def selected_name(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        return str(key) if key is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.ACTIONS and self.busy:
+            return None  # shown dimmed while an action runs
+        return True
+
+    def _set_busy(self, what: str) -> None:
+        self.busy = what
+        for button in self.query("#services-bar Button").results(Button):
+            button.disabled = bool(what)
+        if what:
+            self.query_one("#services-status", Static).update(Text(what + "…", style="yellow"))
+        self.refresh_bindings()
+
+    def _refuse_when_busy(self) -> bool:
+        if self.busy:
+            self.notify(f"Wait: {self.busy} first", severity="warning")
+            return True
+        return False
+
+    @on(Button.Pressed, "#services-start")
+    def action_start(self) -> None:
+        self._on_selected("start")
+
+    @on(Button.Pressed, "#services-stop")
+    def action_stop(self) -> None:
+        self._on_selected("stop")
+
+    @on(Button.Pressed, "#services-restart")
+    def action_restart(self) -> None:
+        self._on_selected("restart")
+
+    @on(Button.Pressed, "#services-reload")
+    def action_reload(self) -> None:
+        self._on_selected("reload")
+
+    def _on_selected(self, verb: str) -> None:
+        name = self.selected_name()
+        if name is None:
+            self.notify("No service selected (the list is still loading)", severity="warning")
+            return
+        self.action_control(name, verb)
+
+    def action_control(self, name: str, verb: str) -> None:
+        """start / stop / restart / reload one service (stop and restart ask first). For the palette too."""
+        if self._refuse_when_busy():
+            return
+        label = LABELS.get(name, name)
+        if verb in ("stop", "restart"):
+            why = STOP_WHY.get(name, "") if verb == "stop" else \
+                "Its connections open now are dropped; it is back within a few seconds."
+
+            def answered(choice: str | None) -> None:
+                if choice == verb:
+                    self._start_control(name, verb)
+
+            self.app.push_screen(Confirm(f"{verb.capitalize()} {label}?", why,
+                                         [(verb, verb.capitalize(), "error" if verb == "stop" else "warning")]),
+                                 answered)
+            return
+        self._start_control(name, verb)
+
+    def _start_control(self, name: str, verb: str) -> None:
+        if self._refuse_when_busy():
+            return
+        label = LABELS.get(name, name)
+        self._set_busy(f"{ING.get(verb, verb)} {label}")
+        self.log_pane.command(f"{verb} {label}")
+        self.run_control(name, verb)
+
+    @work(thread=True, group="services-action")
+    def run_control(self, name: str, verb: str) -> None:
+        label = LABELS.get(name, name)
+        try:
+            output = self.engine.control_service(name, verb)
+        except Exception as exc:
+            self.post_message(self.ActionDone("", "", f"{label}: {verb} failed: {describe(exc)}"))
+            return
+        self.post_message(self.ActionDone(f"{label} {PAST.get(verb, verb + ' done')}", str(output or ""), ""))
+
+    @on(Button.Pressed, "#services-debug-toggle")
+    def action_debug(self) -> None:
+        """Switch Dovecot's debug logging (on when off, off when on). For the palette too."""
+        if self._refuse_when_busy():
+            return
+        on_ = not self.debug
+        self._set_busy(f"turning Dovecot debug logging {'on' if on_ else 'off'}")
+        self.log_pane.command(f"Dovecot debug logging {'on' if on_ else 'off'}")
+        self.run_debug(on_)
+
+    @work(thread=True, group="services-action")
+    def run_debug(self, on_: bool) -> None:
+        output, error = "", ""
+        try:
+            output = str(self.engine.set_dovecot_debug(on_) or "")
+        except Exception as exc:
+            error = f"could not turn Dovecot debug logging {'on' if on_ else 'off'}: {describe(exc)}"
+        try:
+            enabled: bool | None = bool(self.engine.dovecot_debug_enabled())
+        except Exception:
+            enabled = None if error else on_
+        done = "" if error else ("Dovecot debug logging is ON (auth_debug, mail_debug; passwords are never "
+                                 "logged)" if on_ else "Dovecot debug logging is off")
+        self.post_message(self.ActionDone(done, output, error, debug=enabled))
+
+    @on(ActionDone)
+    def _action_done(self, message: ActionDone) -> None:
+        pane = self.log_pane
+        pane.output(message.output)
+        if message.error:
+            pane.fail(message.error)
+        else:
+            pane.ok(message.done)
+        if message.debug is not None:
+            self._show_debug(message.debug)
+        self._set_busy("")
+        self.refresh_status()  # the status line's summary comes with it

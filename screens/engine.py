@@ -195,20 +195,23 @@ class Engine:
             accounts = local.accounts = Accounts.connect(answers)
         return accounts
 
-    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
-        return self._accounts().list_domains(filter=filter, limit=limit, offset=offset)
+    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
+                     order: str | None = None) -> list[Any]:
+        return self._accounts().list_domains(filter=filter, limit=limit, offset=offset, order=order)
 
     def count_domains(self, filter: str = "") -> int:
         return self._accounts().count_domains(filter)
 
-    def list_users(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
-        return self._accounts().list_users(filter=filter, limit=limit, offset=offset)
+    def list_users(self, filter: str = "", limit: int = 100, offset: int = 0,
+                   order: str | None = None) -> list[Any]:
+        return self._accounts().list_users(filter=filter, limit=limit, offset=offset, order=order)
 
     def count_users(self, filter: str = "") -> int:
         return self._accounts().count_users(filter)
 
-    def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
-        return self._accounts().list_aliases(filter=filter, limit=limit, offset=offset)
+    def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0,
+                     order: str | None = None) -> list[Any]:
+        return self._accounts().list_aliases(filter=filter, limit=limit, offset=offset, order=order)
 
     def count_aliases(self, filter: str = "") -> int:
         return self._accounts().count_aliases(filter)
@@ -247,6 +250,21 @@ class Engine:
         from mailtui import maildirs
 
         return maildirs.delete_maildir(email)
+
+    def import_users(self, path: str, *, dry_run: bool = False,
+                     progress: Callable[[int, int], None] | None = None) -> Any:
+        """Mailboxes from a CSV file of email,password rows: an ImportReport (imported, rejected rows
+        with line and reason). ImportFileError (a ValidationError keyed "file") when the file cannot be
+        imported; progress(done, total) while the passwords are hashed."""
+        from mailtui import accounts_import
+
+        return accounts_import.import_file(self._accounts(), path, dry_run=dry_run, progress=progress)
+
+    def last_logins(self, emails: Sequence[str]) -> dict[str, Any]:
+        """{email: datetime of its last IMAP/POP3 login, or None when not in the recent mail log}."""
+        from mailtui import last_login
+
+        return last_login.last_logins(emails)
 
     # ------------------------------------------------------------ dashboard: services
 

@@ -178,7 +178,7 @@ class DatabaseForm(FormPane):
     def store(self, a: Answers) -> Answers:
         port = self._v("database.port").strip()
         return replace(a, database=replace(
-            a.database, host=self._v("database.host").strip(), port=int(port) if port.isdigit() else 0,
+            a.database, host=self._v("database.host").strip(), port=validate.whole_number(port) or 0,
             name=self._v("database.name").strip(), user=self._v("database.user").strip(),
             password=self._v("database.password"), admin_user=self._v("database.admin_user").strip(),
             admin_password=self._v("database.admin_password"), root_user=self._v("database.root_user").strip(),
@@ -243,7 +243,7 @@ class PostfixForm(FormPane):
         domains = [Domain(self._v("domains[0].name")), *a.domains[1:]]
         return replace(
             a, hostname=self._v("hostname"), domains=domains,
-            limits=replace(a.limits, message_size_mb=int(size) if size.isdigit() else 0),
+            limits=replace(a.limits, message_size_mb=validate.whole_number(size) or 0),
             outbound=replace(a.outbound, relayhost=self._v("outbound.relayhost"), user=self._v("outbound.user"),
                              password=self._v("outbound.password")))
 
@@ -482,7 +482,7 @@ class FirewallForm(FormPane):
     def store(self, a: Answers) -> Answers:
         port = self.field_for("firewall.ssh_port").value.strip()  # type: ignore[union-attr]
         return replace(a, firewall=replace(a.firewall, enable=self.query_one("#cb-firewall", Checkbox).value,
-                                           ssh_port=int(port) if port.isdigit() else 0))
+                                           ssh_port=validate.whole_number(port) or 0))
 
     @on(Checkbox.Changed, "#cb-firewall")
     def toggled(self, event: Checkbox.Changed) -> None:

@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static
 
+from mailtui import validate
+
 # (pane id, label) in the order the wizard walks them.
 STAGES: list[tuple[str, str]] = [
     ("welcome", "Welcome"),
@@ -89,10 +91,10 @@ def int_problem(check: Callable[[int], str | None]) -> Callable[[str], str | Non
     """Adapt an int check to text input."""
 
     def problem(value: str) -> str | None:
-        value = value.strip()
-        if not value.isdigit():
+        number = validate.whole_number(value)
+        if number is None:
             return "must be a whole number"
-        return check(int(value))
+        return check(number)
 
     return problem
 

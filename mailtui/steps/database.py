@@ -182,4 +182,7 @@ class DatabaseStep(Step):
                 checks.append(Check(name, True))
             except (MailtuiError, pymysql.err.MySQLError) as exc:
                 checks.append(Check(name, False, str(exc)))
-        return checks
+        # Both passwords are saved in mailtui's state (the saved answers): root-only.
+        from mailtui.checks import state_checks
+
+        return checks + state_checks()

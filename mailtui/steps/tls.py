@@ -124,8 +124,16 @@ class TlsStep(Step):
         if not (os.path.exists(cert) and os.path.exists(key)):
             return [Check("TLS certificate", False, f"{cert} or {key} is missing")]
         ok = cert_covers(cert, ctx.answers.hostname) and key_matches(cert, key) and not cert_expired(cert)
+        from mailtui import checks
+
+        # The private key is never readable by others. mailtui's own is root's alone; an operator's may
+        # belong to whoever renews it and be readable by a group (e.g. ssl-cert): Postfix and Dovecot
+        # read it as root.
+        own = ctx.answers.tls.mode != "files"
         return [Check(f"TLS certificate {cert} valid for {ctx.answers.hostname}", ok,
-                      "" if ok else "the certificate does not match the hostname or key, or has expired")]
+                      "" if ok else "the certificate does not match the hostname or key, or has expired"),
+                checks.private_path_check(key, "TLS private key", owner="root" if own else None,
+                                          group_may_read=not own)]
 
 
 def _mode_is(path: str, mode: int) -> bool:

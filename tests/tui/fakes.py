@@ -272,6 +272,7 @@ class FakeAccounts:
         self.aliases = set(aliases)
         self.passwords: dict[str, str] = {u: "x" for u in self.users}
         self.calls: list[tuple[Any, ...]] = []
+        self.orders: list[tuple[str, str | None]] = []  # (list_*, order) of every list call
         self.lock = threading.Lock()
         self._sorted_users: list[str] | None = None
 
@@ -288,27 +289,46 @@ class FakeAccounts:
             self._sorted_users = sorted(self.users)
         return self._sorted_users
 
-    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
+    @staticmethod
+    def _order(order: str | None, allowed: Sequence[str]) -> tuple[str, bool]:
+        """(column, descending) of a whitelisted order, refused like the engine refuses it."""
+        from mailtui.accounts import _order
+
+        name = order or allowed[0]
+        _order(name, {a: (a,) for a in allowed}, allowed[0])
+        return name.removeprefix("-"), name.startswith("-")
+
+    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
+                     order: str | None = None) -> list[Any]:
         from mailtui.accounts import DomainRow
 
         with self.lock:
             self.calls.append(("list_domains", filter, limit, offset))
-            names = sorted(d for d in self.domains if filter.lower() in d)
-            page = self._page(names, filter, limit, offset)
-            return [DomainRow(d, sum(u.endswith("@" + d) for u in self.users),
-                              sum(s.split("@")[1] == d for s, _ in self.aliases)) for d in page]
+            self.orders.append(("list_domains", order))
+            column, descending = self._order(order, ("name", "mailboxes", "aliases"))
+            rows = [DomainRow(d, sum(u.endswith("@" + d) for u in self.users),
+                              sum(s.split("@")[1] == d for s, _ in self.aliases))
+                    for d in self.domains if filter.lower() in d]
+            key = {"name": lambda r: (r.name,), "mailboxes": lambda r: (r.users, r.name),
+                   "aliases": lambda r: (r.aliases, r.name)}[column]
+            return self._page(sorted(rows, key=key, reverse=descending), filter, limit, offset)
 
     def count_domains(self, filter: str = "") -> int:
         with self.lock:
             self.calls.append(("count_domains", filter))
             return sum(filter.lower() in d for d in self.domains)
 
-    def list_users(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
+    def list_users(self, filter: str = "", limit: int = 100, offset: int = 0,
+                   order: str | None = None) -> list[Any]:
         from mailtui.accounts import UserRow
 
         with self.lock:
             self.calls.append(("list_users", filter, limit, offset))
+            self.orders.append(("list_users", order))
+            _, descending = self._order(order, ("email",))
             users = [u for u in self._users() if filter.lower() in u] if filter else self._users()
+            if descending:
+                users = users[::-1]
             return [UserRow(u, u.split("@")[1]) for u in self._page(users, filter, limit, offset)]
 
     def count_users(self, filter: str = "") -> int:
@@ -316,12 +336,17 @@ class FakeAccounts:
             self.calls.append(("count_users", filter))
             return sum(filter.lower() in u for u in self._users()) if filter else len(self.users)
 
-    def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0) -> list[Any]:
+    def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0,
+                     order: str | None = None) -> list[Any]:
         from mailtui.accounts import AliasRow
 
         with self.lock:
             self.calls.append(("list_aliases", filter, limit, offset))
-            rows = sorted(a for a in self.aliases if filter.lower() in a[0] or filter.lower() in a[1])
+            self.orders.append(("list_aliases", order))
+            column, descending = self._order(order, ("source", "destination"))
+            rows = [a for a in self.aliases if filter.lower() in a[0] or filter.lower() in a[1]]
+            key = (lambda a: a) if column == "source" else (lambda a: (a[1], a[0]))
+            rows.sort(key=key, reverse=descending)
             return [AliasRow(s, d) for s, d in self._page(rows, filter, limit, offset)]
 
     def count_aliases(self, filter: str = "") -> int:
@@ -357,6 +382,37 @@ class FakeAccounts:
             self.passwords[email] = password
             self._sorted_users = None
         return email
+
+    def _new_mailbox_problem(self, email: str) -> str | None:
+        domain = email.split("@")[1]
+        if domain not in self.domains:
+            return f"the domain {domain} is not served here; add it first"
+        if email in self.users:
+            return f"the mailbox {email} already exists"
+        if any(s == email for s, _ in self.aliases):
+            return f"{email} is an alias; remove the alias first"
+        return None
+
+    def new_mailbox_problems(self, emails: Sequence[str]) -> dict[str, str]:
+        with self.lock:
+            self.calls.append(("new_mailbox_problems", len(emails)))
+            return {e: p for e in emails if (p := self._new_mailbox_problem(e))}
+
+    def add_user_hashes(self, rows: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """Like Accounts.add_user_hashes: the rows that would be refused come back, the others are added
+        (`passwords` then holds the stored hash)."""
+        with self.lock:
+            self.calls.append(("add_user_hashes", len(rows)))
+            refused = {}
+            for email, stored_hash in rows:
+                problem = self._new_mailbox_problem(email)
+                if problem:
+                    refused[email] = problem
+                else:
+                    self.users.add(email)
+                    self.passwords[email] = stored_hash
+            self._sorted_users = None
+            return refused
 
     def set_password(self, email: str, password: str) -> None:
         from mailtui.accounts import NotFound, _email_and_password
@@ -447,6 +503,10 @@ class DashboardEngine(FakeEngine):
         self.installed = installed
         self.deleted_maildirs: list[str] = []
         self.stats_asked: list[str] = []
+        self.logins: dict[str, Any] = {}  # email -> datetime of its last login (the others: None)
+        self.logins_asked: list[list[str]] = []
+        self.logins_gate: threading.Event | None = None  # last_logins waits for it when set
+        self.import_gate: threading.Event | None = None  # import_users waits for it when set
 
     def saved_answers(self) -> Answers | None:
         if not self.installed:
@@ -459,6 +519,19 @@ class DashboardEngine(FakeEngine):
     def mailbox_stats(self, email: str) -> Any:
         self.stats_asked.append(email)
         return FakeStats(len(email) % 7, 1536 * (len(email) % 5))
+
+    def import_users(self, path: str, *, dry_run: bool = False,
+                     progress: Callable[[int, int], None] | None = None) -> Any:
+        """The real CSV import (mailtui.accounts_import) into the in-memory accounts."""
+        if self.import_gate is not None:
+            self.import_gate.wait(10)
+        return super().import_users(path, dry_run=dry_run, progress=progress)
+
+    def last_logins(self, emails: Sequence[str]) -> dict[str, Any]:
+        self.logins_asked.append(list(emails))
+        if self.logins_gate is not None:
+            self.logins_gate.wait(10)
+        return {e: self.logins.get(e) for e in emails}
 
     def delete_maildir(self, email: str) -> Path | None:
         self.deleted_maildirs.append(email)

@@ -63,14 +63,15 @@ async def test_not_installed_or_installing_opens_the_wizard(engine: FakeEngine) 
         assert app.dashboard is None
 
 
-async def test_placeholder_tabs_say_what_is_coming() -> None:
+async def test_the_other_tabs_are_reachable() -> None:
+    # (their panels have tests of their own: test_dashboard_services/queue/log.py)
     app = make_app(DashboardEngine())
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, "rows 1–2 of 2")
-        from textual.widgets import TabbedContent
 
-        app.screen.query_one(TabbedContent).active = "tab-queue"
-        await wait_for(pilot, lambda: "postqueue -j" in screen_text(app))
+        app.screen.show_tab("queue")
+        await wait_for(pilot, lambda: app.screen.query_one("#tab-queue").display
+                       and not app.screen.query_one("#tab-accounts").display)
 
 
 async def test_100k_mailboxes_show_the_first_page_and_the_count_asking_only_for_pages() -> None:
@@ -311,3 +312,229 @@ def test_accounts_snapshot(snap_compare) -> None:  # noqa: ANN001
         await view(pilot, "2", "of 100,003")
 
     assert snap_compare(make_app(big()), terminal_size=(80, 24), run_before=run_before)
+
+
+# ---------------------------------------------------------------- last login, sorting, CSV import
+
+
+LONG = "a-very-long-mailbox-name-that-goes-on-and-on@example.org"
+
+
+async def test_last_login_column_fills_in_after_the_page_and_fits_80_columns() -> None:
+    import threading
+    from datetime import datetime
+
+    engine = DashboardEngine(FakeAccounts(users=("admin@example.org", "bob@example.org", LONG)))
+    engine.logins = {"admin@example.org": datetime(2026, 11, 25, 14, 3).astimezone()}
+    engine.logins_gate = threading.Event()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await view(pilot, "2", "rows 1–3 of 3")
+        plain = screen_plain(app)
+        assert "Last login" in plain and "…" in plain  # the page is there before the log was read
+        assert "2026-11-25 14:03" not in plain
+        engine.logins_gate.set()
+        await wait_for(pilot, lambda: "2026-11-25 14:03" in screen_plain(app))
+        plain = screen_plain(app)
+        header = next(line for line in plain.splitlines() if "Address" in line)
+        assert all(h in header for h in ("Messages", "Size", "Last login"))
+        assert all(len(line.rstrip()) <= 80 for line in plain.splitlines())
+        bob = next(line for line in plain.splitlines() if "bob@example.org" in line)
+        assert bob.rstrip().endswith("—")  # no login in the scanned log
+        long_line = next(line for line in plain.splitlines() if "a-very-long" in line)
+        assert LONG not in long_line and "…" in long_line and long_line.rstrip().endswith("—")
+        table = app.screen.query_one("#accounts-table")
+        assert LONG[:35] + "…" in long_line  # 36 cells for the address at 80 columns
+        assert table.virtual_size.width <= table.size.width  # nothing scrolls sideways
+        # only the page's addresses were looked up
+        assert engine.logins_asked and all(asked == [LONG, "admin@example.org", "bob@example.org"]
+                                           for asked in engine.logins_asked)
+        # the row still stands for the whole address
+        await pilot.press("home", "p")
+        await wait_for(pilot, lambda: f"New password for {LONG}" in screen_text(app))
+
+
+async def test_sort_keys_sort_in_the_engine_and_the_status_says_how() -> None:
+    engine = DashboardEngine(FakeAccounts(
+        domains=("example.org", "example.net", "empty.example"),
+        aliases=(("postmaster@example.org", "admin@example.org"), ("abuse@example.net", "carol@example.net"))))
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, "rows 1–3 of 3 · sorted by domain ↑")
+        table = app.screen.query_one("#accounts-table")
+        assert "Domain ↑" in screen_plain(app)
+        await pilot.press("o")
+        await loaded(pilot, "sorted by mailboxes ↑")
+        assert ("list_domains", "mailboxes") in engine.accounts.orders
+        assert [table.get_row_at(i)[0] for i in range(3)] == ["empty.example", "example.net", "example.org"]
+        assert "Mailboxes ↑" in screen_plain(app)
+        await pilot.press("O")
+        await loaded(pilot, "sorted by mailboxes ↓")
+        assert engine.accounts.orders[-1] == ("list_domains", "-mailboxes")
+        assert [table.get_row_at(i)[0] for i in range(3)] == ["example.org", "example.net", "empty.example"]
+        await pilot.press("o", "o")
+        await loaded(pilot, "sorted by domain ↑")
+
+        await view(pilot, "2", "rows 1–3 of 3 · sorted by address ↑")
+        await pilot.press("O")
+        await loaded(pilot, "sorted by address ↓")
+        assert engine.accounts.orders[-1] == ("list_users", "-email")
+        assert [table.get_row_at(i)[0] for i in range(3)] == ["carol@example.net", "bob@example.org",
+                                                              "admin@example.org"]
+        await pilot.press("o")  # Messages / Size / Last login do not come from the database
+        await wait_for(pilot, lambda: any("sort by address only" in str(n.message) for n in app._notifications))
+        assert "sorted by address ↓" in screen_text(app)
+
+        await view(pilot, "3", "sorted by source ↑")
+        await pilot.press("o")
+        await loaded(pilot, "rows 1–2 of 2 · sorted by destination ↑")
+        assert engine.accounts.orders[-1] == ("list_aliases", "destination")
+        assert table.get_row_at(0)[1] == "admin@example.org"
+        # each view keeps its own sort
+        await view(pilot, "2", "sorted by address ↓")
+
+
+async def test_sort_is_kept_while_paging_through_100k() -> None:
+    engine = big()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await view(pilot, "2", "of 100,003")
+        page = app.screen.query_one(AccountsPanel).limit
+        await pilot.press("O")
+        await loaded(pilot, f"rows 1–{page} of 100,003 · by address ↓")  # "sorted" makes way at 80 columns
+        assert "user099999@big.example" in screen_plain(app)
+        await pilot.press("pagedown")
+        await loaded(pilot, f"rows {page + 1}–{2 * page} of 100,003")
+        assert f"user{99999 - page:06d}@big.example" in screen_plain(app)
+        assert engine.accounts.orders[-1] == ("list_users", "-email")
+        assert all(c[2] <= 30 for c in engine.accounts.calls if c[0] == "list_users")
+
+
+async def test_clicking_a_column_title_sorts_by_it() -> None:
+    engine = DashboardEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, "sorted by domain ↑")
+        table = app.screen.query_one("#accounts-table")
+        first = list(table.columns.values())[0].get_render_width(table)
+        await pilot.click("#accounts-table", offset=(first + 2, 0))  # the Mailboxes title
+        await loaded(pilot, "sorted by mailboxes ↑")
+        first = list(table.columns.values())[0].get_render_width(table)
+        await pilot.click("#accounts-table", offset=(first + 2, 0))
+        await loaded(pilot, "sorted by mailboxes ↓")
+        await view(pilot, "2", "sorted by address ↑")
+        first = list(table.columns.values())[0].get_render_width(table)
+        await pilot.click("#accounts-table", offset=(first + 2, 0))  # Messages: read from disk, not sortable
+        await wait_for(pilot, lambda: any("cannot sort" in str(n.message) for n in app._notifications))
+        assert engine.accounts.orders[-1] == ("list_users", "email")
+
+
+def write_csv(tmp_path, text: str):  # noqa: ANN001, ANN201
+    path = tmp_path / "mailboxes.csv"
+    path.write_text(text)
+    return path
+
+
+async def test_import_form_adds_the_valid_rows_and_reports_the_rejected(tmp_path) -> None:  # noqa: ANN001
+    path = write_csv(tmp_path, "email,password\ndave@example.org,correct-horse-1\nerin@example.net,correct-horse-2\n"
+                               "bob@nowhere.test,correct-horse-3\nfrank@example.org,short\n"
+                               "admin@example.org,correct-horse-4\ngina@example.org,correct-horse-5\n")
+    engine = DashboardEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await view(pilot, "2", "rows 1–3 of 3")
+        await pilot.press("i")
+        await wait_for(pilot, lambda: "Import mailboxes from a CSV file" in screen_text(app))
+        await fill(pilot, "#in-file", str(path))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Import finished" in screen_text(app))
+        said = screen_text(app)
+        assert "Imported 3, rejected 3" in said
+        assert "line 4 bob@nowhere.test: the domain nowhere.test is not served here; add it first" in said
+        assert "line 5 frank@example.org: password must be at least 8 characters" in said
+        assert "line 6 admin@example.org: the mailbox admin@example.org already exists" in said
+        assert "correct-horse" not in screen_plain(app) and "short" not in said
+        assert {"dave@example.org", "erin@example.net", "gina@example.org"} <= engine.accounts.users
+        assert engine.accounts.passwords["dave@example.org"].startswith("{SHA512-CRYPT}$6$")
+        await pilot.press("escape")
+        await loaded(pilot, "rows 1–6 of 6")
+        assert isinstance(app.screen, DashboardScreen)
+        assert "Mailboxes (6)" in screen_text(app)
+        assert "gina@example.org" in screen_plain(app)
+
+
+async def test_import_bad_path_or_bad_file_shows_an_inline_error_and_changes_nothing(tmp_path) -> None:  # noqa: ANN001
+    engine = DashboardEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await view(pilot, "2", "rows 1–3 of 3")
+        await pilot.press("i")
+        await wait_for(pilot, lambda: "Import mailboxes from a CSV file" in screen_text(app))
+        await fill(pilot, "#in-file", str(tmp_path / "missing.csv"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "does not exist" in screen_text(app))
+        assert any(line.startswith("CSV file") and "missing.csv does not exist" in line
+                   for line in screen_text(app).splitlines())
+        bad = write_csv(tmp_path, "dave@example.org,correct-horse-1\nerin@example.org;correct-horse-2\n")
+        await fill(pilot, "#in-file", str(bad))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "line 2 has 1 column" in screen_text(app))
+        assert not [c for c in engine.accounts.calls if c[0] in ("add_user_hashes", "new_mailbox_problems")]
+        assert len(engine.accounts.users) == 3
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+
+async def test_import_check_only_reports_without_changing_and_a_long_report_scrolls(tmp_path) -> None:  # noqa: ANN001
+    rows = "".join(f"user{i}@nowhere.test,correct-horse-{i}\n" for i in range(40))
+    path = write_csv(tmp_path, "dave@example.org,correct-horse-1\n" + rows)
+    engine = DashboardEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await view(pilot, "2", "rows 1–3 of 3")
+        await pilot.press("i")
+        await wait_for(pilot, lambda: "Import mailboxes from a CSV file" in screen_text(app))
+        await fill(pilot, "#in-file", str(path))
+        await pilot.click("#form-dry-run")
+        await wait_for(pilot, lambda: "Checked: nothing was changed" in screen_text(app))
+        assert "Would import 1, rejected 40" in screen_text(app)
+        assert "dave@example.org" not in engine.accounts.users
+        assert not [c for c in engine.accounts.calls if c[0] == "add_user_hashes"]
+        plain = screen_plain(app)
+        assert "line 2 user0@nowhere.test" in plain and "line 41 user39@nowhere.test" not in plain
+        scroller = app.screen.query_one("#import-rejected")
+        assert app.focused is scroller
+        await pilot.press("end")
+        await wait_for(pilot, lambda: "line 41 user39@nowhere.test" in screen_plain(app))
+        assert scroller.scroll_y > 0
+        await pilot.press("escape")  # back to the form, which still holds the path
+        await wait_for(pilot, lambda: "Import mailboxes from a CSV file" in screen_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        assert len(engine.accounts.users) == 3
+
+
+async def test_a_running_import_keeps_its_form_until_the_report_is_there(tmp_path) -> None:  # noqa: ANN001
+    import threading
+
+    path = write_csv(tmp_path, "dave@example.org,correct-horse-1\n")
+    engine = DashboardEngine()
+    engine.import_gate = threading.Event()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await view(pilot, "2", "rows 1–3 of 3")
+        await pilot.click("#accounts-import")
+        await wait_for(pilot, lambda: "Import mailboxes from a CSV file" in screen_text(app))
+        await fill(pilot, "#in-file", str(path))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Checking the file…" in screen_text(app))
+        await pilot.press("escape")  # not now: the import runs
+        await pilot.press("enter")  # nor twice
+        await pilot.pause()
+        assert "Import mailboxes from a CSV file" in screen_text(app)
+        engine.import_gate.set()
+        await wait_for(pilot, lambda: "Import finished" in screen_text(app))
+        assert "Imported 1, rejected 0" in screen_text(app)
+        assert [c for c in engine.accounts.calls if c[0] == "add_user_hashes"] == [("add_user_hashes", 1)]
+        await pilot.press("enter")  # Close has the focus when nothing was rejected
+        await loaded(pilot, "rows 1–4 of 4")

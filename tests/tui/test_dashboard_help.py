@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from mailtui.screens.dashboard import DashboardScreen
+import pytest
+from mailtui.screens.dashboard import Confirm, DashboardScreen
+from textual.widgets import TabbedContent
 
 from .conftest import make_app, screen_text, wait_for
 from .fakes import DashboardEngine
+from .fakes_log import LogEngine
+from .fakes_ops import OpsEngine
 
 
 async def test_help_on_the_dashboard_lists_every_tabs_keys() -> None:
@@ -23,3 +27,55 @@ async def test_help_on_the_dashboard_lists_every_tabs_keys() -> None:
         assert "Password" in text and "Filter" in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+
+MAIN = {"services": "services-table", "queue": "queue-table", "mail-log": "log-lines", "accounts": "accounts-table"}
+
+
+@pytest.mark.parametrize(("tab", "main"), [("services", "#services-table"), ("queue", "#queue-table"),
+                                           ("mail-log", "#log-lines"), ("accounts", "#accounts-table")])
+async def test_switching_tabs_from_code_stays_and_focuses_the_tabs_list(tab: str, main: str) -> None:
+    """From every tab to every other: the switch must not bounce back (Textual hands a hidden widget's
+    focus to a sibling in the hidden pane, and TabbedContent would follow it back)."""
+    app = make_app(LogEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        for start in ("accounts", "services", "queue", "mail-log"):
+            app.screen.show_tab(start)
+            await wait_for(pilot, lambda s=start: app.focused is not None and app.focused.id == MAIN[s])
+            app.screen.show_tab(tab)
+            await wait_for(pilot, lambda: app.focused is not None and app.focused.id == main.lstrip("#"))
+            await pilot.pause(0.2)
+            assert app.screen.query_one(TabbedContent).active == f"tab-{tab}", f"bounced back from {tab} to {start}"
+
+
+async def test_palette_restart_dovecot_switches_to_services_and_asks_first() -> None:
+    engine = OpsEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"restart dovecot")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        assert "Dovecot" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        assert app.screen.query_one(TabbedContent).active == "tab-services"
+        assert not engine.calls_of("control_service")
+
+
+async def test_palette_flush_queue_runs_on_the_queue_tab() -> None:
+    engine = OpsEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"flush the mail queue")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: engine.calls_of("queue_action"))
+        assert app.screen.query_one(TabbedContent).active == "tab-queue"

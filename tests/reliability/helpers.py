@@ -1,0 +1,192 @@
+"""Probes shared by the reliability tests: TLS handshakes, the mail log, secret scans, `mailtui check`."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from tests.harness.testhost import TestHost
+
+STARTTLS_PORTS = (25, 587)
+MAIL_LOG = "/var/log/mail.log"
+
+# ------------------------------------------------------------------------------------------------- TLS
+
+
+def _client_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test host's certificate is self-signed
+    return context
+
+
+def old_tls_context() -> ssl.SSLContext:
+    """A client that offers TLS 1.0 and 1.1 only, with the ciphers those need (OpenSSL 3 refuses them
+    below security level 0): what a client stuck on TLS < 1.2 sends."""
+    context = _client_context()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # ssl.TLSVersion.TLSv1/TLSv1_1 are deprecated
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+def tls12_context() -> ssl.SSLContext:
+    context = _client_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def handshake(host: str, port: int, context: ssl.SSLContext, timeout: float = 15) -> str:
+    """The TLS version negotiated on `port` (STARTTLS on 25 and 587, implicit TLS elsewhere); raises
+    ssl.SSLError (or OSError) when the handshake fails."""
+    if port in STARTTLS_PORTS:
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            smtp.ehlo("client.example.test")
+            assert smtp.has_extn("starttls"), f"port {port} does not offer STARTTLS"
+            smtp.starttls(context=context)
+            assert isinstance(smtp.sock, ssl.SSLSocket)
+            return smtp.sock.version() or "?"
+    with socket.create_connection((host, port), timeout=timeout) as raw, \
+            context.wrap_socket(raw, server_hostname=host) as tls:
+        return tls.version() or "?"
+
+
+# -------------------------------------------------------------------------------------------- mail log
+
+
+def log_size(host: TestHost) -> int:
+    return int(host.run(["stat", "-c", "%s", MAIL_LOG]).stdout)
+
+
+def log_since(host: TestHost, offset: int) -> str:
+    return host.run(["tail", "-c", f"+{offset + 1}", MAIL_LOG]).stdout
+
+
+def wait_for_log(host: TestHost, offset: int, pattern: str, timeout: float = 10) -> str:
+    """The first line written to the mail log after `offset` that matches `pattern` (fails after timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = log_since(host, offset)
+        for line in text.splitlines():
+            if re.search(pattern, line):
+                return line
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no line matching {pattern!r} in the mail log after {timeout} s; it got:\n"
+                                 f"{text[-3000:]}")
+        time.sleep(0.2)
+
+
+# ------------------------------------------------------------------------------------------------ secrets
+
+# Where a secret could land on a host: everything but the kernel's views (/proc, /sys, /dev minus /dev/shm)
+# and the read-only OS (/usr minus /usr/local, /bin, /lib, …). Directories named "archives" are skipped:
+# the only one is /var/cache/apt/archives, the cached .debs (200 MB, written before mailtui ran).
+SCAN_ROOTS = ("/etc", "/var", "/root", "/home", "/srv", "/opt", "/tmp", "/run", "/dev/shm", "/usr/local")
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A file that holds a secret: which ones, and who may read it."""
+
+    path: str
+    labels: frozenset[str]
+    owner: str  # user:group
+    mode: int
+
+    @property
+    def world_readable(self) -> bool:
+        return bool(self.mode & 0o004)
+
+
+def scan_host(host: TestHost, secrets: Mapping[str, str]) -> dict[str, Holder]:
+    """Every file under SCAN_ROOTS holding any of the secrets (as plain text), by path."""
+    needles = "".join(f"{value}\n" for value in secrets.values())
+    found = host.run(["grep", "-rlsF", "--exclude-dir=archives", "-f", "-", *SCAN_ROOTS], input=needles,
+                     check=False)
+    assert found.returncode in (0, 1), found  # 1: nothing found
+    holders = {}
+    for path in found.stdout.splitlines():
+        text = host.run(["cat", "--", path]).stdout
+        owner, mode = host.run(["stat", "-c", "%U:%G %a", "--", path]).stdout.split()
+        labels = frozenset(label for label, value in secrets.items() if value in text)
+        holders[path] = Holder(path, labels, owner, int(mode, 8))
+    return holders
+
+
+def with_base64(secrets: Mapping[str, str]) -> dict[str, str]:
+    """The secrets plus their base64 forms (how SMTP AUTH carries them), labelled "<label> (base64)".
+    Values that only matter encoded (an AUTH PLAIN blob holds NUL bytes) are kept only in base64."""
+    result = {label: value for label, value in secrets.items() if "\0" not in value}
+    result.update({f"{label} (base64)": base64.b64encode(value.encode()).decode() for label, value in secrets.items()})
+    return result
+
+
+def lines_with(text: str, secrets: Mapping[str, str]) -> dict[str, list[str]]:
+    """The lines of `text` (a trace, a log) holding each secret, by label; labels with none are left out."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        for label, value in secrets.items():
+            if value in line:
+                found.setdefault(label, []).append(line)
+    return found
+
+
+# --------------------------------------------------------------------------------------- mailtui check
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    ok: bool
+    returncode: int
+    checks: list[dict]
+
+    @property
+    def failed(self) -> list[dict]:
+        return [c for c in self.checks if not c["ok"]]
+
+    def failures_naming(self, path: str) -> list[dict]:
+        """Failed checks whose name or detail names exactly `path` (not merely a path below it)."""
+        named = re.compile(re.escape(path) + r"(?![\w./-])")
+        return [c for c in self.failed if named.search(c["name"]) or named.search(c["detail"])]
+
+
+def mailtui_check(host: TestHost) -> CheckRun:
+    result = host.mailtui("check", "--json", check=False, timeout=300)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    return CheckRun(data["ok"], result.returncode, data["checks"])
+
+
+# ---------------------------------------------------------------------------------------------- database
+
+
+@contextlib.contextmanager
+def mariadb_login(host: TestHost, user: str, password: str, database: str) -> Iterator[str]:
+    """A root-only client defaults file inside `host` for one account (its password never on a command
+    line); yields its path, deletes it afterwards."""
+    path = f"/root/.reliability-{user}.cnf"
+    host.write_file(path, f"[client]\nhost=127.0.0.1\nuser={user}\npassword={password}\ndatabase={database}\n",
+                    mode=0o600)
+    try:
+        yield path
+    finally:
+        host.run(["rm", "-f", path])
+
+
+def mariadb(host: TestHost, defaults: str, sql: str) -> subprocess.CompletedProcess[str]:
+    """Run SQL through the mariadb client with a defaults file (first option, as the client requires)."""
+    return host.run(["mariadb", f"--defaults-extra-file={defaults}", "--batch", "--skip-column-names"],
+                    input=sql, check=False)
