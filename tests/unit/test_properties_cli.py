@@ -246,7 +246,7 @@ def test_bad_names_are_refused_by_field(argv: list[str], field: str) -> None:
 
 @pytest.mark.parametrize("argv,stored", [
     (["domain", "add", " Bücher.Example "], "added domain xn--bcher-kva.example"),
-    (["user", "add", "Alice@Example.ORG", "--password-stdin"], "added mailbox alice@example.org"),
+    (["user", "add", "Bob@Example.ORG", "--password-stdin"], "added mailbox bob@example.org"),
     (["alias", "add", "@Example.ORG", "alice@example.org"], "added alias @example.org -> alice@example.org"),
 ])
 def test_the_cli_reports_the_name_it_stored(argv: list[str], stored: str) -> None:
