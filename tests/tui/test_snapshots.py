@@ -7,7 +7,7 @@ import pytest
 
 from mailtui.answers import Answers, Domain, User
 
-from .conftest import error_of, make_app, screen_text, type_into, wait_for, walk_to
+from .conftest import error_of, make_app, screen_plain, screen_text, type_into, wait_for, walk_to
 from .fakes import STEP_NAMES, FakeEngine, Preflight, State, failing_run, ok_run
 
 SIZE = (80, 24)
@@ -71,7 +71,8 @@ def test_apply_failed_snapshot(snap_compare) -> None:  # noqa: ANN001
 
     async def run_before(pilot) -> None:  # noqa: ANN001
         await _confirm(pilot)
-        await wait_for(pilot, lambda: "Failed in postfix" in screen_text(pilot.app))
+        await wait_for(pilot, lambda: "Failed in postfix" in screen_text(pilot.app)
+                       and "FAILED postfix" in screen_plain(pilot.app))
 
     assert snap_compare(make_app(engine), terminal_size=SIZE, run_before=run_before)
 
@@ -79,7 +80,9 @@ def test_apply_failed_snapshot(snap_compare) -> None:  # noqa: ANN001
 def test_apply_done_snapshot(snap_compare) -> None:  # noqa: ANN001
     async def run_before(pilot) -> None:  # noqa: ANN001
         await _confirm(pilot)
-        await wait_for(pilot, lambda: "Install finished" in screen_text(pilot.app))
+        # ... and the log pane has scrolled to its last line (written from a worker thread).
+        await wait_for(pilot, lambda: "Install finished" in screen_text(pilot.app)
+                       and "verify: working" in screen_plain(pilot.app))
 
     assert snap_compare(make_app(FakeEngine(runs=[ok_run()])), terminal_size=SIZE, run_before=run_before)
 
@@ -87,7 +90,9 @@ def test_apply_done_snapshot(snap_compare) -> None:  # noqa: ANN001
 def test_verify_snapshot(snap_compare) -> None:  # noqa: ANN001
     async def run_before(pilot) -> None:  # noqa: ANN001
         await _confirm(pilot)
-        await wait_for(pilot, lambda: "Install finished" in screen_text(pilot.app))
+        # ... and the log pane has scrolled to its last line (written from a worker thread).
+        await wait_for(pilot, lambda: "Install finished" in screen_text(pilot.app)
+                       and "verify: working" in screen_plain(pilot.app))
         await pilot.click("#apply-continue")
         await wait_for(pilot, lambda: "DNS records" in screen_text(pilot.app))
 
