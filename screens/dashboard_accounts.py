@@ -405,9 +405,9 @@ class AccountsPanel(Vertical):
         Binding("delete", "remove", "Remove", show=False),
         Binding("slash", "filter", "Filter"),
         # Sorting is done by the database, so only its columns sort (not Messages, Size, Last login).
-        Binding("o", "sort", "Sort by next column", tooltip="Sort by the next column (or click a column's title)"),
-        Binding("O", "reverse", "Reverse sort", tooltip="Reverse the sort"),
-        Binding("i", "import", "Import CSV", tooltip="Add mailboxes from a CSV file of email,password lines"),
+        Binding("o", "sort", "Sort", tooltip="Sort by the next column (or click a column's title)"),
+        Binding("O", "reverse", "Reverse", tooltip="Reverse the sort"),
+        Binding("i", "import", "Import", tooltip="Add mailboxes from a CSV file of email,password lines"),
         Binding("1", "view('domains')", "Domains", show=False),
         Binding("2", "view('mailboxes')", "Mailboxes", show=False),
         Binding("3", "view('aliases')", "Aliases", show=False),

@@ -113,7 +113,7 @@ class QueuePanel(Vertical):
         Binding("u", "release", "Release"),
         Binding("x", "delete", "Delete"),
         Binding("delete", "delete", "Delete", show=False),
-        Binding("g", "reload", "Refresh"),
+        Binding("g", "reload", "Refresh", show=False),  # it refreshes by itself every 3 s
         Binding("ctrl+r", "reload", "Refresh", show=False),
     ]
     ACTIONS = frozenset({"flush", "flush_all", "hold", "release", "delete"})
