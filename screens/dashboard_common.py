@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Button, Static
 
 
@@ -52,3 +53,36 @@ class Confirm(ModalScreen[str | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         answer = (event.button.id or "").removeprefix("confirm-")
         self.dismiss(None if answer == "cancel" else answer)
+
+
+class RefreshWhileShown:
+    """Mixin for a dashboard panel (put it before the Widget base): calls `refresh_now()` when the panel
+    is shown and every REFRESH_SECONDS while it stays shown, on the current screen, with nothing of its
+    own running (`busy`); never while it is hidden."""
+
+    REFRESH_SECONDS: float = 5.0
+    busy: object = ""
+    _refresh_timer: Timer | None = None
+    _shown = False
+
+    def refresh_now(self) -> None:
+        raise NotImplementedError
+
+    def start_refreshing(self) -> None:
+        """Call from on_mount: the timer starts paused and runs while the panel is shown."""
+        self._refresh_timer = self.set_interval(self.REFRESH_SECONDS, self._tick, pause=True)  # type: ignore[attr-defined]
+
+    def on_show(self) -> None:
+        self._shown = True
+        if self._refresh_timer is not None:
+            self._refresh_timer.resume()
+        self.refresh_now()
+
+    def on_hide(self) -> None:
+        self._shown = False
+        if self._refresh_timer is not None:
+            self._refresh_timer.pause()
+
+    def _tick(self) -> None:
+        if self._shown and self.screen.is_current and not self.busy:  # type: ignore[attr-defined]
+            self.refresh_now()

@@ -18,13 +18,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.timer import Timer
 from textual.widgets import Button, DataTable, Static
 from textual.worker import get_current_worker
 
 from mailtui.cli_ops import human_age
 
-from .dashboard_common import Confirm, human_size
+from .dashboard_common import Confirm, RefreshWhileShown, human_size
 from .dashboard_services import OutputLog, describe
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ def counts_text(messages: list[Any]) -> str:
     return f"{total} message{'s' if total != 1 else ''}: " + ", ".join(f"{counts[q]} {q}" for q in order)
 
 
-class QueuePanel(Vertical):
+class QueuePanel(RefreshWhileShown, Vertical):
     """The mail queue in a table; actions on the selected message (or on all of them: F)."""
 
     REFRESH_SECONDS: ClassVar[float] = 3.0
@@ -134,8 +133,6 @@ class QueuePanel(Vertical):
         self.busy = ""
         self.messages: dict[str, Any] = {}
         self.loaded = False
-        self._timer: Timer | None = None
-        self._shown = False
         self._shown_reason_width = 0
 
     def compose(self) -> ComposeResult:
@@ -169,25 +166,13 @@ class QueuePanel(Vertical):
         table.add_column("Sender", key="sender")
         table.add_column("Recipients", key="recipients")
         table.add_column("Reason", key="reason")
-        self._timer = self.set_interval(self.REFRESH_SECONDS, self._tick, pause=True)
+        self.start_refreshing()
         self.load()
 
-    # ------------------------------------------------------------ shown / hidden
+    # ------------------------------------------------------------ shown / hidden (RefreshWhileShown)
 
-    def on_show(self) -> None:
-        self._shown = True
-        if self._timer is not None:
-            self._timer.resume()
+    def refresh_now(self) -> None:
         self.load()
-
-    def on_hide(self) -> None:
-        self._shown = False
-        if self._timer is not None:
-            self._timer.pause()
-
-    def _tick(self) -> None:
-        if self._shown and self.screen.is_current and not self.busy:
-            self.load()
 
     # ------------------------------------------------------------ loading
 

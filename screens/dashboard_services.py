@@ -19,14 +19,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.timer import Timer
 from textual.widgets import Button, DataTable, RichLog, Static, TabbedContent
 from textual.worker import get_current_worker
 
 from mailtui.cli_ops import human_age
 from mailtui.errors import ValidationError
 
-from .dashboard_common import Confirm, error_text
+from .dashboard_common import Confirm, RefreshWhileShown, error_text
 from .widgets import with_label
 
 if TYPE_CHECKING:
@@ -105,7 +104,7 @@ class OutputLog(RichLog):
         return [strip.text for strip in self.lines]
 
 
-class ServicesPanel(Vertical):
+class ServicesPanel(RefreshWhileShown, Vertical):
     """The three services of the stack in a table; actions on the selected row."""
 
     REFRESH_SECONDS: ClassVar[float] = 5.0
@@ -187,8 +186,6 @@ class ServicesPanel(Vertical):
         self.busy = ""  # what runs now ("" when nothing does)
         self.debug: bool | None = None
         self.names: list[str] = []
-        self._timer: Timer | None = None
-        self._shown = False
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="services-table", cursor_type="row", zebra_stripes=False)
@@ -222,27 +219,15 @@ class ServicesPanel(Vertical):
         table.add_column(Text("PID", justify="right"), key="pid")
         table.add_column(Text("Uptime", justify="right"), key="uptime")
         table.add_column("Listening ports", key="ports")
-        self._timer = self.set_interval(self.REFRESH_SECONDS, self._tick, pause=True)
+        self.start_refreshing()
         self.refresh_status()
         self.load_problems()
         self.load_debug()
 
-    # ------------------------------------------------------------ shown / hidden
+    # ------------------------------------------------------------ shown / hidden (RefreshWhileShown)
 
-    def on_show(self) -> None:
-        self._shown = True
-        if self._timer is not None:
-            self._timer.resume()
+    def refresh_now(self) -> None:
         self.refresh_status()
-
-    def on_hide(self) -> None:
-        self._shown = False
-        if self._timer is not None:
-            self._timer.pause()
-
-    def _tick(self) -> None:
-        if self._shown and self.screen.is_current and not self.busy:
-            self.refresh_status()
 
     # ------------------------------------------------------------ loading
 
