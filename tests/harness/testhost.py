@@ -1092,7 +1092,11 @@ def clean(*, everything: bool = False) -> list[str]:
             meta = json.loads((host_dir / "meta.json").read_text())
         except (OSError, ValueError):
             meta = {"netns": f"mt-{host_dir.name}", "veth": f"mtv{host_dir.name}a"}
-            if time.time() - host_dir.stat().st_mtime < 60:  # maybe just being created
+            try:
+                age = time.time() - host_dir.stat().st_mtime
+            except FileNotFoundError:  # torn down meanwhile by its own test (or another clean)
+                continue
+            if age < 60:  # maybe just being created
                 live_netns.add(meta["netns"])
                 continue
         if _owner_alive(meta) and not everything:
