@@ -429,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     from mailtui import cli_ops
 
     cli_ops.add_parsers(sub)
+
+    from mailtui import cli_rollback
+
+    cli_rollback.add_parser(sub)
     return parser
 
 

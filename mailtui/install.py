@@ -118,6 +118,10 @@ def prepare(answers: Answers) -> Answers:
     second install changes nothing), else generated."""
     answers = answers_mod.check(answers)
     saved = load_saved_answers()
+    if saved is None:  # after `mailtui rollback`: the database it left alone still has these passwords
+        from mailtui import rollback
+
+        saved = rollback.answers_left_behind()
     if saved is not None and not answers.database.password and saved.database.user == answers.database.user:
         answers = replace(answers, database=replace(answers.database, password=saved.database.password))
     if saved is not None and not answers.database.admin_password \
@@ -318,6 +322,9 @@ def worker_main(answers_text: str, only: Sequence[str] | None = None) -> int:
 
     With `only`, it runs just those steps; the other steps keep the status the previous run recorded
     (a phased install — packages first, then the rest — adds up to one state)."""
+    from mailtui import faults, rollback
+
+    faults.arm()  # MAILTUI_FAULT: the reliability tests kill this process at a chosen point
     ensure_install_dir()
     lock = LOCK_FILE.open("w")
     try:
@@ -325,6 +332,7 @@ def worker_main(answers_text: str, only: Sequence[str] | None = None) -> int:
     except BlockingIOError:
         print("another install is running", file=sys.stderr)
         return 3
+    rollback.note_install_start()
     answers = answers_mod.loads(answers_text)
     answers_mod.save(answers, PENDING_ANSWERS)
     requested = ordered_steps(only) if only is not None else []
@@ -380,7 +388,12 @@ def start_worker(answers: Answers, steps: Sequence[str] | None = None) -> int:
         state = read_state()
         if state.pid == proc.pid:
             return proc.pid
-        if proc.poll() is not None:
+        code = proc.poll()
+        if code is not None and code < 0:  # killed (power cut, kill -9) before it took over the state
+            again = "`mailtui install --resume`" if PENDING_ANSWERS.exists() else "the install"
+            raise MailtuiError(f"the install was interrupted: its worker was killed (signal {-code}) as it "
+                               f"started; run {again} again")
+        if code is not None:
             raise MailtuiError(f"the install worker exited at once; see {WORKER_LOG}:\n"
                                + WORKER_LOG.read_text(errors="replace")[-2000:])
         time.sleep(0.05)

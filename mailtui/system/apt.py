@@ -4,19 +4,30 @@ Progress comes from apt's status file descriptor (APT::Status-Fd): lines such as
 ``dlstatus:1:12.5:Retrieving file 1 of 8`` and ``pmstatus:postfix:42.8571:Configuring postfix``.
 Downloads count for the first 30 %, unpacking/configuring for the rest. Another apt/dpkg holding
 the lock is waited for (apt says so in its output, which is shown). Existing conffiles are kept.
+
+An install killed half-way (power cut, kill -9 of the worker and dpkg) leaves dpkg's journal in
+/var/lib/dpkg/updates or packages half-installed / unpacked: dpkg_interrupted() sees either, and
+configure_pending() finishes what can be finished (`dpkg --configure -a`) and lets apt reinstall
+what cannot (`apt-get install -f`), before the next install of the missing packages.
+
+Fault injection (faults.py): each package dpkg starts to unpack ("Preparing <pkg>" on apt's status
+fd, dpkg has marked it half-installed) is a `dpkg-unpack` point, where apt's whole process group is
+killed first, mid-unpack.
 """
 
 from __future__ import annotations
 
 import os
 import selectors
+import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailtui import faults
 from mailtui.errors import CommandFailed
-from mailtui.system.commands import child_env, run
+from mailtui.system.commands import child_env, run, which
 
 LOCK_TIMEOUT_S = 900
 DOWNLOAD_SHARE = 30.0
@@ -44,6 +55,12 @@ def parse_status_line(line: str) -> StatusLine | None:
     return StatusLine(kind, package, value, message)
 
 
+def is_unpack_start(status: StatusLine) -> bool:
+    """apt's "Preparing <pkg>": dpkg has marked the package half-installed and is unpacking it (not
+    "Preparing to configure <pkg>", which follows the unpack)."""
+    return status.message.startswith("Preparing ") and not status.message.startswith("Preparing to configure")
+
+
 def overall_percent(status: StatusLine) -> float:
     if status.kind == "dlstatus":
         return status.percent * DOWNLOAD_SHARE / 100.0
@@ -59,12 +76,33 @@ def missing(packages: Sequence[str]) -> list[str]:
     return [p for p in packages if not is_installed(p)]
 
 
+def installed_program(name: str) -> str | None:
+    """Where program `name` is, if it is really installed: on the PATH, and from no package (installed by
+    hand) or from a package dpkg finished installing. A binary an install cut off half-way has unpacked
+    (e.g. mariadbd from mariadb-server-core while mariadb-server never got unpacked) does not count."""
+    path = which(name)
+    if path is None:
+        return None
+    for candidate in dict.fromkeys([path, os.path.realpath(path)]):
+        result = run(["dpkg-query", "-S", candidate], check=False)
+        if not result.ok:
+            continue
+        owners = [pkg.strip() for line in result.output.splitlines() if not line.startswith("diversion ")
+                  for pkg in line.rsplit(": ", 1)[0].split(",")]
+        return path if any(is_installed(pkg) for pkg in owners if pkg) else None
+    return path  # no package owns it
+
+
 def dpkg_interrupted() -> bool:
-    """dpkg was interrupted (e.g. the machine or an SSH session died mid-install)."""
+    """dpkg was interrupted (e.g. the machine or an SSH session died mid-install): its journal holds
+    updates, or `dpkg --audit` lists packages left half-installed, unpacked or half-configured."""
     try:
-        return any(DPKG_UPDATES.iterdir())
+        if any(DPKG_UPDATES.iterdir()):
+            return True
     except FileNotFoundError:
-        return False
+        pass
+    audit = run(["dpkg", "--audit"], check=False)
+    return bool(audit.output.strip())
 
 
 def lists_missing() -> bool:
@@ -93,7 +131,18 @@ def update(on_line: Callable[[str], None]) -> None:
 
 
 def configure_pending(on_line: Callable[[str], None]) -> None:
-    run(["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"], on_line=on_line, timeout=3600)
+    """Finish an interrupted dpkg run. `dpkg --configure -a` configures what was unpacked; a package
+    killed mid-unpack (half-installed) cannot be configured, apt reinstalls it (`apt-get install -f`).
+    Raises CommandFailed when dpkg still reports problems afterwards."""
+    result = run(["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"], on_line=on_line,
+                 timeout=3600, check=False)
+    if result.ok and not dpkg_interrupted():
+        return
+    on_line("some packages could not be configured as they are: letting apt reinstall them (apt-get install -f)")
+    run(["apt-get", *_apt_options(), "install", "-f"], on_line=on_line, timeout=3600)
+    audit = run(["dpkg", "--audit"], check=False)
+    if audit.output.strip():
+        raise CommandFailed(["dpkg", "--audit"], 1, audit.output)
 
 
 def install(packages: Sequence[str], on_line: Callable[[str], None],
@@ -107,6 +156,10 @@ def install(packages: Sequence[str], on_line: Callable[[str], None],
     )
     os.close(write_fd)
     assert proc.stdout is not None
+
+    def kill_apt() -> None:  # fault injection: apt, dpkg and the maintainer scripts die mid-unpack
+        os.killpg(proc.pid, signal.SIGKILL)
+
     output: list[str] = []
     buffers = {proc.stdout.fileno(): b"", read_fd: b""}
     sel = selectors.DefaultSelector()
@@ -127,6 +180,8 @@ def install(packages: Sequence[str], on_line: Callable[[str], None],
                 text = raw.decode("utf-8", errors="replace")
                 if fd == read_fd:
                     status = parse_status_line(text)
+                    if status is not None and status.kind == "pmstatus" and is_unpack_start(status):
+                        faults.point("dpkg-unpack", status.package, before_kill=kill_apt)
                     if status is not None and status.kind in ("dlstatus", "pmstatus"):
                         on_percent(overall_percent(status), status.message)
                     elif status is not None and status.kind == "pmerror":
@@ -136,6 +191,7 @@ def install(packages: Sequence[str], on_line: Callable[[str], None],
                     on_line(text)
     os.close(read_fd)
     code = proc.wait()
+    faults.point("command", " ".join(argv), effect="change")
     if code != 0:
         raise CommandFailed(argv[:1] + ["install", *packages], code, "\n".join(output))
     on_percent(100.0, "done")

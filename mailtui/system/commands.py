@@ -3,6 +3,12 @@
 Ordinary commands go through `sh` with a plain (non-tty) output. Daemon starts go through
 `run_detached`, whose output is captured in a file: an init script that leaves the daemon holding
 its stdout would otherwise keep a pipe open forever (DESIGN.md: `service dovecot start`).
+
+Before a command runs, what it is going to change is backed up for `mailtui rollback` (files.py): the
+files `effect_of(argv)` names for the commands mailtui uses (`postconf -e` main.cf, `postconf -M/-P`
+master.cf, `openssl … -out F`, `chmod M F`, `ufw allow` its rules files, …) plus any a caller names
+with `changes=`, and the system accounts `useradd`/`groupadd` create. After it returns it is a fault
+point (faults.py).
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import sh
 
+from mailtui import faults
 from mailtui.errors import CommandFailed
+from mailtui.system import files
 
 LineCallback = Callable[[str], None]
 
@@ -60,6 +69,118 @@ def which(program: str) -> str | None:
     return shutil.which(program, path=BASE_ENV["PATH"])
 
 
+# ---------------------------------------------------------------- what a command changes
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a command changes, as far as mailtui knows: files (backed up before it runs), system
+    accounts it creates, and whether it changes anything at all (False: it only reads)."""
+
+    files: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    mutates: bool = True
+
+
+READ_ONLY = Effect(mutates=False)
+UFW_RULES = ("/etc/ufw/user.rules", "/etc/ufw/user6.rules")
+UFW_CONF = "/etc/ufw/ufw.conf"
+UFW_DEFAULTS = "/etc/default/ufw"
+_READERS = {"dpkg-query", "apt-cache", "doveconf", "getent", "id", "hostname", "uname", "true", "ss"}
+
+
+def _operands(args: Sequence[str]) -> list[str]:
+    return [a for a in args if not a.startswith("-")]
+
+
+def _postconf(args: list[str]) -> Effect:
+    conf_dir = "/etc/postfix"
+    if "-c" in args and args.index("-c") + 1 < len(args):
+        conf_dir = args[args.index("-c") + 1]
+    flags = {c for a in args if a.startswith("-") and not a.startswith("--") for c in a[1:]}
+    assigns = any("=" in a for a in _operands(args))
+    edits = assigns or bool(flags & {"e", "X", "#"})
+    if not edits:
+        return READ_ONLY
+    target = "master.cf" if flags & {"M", "P", "F"} else "main.cf"
+    return Effect(files=(f"{conf_dir}/{target}",))
+
+
+def _ufw(args: list[str]) -> Effect:
+    words = _operands(args)
+    verb = words[0] if words else ""
+    if verb in ("status", "show", "version", "app", ""):
+        return READ_ONLY
+    if verb in ("enable", "disable", "logging"):
+        return Effect(files=(UFW_CONF,))
+    if verb == "default":
+        return Effect(files=(UFW_DEFAULTS, *UFW_RULES))
+    if verb == "reload":
+        return Effect()
+    return Effect(files=UFW_RULES)  # allow, deny, reject, limit, delete, insert, prepend, route, reset…
+
+
+def effect_of(argv: Sequence[str]) -> Effect:
+    """What running argv changes (the commands mailtui uses; anything unknown counts as a change
+    with no file named: the caller names its files with `changes=`)."""
+    if not argv:
+        return READ_ONLY
+    program, args = os.path.basename(str(argv[0])), [str(a) for a in argv[1:]]
+    if program in _READERS:
+        return READ_ONLY
+    if program == "postconf":
+        return _postconf(args)
+    if program == "openssl":
+        outs = tuple(args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-out", "-keyout"))
+        return Effect(files=outs) if outs else READ_ONLY
+    if program in ("chmod", "chown", "chgrp"):
+        operands = _operands(args)
+        return Effect(files=tuple(operands[1:]))
+    if program in ("useradd", "adduser"):
+        return Effect(users=tuple(_operands(args)[-1:]))
+    if program in ("groupadd", "addgroup"):
+        return Effect(groups=tuple(_operands(args)[-1:]))
+    if program == "ufw":
+        return _ufw(args)
+    if program == "postmap":
+        return READ_ONLY if "-q" in args else Effect()
+    if program == "sshd" and "-T" in args:
+        return READ_ONLY
+    if program == "dovecot" and ("--version" in args or "--help" in args):
+        return READ_ONLY
+    if program == "doveadm" and args[:1] == ["pw"]:
+        return READ_ONLY
+    if program == "dpkg" and any(a in ("--audit", "-C", "-l", "--list", "-s", "--status", "--get-selections")
+                                 for a in args):
+        return READ_ONLY
+    if program == "ip" and "show" in args:
+        return READ_ONLY
+    if program in ("service", "systemctl") and any(a in ("status", "is-active", "show") for a in args):
+        return READ_ONLY
+    return Effect()
+
+
+def _prepare(argv: Sequence[str], changes: Sequence[str | Path]) -> tuple[Effect, list[tuple[str, str]]]:
+    """Record the originals of what the command is about to change; return the accounts noted."""
+    effect = effect_of(argv)
+    if changes:
+        effect = Effect(files=(*effect.files, *(str(c) for c in changes)), users=effect.users,
+                        groups=effect.groups, mutates=True)
+    for path in effect.files:
+        files.record_original(Path(path))
+    noted = [(kind, name) for kind, names in (("group", effect.groups), ("user", effect.users))
+             for name in names if files.record_account(kind, name)]
+    return effect, noted
+
+
+def _finish(argv: Sequence[str], effect: Effect, noted: list[tuple[str, str]], code: int) -> None:
+    if code != 0:
+        for kind, name in noted:
+            files.forget_account(kind, name)
+    faults.point("command", " ".join(argv), effect="change" if effect.mutates else "none", files=effect.files)
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -68,10 +189,12 @@ def run(
     timeout: float | None = 600,
     env: Mapping[str, str] | None = None,
     on_line: LineCallback | None = None,
+    changes: Sequence[str | Path] = (),
 ) -> Result:
     """Run a program to completion and return its combined output.
 
-    Secrets go through `input` (stdin), never through argv: argv is visible in `ps`.
+    Secrets go through `input` (stdin), never through argv: argv is visible in `ps`. `changes` names
+    files the command changes that effect_of() does not know about (backed up first).
     """
     argv = [str(a) for a in argv]
     program = which(argv[0]) if "/" not in argv[0] else argv[0]
@@ -79,6 +202,7 @@ def run(
         if check:
             raise CommandFailed(argv, 127, f"{argv[0]}: command not found")
         return Result(argv, 127, f"{argv[0]}: command not found")
+    effect, noted = _prepare(argv, changes)
     lines: list[str] = []
 
     def collect(line: str) -> None:
@@ -102,6 +226,7 @@ def run(
     except sh.TimeoutException:
         output = "".join(lines) + f"\n(timed out after {timeout} s and was killed)"
         raise CommandFailed(argv, -9, output) from None
+    _finish(argv, effect, noted, code)
     result = Result(argv, code, "".join(lines))
     if check and code != 0:
         raise CommandFailed(argv, code, result.output)
@@ -115,6 +240,7 @@ def run_detached(argv: Sequence[str], *, check: bool = True, timeout: float = 12
     daemon that inherits the descriptors can neither hang us nor die with our terminal.
     """
     argv = [str(a) for a in argv]
+    effect, noted = _prepare(argv, ())
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as out:
         try:
             proc = subprocess.run(
@@ -136,6 +262,7 @@ def run_detached(argv: Sequence[str], *, check: bool = True, timeout: float = 12
             out.write(f"\n(timed out after {timeout} s)")
         out.seek(0)
         output = out.read()
+    _finish(argv, effect, noted, code)
     result = Result(argv, code, output)
     if check and code != 0:
         raise CommandFailed(argv, code, output)

@@ -1,0 +1,562 @@
+"""Helpers for the interruption and rollback tests: a cached "packages installed" layer, hosts stacked on
+it, snapshots of files inside a host, and the fault-injected install.
+
+A layer is the upper directory of a test host on which mailtui's packages step ran (the stack's packages
+installed by apt, nothing configured, /var/lib/mailtui removed: a machine whose admin installed the
+packages). Hosts made with `layered_host(layer)` mount it between the release's cached base and their own
+upper dir (`lowerdir=<layer>:<base>`): a fresh "packages installed" machine in a fraction of a second, so
+that every interruption point of the configuration steps gets its own untouched machine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import testhost as th
+
+HOSTNAME = "mail.example.test"
+SSH_PORT = 2222
+SINK_PORT = 2525
+ANSWERS_PATH = "/root/answers.toml"
+TRACE_PATH = "/root/fault-trace.jsonl"
+FAULT, FAULT_TRACE = "MAILTUI_FAULT", "MAILTUI_FAULT_TRACE"
+STATE_DIR = "/var/lib/mailtui"
+ENV = {"PYTHONPATH": th.MAILTUI_PYTHONPATH}
+# The database passwords are given, so that every run writes the same map files: a file's content after
+# a kill can then be compared with the versions an uninterrupted run writes.
+ANSWERS = f"""
+hostname = "{HOSTNAME}"
+profile = "test"
+
+[database]
+password = "lookup-Fault-Secret-4Rt8"
+admin_password = "admin-Fault-Secret-7Hs2"
+
+[outbound]
+relayhost = "[127.0.0.1]:{SINK_PORT}"
+
+[firewall]
+enable = true
+
+[services]
+pop3 = false
+submissions = true
+
+[[domains]]
+name = "example.test"
+
+[[users]]
+email = "alice@example.test"
+password = "alice-Fault-Secret-1"
+
+[[aliases]]
+source = "postmaster@example.test"
+destination = "alice@example.test"
+"""
+
+# Prints, as JSON, what each given path is (recursively for directories): type, sha256, mode, owner.
+SNAPSHOT_SCRIPT = r"""
+import grp, hashlib, json, os, pwd, stat, sys
+out = {}
+def who(get, number):
+    try:
+        return get(number)[0]
+    except KeyError:
+        return str(number)
+def one(p):
+    try:
+        st = os.lstat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        out[p] = {"type": "absent"}
+        return
+    meta = {"uid": st.st_uid, "gid": st.st_gid, "mode": stat.S_IMODE(st.st_mode),
+            "owner": who(pwd.getpwuid, st.st_uid) + ":" + who(grp.getgrgid, st.st_gid)}
+    if stat.S_ISLNK(st.st_mode):
+        out[p] = {"type": "symlink", "target": os.readlink(p), "uid": st.st_uid, "gid": st.st_gid,
+                  "owner": meta["owner"]}
+    elif stat.S_ISREG(st.st_mode):
+        with open(p, "rb") as fh:
+            data = fh.read()
+        lines = hashlib.sha256(b"\n".join(sorted(data.splitlines()))).hexdigest()  # order aside
+        out[p] = {"type": "file", "sha256": hashlib.sha256(data).hexdigest(), "lines": lines, **meta}
+    elif stat.S_ISDIR(st.st_mode):
+        out[p] = {"type": "dir", **meta}
+        for name in sorted(os.listdir(p)):
+            one(os.path.join(p, name))
+    else:
+        out[p] = {"type": "other", **meta}
+for p in json.load(sys.stdin):
+    one(p)
+print(json.dumps(out))
+"""
+
+
+def snapshot(host: th.TestHost, paths: list[str]) -> dict[str, dict[str, Any]]:
+    result = host.run(["python3", "-c", SNAPSHOT_SCRIPT], input=json.dumps(paths), timeout=120)
+    return json.loads(result.stdout)
+
+
+def read_trace(host: th.TestHost, path: str = TRACE_PATH) -> list[dict[str, Any]]:
+    text = host.run(["cat", path], check=False).stdout
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def install(host: th.TestHost, *args: str, env: dict[str, str] | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """`mailtui install ARGS --yes` as the operator runs it (the session's SSH port in SSH_CONNECTION)."""
+    ssh = {"SSH_CONNECTION": f"{host.gateway_ip} 40000 {host.ip} {SSH_PORT}"}
+    return host.mailtui("install", *args, "--yes", env={**ENV, **ssh, **(env or {})}, check=False,
+                        timeout=timeout)
+
+
+def install_again(host: th.TestHost) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """What an operator does after the install was cut off: `--resume` when mailtui says so (the
+    answers were saved), else the same install again."""
+    pending = host.run(["test", "-f", f"{STATE_DIR}/install/answers.toml"], check=False).returncode == 0
+    if pending:
+        return "--resume", install(host, "--resume")
+    return "--answers", install(host, "--answers", ANSWERS_PATH)
+
+
+def check(host: th.TestHost) -> subprocess.CompletedProcess[str]:
+    return host.mailtui("check", env=ENV, check=False, timeout=300)
+
+
+def check_failures(host: th.TestHost) -> list[str]:
+    """`mailtui check`'s failing lines (empty: it passes)."""
+    result = check(host)
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    if failed or result.returncode == 0:
+        return failed
+    return [f"exit {result.returncode}: {(result.stdout + result.stderr)[-1500:]}"]
+
+
+# ---------------------------------------------------------------------------------------- layers
+
+
+@dataclass
+class Layer:
+    release: str
+    dir: Path  # the layer (an upper dir of a host whose packages step ran)
+    base: Path  # the base it was made on
+    build_seconds: float = 0.0
+    originals: dict[str, dict[str, Any]] = field(default_factory=dict)  # snapshot of WATCHED
+    packages_trace: list[dict[str, Any]] = field(default_factory=list)  # the packages step's points
+
+
+# What the rollback and interruption tests compare: everything mailtui configures lives here.
+WATCHED = ["/etc", "/var/spool/postfix/private", "/var/mail"]
+
+PACKAGES_ONLY = r"""
+import sys
+from pathlib import Path
+from mailtui import answers, install
+a = install.prepare(answers.load(Path(sys.argv[1])))
+sys.exit(install.worker_main(answers.dumps(a, keep_passwords=True), ["packages"]))
+"""
+
+
+def build_layer(release: str) -> Layer:
+    """A fresh host, mailtui's packages step (and nothing else, traced), /var/lib/mailtui removed; its
+    upper dir copied aside. Remove with drop_layer()."""
+    began = time.monotonic()
+    root = th.cache_dir() / "layers"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("*-*-*"):  # layers of test processes that were killed before their atexit ran
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    target = root / f"{release}-{os.getpid()}-{secrets.token_hex(3)}"
+    with th.test_host(release, hostname=HOSTNAME) as host:
+        host.write_file(ANSWERS_PATH, ANSWERS, mode=0o600)
+        result = host.run(["python3", "-c", PACKAGES_ONLY, ANSWERS_PATH], env={**ENV, FAULT_TRACE: TRACE_PATH},
+                          check=False, timeout=900)
+        assert result.returncode == 0, f"packages step on {release} failed:\n{result.stdout[-3000:]}{result.stderr}"
+        packages_trace = read_trace(host)
+        host.run(["rm", "-rf", STATE_DIR, TRACE_PATH])
+        originals = snapshot(host, WATCHED)
+        base = Path(os.path.realpath(_lower_of(host)))
+        subprocess.run(["cp", "-a", "--reflink=auto", str(host.dir / "upper"), str(target)], check=True)
+    return Layer(release, target, base, time.monotonic() - began, originals, packages_trace)
+
+
+def _lower_of(host: th.TestHost) -> str:
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        if line.split()[4] == str(host.root):
+            opts = line.split(" - ", 1)[1]
+            for opt in opts.split()[-1].split(","):
+                if opt.startswith("lowerdir="):
+                    return opt.split("=", 1)[1].split(":")[-1]
+    raise AssertionError(f"no overlay mounted at {host.root}")
+
+
+def drop_layer(layer: Layer) -> None:
+    shutil.rmtree(layer.dir, ignore_errors=True)
+
+
+def create_layered_host(layer: Layer) -> th.TestHost:
+    """th.create_host(), with `layer` stacked on the release's base (which must still be the one the
+    layer was made on)."""
+    th.require_root()
+    th._install_sigterm_handler()
+    deps = th.ensure_pydeps()
+    th.compile_pydeps(layer.release)
+    app = th.build_app_dir()
+    host_id = secrets.token_hex(4)
+    host_dir = th.cache_dir() / "hosts" / host_id
+    host_dir.mkdir(parents=True)
+    slot, slot_fd = th._claim_slot()
+    host = th.TestHost(release=layer.release, hostname=HOSTNAME, id=host_id, slot=slot, dir=host_dir,
+                       _slot_fd=slot_fd)
+    th._LIVE[host_id] = host
+    try:
+        with th._lock(exclusive=False):
+            if not layer.base.is_dir():
+                raise th.TestHostError(f"the base {layer.base} of layer {layer.dir} is gone")
+            host._start(f"{layer.dir}:{layer.base}", deps, app)  # type: ignore[arg-type]  # overlay lowerdir list
+    except BaseException:
+        host.close()
+        raise
+    return host
+
+
+@contextlib.contextmanager
+def layered_host(layer: Layer) -> Iterator[th.TestHost]:
+    host = create_layered_host(layer)
+    try:
+        yield host
+    finally:
+        host.close()
+
+
+# `mailtui rollback` through cli.main, also while cli.py does not list the command yet (its parser is
+# added to the one cli.build_parser() makes when missing).
+ROLLBACK_SHIM = r"""
+import argparse, sys
+from mailtui import cli, cli_rollback
+build = cli.build_parser
+def with_rollback():
+    parser = build()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if "rollback" not in sub.choices:
+        cli_rollback.add_parser(sub)
+    return parser
+cli.build_parser = with_rollback
+sys.exit(cli.main(["rollback", *sys.argv[1:]]))
+"""
+
+
+def rollback(host: th.TestHost, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`mailtui rollback ARGS` inside the host."""
+    return host.run(["python3", "-c", ROLLBACK_SHIM, *args], env=ENV, check=False, timeout=timeout)
+
+
+# ------------------------------------------------------------------------- shared per test process
+
+_LAYERS: dict[str, Layer] = {}
+_REFERENCES: dict[str, Reference] = {}
+_BUILD_LOCK = threading.Lock()
+
+
+def get_layer(release: str) -> Layer:
+    """The release's layer, built once per test process (removed at exit)."""
+    with _BUILD_LOCK:
+        if release not in _LAYERS or not _LAYERS[release].base.is_dir():
+            _LAYERS[release] = build_layer(release)
+        return _LAYERS[release]
+
+
+@atexit.register
+def _drop_layers() -> None:
+    for layer in _LAYERS.values():
+        drop_layer(layer)
+    _LAYERS.clear()
+
+
+# ------------------------------------------------------------------------------ the reference run
+
+
+def is_state(path: str) -> bool:
+    return path == STATE_DIR or path.startswith(STATE_DIR + "/")
+
+
+@dataclass
+class Reference:
+    """One uninterrupted, traced install on a "packages installed" host: its points, and every version
+    each file had right after each point (what a kill may leave), and the end result."""
+
+    release: str
+    layer: Layer
+    trace: list[dict[str, Any]]
+    before: dict[str, dict[str, Any]]
+    final: dict[str, dict[str, Any]]
+    install_seconds: float
+    check_seconds: float
+    versions: dict[str, set[str | None]] = field(default_factory=dict)
+    random: set[str] = field(default_factory=set)  # made by openssl: new content on every run
+
+    def __post_init__(self) -> None:
+        for point in self.trace:
+            for path, sha in point["files"].items():
+                self.versions.setdefault(path, set()).add(sha)
+                if point["kind"] == "command" and point["detail"].startswith("openssl "):
+                    self.random.add(path)
+
+    @property
+    def managed(self) -> list[str]:
+        """Files the install changes outside mailtui's own state, in the order first changed."""
+        return [p for p in self.versions if not is_state(p)]
+
+
+@pytest.fixture(scope="module", params=["bookworm", "trixie"])
+def reference_fixture(request: pytest.FixtureRequest) -> Reference:
+    """The release's Reference (the tests' `ref` fixture)."""
+    if os.geteuid() != 0:
+        pytest.skip("interruption and rollback tests need root (namespaces, overlayfs, debootstrap)")
+    return get_reference(request.param)
+
+
+def get_reference(release: str) -> Reference:
+    with _BUILD_LOCK:
+        if release in _REFERENCES:
+            return _REFERENCES[release]
+    layer = get_layer(release)
+    with layered_host(layer) as host:
+        host.write_file(ANSWERS_PATH, ANSWERS, mode=0o600)
+        before = snapshot(host, [*WATCHED, STATE_DIR])
+        began = time.monotonic()
+        result = install(host, "--answers", ANSWERS_PATH, env={FAULT_TRACE: TRACE_PATH})
+        took = time.monotonic() - began
+        assert result.returncode == 0, f"reference install failed:\n{result.stdout[-4000:]}{result.stderr}"
+        began = time.monotonic()
+        checked = check(host)
+        assert checked.returncode == 0, checked.stdout[-4000:]
+        ref = Reference(release, layer, read_trace(host), before, snapshot(host, [*WATCHED, STATE_DIR]), took,
+                        time.monotonic() - began)
+    with _BUILD_LOCK:
+        _REFERENCES[release] = ref
+    return ref
+
+
+# ------------------------------------------------------------------------------ what a kill leaves
+
+TEMP = re.compile(r"/\.([^/]+)\.[a-z0-9_]{8}\.mailtui-tmp$")
+
+
+def temp_files(snap: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(p for p in snap if TEMP.search(p))
+
+
+def kill_problems(ref: Reference, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
+                  trace: list[dict[str, Any]], index_text: str, *, packages: bool = False) -> list[str]:
+    """Never half-written: every file the killed run wrote or changed is exactly as its last finished write
+    or command left it (its own trace has each one's content right after each point), every other file the
+    install manages as it was; a temp file only where the kill came between a write and its rename, holding
+    what the write would have put there; the backups consistent (each recorded original is the file as it
+    was before the install). With `packages` (a kill in the packages step of a bare machine) a file may also
+    be as its package installs it."""
+    problems = []
+    point = trace[-1]
+    expected: dict[str, str | None] = {}
+    for step in trace:
+        expected.update(step["files"])
+    for path in dict.fromkeys([*ref.managed, *expected]):
+        if is_state(path):
+            continue
+        now, was = after.get(path, {"type": "absent"}), before.get(path, {"type": "absent"})
+        want = expected[path] if path in expected else was.get("sha256")
+        if packages and path not in expected and now.get("sha256") == ref.layer.originals.get(path, {}).get("sha256"):
+            continue
+        if now.get("sha256") != want:
+            problems.append(f"{path} is not as the last finished write or command left it (half-written?): "
+                            f"{now.get('sha256', now['type'])} instead of {want or 'absent'}")
+    for temp in temp_files(after):
+        target = TEMP.sub(lambda m: "/" + m.group(1), temp)
+        if not (point["kind"] == "write-tmp" and point["detail"] == target):
+            problems.append(f"temp file {temp} left by a kill at {point['kind']} {point['detail']}")
+        elif not is_state(target) and after[temp].get("sha256") not in ref.versions.get(target, set()):
+            problems.append(f"temp file {temp} does not hold the content the write of {target} was making")
+    if index_text:
+        try:
+            index = json.loads(index_text)
+        except ValueError:
+            return [*problems, "the backup index is not valid JSON (half-written?)"]
+        for path, entry in index.get("paths", {}).items():
+            was = before.get(path, {"type": "absent"})
+            copy = after.get(f"{STATE_DIR}/backups/original{path}", {"type": "absent"})
+            if entry["was"] == "file" and not copy.get("sha256") == entry.get("sha256") == was.get("sha256"):
+                problems.append(f"the backup of {path} differs from the file before the install")
+            if entry["was"] == "absent" and was["type"] != "absent":
+                problems.append(f"{path} is recorded as created by mailtui but existed before")
+    return problems
+
+
+# Postfix's `postconf -e` appends new parameters in the order of its hash table, which differs from run to
+# run (measured: two uninterrupted installs, same answers, two orders): main.cf is compared line by line
+# regardless of order.
+ANY_ORDER = {"/etc/postfix/main.cf"}
+
+
+def final_problems(ref: Reference, final: dict[str, dict[str, Any]], *, fresh: bool = False) -> list[str]:
+    """The machine ends as an uninterrupted install leaves it: everything under the watched trees the same
+    (content, owner, mode), but the host's own /etc/hosts and the freshly generated key and certificate.
+    With `fresh` (the install began on a bare machine, the reference on the packages layer) only the files
+    mailtui manages are compared, owners by name: the packages' own files differ from install to install
+    (snakeoil keys, aliases.db, the gids of system groups depend on the order dpkg configured them in)."""
+    problems = []
+    skip = {"/etc/hosts", *ref.random}
+    paths = set(ref.managed) if fresh else set(ref.final) | set(final)
+    for path in sorted(paths):
+        if is_state(path) or path in skip or path.startswith(("/var/spool/postfix/private/", "/var/mail/vhosts/")):
+            continue  # mailtui's own state, and what the daemons keep (sockets, the mailboxes the IMAP login made)
+        want, got = dict(ref.final.get(path) or {}), dict(final.get(path) or {})
+        drop = ["sha256" if path in ANY_ORDER else "lines", *(("uid", "gid") if fresh else ("owner",))]
+        for key in drop:
+            want.pop(key, None)
+            got.pop(key, None)
+        if want != got:
+            problems.append(f"{path}: {got} instead of {want} (as an uninterrupted install leaves it)")
+    problems += [f"temp file {t} left after the install finished" for t in temp_files(final)]
+    return problems
+
+
+# ------------------------------------------------------------------------------ walking the points
+
+
+@dataclass
+class Outcome:
+    point: dict[str, Any]
+    spec: str
+    problems: list[str]
+    seconds: float
+    again: str = ""  # --resume or --answers
+
+    def line(self) -> str:
+        status = "ok  " if not self.problems else "FAIL"
+        return (f"{status} {self.spec:<22} {self.point['kind']:<11} {self.point['detail'][:60]:<60} "
+                f"{self.again:<9} {self.seconds:5.1f} s" + "".join(f"\n       - {p}" for p in self.problems))
+
+
+def _same_point(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    def norm(text: str) -> str:
+        return re.sub(r"/tmp/mailtui-dovecot-[^/ ]+", "/tmp/…", re.sub(r"Status-Fd=\d+", "Status-Fd=…", text))
+
+    return (a["kind"], a["index"], norm(a["detail"])) == (b["kind"], b["index"], norm(b["detail"]))
+
+
+def walk_point(ref: Reference, point: dict[str, Any], spec: str, *, fresh: bool = False,
+               then_rollback: bool = False) -> Outcome:
+    """Kill the install at `spec` on a fresh host ("packages installed", or with fresh=True a bare base),
+    check what the kill left, then either run the install again (it must finish and `mailtui check` pass,
+    ending as an uninterrupted install does) or, with then_rollback, roll back (every file as before)."""
+    began = time.monotonic()
+    problems: list[str] = []
+    again = ""
+    hosts = th.test_host(ref.release, hostname=HOSTNAME) if fresh else layered_host(ref.layer)
+    with hosts as host:
+        host.write_file(ANSWERS_PATH, ANSWERS, mode=0o600)
+        before = snapshot(host, WATCHED)
+        killed = install(host, "--answers", ANSWERS_PATH, env={FAULT: spec, FAULT_TRACE: TRACE_PATH})
+        trace = read_trace(host)
+        if not trace or (killed.returncode == 0 and not _same_point(trace[-1], point)):
+            said = (killed.stdout + killed.stderr)[-1500:]
+            return Outcome(point, spec, [f"the install was not interrupted (exit {killed.returncode}): {said}"],
+                           time.monotonic() - began)
+        # (After its last point the install has said "done": the CLI then reports success, rightly.)
+        if killed.returncode != 0 and "interrupted" not in killed.stderr + killed.stdout:
+            problems.append(f"the CLI did not say the install was interrupted: {killed.stderr[-500:]}")
+        if not _same_point(trace[-1], point):
+            problems.append(f"killed at {trace[-1]['kind']} {trace[-1]['index']} {trace[-1]['detail'][:80]!r}, "
+                            f"not at the reference point {point['kind']} {point['index']}")
+        if host.run(["pgrep", "-f", "mailtui install --worker"], check=False).returncode == 0:
+            problems.append("the install worker survived its kill")
+        after = snapshot(host, [*WATCHED, STATE_DIR])
+        index_text = host.run(["cat", f"{STATE_DIR}/backups/index.json"], check=False).stdout
+        problems += kill_problems(ref, before, after, trace, index_text, packages=fresh)
+        if then_rollback:
+            rolled = rollback(host, "--yes")
+            if rolled.returncode != 0:
+                problems.append(f"rollback failed ({rolled.returncode}): {(rolled.stdout + rolled.stderr)[-1500:]}")
+            restored = snapshot(host, WATCHED)
+            problems += rollback_problems(before, restored)
+            return Outcome(point, spec, problems, time.monotonic() - began, "rollback")
+        again, result = install_again(host)
+        if result.returncode != 0:
+            problems.append(f"`mailtui install {again}` after the kill failed ({result.returncode}):\n"
+                            f"{(result.stdout + result.stderr)[-2500:]}")
+        else:
+            failed = check_failures(host)
+            if failed:
+                problems.append("`mailtui check` fails after the install was run again: " + "; ".join(failed))
+            audit = host.run(["dpkg", "--audit"], check=False).stdout.strip()
+            if audit:
+                problems.append(f"dpkg --audit still reports: {audit[:500]}")
+            problems += final_problems(ref, snapshot(host, [*WATCHED, STATE_DIR]), fresh=fresh)
+    return Outcome(point, spec, problems, time.monotonic() - began, again)
+
+
+# Left different by a rollback, by design: the `-` copies shadow-utils keeps when useradd/userdel edit
+# the account files; Postfix's runtime directory /var/spool/postfix/private with the sockets Postfix and
+# Dovecot made in it (Debian 13's package does not ship it: Postfix makes it on its first start, mailtui
+# before that, for Dovecot); and the mail store once it holds mail (the IMAP login of the verify step
+# makes the first mailbox). Rollback keeps a directory mailtui made that holds what it did not make, and
+# says so.
+ROLLBACK_NOISE = ("/etc/passwd-", "/etc/group-", "/etc/shadow-", "/etc/gshadow-")
+POSTFIX_PRIVATE = "/var/spool/postfix/private"
+MAIL_STORE = "/var/mail/vhosts"
+
+
+def rollback_problems(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[str]:
+    problems = []
+    keeps_mail = len([p for p in after if p.startswith(MAIL_STORE + "/")]) > 0
+    for path in sorted(set(before) | set(after)):
+        if path in ROLLBACK_NOISE or (path.startswith(POSTFIX_PRIVATE + "/")
+                                      and after.get(path, {}).get("type") == "other"):
+            continue
+        if path == POSTFIX_PRIVATE and before.get(path, {}).get("type", "absent") == "absent" \
+                and after.get(path, {}).get("owner") == "postfix:root":
+            continue
+        if keeps_mail and (path == MAIL_STORE or path.startswith(MAIL_STORE + "/")):
+            continue
+        if before.get(path) != after.get(path):
+            problems.append(f"{path}: {after.get(path, {'type': 'absent'})} after rollback, "
+                            f"{before.get(path, {'type': 'absent'})} before the install")
+    return problems
+
+
+def walk(ref: Reference, jobs: list[tuple[dict[str, Any], str, dict[str, Any]]], workers: int) -> list[Outcome]:
+    """walk_point for each (point, spec, options), `workers` hosts at a time; prints each outcome."""
+    outcomes: list[Outcome] = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(walk_point, ref, point, spec, **options) for point, spec, options in jobs]
+        for future in concurrent.futures.as_completed(futures):
+            outcome = future.result()
+            outcomes.append(outcome)
+            print(f"[{ref.release}] {outcome.line()}", flush=True)
+    return sorted(outcomes, key=lambda o: o.point["n"])
+
+
+def workers() -> int:
+    """Hosts walked at a time: MAILTUI_FAULT_JOBS, else one a CPU (at least 2: a host waits on its
+    services much of the time)."""
+    return int(os.environ.get("MAILTUI_FAULT_JOBS", str(max(2, os.cpu_count() or 2))))
+
+
+def exhaustive() -> bool:
+    return os.environ.get("MAILTUI_FAULT_ALL", "") not in ("", "0")
