@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from mailtui.answers import Answers
 from mailtui.events import StepEmitter
@@ -12,11 +13,19 @@ from mailtui.steps.base import Change, Context, Resource, Step
 from mailtui.system import apt, services
 from mailtui.system.commands import which
 
+SERVER_PACKAGES = ("mariadb-server", "mysql-server", "default-mysql-server")
+INIT_SCRIPTS = ("/etc/init.d/mariadb", "/etc/init.d/mysql")
+
 
 def local_database_server_present() -> bool:
-    """A MySQL/MariaDB server is installed or running here already (then none is installed)."""
-    return (services.is_running("mariadb") or which("mariadbd") is not None
-            or which("mysqld") is not None or apt.is_installed("mysql-server"))
+    """A MySQL/MariaDB server is installed or running here already (then none is installed): it runs, a
+    server package is installed, or a server binary is there with an init script to start it. A binary
+    alone does not count: an install cut off after dpkg unpacked mariadb-server-core (mariadbd) but before
+    mariadb-server (the service) leaves exactly that, and mailtui could not start it."""
+    if services.is_running("mariadb") or any(apt.is_installed(p) for p in SERVER_PACKAGES):
+        return True
+    binary = which("mariadbd") or which("mysqld")
+    return binary is not None and any(Path(script).exists() for script in INIT_SCRIPTS)
 
 
 def wanted_packages(answers: Answers, *, database_server: bool) -> list[str]:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from mailtui import faults
 from mailtui.errors import CommandFailed
-from mailtui.system.commands import child_env, run, which
+from mailtui.system.commands import child_env, run
 
 LOCK_TIMEOUT_S = 900
 DOWNLOAD_SHARE = 30.0
@@ -76,23 +76,6 @@ def missing(packages: Sequence[str]) -> list[str]:
     return [p for p in packages if not is_installed(p)]
 
 
-def installed_program(name: str) -> str | None:
-    """Where program `name` is, if it is really installed: on the PATH, and from no package (installed by
-    hand) or from a package dpkg finished installing. A binary an install cut off half-way has unpacked
-    (e.g. mariadbd from mariadb-server-core while mariadb-server never got unpacked) does not count."""
-    path = which(name)
-    if path is None:
-        return None
-    for candidate in dict.fromkeys([path, os.path.realpath(path)]):
-        result = run(["dpkg-query", "-S", candidate], check=False)
-        if not result.ok:
-            continue
-        owners = [pkg.strip() for line in result.output.splitlines() if not line.startswith("diversion ")
-                  for pkg in line.rsplit(": ", 1)[0].split(",")]
-        return path if any(is_installed(pkg) for pkg in owners if pkg) else None
-    return path  # no package owns it
-
-
 def dpkg_interrupted() -> bool:
     """dpkg was interrupted (e.g. the machine or an SSH session died mid-install): its journal holds
     updates, or `dpkg --audit` lists packages left half-installed, unpacked or half-configured."""
@@ -130,16 +113,42 @@ def update(on_line: Callable[[str], None]) -> None:
         timeout=1800)
 
 
+def parse_broken(listing: str) -> list[str]:
+    """Packages dpkg can only reinstall, from `dpkg-query -W -f='${db:Status-Abbrev}\t${binary:Package}\n'`:
+    half-installed (status h: killed mid-unpack) or flagged reinst-required (error flag R). dpkg refuses to
+    configure them ("package is in a very bad inconsistent state; you should reinstall it") and
+    `apt-get install -f` leaves them so."""
+    broken = []
+    for line in listing.splitlines():
+        abbrev, _, package = line.partition("\t")
+        if len(abbrev) >= 2 and package.strip() and (abbrev[1] == "h" or abbrev[2:3] == "R"):
+            broken.append(package.strip())
+    return broken
+
+
+def needs_reinstall() -> list[str]:
+    result = run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}\t${binary:Package}\n"], check=False)
+    return parse_broken(result.output)
+
+
 def configure_pending(on_line: Callable[[str], None]) -> None:
     """Finish an interrupted dpkg run. `dpkg --configure -a` configures what was unpacked; a package
-    killed mid-unpack (half-installed) cannot be configured, apt reinstalls it (`apt-get install -f`).
+    killed mid-unpack (half-installed, reinst-required) cannot be configured: apt reinstalls it from its
+    cached archive (`apt-get install -f --reinstall`: with -f, apt also settles what the
+    packages unpacked before it need), then `apt-get install -f` settles the rest.
     Raises CommandFailed when dpkg still reports problems afterwards."""
     result = run(["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"], on_line=on_line,
                  timeout=3600, check=False)
     if result.ok and not dpkg_interrupted():
         return
-    on_line("some packages could not be configured as they are: letting apt reinstall them (apt-get install -f)")
-    run(["apt-get", *_apt_options(), "install", "-f"], on_line=on_line, timeout=3600)
+    broken = needs_reinstall()
+    if broken:
+        on_line(f"dpkg was killed while unpacking {', '.join(broken)}: reinstalling "
+                f"{'it' if len(broken) == 1 else 'them'} (apt-get install -f --reinstall)")
+        run(["apt-get", *_apt_options(), "install", "-f", "--reinstall", *broken], on_line=on_line, timeout=3600)
+    if dpkg_interrupted():
+        on_line("some packages could not be configured as they are: letting apt finish them (apt-get install -f)")
+        run(["apt-get", *_apt_options(), "install", "-f"], on_line=on_line, timeout=3600)
     audit = run(["dpkg", "--audit"], check=False)
     if audit.output.strip():
         raise CommandFailed(["dpkg", "--audit"], 1, audit.output)

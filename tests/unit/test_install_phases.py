@@ -270,6 +270,9 @@ def test_a_killed_worker_left_as_a_zombie_is_not_alive() -> None:
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "mailtui"])
     try:
+        deadline = time.monotonic() + 30  # on a loaded machine the child may not have exec'd python yet
+        while b"mailtui" not in Path(f"/proc/{child.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert install.InstallState(status="running", pid=child.pid).alive
         child.kill()
         deadline = time.monotonic() + 5
