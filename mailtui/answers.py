@@ -76,6 +76,26 @@ class Limits:
 
 
 @dataclass
+class Security:
+    """Brute-force protection: after `max_retry` failed logins from one address within `find_time`
+    seconds, fail2ban refuses that address for `ban_time` seconds (loopback is never banned)."""
+
+    fail2ban: bool = True
+    max_retry: int = 5
+    find_time: int = 600
+    ban_time: int = 3600
+    ignore: tuple[str, ...] = ()  # addresses or networks never banned (IPv4/IPv6, CIDR allowed)
+
+
+SECURITY_LIMITS = {  # field -> (minimum, maximum, what the number means)
+    "max_retry": (1, 100, "failed logins"),
+    "find_time": (60, 86400, "seconds"),
+    "ban_time": (60, 31536000, "seconds"),
+}
+MAX_IGNORE = 100
+
+
+@dataclass
 class Domain:
     name: str
 
@@ -108,6 +128,7 @@ class Answers:
     services: Services = field(default_factory=Services)
     outbound: Outbound = field(default_factory=Outbound)
     limits: Limits = field(default_factory=Limits)
+    security: Security = field(default_factory=Security)
     domains: list[Domain] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)
@@ -143,6 +164,7 @@ _SECTIONS: dict[str, type] = {
     "services": Services,
     "outbound": Outbound,
     "limits": Limits,
+    "security": Security,
 }
 _LISTS: dict[str, type] = {"domains": Domain, "users": User, "aliases": Alias}
 _SCALARS = {"hostname": str, "profile": str}
@@ -170,6 +192,16 @@ def _build(cls: type, data: Any, where: str, problems: dict[str, str]) -> Any:
             problems[path] = f"unknown setting (expected one of: {', '.join(known)})"
             continue
         tp = known[key].type
+        if str(tp) == "tuple[str, ...]":
+            if not isinstance(value, list):
+                problems[path] = "must be a list of strings, e.g. [\"192.0.2.7\", \"198.51.100.0/24\"]"
+            else:
+                wrong = [i for i, item in enumerate(value) if not isinstance(item, str)]
+                if wrong:
+                    problems[f"{path}[{wrong[0]}]"] = "must be a string"
+                else:
+                    kwargs[key] = tuple(value)
+            continue
         expected: tuple[type, ...] = {
             "str": (str,), "int": (int,), "bool": (bool,), "int | None": (int,),
         }.get(str(tp), (str,))
@@ -256,7 +288,40 @@ def canonical(a: Answers) -> Answers:
         tls=replace(a.tls, cert=validate.canonical_text(a.tls.cert), key=validate.canonical_text(a.tls.key)),
         outbound=replace(a.outbound, relayhost=validate.canonical_relayhost(a.outbound.relayhost),
                          user=validate.canonical_text(a.outbound.user)),
+        security=_canonical_security(a.security),
     )
+
+
+def _canonical_security(s: Security) -> Security:
+    if not isinstance(s.ignore, (tuple, list)):
+        return s  # problems() reports it
+    return replace(s, ignore=tuple(validate.canonical_ip_network(x) for x in s.ignore))
+
+
+def security_problems(s: Security) -> dict[str, str]:
+    """Problems of the [security] section, keyed by field ("security.max_retry", "security.ignore[2]")."""
+    p: dict[str, str] = {}
+    if not isinstance(s.fail2ban, bool):
+        p["security.fail2ban"] = "must be true or false"
+    for name, (low, high, unit) in SECURITY_LIMITS.items():
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            p[f"security.{name}"] = f"must be a whole number from {low} to {high} ({unit})"
+    if not isinstance(s.ignore, (tuple, list)):
+        p["security.ignore"] = "must be a list of IP addresses or networks"
+        return p
+    if len(s.ignore) > MAX_IGNORE:
+        p["security.ignore"] = f"lists {len(s.ignore)} entries; at most {MAX_IGNORE}"
+    seen: set[str] = set()
+    for i, entry in enumerate(s.ignore):
+        problem = validate.ip_network_problem(entry)
+        if problem:
+            p[f"security.ignore[{i}]"] = problem
+        elif validate.canonical_ip_network(entry) in seen:
+            p[f"security.ignore[{i}]"] = f"{validate.canonical_ip_network(entry)} is listed twice"
+        else:
+            seen.add(validate.canonical_ip_network(entry))
+    return p
 
 
 def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
@@ -315,6 +380,8 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
         put("outbound.password", validate.secret_problem(a.outbound.password, minimum=1))
     if a.profile == "test" and not a.outbound.relayhost:
         p["outbound.relayhost"] = 'the test profile keeps mail on the machine: set a relayhost (an smtp-sink)'
+
+    p.update(security_problems(a.security))
 
     size = a.limits.message_size_mb
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 2048:
@@ -404,6 +471,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     text = str(value)
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{"".join(_toml_char(c) for c in escaped)}"'

@@ -173,4 +173,43 @@ def state_checks() -> list[Check]:
     for path in (paths.ANSWERS_FILE, install.PENDING_ANSWERS):
         if path.exists():
             checks.append(private_path_check(path, "saved answers (database passwords)"))
-    return checks
+    # Listed only when it fails: a database step verified offline has nothing that passes.
+    deferral = lmtp_deferral_check()
+    return checks + ([] if deferral.ok else [deferral])
+
+
+def lmtp_deferral_check() -> Check:
+    """Postfix is not left deferring its deliveries to Dovecot (`defer_transports`), e.g. by a mailtui
+    killed while it restarted Dovecot (system/lmtp_quiesce.py; any `mailtui service` action repairs it).
+    Part of state_checks(): the marker such a kill leaves is in mailtui's state directory."""
+    from mailtui.errors import MailtuiError
+    from mailtui.system import lmtp_quiesce
+
+    name = "Postfix delivers to Dovecot (no defer_transports left behind)"
+    try:
+        found = lmtp_quiesce.problems()
+    except MailtuiError as exc:
+        return Check(name, False, f"cannot tell: {exc}")
+    return Check(name, not found, "; ".join(found))
+
+
+# ---------------------------------------------------------------- brute-force protection
+
+
+def fail2ban_check(jails: tuple[str, ...] | list[str]) -> Check:
+    """fail2ban answers and runs the given jails (steps/fail2ban.py configures them)."""
+    from mailtui import bans
+    from mailtui.errors import MailtuiError
+
+    name = f"fail2ban jails running ({', '.join(jails)})"
+    why = bans.available()
+    if why is not None:
+        return Check(name, False, why)
+    try:
+        running = bans.jail_names()
+    except MailtuiError as exc:
+        return Check(name, False, str(exc))
+    missing = [j for j in jails if j not in running]
+    if missing:
+        return Check(name, False, f"not running: {', '.join(missing)} (running: {', '.join(running) or 'none'})")
+    return Check(name, True, ", ".join(running))

@@ -433,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     from mailtui import cli_rollback
 
     cli_rollback.add_parser(sub)
+
+    from mailtui import cli_bans
+
+    cli_bans.add_parser(sub)
     return parser
 
 

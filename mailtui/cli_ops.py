@@ -168,10 +168,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("service", help="Postfix, Dovecot and MariaDB: status, start, stop, restart, reload")
     ss = p.add_subparsers(dest="action", required=True)
     q = ss.add_parser("status", help="running, PID, uptime, listening ports and configuration problems")
-    q.add_argument("name", nargs="?", choices=("postfix", "dovecot", "mariadb"))
+    q.add_argument("name", nargs="?", choices=("postfix", "dovecot", "mariadb", "fail2ban"))
     q.add_argument("--json", action="store_true")
     for verb in ("start", "stop", "restart", "reload"):
-        ss.add_parser(verb).add_argument("name", choices=("postfix", "dovecot", "mariadb"))
+        ss.add_parser(verb).add_argument("name", choices=("postfix", "dovecot", "mariadb", "fail2ban"))
     p.set_defaults(func=cmd_service)
 
     p = sub.add_parser("debug", help="Dovecot's debug logging (never logs passwords)")

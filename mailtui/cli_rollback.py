@@ -43,8 +43,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
           (":" if actions else " (every recorded file is as it was already)"))
     for action in actions:
         print(f"  {action.summary}" if action.changes else f"  ({action.summary})")
-    print("Services: Postfix and Dovecot are stopped, then started again on the restored configuration "
-          "if they ran before mailtui.")
+    print("Services: Postfix, Dovecot and fail2ban are stopped, then started again on the restored "
+          "configuration if they ran before mailtui.")
     print(rollback.LEFT_ALONE)
     if args.dry_run:
         print("\n(dry run: nothing was changed)")

@@ -35,19 +35,13 @@ PENDING_ANSWERS = INSTALL_DIR / "answers.toml"  # hashed; lets an interrupted in
 LOCK_FILE = INSTALL_DIR / "lock"
 WORKER_LOG = INSTALL_DIR / "worker.log"
 # Steps a UI may offer to skip after they failed: nothing later depends on them.
-SKIPPABLE = frozenset({"firewall", "verify"})
+SKIPPABLE = frozenset({"firewall", "fail2ban", "verify"})
 
 
 def all_steps() -> list[Step]:
-    from mailtui.steps.database import DatabaseStep
-    from mailtui.steps.dovecot import DovecotStep
-    from mailtui.steps.firewall import FirewallStep
-    from mailtui.steps.packages import PackagesStep
-    from mailtui.steps.postfix import PostfixStep
-    from mailtui.steps.tls import TlsStep
-    from mailtui.steps.verify import VerifyStep
+    from mailtui.steps import all_steps as engine_steps
 
-    return [PackagesStep(), DatabaseStep(), TlsStep(), PostfixStep(), DovecotStep(), FirewallStep(), VerifyStep()]
+    return engine_steps()
 
 
 def steps_for(ctx: Context, only: Sequence[str] | None = None) -> list[Step]:
@@ -344,6 +338,14 @@ def worker_main(answers_text: str, only: Sequence[str] | None = None) -> int:
         state.steps = {name: status for name, status in previous.steps.items() if name not in requested}
     write_state(state)
     ctx = make_context(answers, log)
+    from mailtui.system import lmtp_quiesce
+
+    try:  # a mailtui killed while it restarted Dovecot left Postfix deferring its deliveries to Dovecot
+        repaired = lmtp_quiesce.repair_leftover()
+    except MailtuiError as exc:
+        repaired = f"could not undo a deferral of deliveries to Dovecot left by an interrupted mailtui: {exc}"
+    if repaired:
+        log(Event("info", "install", repaired))
     if only is not None:
         log(Event("info", "install", f"running {', '.join(requested) or 'no steps'}"))
     ok = run_steps(ctx, state, on_state=write_state, only=requested if only is not None else None)

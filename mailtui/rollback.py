@@ -8,7 +8,7 @@ first changes:
   anything mailtui did not create — the mail in /var/mail/vhosts — stays, and is named);
 - the system users and groups mailtui created (vmail) are deleted.
 
-Services: Postfix and Dovecot are stopped first; the ones that ran before mailtui's first install are
+Services: Postfix, Dovecot and fail2ban are stopped first; the ones that ran before mailtui's first install are
 started again on the restored configuration, the others stay stopped (without that record, from an older
 mailtui: the ones running now are started again). ufw is disabled when the restored ufw.conf says it was
 off, and reloaded when it was on.
@@ -42,7 +42,7 @@ from mailtui.system import files
 if TYPE_CHECKING:
     from mailtui.answers import Answers
 
-SERVICES = ("postfix", "dovecot")  # whose configuration mailtui changes (MariaDB is left alone)
+SERVICES = ("postfix", "dovecot", "fail2ban")  # whose configuration mailtui changes (MariaDB is left alone)
 UFW_CONF = "/etc/ufw/ufw.conf"
 LEFT_ALONE = (
     "Left alone: the installed packages (remove them with apt if you want), the database and MariaDB "

@@ -18,6 +18,8 @@ from mailtui.system import services
 from mailtui.system.commands import run, which
 
 STACK = ("postfix", "dovecot", "mariadb")
+# Monitored (and controllable) as well once installed: brute-force protection ([security] fail2ban).
+OPTIONAL = ("fail2ban",)
 VERBS = ("start", "stop", "restart", "reload")
 LISTEN_STATE = "0A"
 PROC = Path("/proc")
@@ -130,13 +132,21 @@ def status(name: str, proc: Path = PROC) -> ServiceStatus:
     return ServiceStatus(name, services.info(name).label, True, pid, uptime, listening_ports_of(pid, proc))
 
 
+def monitored() -> tuple[str, ...]:
+    """The services listed and controlled: the stack, plus fail2ban where it is installed."""
+    from mailtui import bans  # registers fail2ban's pidfile and process name with system/services.py
+
+    return STACK + tuple(name for name in OPTIONAL if which(bans.SERVER) is not None)
+
+
 def statuses(proc: Path = PROC) -> list[ServiceStatus]:
-    return [status(name, proc) for name in STACK]
+    return [status(name, proc) for name in monitored()]
 
 
 def _known(name: str) -> str:
-    if name not in STACK:
-        raise ValidationError({"service": f"{name!r} is not one of {', '.join(STACK)}"})
+    known = monitored()
+    if name not in known:
+        raise ValidationError({"service": f"{name!r} is not one of {', '.join(known)}"})
     return name
 
 
@@ -178,6 +188,13 @@ def config_problems() -> list[str]:
             problems.append(f"doveconf -n: failed with exit code {result.returncode}: {tail}")
     else:
         problems.append("doveconf -n: dovecot-core is not installed")
+    from mailtui.errors import MailtuiError
+    from mailtui.system import lmtp_quiesce
+
+    try:
+        problems += [f"mailtui: {p}" for p in lmtp_quiesce.problems()]
+    except MailtuiError as exc:
+        problems.append(f"mailtui: cannot tell whether Postfix defers deliveries to Dovecot: {exc}")
     return problems
 
 

@@ -229,6 +229,8 @@ def domain_problem(value: Any) -> str | None:
     if not name.isascii():
         if _idn_too_long(name):
             return f"is longer than {MAX_DOMAIN} characters (labels at most {MAX_LABEL})"
+        if any(unicodedata.category(c)[0] in "CZ" and c not in _DEVIATIONS for c in name):
+            return f"{_shown(value.strip())} is not a valid domain name (it contains spaces or control characters)"
         deviation = _deviation_problem(name)
         if deviation:
             return deviation
@@ -333,6 +335,66 @@ def host_problem(value: Any) -> str | None:
         return None
     problem = domain_problem(host)
     return f"must be an IP address or a host name: {problem}" if problem else None
+
+
+def canonical_ip_network(value: Any) -> Any:
+    """An address or network for [security] ignore: '192.0.2.7', '2001:db8::/32', '198.51.100.0/24'
+    (host bits cleared: '198.51.100.9/24' -> '198.51.100.0/24'; a /32 or /128 is written as the address)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if "%" in text or not text:
+        return text
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return text
+    if network.num_addresses == 1 and "/" not in text:
+        return str(network.network_address)
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
+
+
+def ip_network_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return NOT_TEXT
+    text = canonical_ip_network(value)
+    if not text:
+        return "is empty"
+    if "%" in text:
+        return "must be an IP address or network (a scoped IPv6 address with % is not supported)"
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return f"{_shown(text)} is not an IP address or network (e.g. 192.0.2.7, 198.51.100.0/24, 2001:db8::/32)"
+    return None
+
+
+def canonical_ip_address(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if "%" in text:
+        return text
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def ip_address_problem(value: Any) -> str | None:
+    """One IPv4 or IPv6 address (no network, no scope), as fail2ban bans them."""
+    if not isinstance(value, str):
+        return NOT_TEXT
+    text = canonical_ip_address(value)
+    if not text:
+        return "is empty"
+    if "%" in text:
+        return "must be an IP address (a scoped IPv6 address with % is not supported)"
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return f"{_shown(text)} is not an IP address (e.g. 192.0.2.7 or 2001:db8::7)"
+    return None
 
 
 def identifier_problem(value: Any, max_length: int) -> str | None:
@@ -495,6 +557,14 @@ def check_relay_user(value: Any, field: str = "outbound.user") -> str:
 
 def check_mailbox_password(value: Any, field: str = "password") -> str:
     return _check(value, field, value, mailbox_password_problem(value))
+
+
+def check_ip_network(value: Any, field: str) -> str:
+    return _check(value, field, canonical_ip_network(value), ip_network_problem(value))
+
+
+def check_ip_address(value: Any, field: str = "address") -> str:
+    return _check(value, field, canonical_ip_address(value), ip_address_problem(value))
 
 
 def check_path(value: Any, field: str) -> str:

@@ -149,7 +149,7 @@ class MailtuiApp(App[int]):
                             self._wizard_action("review"))
         yield SystemCommand("Save answers…", "Write the answers to a file for `mailtui install --answers`",
                             self._wizard_action("save_answers"))
-        yield SystemCommand("Dashboard", "Accounts, services, queue and mail log of the installed server",
+        yield SystemCommand("Dashboard", "Accounts, services, queue, mail log and bans of the installed server",
                             self.action_dashboard)
         yield SystemCommand("Add mailbox", "Dashboard: add a mailbox with a password",
                             self._accounts_action("add", "mailboxes"))
@@ -177,6 +177,10 @@ class MailtuiApp(App[int]):
                             self._panel_action("mail-log", "filter"))
         yield SystemCommand("Pause or resume the mail log", "Dashboard: hold the view while you read",
                             self._panel_action("mail-log", "toggle_pause"))
+        yield SystemCommand("Bans: refresh", "Dashboard: addresses fail2ban banned after failed logins",
+                            self._panel_action("bans", "reload"))
+        yield SystemCommand("Bans: unban selected", "Dashboard: lift the selected address's ban (asks first)",
+                            self._panel_action("bans", "unban"))
         yield SystemCommand("Install wizard", "Walk the install forms (to install or change the setup)",
                             self.action_wizard)
         yield SystemCommand("Help", "Keys and what to expect", self.action_help)

@@ -1,7 +1,7 @@
 """The dashboard: what an operator uses day to day on an installed machine.
 
-Tabs: Accounts (dashboard_accounts.py), Services, Queue and the Mail log. Each tab is a panel of its own
-module; this screen only holds them together.
+Tabs: Accounts (dashboard_accounts.py), Services, Queue, the Mail log and Bans (fail2ban). Each tab is a
+panel of its own module; this screen only holds them together.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 
 from .dashboard_accounts import AccountsPanel
+from .dashboard_bans import BansPanel
 from .dashboard_common import Confirm, error_text, human_size
 from .dashboard_log import MailLogPanel
 from .dashboard_queue import QueuePanel
@@ -25,10 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["AccountsPanel", "Confirm", "DashboardScreen", "dashboard_help", "error_text", "human_size"]
 
 PANELS: tuple[tuple[str, type], ...] = (
-    ("Accounts", AccountsPanel), ("Services", ServicesPanel), ("Queue", QueuePanel), ("Mail log", MailLogPanel))
+    ("Accounts", AccountsPanel), ("Services", ServicesPanel), ("Queue", QueuePanel), ("Mail log", MailLogPanel),
+    ("Bans", BansPanel))
 
 HELP_HEAD = """\
-The dashboard: Accounts, Services, Queue and Mail log tabs.
+The dashboard: Accounts, Services, Queue, Mail log and Bans tabs.
   Tab / Shift+Tab   move between the tab bar, lists and fields
   Left / Right      switch tab (on the tab bar)
   PgDn / PgUp       next / previous page of a list
@@ -91,6 +93,8 @@ class DashboardScreen(Screen[None]):
                 yield QueuePanel(self.engine)
             with TabPane("Mail log", id="tab-mail-log"):
                 yield MailLogPanel(self.engine)
+            with TabPane("Bans", id="tab-bans"):
+                yield BansPanel(self.engine)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -109,7 +113,7 @@ class DashboardScreen(Screen[None]):
         self.accounts.page(direction)
 
     def show_tab(self, tab: str) -> None:
-        """Switch to a tab ("accounts", "services", "queue", "mail-log") and focus its list.
+        """Switch to a tab ("accounts", "services", "queue", "mail-log", "bans") and focus its list.
 
         Focus is dropped first: Textual moves the focus of a widget that gets hidden to a sibling in the
         same (now hidden) pane, and TabbedContent then switches straight back to that pane."""
@@ -121,7 +125,8 @@ class DashboardScreen(Screen[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         main = {"tab-accounts": "#accounts-table", "tab-services": "#services-table", "tab-queue": "#queue-table",
-                "tab-mail-log": "#log-lines"}.get(event.pane.id or "")
+                "tab-mail-log": "#log-lines",
+                "tab-bans": "#bans-table, #bans-refresh"}.get(event.pane.id or "")  # the first one shown
         if main is None:
             return
         tabs, pane = event.tabbed_content, event.pane
@@ -133,7 +138,9 @@ class DashboardScreen(Screen[None]):
             focused = self.focused
             if tabs.active == pane.id and (focused is None or (pane not in focused.ancestors
                                                                and not isinstance(focused, Tabs))):
-                self.query_one(main).focus()
+                target = next((w for w in self.query(main) if w.display), None)
+                if target is not None:
+                    target.focus()
 
         self.call_after_refresh(focus_main)
 
@@ -148,5 +155,5 @@ class DashboardScreen(Screen[None]):
     def run_panel_action(self, tab: str, action: str, *args: object) -> None:
         """For the command palette: show a tab, then call its panel's action_<action>(*args)."""
         self.show_tab(tab)
-        panel = {"services": ServicesPanel, "queue": QueuePanel, "mail-log": MailLogPanel}[tab]
+        panel = {"services": ServicesPanel, "queue": QueuePanel, "mail-log": MailLogPanel, "bans": BansPanel}[tab]
         self.call_after_refresh(getattr(self.query_one(panel), f"action_{action}"), *args)

@@ -354,3 +354,30 @@ class Engine:
         from mailtui import maillog
 
         return maillog.summary_per_minute(events, minutes=minutes, now=datetime.now().astimezone())
+
+    # ------------------------------------------------------------ dashboard: bans (fail2ban)
+
+    def bans_available(self) -> str | None:
+        """None when fail2ban answers; else a sentence saying why the bans cannot be shown."""
+        from mailtui import bans
+
+        return bans.available()
+
+    def ban_jails(self) -> list[Any]:
+        """JailStatus (name, currently_failed, total_failed, currently_banned, total_banned) of each jail."""
+        from mailtui import bans
+
+        return bans.jails()
+
+    def bans(self) -> list[Any]:
+        """Ban (jail, address, banned_at, ends_at), newest first (MailtuiError when fail2ban is unavailable)."""
+        from mailtui import bans
+
+        return bans.list_bans()
+
+    def unban(self, address: str, jail: str | None = None) -> list[str]:
+        """Lift a ban (from every jail when jail is None); the jails it was lifted from. MailtuiError for an
+        invalid address or one not banned."""
+        from mailtui import bans
+
+        return bans.unban(address, jail)

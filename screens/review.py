@@ -14,6 +14,8 @@ from textual.widgets import Button, Collapsible, Static
 
 from mailtui.answers import Answers
 
+from .brute_force import protection_text
+
 if TYPE_CHECKING:
     from .engine import Engine
 
@@ -98,6 +100,7 @@ class ReviewPane(Vertical):
         lines = [self.banner] if self.banner else []
         lines.append(f"{total} change{'s' if total != 1 else ''} in {len(result.plan)} steps. "
                      "Open a step (Enter) to see each change and its diff.")
+        lines.append(f"Brute-force protection: {protection_text(result.answers.security)}")
         if result.pending_packages:
             lines.append(f"Not installed yet: {', '.join(result.pending_packages)} — their stock files "
                          "cannot be diffed now: the install pauses after the packages to show the real diffs.")

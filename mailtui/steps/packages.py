@@ -36,6 +36,8 @@ def wanted_packages(answers: Answers, *, database_server: bool) -> list[str]:
         wanted += pl.DATABASE_SERVER
     if answers.firewall.enable:
         wanted += pl.FIREWALL
+    if answers.security.fail2ban:
+        wanted += pl.FAIL2BAN
     return wanted
 
 

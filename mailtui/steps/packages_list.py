@@ -8,10 +8,12 @@ DOVECOT_POP3 = ["dovecot-pop3d"]
 DATABASE_SERVER = ["mariadb-server"]
 TOOLS = ["openssl", "ca-certificates", "logrotate"]
 FIREWALL = ["ufw"]
+# Brute-force protection ([security] fail2ban): fail2ban bans through nftables on Debian 12 and 13.
+FAIL2BAN = ["fail2ban", "nftables"]
 # scripts/run needs these to build mailtui's own venv on a bare Debian.
 BOOTSTRAP = ["python3", "python3-venv"]
 
 
 def all_possible_packages() -> list[str]:
     """Every package any answers file can make the install ask for (the test hosts pre-download them)."""
-    return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *BOOTSTRAP]
+    return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *BOOTSTRAP]

@@ -143,6 +143,8 @@ def effect_of(argv: Sequence[str]) -> Effect:
         return Effect(groups=tuple(_operands(args)[-1:]))
     if program == "ufw":
         return _ufw(args)
+    if program == "postqueue" and any(a in ("-j", "-p") for a in args):
+        return READ_ONLY
     if program == "postmap":
         return READ_ONLY if "-q" in args else Effect()
     if program == "sshd" and "-T" in args:

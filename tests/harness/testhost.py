@@ -59,6 +59,7 @@ BASE_FORMAT = 2  # bump when the base build procedure changes: forces a full reb
 BASE_INCLUDE = ["python3", "iproute2", "procps", "ca-certificates"]
 DEFAULT_HOSTNAME = "mail.example.test"
 NET_PREFIX = "198.18"  # 198.18.0.0/15 is reserved for benchmarks; one /30 per host: 198.18.<slot>.0/30
+CLIENT_PREFIX = "198.19"  # extra client addresses of this machine for host <slot>: 198.19.<slot>.<k>/32
 DEPS_MOUNT = "/opt/mailtui/deps"
 APP_MOUNT = "/opt/mailtui/app"
 MAILTUI_PYTHONPATH = f"{APP_MOUNT}:{DEPS_MOUNT}"
@@ -689,6 +690,7 @@ class TestHost:
     _slot_fd: int | None = None
     _overlay_dev: int | None = None
     _closed: bool = False
+    _client_addresses: list[str] = field(default_factory=list)
 
     @property
     def ip(self) -> str:
@@ -770,6 +772,27 @@ class TestHost:
         """Run a command inside on this terminal (for `scripts/testhost shell`)."""
         term = {"TERM": os.environ.get("TERM", "xterm"), "PS1": rf"\u@{self.hostname}({self.release}):\w\$ "}
         return subprocess.call(self._argv(cmd), env=self._env({**term, **(env or {})}))
+
+    def add_client_address(self) -> str:
+        """One more source address of this machine towards the host, beside gateway_ip (e.g. a second
+        client for a test that gets one client banned): 198.19.<slot>.<k>/32 on this machine's end of the
+        veth pair, with a route to it inside the host. Bind it as a socket's source address. Nothing outside
+        the veth and the host's namespace is touched; both go at close()."""
+        k = len(self._client_addresses) + 1
+        if k > 254:
+            raise TestHostError(f"host {self.id}: no more client addresses")
+        address = f"{CLIENT_PREFIX}.{self.slot}.{k}"
+        used = subprocess.run([_tool("ip"), "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
+        used += subprocess.run([_tool("ip"), "-4", "route", "show", "table", "all"], capture_output=True,
+                               text=True).stdout
+        if re.search(rf"\b{re.escape(address)}\b", used):
+            raise TestHostError(f"{address} is already in use on this machine: not adding it")
+        ip = _tool("ip")
+        _cmd([ip, "addr", "add", f"{address}/32", "dev", self.veth], what=f"adding client address {address}")
+        _cmd([ip, "-n", self.netns, "route", "add", f"{address}/32", "dev", "eth0"],
+             what=f"routing {address} inside host {self.id}")
+        self._client_addresses.append(address)
+        return address
 
     def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
         """Create or replace a file inside (parent dirs created), owned by root."""

@@ -533,6 +533,9 @@ class DashboardEngine(FakeEngine):
             self.logins_gate.wait(10)
         return {e: self.logins.get(e) for e in emails}
 
+    def bans_available(self) -> str | None:
+        return "fail2ban is not installed (this scripted engine has no bans; fakes_ops.OpsEngine has)"
+
     def delete_maildir(self, email: str) -> Path | None:
         self.deleted_maildirs.append(email)
         return Path("/var/mail/vhosts") / email.split("@")[1] / email.split("@")[0]

@@ -1,5 +1,5 @@
-"""A scripted engine for the dashboard's Services and Queue tabs: services, configuration problems,
-Dovecot's debug switch and the mail queue, all in memory. Nothing here touches the machine.
+"""A scripted engine for the dashboard's Services, Queue and Bans tabs: services, configuration problems,
+Dovecot's debug switch, the mail queue and fail2ban's bans, all in memory. Nothing here touches the machine.
 
 Failures are scripted per operation (`engine.fail[("control", "postfix", "start")] = "why"`), never
 "the next call", so a periodic refresh running in between cannot eat them.
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from mailtui import validate
+from mailtui.bans import Ban, JailStatus
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.queue import QueuedMessage, check_queue_id
 from mailtui.service_status import STACK, VERBS, ServiceStatus
@@ -82,29 +84,49 @@ def default_queue() -> list[QueuedMessage]:
     ]
 
 
+def default_jails() -> list[JailStatus]:
+    return [JailStatus("postfix-sasl", 3, 41, 2, 9), JailStatus("dovecot", 1, 12, 1, 4)]
+
+
+def default_bans() -> list[Ban]:
+    """Newest first, as mailtui.bans.list_bans() gives them (times relative to the tests' clock, T0)."""
+    return [
+        Ban("postfix-sasl", "198.51.100.23", T0 - 300, T0 - 300 + 3600),
+        Ban("dovecot", "203.0.113.77", T0 - 1800, T0 - 1800 + 3600),
+        Ban("postfix-sasl", "2001:db8::bad", T0 - 3000, T0 - 3000 + 3600),
+    ]
+
+
 class OpsEngine(DashboardEngine):
     """A DashboardEngine whose services, configuration checks, debug switch and mail queue live in memory.
 
     - `services`: name -> FakeService (start/stop/restart change them the way the machine would)
     - `queue`: the QueuedMessages, oldest first; `deliverable`: ids a flush delivers (they leave the queue)
     - `problems`: what config_problems() says; `debug`: Dovecot's debug switch
+    - `bans_why`: what bans_available() says (None: fail2ban answers); `jails`: JailStatus of each jail;
+      `banned`: the Bans, newest first (unban removes them and counts them in the jail)
     - `fail`: scripted failures, key -> message (raised as MailtuiError):
         ("control", NAME, VERB), ("statuses",), ("problems",), ("debug",), ("queue_list",),
-        ("queue", ACTION, ID) with ID None for flush all
+        ("queue", ACTION, ID) with ID None for flush all, ("bans",), ("unban", ADDRESS)
     - `calls`: every engine call made, in order
-    - `gate`: when set to a threading.Event, control_service/queue_action/set_dovecot_debug wait for it
+    - `gate`: when set to a threading.Event, control_service/queue_action/set_dovecot_debug/unban wait for it
       (to see the screen while an action runs)
     """
 
     def __init__(self, *, services: dict[str, FakeService] | None = None,
                  queue: list[QueuedMessage] | None = None, problems: Sequence[str] = (), debug: bool = False,
-                 deliverable: Sequence[str] = (), **kwargs: Any) -> None:
+                 deliverable: Sequence[str] = (), bans_why: str | None = None,
+                 jails: Sequence[JailStatus] | None = None, banned: Sequence[Ban] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services if services is not None else default_services()
         self.queue = list(queue) if queue is not None else default_queue()
         self.problems = list(problems)
         self.debug = debug
         self.deliverable = set(deliverable)
+        self.bans_why = bans_why
+        self.jails = list(jails) if jails is not None else default_jails()
+        self.banned = list(banned) if banned is not None else default_bans()
         self.fail: dict[tuple[Any, ...], str] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.gate: threading.Event | None = None
@@ -220,3 +242,43 @@ class OpsEngine(DashboardEngine):
                 del self.queue[i]
                 return f"postsuper: {queue_id}: removed\npostsuper: Deleted: 1 message"
         raise ValueError(f"unknown queue action {action!r}")
+
+    # ------------------------------------------------------------ bans (fail2ban)
+
+    def bans_available(self) -> str | None:
+        self._record("bans_available")
+        return self.bans_why
+
+    def _require_fail2ban(self) -> None:
+        self._maybe_fail("bans")
+        if self.bans_why:
+            raise MailtuiError(f"cannot read the bans: {self.bans_why}")
+
+    def ban_jails(self) -> list[Any]:
+        self._record("ban_jails")
+        self._require_fail2ban()
+        with self.lock:
+            return list(self.jails)
+
+    def bans(self) -> list[Any]:
+        self._record("bans")
+        self._require_fail2ban()
+        with self.lock:
+            return list(self.banned)
+
+    def unban(self, address: str, jail: str | None = None) -> list[str]:
+        """Like mailtui.bans.unban: the address is checked first; not banned there is an error."""
+        self._record("unban", address, jail)
+        problem = validate.ip_address_problem(address)
+        if problem:
+            raise ValidationError({"address": problem})
+        self._require_fail2ban()
+        self._wait_gate()
+        self._maybe_fail("unban", address)
+        with self.lock:
+            lifted = [b.jail for b in self.banned if b.address == address and jail in (None, b.jail)]
+            if not lifted:
+                raise MailtuiError(f"{address} is not banned " + (f"in the jail {jail}" if jail else "in any jail"))
+            self.banned = [b for b in self.banned if not (b.address == address and b.jail in lifted)]
+            self.jails = [replace(j, currently_banned=j.currently_banned - lifted.count(j.name)) for j in self.jails]
+        return lifted

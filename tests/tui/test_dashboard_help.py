@@ -22,25 +22,29 @@ async def test_help_on_the_dashboard_lists_every_tabs_keys() -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = screen_text(app)
         assert "Dashboard help" in text
-        for tab in ("Accounts", "Services", "Queue", "Mail log"):
+        for tab in ("Accounts", "Services", "Queue", "Mail log", "Bans"):
             assert f"\n{tab}\n" in f"\n{text}\n"
         assert "Password" in text and "Filter" in text
+        assert "Unban" in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
 
-MAIN = {"services": "services-table", "queue": "queue-table", "mail-log": "log-lines", "accounts": "accounts-table"}
+# LogEngine has no fail2ban: the Bans tab says why and focuses its Refresh button instead of the (hidden) table.
+MAIN = {"services": "services-table", "queue": "queue-table", "mail-log": "log-lines", "accounts": "accounts-table",
+        "bans": "bans-refresh"}
 
 
 @pytest.mark.parametrize(("tab", "main"), [("services", "#services-table"), ("queue", "#queue-table"),
-                                           ("mail-log", "#log-lines"), ("accounts", "#accounts-table")])
+                                           ("mail-log", "#log-lines"), ("accounts", "#accounts-table"),
+                                           ("bans", "#bans-refresh")])
 async def test_switching_tabs_from_code_stays_and_focuses_the_tabs_list(tab: str, main: str) -> None:
     """From every tab to every other: the switch must not bounce back (Textual hands a hidden widget's
     focus to a sibling in the hidden pane, and TabbedContent would follow it back)."""
     app = make_app(LogEngine())
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        for start in ("accounts", "services", "queue", "mail-log"):
+        for start in ("accounts", "services", "queue", "mail-log", "bans"):
             app.screen.show_tab(start)
             await wait_for(pilot, lambda s=start: app.focused is not None and app.focused.id == MAIN[s])
             app.screen.show_tab(tab)

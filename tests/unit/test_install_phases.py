@@ -22,7 +22,7 @@ from mailtui.errors import MailtuiError, StepFailed
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.system import files
 
-ORDER = ["packages", "database", "tls", "postfix", "dovecot", "firewall", "verify"]
+ORDER = ["packages", "database", "tls", "postfix", "dovecot", "firewall", "fail2ban", "verify"]
 CALLS: list[str] = []
 
 
@@ -95,7 +95,7 @@ def test_steps_for_keeps_engine_order_whatever_order_they_are_asked_in(engine) -
 
 def test_the_real_engine_order_and_skippable_steps() -> None:
     assert install.step_names() == ORDER
-    assert {"firewall", "verify"} == install.SKIPPABLE
+    assert {"firewall", "fail2ban", "verify"} == install.SKIPPABLE
     assert set(ORDER) >= install.SKIPPABLE
 
 
@@ -121,7 +121,7 @@ def test_a_failing_step_stops_the_run_and_resume_starts_there(engine) -> None:  
     assert CALLS == ["packages", "database", "tls", "postfix"]
     assert state.failed_step == "postfix" and "postfix broke: the reason an operator reads" in state.error
     assert state.steps["postfix"] == "failed" and state.steps["dovecot"] == "todo"
-    assert install.resume_from(state) == ["postfix", "dovecot", "firewall", "verify"]
+    assert install.resume_from(state) == ["postfix", "dovecot", "firewall", "fail2ban", "verify"]
 
 
 def test_plan_with_only(engine) -> None:  # type: ignore[no-untyped-def]
@@ -175,12 +175,12 @@ def test_worker_failure_then_skip_a_skippable_step(engine) -> None:  # type: ign
     assert state.status == "failed" and state.failed_step == "firewall" and state.steps_requested == []
     assert [e["step"] for e in events() if e["kind"] == "failed"] == ["firewall"]
     remaining = install.resume_from(state)
-    assert remaining == ["firewall", "verify"] and remaining[0] in install.SKIPPABLE
+    assert remaining == ["firewall", "fail2ban", "verify"] and remaining[0] in install.SKIPPABLE
     CALLS.clear()
     # The operator skips the firewall: the rest runs, and the install counts as made.
     assert install.worker_main(text, [s for s in remaining if s != "firewall"]) == 0
     state = install.read_state()
-    assert CALLS == ["verify"]
+    assert CALLS == ["fail2ban", "verify"]
     assert state.steps["firewall"] == "failed" and state.status == "done"
     assert paths.ANSWERS_FILE.exists()
 

@@ -318,6 +318,8 @@ def short_id(value: object) -> str:
     ("relay user", "user\nname"),  # would start a new line in the sasl_passwd map
     ("relay user", "user:name"),
     ("domain", "faß.de"),  # IDNA 2003 gives fass.de, IDNA 2008 xn--fa-hia.de: refused, both shown
+    # control characters and ß: the IDN message showed the escaped value four times (over 400 characters)
+    ("relayhost", "00000000\x1f\x1f\x1f\x1f\x08ß\u17ea\U00018d09\U00018d0a\U0003fff8"),
     ("domain", "☃.net"),  # a symbol: IDNA 2003 only
     ("domain", "xn--zz.example"),  # not a valid A-label
     ("domain", "xn--n3h.net"),  # the A-label of ☃

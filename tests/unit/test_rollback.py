@@ -175,7 +175,7 @@ def test_older_backups_are_honoured(state: Path, etc: Path, no_services: list[st
 
 def test_services_come_back_as_they_were_before_mailtui(state: Path, etc: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    files.note_services_before({"postfix": True, "dovecot": False})
+    files.note_services_before({"postfix": True, "dovecot": False, "fail2ban": True})
     files.note_services_before({"postfix": False, "dovecot": True})  # a later install: the first record stays
     files.write_file(etc / "mailname", "mailtui\n", owner=ME, group=GROUP)
     calls: list[str] = []
@@ -183,7 +183,7 @@ def test_services_come_back_as_they_were_before_mailtui(state: Path, etc: Path,
     monkeypatch.setattr(services, "stop", lambda name, timeout=30: calls.append(f"stop {name}"))
     monkeypatch.setattr(services, "start", lambda name, timeout=30: calls.append(f"start {name}"))
     rollback.apply(rollback.plan(), lambda line: None)
-    assert calls == ["stop dovecot", "stop postfix", "start postfix"]
+    assert calls == ["stop fail2ban", "stop dovecot", "stop postfix", "start postfix", "start fail2ban"]
 
 
 def test_a_service_that_does_not_start_again_is_a_problem(state: Path, etc: Path,

@@ -139,8 +139,11 @@ def test_config_problems(monkeypatch: pytest.MonkeyPatch) -> None:
         "doveconf": Result(["doveconf", "-n"], 0, "# 2.3.19.1: /etc/dovecot/dovecot.conf\nprotocols = imap lmtp\n"
                            "doveconf: Warning: please set ssl_dh=</etc/dovecot/dh.pem\n"),
     }
+    from mailtui.system import lmtp_quiesce
+
     monkeypatch.setattr(ss, "which", lambda name: f"/usr/sbin/{name}")
     monkeypatch.setattr(ss, "run", lambda argv, **kw: outputs[argv[0]])
+    monkeypatch.setattr(lmtp_quiesce, "problems", lambda: [])
     assert ss.config_problems() == [
         "postfix check: warning: symlink leaves directory: /etc/postfix/./makedefs.out",
         "doveconf -n: Warning: please set ssl_dh=</etc/dovecot/dh.pem",
