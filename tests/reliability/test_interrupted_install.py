@@ -9,13 +9,13 @@ configuration points a host stacked on a cached "packages installed" layer (a fr
 package points a bare base — an install killed there, checks of what the kill left, the install run again,
 `mailtui check`, and a comparison with the uninterrupted result.
 
-Which points: every point with MAILTUI_FAULT_ALL=1 (all 167-170 of the configuration steps a release;
-measured: 30 minutes a release, 2 at a time on 2 cores). In CI, a sample that still covers every kind of
+Which points: every point with MAILTUI_FAULT_ALL=1 (all 191-194 of the configuration steps a release;
+about 35 minutes a release, 2 at a time on 2 cores). In CI, a sample that still covers every kind of
 state a kill can leave: the first point of each class (point_class: the backup index written or only its
 temp file, a backup copy made but not indexed, the answers saved, the progress file, a config file
 written or cut between temp file and rename, a directory's owner set, a read-only command, and each
 command that changes something: service starts, openssl, postconf -e/-M/-P, postfix check, groupadd,
-useradd, ufw allow/enable) and the last config file write — 28 points a release, 5 minutes.
+useradd, ufw allow/enable, fail2ban) and the last config file write — 33 points a release, 6.5 minutes.
 Package points: the first and the last package dpkg unpacks and the one after mariadb-server-core (the
 MariaDB server binary is unpacked, the mariadb-server package not yet), debconf's preseeding, apt done
 (MAILTUI_FAULT_ALL=1: every point of the packages step). MAILTUI_FAULT_JOBS hosts run at a time
