@@ -131,14 +131,6 @@ def _same_meta(st: os.stat_result, entry: dict[str, Any]) -> bool:
     return (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (entry["uid"], entry["gid"], entry["mode"])
 
 
-def _account_exists(kind: str, name: str) -> bool:
-    try:
-        (pwd.getpwnam if kind == "user" else grp.getgrnam)(name)
-    except KeyError:
-        return False
-    return True
-
-
 def plan(index: dict[str, Any] | None = None) -> list[Action]:
     """What rollback would do, in order (nothing is changed)."""
     if index is None:
@@ -196,10 +188,10 @@ def plan(index: dict[str, Any] | None = None) -> list[Action]:
         else:
             actions.append(Action("keep", key, f"{key} was neither file, directory nor symlink: left as it is"))
     for name in reversed(index["accounts"]["users"]):
-        if _account_exists("user", name):
+        if files.account_exists("user", name):
             actions.append(Action("delete-user", name, f"delete the system user {name} (mailtui created it)"))
     for name in reversed(index["accounts"]["groups"]):
-        if _account_exists("group", name):
+        if files.account_exists("group", name):
             actions.append(Action("delete-group", name, f"delete the system group {name} (mailtui created it)"))
     return actions
 
@@ -278,7 +270,7 @@ def _do(action: Action, archive: Path) -> None:
     elif action.kind == "delete-group":
         from mailtui.system.commands import run
 
-        if _account_exists("group", action.target):  # userdel may have taken it with the user
+        if files.account_exists("group", action.target):  # userdel may have taken it with the user
             run(["groupdel", action.target])
 
 

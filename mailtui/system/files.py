@@ -377,7 +377,7 @@ def record_account(kind: str, name: str) -> bool:
     exist now. Returns whether it was noted."""
     if _paused:
         return False
-    if _account_exists(kind, name):
+    if account_exists(kind, name):
         return False
     with _index_lock():
         index = load_index()
@@ -391,7 +391,7 @@ def record_account(kind: str, name: str) -> bool:
 
 def forget_account(kind: str, name: str) -> None:
     """Undo record_account when creating the account failed (and it still does not exist)."""
-    if _account_exists(kind, name):
+    if account_exists(kind, name):
         return
     with _index_lock():
         index = load_index()
@@ -401,7 +401,8 @@ def forget_account(kind: str, name: str) -> None:
             _save_index(index)
 
 
-def _account_exists(kind: str, name: str) -> bool:
+def account_exists(kind: str, name: str) -> bool:
+    """System `kind` ("user" or "group") `name` exists."""
     try:
         (pwd.getpwnam if kind == "user" else grp.getgrnam)(name)
     except KeyError:
