@@ -31,10 +31,10 @@ from pathlib import Path
 
 from mailtui import bans, paths
 from mailtui.answers import Answers
-from mailtui.errors import StepFailed
+from mailtui.errors import MailtuiError, StepFailed
 from mailtui.events import StepEmitter
 from mailtui.steps.base import Change, Check, Context, Resource, Step
-from mailtui.steps.resources import FileResource
+from mailtui.steps.resources import AbsentFileResource, FileResource
 from mailtui.system import services
 from mailtui.system.commands import run, which
 
@@ -225,6 +225,25 @@ def _running_jails() -> list[str]:
     return bans.parse_jail_list(result.output) if result.ok else []
 
 
+def enabled_on_disk(jail: str, root: Path = FAIL2BAN_DIR) -> bool:
+    """The jail is switched on by fail2ban's configuration files other than mailtui's own."""
+    parser = _read_config(_jail_files(root))
+    if not parser.has_section(jail):
+        return False
+    return parser.get(jail, "enabled", fallback="false").strip().lower() in ("true", "yes", "1", "on")
+
+
+def stale_jails() -> list[str]:
+    """mailtui's jails that fail2ban still runs though no file switches them on any more (mailtui's file
+    removed, fail2ban not reloaded yet): [] when fail2ban is not running."""
+    if not services.is_running(SERVICE):
+        return []
+    return [j for j in _running_jails() if j in JAILS and not enabled_on_disk(j)]
+
+
+OFF_WHY = "brute-force protection is off in the answers: [security] fail2ban = false"
+
+
 def _log_tail(lines: int = 15) -> str:
     try:
         text = Path("/var/log/fail2ban.log").read_text(errors="replace")
@@ -241,9 +260,14 @@ class Fail2banStep(Step):
     services = (SERVICE,)
 
     def enabled(self, ctx: Context) -> bool:
-        return ctx.answers.security.fail2ban
+        # Switched off after an install, the step removes mailtui's files and jails; so it runs wherever
+        # fail2ban is installed (with nothing of mailtui's there, it has nothing to do).
+        return ctx.answers.security.fail2ban or which(bans.CLIENT) is not None
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
+        if not ctx.answers.security.fail2ban:
+            # The jail file first: it names the filter, and fail2ban refuses a jail whose filter is missing.
+            return [AbsentFileResource(str(JAIL_FILE), OFF_WHY), AbsentFileResource(str(DOVECOT_FILTER), OFF_WHY)]
         jail = stock_sshd_jail()
         usable = jail is not None and jail.enabled and jail.stock and systemd_backend_usable()
         sshd = sshd_override(jail, systemd=services.has_systemd(), systemd_backend=usable)
@@ -256,6 +280,11 @@ class Fail2banStep(Step):
         return ()  # started (or reloaded) in after_apply, which also waits for the jails
 
     def service_changes(self, ctx: Context, *, changed: bool) -> list[Change]:
+        if not ctx.answers.security.fail2ban:
+            if services.is_running(SERVICE) and (changed or stale_jails()):
+                return [Change("service", SERVICE, "reload fail2ban without mailtui's jails (stop it when no "
+                               "jail is left or its configuration does not load without them)")]
+            return []
         if not services.is_running(SERVICE):
             return [Change("service", SERVICE, "start fail2ban and check its jails are up")]
         if changed:
@@ -263,6 +292,9 @@ class Fail2banStep(Step):
         return []
 
     def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
+        if not ctx.answers.security.fail2ban:
+            self._drop_jails(out, changed)
+            return
         if which(bans.CLIENT) is None:
             raise StepFailed("fail2ban is not installed: the packages step installs it when [security] fail2ban "
                              "is true (run the install again)")
@@ -286,7 +318,35 @@ class Fail2banStep(Step):
                 + (f":\n{said}" if said else "") + f"\n/var/log/fail2ban.log:\n{_log_tail()}")
         out.line(f"fail2ban jails running: {', '.join(_running_jails())}")
 
+    def _drop_jails(self, out: StepEmitter, changed: bool) -> None:
+        """mailtui's files are gone: reload fail2ban so that it drops mailtui's jails, or stop it when no
+        jail is left or its configuration does not load without mailtui's file (Debian 12's stock sshd
+        jail, which mailtui had switched off, stops fail2ban from starting)."""
+        if not services.is_running(SERVICE) or not (changed or stale_jails()):
+            return
+        out.line("reloading fail2ban without mailtui's jails")
+        result = run([bans.CLIENT, "reload"], check=False, timeout=60)
+        if result.ok and _running_jails() and not stale_jails():
+            out.line(f"fail2ban jails running: {', '.join(_running_jails())}")
+            return
+        if not result.ok:
+            why = ("its configuration does not load without mailtui's file:\n"
+                   + "\n".join(result.output.strip().splitlines()[-5:]))
+        elif stale_jails():
+            why = f"the reload left mailtui's jails running ({', '.join(stale_jails())})"
+        else:
+            why = "no jail is left without mailtui's"
+        out.line(f"stopping fail2ban: {why}")
+        try:
+            services.stop(SERVICE)
+        except MailtuiError as e:
+            raise StepFailed(f"fail2ban did not stop: {e}") from e
+
     def functional_checks(self, ctx: Context) -> list[Check]:
         from mailtui import checks
 
+        if not ctx.answers.security.fail2ban:
+            stale = stale_jails()
+            return [Check("fail2ban runs none of mailtui's jails", not stale,
+                          f"still running: {', '.join(stale)} (run the install again)" if stale else "")]
         return [checks.fail2ban_check(JAILS)]

@@ -70,6 +70,32 @@ class FileResource:
 
 
 @dataclass
+class AbsentFileResource:
+    """A file mailtui wrote once and no longer wants (e.g. an option switched off): it must not exist."""
+
+    path: str
+    why: str  # shown in the preview: why the file goes
+
+    kind = "file"
+
+    @property
+    def target(self) -> str:
+        return self.path
+
+    def describe(self) -> str:
+        return f"no file {self.path}"
+
+    def pending(self, ctx: Context) -> Change | None:
+        if not os.path.lexists(self.path):
+            return None
+        old = files.read_text(Path(self.path)) or ""
+        return Change("file", self.path, f"remove {self.path} ({self.why})", unified_diff(old, "", self.path))
+
+    def apply(self, ctx: Context, out: StepEmitter) -> None:
+        files.remove_file(Path(self.path))
+
+
+@dataclass
 class DirectoryResource:
     path: str
     owner: str = "root"
@@ -189,5 +215,5 @@ def path_exists(path: str) -> Callable[[], bool]:
 
 
 # Resource is a Protocol-like ABC in base.py; these dataclasses implement it structurally.
-for _cls in (FileResource, DirectoryResource, SystemUserResource, CommandResource):
+for _cls in (FileResource, AbsentFileResource, DirectoryResource, SystemUserResource, CommandResource):
     Resource.register(_cls)

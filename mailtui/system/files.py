@@ -230,6 +230,18 @@ def set_owner_mode(path: Path, *, owner: str, group: str, mode: int) -> None:
     faults.point("write", f"{path} (owner, mode)", effect=_effect(path))
 
 
+def remove_file(path: Path) -> bool:
+    """Delete `path` (recorded first, so rollback puts back a file that was there before mailtui); return
+    whether there was one. The deletion is synced to the directory before the fault point."""
+    if not os.path.lexists(path):
+        return False
+    record_original(path)
+    path.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    faults.point("write", f"{path} (removed)", effect=_effect(path))
+    return True
+
+
 # ---------------------------------------------------------------- the backup index
 
 

@@ -251,3 +251,61 @@ def test_second_install_changes_nothing_and_keeps_bans(guarded: Guarded) -> None
     assert "== Brute-force protection (fail2ban) ==\n   nothing to change\n" in dry.stdout, dry.stdout[-3000:]
     assert guarded.banned(attacker)
     guarded.inst.mailtui("bans", "unban", attacker)
+
+
+def test_switching_it_off_removes_the_jails_and_on_again_restores_them(guarded: Guarded) -> None:
+    """[security] fail2ban = false after an install: mailtui's jail and filter files go, fail2ban drops the mail
+    jails (Debian 13: reloaded, Debian's sshd jail runs on) or is stopped (Debian 12: without mailtui's file
+    the stock sshd jail cannot start); failed logins ban nobody; check passes; a second run changes nothing.
+    Switched on again, the jails are back and ban again (the control that the attacker would be banned)."""
+    host, release = guarded.host, guarded.inst.release
+    files = ("/etc/fail2ban/jail.d/mailtui.local", "/etc/fail2ban/filter.d/mailtui-dovecot.conf")
+    host.write_file("/root/answers.toml", ANSWERS + "\n[security]\nfail2ban = false\n", mode=0o600)
+    try:
+        dry = guarded.inst.mailtui("install", "--answers", "/root/answers.toml", "--dry-run", check=False, timeout=300)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert f"remove {files[0]} (brute-force protection is off" in dry.stdout, dry.stdout[-3000:]
+        assert "reload fail2ban without mailtui's jails" in dry.stdout
+        code, output = guarded.inst.install()
+        assert code == 0, output[-6000:]
+        assert "reloading fail2ban without mailtui's jails" in output, output[-3000:]
+        for path in files:
+            assert host.run(["test", "!", "-e", path], check=False).returncode == 0, f"{path} is still there"
+        running = host.run("fail2ban-client status", check=False)
+        if release == "bookworm":
+            assert "stopping fail2ban: its configuration does not load" in output, output[-3000:]
+            assert running.returncode != 0, running.stdout
+            assert "f2b" not in host.run("nft list ruleset").stdout
+            off = guarded.inst.mailtui("bans", check=False)
+            assert off.returncode != 0 and "switched off" in off.stderr, off
+        else:
+            assert running.returncode == 0 and "sshd" in running.stdout, running.stdout
+            assert "dovecot" not in running.stdout and "postfix-sasl" not in running.stdout, running.stdout
+        attacker = host.add_client_address()
+        for _ in range(MAX_RETRY + 1):
+            with pytest.raises(imaplib.IMAP4.error):
+                imap_login(guarded.ip, attacker, "wrong-password")
+        time.sleep(3)  # fail2ban (if it counted) bans within 1-3 s (measured above)
+        imap_login(guarded.ip, attacker, PASSWORD)
+        check = json.loads(guarded.inst.mailtui("check", "--json", check=False, timeout=300).stdout)
+        assert check["ok"], [c for c in check["checks"] if not c["ok"]]
+        assert any(c["name"] == "fail2ban runs none of mailtui's jails" and c["ok"] for c in check["checks"])
+        again = guarded.inst.mailtui("install", "--answers", "/root/answers.toml", "--dry-run", check=False,
+                                     timeout=300)
+        assert "== Brute-force protection (fail2ban) ==\n   nothing to change\n" in again.stdout, again.stdout[-3000:]
+    finally:
+        host.write_file("/root/answers.toml", GUARDED_ANSWERS, mode=0o600)
+    code, output = guarded.inst.install()
+    assert code == 0, output[-6000:]
+    assert {"postfix-sasl", "dovecot"} <= {j["name"] for j in guarded.bans()["jails"]}
+    # A fresh address: fail2ban, started again, also counts the failures still in mail.log within find_time.
+    second = host.add_client_address()
+    for _ in range(MAX_RETRY):
+        with pytest.raises(imaplib.IMAP4.error):
+            imap_login(guarded.ip, second, "wrong-password")
+    guarded.wait_for("a new attacker banned", lambda: bool(guarded.banned(second)))
+    connect_error(guarded.ip, 993, second)
+    guarded.inst.mailtui("bans", "unban", second)
+    for address in (attacker, second):
+        if guarded.banned(address):
+            guarded.inst.mailtui("bans", "unban", address)

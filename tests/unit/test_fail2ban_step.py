@@ -153,11 +153,59 @@ def test_step_order_and_packages() -> None:
     assert "nftables" in FAIL2BAN
 
 
-def test_step_is_enabled_by_the_answers() -> None:
+def test_step_runs_when_on_or_when_fail2ban_is_there_to_clean_up(monkeypatch: pytest.MonkeyPatch) -> None:
     from mailtui.steps.base import Context
     from mailtui.system.platform import Platform
 
     step = f2b.Fail2banStep()
     platform = Platform.detect()
+    monkeypatch.setattr(f2b, "which", lambda name: None)
     assert step.enabled(Context(base_answers(), platform))
     assert not step.enabled(Context(base_answers(fail2ban=False), platform))
+    # Switched off where fail2ban is installed: the step runs, to remove mailtui's files and jails.
+    monkeypatch.setattr(f2b, "which", lambda name: f"/usr/bin/{name}")
+    assert step.enabled(Context(base_answers(fail2ban=False), platform))
+
+
+def test_switched_off_the_step_removes_its_files_and_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailtui.steps.base import Context
+    from mailtui.steps.resources import AbsentFileResource
+    from mailtui.system import files
+    from mailtui.system.platform import Platform
+
+    monkeypatch.setattr(files, "STATE_DIR", tmp_path / "state")
+    jail, filt = tmp_path / "jail.d" / "mailtui.local", tmp_path / "filter.d" / "mailtui-dovecot.conf"
+    monkeypatch.setattr(f2b, "JAIL_FILE", jail)
+    monkeypatch.setattr(f2b, "DOVECOT_FILTER", filt)
+    running = {"yes": True}
+    monkeypatch.setattr(f2b.services, "is_running", lambda name: running["yes"])
+    monkeypatch.setattr(f2b, "stale_jails", lambda: [])
+    ctx = Context(base_answers(fail2ban=False), Platform.detect())
+    step = f2b.Fail2banStep()
+    resources = step.resources(ctx)
+    assert [type(r) for r in resources] == [AbsentFileResource, AbsentFileResource]
+    assert [r.target for r in resources] == [str(jail), str(filt)]  # the jail file (naming the filter) first
+    assert step.plan(ctx) == []  # nothing of mailtui's there: nothing to do
+    jail.parent.mkdir()
+    jail.write_text("[dovecot]\nenabled = true\n")
+    changes = step.plan(ctx)
+    assert [(c.kind, c.target) for c in changes] == [("file", str(jail)), ("service", "fail2ban")]
+    assert "fail2ban = false" in changes[0].summary and "-enabled = true" in changes[0].diff
+    assert "reload fail2ban" in changes[1].summary
+    running["yes"] = False
+    assert [c.kind for c in step.plan(ctx)] == ["file"]  # not running: nothing to reload
+    resources[0].apply(ctx, ctx.out("fail2ban"))
+    assert not jail.exists() and step.plan(ctx) == []
+    # Recorded before the removal (here the file was not mailtui's): rollback can put it back.
+    assert files.load_index()["paths"][str(jail)]["was"] == "file"
+    assert files.original_copy(jail).read_text() == "[dovecot]\nenabled = true\n"
+
+
+def test_enabled_on_disk_ignores_mailtuis_own_file(tmp_path: Path) -> None:
+    root = debian_files(tmp_path / "12", release="bookworm")
+    (root / "jail.d" / "mailtui.local").write_text("[dovecot]\nenabled = true\n")
+    assert not f2b.enabled_on_disk("dovecot", root)  # only mailtui's file switches it on
+    assert f2b.enabled_on_disk("sshd", root)  # Debian's defaults-debian.conf
+    (root / "jail.d" / "admin.local").write_text("[dovecot]\nenabled = true\n")
+    assert f2b.enabled_on_disk("dovecot", root)
+    assert not f2b.enabled_on_disk("postfix-sasl", root)  # no such section at all
