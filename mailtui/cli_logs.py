@@ -80,12 +80,12 @@ def _events(lines: Iterable[str]) -> Iterator[LogEvent]:
         yield event
 
 
-def _last_matching(path: Path, args: argparse.Namespace) -> list[LogEvent]:
-    """The last N lines that match, searching backwards (all of a queue id's journey)."""
+def _last_matching(path: Path, args: argparse.Namespace, end: int | None = None) -> list[LogEvent]:
+    """The last N lines that match, searching backwards from `end` (all of a queue id's journey)."""
     if args.queue_id:
         events: list[LogEvent] = []
         since_match = None
-        for line in maillog.iter_lines_backwards(path):
+        for line in maillog.iter_lines_backwards(path, end):
             if args.queue_id in line or " dovecot: lmtp(" in line or "dovecot/lmtp" in line:
                 event = maillog.parse_line(line)
                 if event is not None:
@@ -105,7 +105,7 @@ def _last_matching(path: Path, args: argparse.Namespace) -> list[LogEvent]:
         return list(_events(maillog.tail_lines(path, args.lines)))
     needle = args.grep.lower()
     found: list[LogEvent] = []
-    for line in maillog.iter_lines_backwards(path):
+    for line in maillog.iter_lines_backwards(path, end):
         if len(found) >= args.lines:
             break
         if needle in line.lower():
@@ -149,13 +149,14 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 show(event)
             return 0
         matcher = _Matcher(args.grep, args.queue_id)
-        if args.grep or args.queue_id:  # first the last N matching lines, then follow from the end
-            first = _last_matching(path, args) if path.exists() else []
+        if args.grep or args.queue_id:  # first the last N matching lines, then every line after them
+            end = path.stat().st_size if path.exists() else None
+            first = _last_matching(path, args, end) if end is not None else []
             for event in first:
                 show(event)
                 if event.session_id and event.queue_id == args.queue_id:
                     matcher.sessions.add(event.session_id)
-            lines = maillog.follow(path, from_end_lines=0)
+            lines = maillog.follow(path, from_end_lines=0, start=end)
         else:
             lines = maillog.follow(path, from_end_lines=args.lines)
         for event in _events(lines):

@@ -288,14 +288,18 @@ def tail_lines(path: str | os.PathLike[str], n: int) -> list[str]:
     return out[-n:] if n > 0 else []
 
 
-def iter_lines_backwards(path: str | os.PathLike[str]) -> Iterator[str]:
-    """Every line of the file, newest first, read in blocks from the end (for searches)."""
+def iter_lines_backwards(path: str | os.PathLike[str], end: int | None = None) -> Iterator[str]:
+    """Every line of the file, newest first, read in blocks from the end (for searches). With `end`
+    (a byte offset), only the complete lines before it: what follow(path, start=end) does not read."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return
     try:
         pos = os.fstat(fd).st_size
+        if end is not None:
+            pos = min(pos, end)
+            pos -= len(_tail(fd, pos, 0)[1])  # a line still being written belongs to the follower
         carry = b""
         while pos > 0:
             size = min(BLOCK, pos)
@@ -362,9 +366,11 @@ def _ident(path: str | os.PathLike[str]) -> tuple[int, int] | None:
 
 
 def follow(path: str | os.PathLike[str], *, from_end_lines: int = 200, poll: float = 0.2,
-           stop: Callable[[], bool] | None = None) -> Iterator[str]:
+           stop: Callable[[], bool] | None = None, start: int | None = None) -> Iterator[str]:
     """Yield the last `from_end_lines` lines of the file, then every line appended to it, until
     stop() is true (checked at least every `poll` seconds) or the caller closes the generator.
+    With `start` (a byte offset the caller has searched up to, see iter_lines_backwards), no tail:
+    every line from there on, so that nothing written between the search and the follow is lost.
 
     Rotation (the path names another file): the old file is read to its end and for ROTATE_GRACE
     seconds more (writers reopen it only after logrotate's postrotate), the new file from its start.
@@ -375,8 +381,8 @@ def follow(path: str | os.PathLike[str], *, from_end_lines: int = 200, poll: flo
     draining: list[tuple[_Reader, float]] = []
     fd = _open(path)
     if fd is not None:
-        end = os.fstat(fd).st_size
-        lines, partial = _tail(fd, end, from_end_lines)
+        end = os.fstat(fd).st_size if start is None else min(start, os.fstat(fd).st_size)
+        lines, partial = _tail(fd, end, from_end_lines if start is None else 0)
         last = os.pread(fd, 1, end - 1) if end > 0 else b""
         current = _Reader(fd, end, partial, last)
         for line in lines:

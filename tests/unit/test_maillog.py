@@ -597,6 +597,55 @@ def test_cli_logs_follow(tmp_path: Path) -> None:
         proc.wait(timeout=5)
 
 
+def test_cli_logs_follow_loses_no_line_written_during_the_search(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line written while `logs -f --grep` searched the tail is followed, not lost (and not shown twice)."""
+    log = tmp_path / "mail.log"
+    log.write_text(MESSAGE_LOG)
+    deferred = "Nov 25 15:50:01 mail postfix/lmtp[2]: 5A5B5C5D5E: to=<a@x.test>, relay=r, status=deferred (x)"
+    search = cli_logs._last_matching
+
+    def slow_search(path: Path, args: argparse.Namespace, end: int | None = None) -> list[LogEvent]:
+        found = search(path, args, end)
+        append(log, deferred + "\n")  # written after the search read the file, before the follow began
+        return found
+
+    shown: list[str] = []
+
+    def printer(as_json: bool) -> Callable[[LogEvent], None]:
+        def show(event: LogEvent) -> None:
+            shown.append(event.raw)
+            if "status=deferred" in event.raw:
+                raise KeyboardInterrupt  # what ends `logs -f`
+        return show
+
+    monkeypatch.setattr(cli_logs, "_last_matching", slow_search)
+    monkeypatch.setattr(cli_logs, "_printer", printer)
+    parser = argparse.ArgumentParser()
+    cli_logs.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["logs", "-f", "--grep", "status=", "--file", str(log)])
+    worker = threading.Thread(target=cli_logs.cmd_logs, args=(args,), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), f"the line written during the search never came: {shown}"
+    assert [line for line in shown if "status=" in line][-1] == deferred and shown.count(deferred) == 1
+
+
+def test_lines_backwards_up_to_an_offset_are_complete_lines(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_bytes(b"one\ntwo\nthr")
+    assert list(maillog.iter_lines_backwards(log)) == ["thr", "two", "one"]
+    assert list(maillog.iter_lines_backwards(log, 12)) == ["two", "one"]  # "thr" is still being written
+    assert list(maillog.iter_lines_backwards(log, 8)) == ["two", "one"]
+    assert list(maillog.iter_lines_backwards(log, 7)) == ["one"]  # the newline after "two" is not before 7
+    assert list(maillog.iter_lines_backwards(log, 4)) == ["one"]
+    assert list(maillog.iter_lines_backwards(log, 0)) == []
+    follower = maillog.follow(log, start=12, poll=0.01)
+    append(log, "ee\nfour\n")
+    assert [next(follower), next(follower)] == ["three", "four"]  # from the offset, the held partial line
+    follower.close()
+
+
 def test_times_of_both_formats_compare() -> None:
     a = ev("Nov 25 15:27:01 mail postfix/smtpd[1]: connect from x[1.2.3.4]")
     b = ev("2026-11-25T15:27:01.5+00:00 mail postfix/smtpd[1]: connect from x[1.2.3.4]")
