@@ -17,17 +17,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
-from textual.worker import get_current_worker
 
 from mailtui.cli_ops import human_age
 
-from .dashboard_common import Confirm, RefreshWhileShown
+from .dashboard_common import ActionTablePanel, Confirm, describe
 from .dashboard_queue import clip
-from .dashboard_services import OutputLog, describe
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -80,9 +76,10 @@ def bans_summary(bans: list[Any]) -> str:
     return f"{n} address{'es' if n != 1 else ''} banned" + (f" ({len(bans)} bans)" if len(bans) != n else "")
 
 
-class BansPanel(RefreshWhileShown, Vertical):
+class BansPanel(ActionTablePanel):
     """fail2ban's bans in a table, each jail's counts above it; unban the selected address."""
 
+    ID_PREFIX = "bans"
     REFRESH_SECONDS: ClassVar[float] = 5.0
 
     DEFAULT_CSS = """
@@ -138,6 +135,7 @@ class BansPanel(RefreshWhileShown, Vertical):
         Binding("ctrl+r", "reload", "Refresh", show=False),
     ]
     ACTIONS = frozenset({"unban"})
+    DISABLED_WHILE_BUSY = "#bans-unban"  # Refresh stays usable
 
     class BansLoaded(Message):
         """What fail2ban said: `unavailable` is its sentence when it cannot be asked; `error` when asking
@@ -154,9 +152,7 @@ class BansPanel(RefreshWhileShown, Vertical):
             self.done, self.error = done, error
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(id="bans")
-        self.engine = engine
-        self.busy = ""
+        super().__init__(engine)
         self.bans: dict[str, Any] = {}  # ban_key -> Ban, in the order shown (newest first)
         self.loaded = False
         self.unavailable = ""
@@ -165,21 +161,10 @@ class BansPanel(RefreshWhileShown, Vertical):
         yield Static("asking fail2ban…", id="bans-status")
         yield Static("", id="bans-jails")
         yield Static("", id="bans-unavailable")
-        yield DataTable(id="bans-table", cursor_type="row")
+        yield self.new_table()
         yield Static("", id="bans-detail")
-        with Horizontal(id="bans-bar"):
-            yield Button("Unban", id="bans-unban", compact=True)
-            yield Button("Refresh", id="bans-refresh", compact=True)
-            yield Static("", id="bans-busy")
-        yield OutputLog("What unban said shows here.", id="bans-output")
-
-    @property
-    def table(self) -> DataTable:
-        return self.query_one("#bans-table", DataTable)
-
-    @property
-    def log_pane(self) -> OutputLog:
-        return self.query_one("#bans-output", OutputLog)
+        yield self.new_action_bar([("Unban", "unban"), ("Refresh", "refresh")])
+        yield self.new_output_log("What unban said shows here.")
 
     def now(self) -> float:
         return float(getattr(self.app, "clock", time.time)())
@@ -207,17 +192,13 @@ class BansPanel(RefreshWhileShown, Vertical):
 
     @work(thread=True, exclusive=True, group="bans-list")
     def load(self) -> None:
-        worker = get_current_worker()
-        try:
-            why_not = self.engine.bans_available()
-            if why_not:
-                message = self.BansLoaded(None, None, unavailable=str(why_not))
-            else:
-                message = self.BansLoaded(list(self.engine.ban_jails()), list(self.engine.bans()))
-        except Exception as exc:
-            message = self.BansLoaded(None, None, error=describe(exc))
-        if not worker.is_cancelled:
-            self.post_message(message)
+        self.post_read(self._ask_fail2ban, lambda why: self.BansLoaded(None, None, error=why))
+
+    def _ask_fail2ban(self) -> BansLoaded:
+        why_not = self.engine.bans_available()
+        if why_not:
+            return self.BansLoaded(None, None, unavailable=str(why_not))
+        return self.BansLoaded(list(self.engine.ban_jails()), list(self.engine.bans()))
 
     @on(BansLoaded)
     def _loaded(self, message: BansLoaded) -> None:
@@ -288,16 +269,6 @@ class BansPanel(RefreshWhileShown, Vertical):
 
     # ------------------------------------------------------------ selection
 
-    def selected_key(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        except Exception:
-            return None
-        return str(key) if key is not None else None
-
     def selected_ban(self) -> Any | None:
         key = self.selected_key()
         return self.bans.get(key) if key else None
@@ -307,21 +278,12 @@ class BansPanel(RefreshWhileShown, Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.ACTIONS and self.unavailable:
             return False  # nothing to unban while fail2ban cannot be asked
-        if action in self.ACTIONS and self.busy:
-            return None  # shown dimmed while an unban runs
-        return True
-
-    def _set_busy(self, what: str) -> None:
-        self.busy = what
-        self.query_one("#bans-unban", Button).disabled = bool(what)
-        self.query_one("#bans-busy", Static).update(what + "…" if what else "")
-        self.refresh_bindings()
+        return super().check_action(action, parameters)  # dimmed while an unban runs
 
     @on(Button.Pressed, "#bans-unban")
     def action_unban(self) -> None:
         """Lift the selected address's ban (asks first)."""
-        if self.busy:
-            self.notify(f"Wait: {self.busy} first", severity="warning")
+        if self.refuse_when_busy():
             return
         if self.unavailable:
             self.notify(f"Nothing to unban: {self.unavailable}", severity="warning")
@@ -349,13 +311,9 @@ class BansPanel(RefreshWhileShown, Vertical):
         self.app.push_screen(Confirm(f"Unban {address}?", text, buttons), answered)
 
     def _start_unban(self, address: str, jail: str | None) -> None:
-        if self.busy:
-            self.notify(f"Wait: {self.busy} first", severity="warning")
-            return
         where = f" ({jail})" if jail else " (every jail)"
-        self._set_busy(f"unbanning {address}")
-        self.log_pane.command(f"unban {address}{where}")
-        self.run_unban(address, jail)
+        if self.start_action(f"unbanning {address}", f"unban {address}{where}"):
+            self.run_unban(address, jail)
 
     @work(thread=True, group="bans-action")
     def run_unban(self, address: str, jail: str | None) -> None:
@@ -369,9 +327,5 @@ class BansPanel(RefreshWhileShown, Vertical):
 
     @on(UnbanDone)
     def _unban_done(self, message: UnbanDone) -> None:
-        if message.error:
-            self.log_pane.fail(message.error)
-        else:
-            self.log_pane.ok(message.done)
-        self._set_busy("")
+        self.finish_action(message.done, message.error)
         self.load()

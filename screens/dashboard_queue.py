@@ -15,16 +15,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
-from textual.worker import get_current_worker
 
 from mailtui.cli_ops import human_age
 
-from .dashboard_common import Confirm, RefreshWhileShown, human_size
-from .dashboard_services import OutputLog, describe
+from .dashboard_common import ActionTablePanel, Confirm, describe, human_size
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -61,9 +57,10 @@ def counts_text(messages: list[Any]) -> str:
     return f"{total} message{'s' if total != 1 else ''}: " + ", ".join(f"{counts[q]} {q}" for q in order)
 
 
-class QueuePanel(RefreshWhileShown, Vertical):
+class QueuePanel(ActionTablePanel):
     """The mail queue in a table; actions on the selected message (or on all of them: F)."""
 
+    ID_PREFIX = "queue"
     REFRESH_SECONDS: ClassVar[float] = 3.0
 
     DEFAULT_CSS = """
@@ -128,34 +125,19 @@ class QueuePanel(RefreshWhileShown, Vertical):
             self.done, self.output, self.error = done, output, error
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(id="queue")
-        self.engine = engine
-        self.busy = ""
+        super().__init__(engine)
         self.messages: dict[str, Any] = {}
         self.loaded = False
         self._shown_reason_width = 0
 
     def compose(self) -> ComposeResult:
         yield Static("reading the queue…", id="queue-status")
-        yield DataTable(id="queue-table", cursor_type="row")
+        yield self.new_table()
         yield Static("", id="queue-who")
         yield Static("", id="queue-why")
-        with Horizontal(id="queue-bar"):
-            yield Button("Flush", id="queue-flush", compact=True)
-            yield Button("Flush all", id="queue-flush-all", compact=True)
-            yield Button("Hold", id="queue-hold", compact=True)
-            yield Button("Release", id="queue-release", compact=True)
-            yield Button("Delete", id="queue-delete", compact=True)
-            yield Static("", id="queue-busy")
-        yield OutputLog("What flush / hold / release / delete said shows here.", id="queue-output")
-
-    @property
-    def table(self) -> DataTable:
-        return self.query_one("#queue-table", DataTable)
-
-    @property
-    def log_pane(self) -> OutputLog:
-        return self.query_one("#queue-output", OutputLog)
+        yield self.new_action_bar([("Flush", "flush"), ("Flush all", "flush-all"), ("Hold", "hold"),
+                                   ("Release", "release"), ("Delete", "delete")])
+        yield self.new_output_log("What flush / hold / release / delete said shows here.")
 
     def on_mount(self) -> None:
         table = self.table
@@ -182,15 +164,7 @@ class QueuePanel(RefreshWhileShown, Vertical):
 
     @work(thread=True, exclusive=True, group="queue-list")
     def load(self) -> None:
-        worker = get_current_worker()
-        try:
-            messages = list(self.engine.queue_list())
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(self.QueueLoaded(None, describe(exc)))
-            return
-        if not worker.is_cancelled:
-            self.post_message(self.QueueLoaded(messages))
+        self.post_list(self.engine.queue_list, self.QueueLoaded)
 
     @on(QueueLoaded)
     def _loaded(self, message: QueueLoaded) -> None:
@@ -276,14 +250,7 @@ class QueuePanel(RefreshWhileShown, Vertical):
     # ------------------------------------------------------------ selection
 
     def selected_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        except Exception:
-            return None
-        return str(key) if key is not None else None
+        return self.selected_key()
 
     def selected_message(self) -> Any | None:
         queue_id = self.selected_id()
@@ -298,36 +265,15 @@ class QueuePanel(RefreshWhileShown, Vertical):
 
     # ------------------------------------------------------------ actions
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.ACTIONS and self.busy:
-            return None  # shown dimmed while an action runs
-        return True
-
-    def _set_busy(self, what: str) -> None:
-        self.busy = what
-        for button in self.query("#queue-bar Button").results(Button):
-            button.disabled = bool(what)
-        self.query_one("#queue-busy", Static).update(what + "…" if what else "")
-        self.refresh_bindings()
-
-    def _refuse_when_busy(self) -> bool:
-        if self.busy:
-            self.notify(f"Wait: {self.busy} first", severity="warning")
-            return True
-        return False
-
     def _start(self, action: str, queue_id: str | None, title: str, busy: str, done: str) -> None:
-        if self._refuse_when_busy():
-            return
-        self._set_busy(busy)
-        self.log_pane.command(title)
-        self.run_action(action, queue_id, done)
+        if self.start_action(busy, title):
+            self.run_action(action, queue_id, done)
 
     @on(Button.Pressed, "#queue-flush")
     def action_flush(self) -> None:
         """Attempt delivery of the selected message now."""
         m = self._selected_or_say()
-        if m is not None and not self._refuse_when_busy():
+        if m is not None and not self.refuse_when_busy():
             if m.queue == "hold":
                 self.notify(f"{m.queue_id} is on hold: release it (u) first", severity="warning")
                 return
@@ -344,7 +290,7 @@ class QueuePanel(RefreshWhileShown, Vertical):
     def action_hold(self) -> None:
         """Put the selected message on hold."""
         m = self._selected_or_say()
-        if m is not None and not self._refuse_when_busy():
+        if m is not None and not self.refuse_when_busy():
             if m.queue == "hold":
                 self.notify(f"{m.queue_id} is already on hold", severity="warning")
                 return
@@ -355,7 +301,7 @@ class QueuePanel(RefreshWhileShown, Vertical):
     def action_release(self) -> None:
         """Release the selected message from hold."""
         m = self._selected_or_say()
-        if m is not None and not self._refuse_when_busy():
+        if m is not None and not self.refuse_when_busy():
             if m.queue != "hold":
                 self.notify(f"{m.queue_id} is not on hold", severity="warning")
                 return
@@ -366,7 +312,7 @@ class QueuePanel(RefreshWhileShown, Vertical):
     def action_delete(self) -> None:
         """Delete the selected message (asks first)."""
         m = self._selected_or_say()
-        if m is None or self._refuse_when_busy():
+        if m is None or self.refuse_when_busy():
             return
         queue_id = m.queue_id
         recipients = list(m.recipients)
@@ -395,11 +341,5 @@ class QueuePanel(RefreshWhileShown, Vertical):
 
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
-        pane = self.log_pane
-        pane.output(message.output)
-        if message.error:
-            pane.fail(message.error)
-        else:
-            pane.ok(message.done)
-        self._set_busy("")
+        self.finish_action(message.done, message.error, message.output)
         self.load()

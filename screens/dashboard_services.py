@@ -15,18 +15,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.coordinate import Coordinate
+from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.widgets import Button, DataTable, RichLog, Static, TabbedContent
-from textual.worker import get_current_worker
+from textual.widgets import Button, Static, TabbedContent
 
 from mailtui.cli_ops import human_age
-from mailtui.errors import ValidationError
 
-from .dashboard_common import Confirm, RefreshWhileShown, error_text
-from .widgets import with_label
+from .dashboard_common import ActionTablePanel, Confirm, describe
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -46,67 +42,10 @@ TAB_ID = "tab-services"
 TAB_LABEL = "Services"
 
 
-def describe(exc: BaseException) -> str:
-    """An engine error as the operator reads it (a ValidationError's problems with their fields)."""
-    if isinstance(exc, ValidationError) and exc.problems:
-        return "; ".join(with_label(k, v) for k, v in exc.problems.items())
-    return error_text(exc)
-
-
-class OutputLog(RichLog):
-    """What the actions said: each one a "▶ what" line, the tool's output, then "✓ …" or a red "✗ …"."""
-
-    DEFAULT_CSS = """
-    OutputLog {
-        height: 1fr;
-        min-height: 3;
-        background: $boost;
-        scrollbar-size-vertical: 1;
-    }
-    """
-
-    # Not focusable: when the tab is hidden with the table focused, Textual hands focus to a focusable
-    # sibling of the table — which would switch the TabbedContent straight back to this tab.
-    can_focus = False
-
-    def __init__(self, placeholder: str, *, id: str) -> None:
-        super().__init__(id=id, wrap=True, markup=False, highlight=False, min_width=20, max_lines=2000)
-        self.placeholder = placeholder
-        self.empty = True
-
-    def on_mount(self) -> None:
-        self.write(Text(self.placeholder, style="dim"))
-
-    def _first(self) -> None:
-        if self.empty:
-            self.clear()
-            self.empty = False
-
-    def command(self, title: str) -> None:
-        self._first()
-        self.write(Text(f"▶ {title}", style="bold"))
-
-    def output(self, text: str) -> None:
-        text = text.strip("\n")
-        if text.strip():
-            self._first()
-            self.write(Text(text))
-
-    def ok(self, text: str) -> None:
-        self._first()
-        self.write(Text(f"✓ {text}", style="green"))
-
-    def fail(self, text: str) -> None:
-        self._first()
-        self.write(Text(f"✗ {text}", style="bold red"))
-
-    def plain_lines(self) -> list[str]:
-        return [strip.text for strip in self.lines]
-
-
-class ServicesPanel(RefreshWhileShown, Vertical):
+class ServicesPanel(ActionTablePanel):
     """The three services of the stack in a table; actions on the selected row."""
 
+    ID_PREFIX = "services"
     REFRESH_SECONDS: ClassVar[float] = 5.0
 
     DEFAULT_CSS = """
@@ -181,36 +120,20 @@ class ServicesPanel(RefreshWhileShown, Vertical):
             self.done, self.output, self.error, self.debug = done, output, error, debug
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(id="services")
-        self.engine = engine
-        self.busy = ""  # what runs now ("" when nothing does)
+        super().__init__(engine)
         self.debug: bool | None = None
         self.names: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="services-table", cursor_type="row", zebra_stripes=False)
-        with Horizontal(id="services-bar"):
-            yield Button("Start", id="services-start", compact=True)
-            yield Button("Stop", id="services-stop", compact=True)
-            yield Button("Restart", id="services-restart", compact=True)
-            yield Button("Reload", id="services-reload", compact=True)
-            yield Button("Debug on", id="services-debug-toggle", compact=True)
-            yield Static("reading…", id="services-status")
+        yield self.new_table(zebra_stripes=False)
+        yield self.new_action_bar([("Start", "start"), ("Stop", "stop"), ("Restart", "restart"), ("Reload", "reload"),
+                                   ("Debug on", "debug-toggle")], status=Static("reading…", id="services-status"))
         yield Static(DEBUG_ON, id="services-debug")
         yield Static("Problems (c checks again)", classes="ops-title")
         with VerticalScroll(id="services-problems-box", can_focus=False):
             yield Static(Text("checking postfix check and doveconf -n…", style="dim"), id="services-problems")
         yield Static("Output", classes="ops-title")
-        yield OutputLog("The output of start / stop / restart / reload and of the debug switch shows here.",
-                        id="services-output")
-
-    @property
-    def table(self) -> DataTable:
-        return self.query_one("#services-table", DataTable)
-
-    @property
-    def log_pane(self) -> OutputLog:
-        return self.query_one("#services-output", OutputLog)
+        yield self.new_output_log("The output of start / stop / restart / reload and of the debug switch shows here.")
 
     def on_mount(self) -> None:
         table = self.table
@@ -236,15 +159,7 @@ class ServicesPanel(RefreshWhileShown, Vertical):
 
     @work(thread=True, exclusive=True, group="services-status")
     def refresh_status(self) -> None:
-        worker = get_current_worker()
-        try:
-            rows = list(self.engine.service_statuses())
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(self.StatusesLoaded(None, describe(exc)))
-            return
-        if not worker.is_cancelled:
-            self.post_message(self.StatusesLoaded(rows))
+        self.post_list(self.engine.service_statuses, self.StatusesLoaded)
 
     @on(StatusesLoaded)
     def _statuses_loaded(self, message: StatusesLoaded) -> None:
@@ -277,15 +192,7 @@ class ServicesPanel(RefreshWhileShown, Vertical):
 
     @work(thread=True, exclusive=True, group="services-problems")
     def load_problems(self) -> None:
-        worker = get_current_worker()
-        try:
-            problems = list(self.engine.config_problems())
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(self.ProblemsLoaded(None, describe(exc)))
-            return
-        if not worker.is_cancelled:
-            self.post_message(self.ProblemsLoaded(problems))
+        self.post_list(self.engine.config_problems, self.ProblemsLoaded)
 
     @on(ProblemsLoaded)
     def _problems_loaded(self, message: ProblemsLoaded) -> None:
@@ -332,30 +239,11 @@ class ServicesPanel(RefreshWhileShown, Vertical):
     # ------------------------------------------------------------ actions
 
     def selected_name(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        return str(key) if key is not None else None
+        return self.selected_key()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.ACTIONS and self.busy:
-            return None  # shown dimmed while an action runs
-        return True
-
-    def _set_busy(self, what: str) -> None:
-        self.busy = what
-        for button in self.query("#services-bar Button").results(Button):
-            button.disabled = bool(what)
-        if what:
+    def show_busy(self, what: str) -> None:
+        if what:  # once it is done, the status read that follows says how the services are
             self.query_one("#services-status", Static).update(Text(what + "…", style="yellow"))
-        self.refresh_bindings()
-
-    def _refuse_when_busy(self) -> bool:
-        if self.busy:
-            self.notify(f"Wait: {self.busy} first", severity="warning")
-            return True
-        return False
 
     @on(Button.Pressed, "#services-start")
     def action_start(self) -> None:
@@ -382,7 +270,7 @@ class ServicesPanel(RefreshWhileShown, Vertical):
 
     def action_control(self, name: str, verb: str) -> None:
         """start / stop / restart / reload one service (stop and restart ask first). For the palette too."""
-        if self._refuse_when_busy():
+        if self.refuse_when_busy():
             return
         label = LABELS.get(name, name)
         if verb in ("stop", "restart"):
@@ -400,12 +288,9 @@ class ServicesPanel(RefreshWhileShown, Vertical):
         self._start_control(name, verb)
 
     def _start_control(self, name: str, verb: str) -> None:
-        if self._refuse_when_busy():
-            return
         label = LABELS.get(name, name)
-        self._set_busy(f"{ING.get(verb, verb)} {label}")
-        self.log_pane.command(f"{verb} {label}")
-        self.run_control(name, verb)
+        if self.start_action(f"{ING.get(verb, verb)} {label}", f"{verb} {label}"):
+            self.run_control(name, verb)
 
     @work(thread=True, group="services-action")
     def run_control(self, name: str, verb: str) -> None:
@@ -420,12 +305,10 @@ class ServicesPanel(RefreshWhileShown, Vertical):
     @on(Button.Pressed, "#services-debug-toggle")
     def action_debug(self) -> None:
         """Switch Dovecot's debug logging (on when off, off when on). For the palette too."""
-        if self._refuse_when_busy():
-            return
         on_ = not self.debug
-        self._set_busy(f"turning Dovecot debug logging {'on' if on_ else 'off'}")
-        self.log_pane.command(f"Dovecot debug logging {'on' if on_ else 'off'}")
-        self.run_debug(on_)
+        if self.start_action(f"turning Dovecot debug logging {'on' if on_ else 'off'}",
+                             f"Dovecot debug logging {'on' if on_ else 'off'}"):
+            self.run_debug(on_)
 
     @work(thread=True, group="services-action")
     def run_debug(self, on_: bool) -> None:
@@ -444,13 +327,7 @@ class ServicesPanel(RefreshWhileShown, Vertical):
 
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
-        pane = self.log_pane
-        pane.output(message.output)
-        if message.error:
-            pane.fail(message.error)
-        else:
-            pane.ok(message.done)
         if message.debug is not None:
             self._show_debug(message.debug)
-        self._set_busy("")
+        self.finish_action(message.done, message.error, message.output)
         self.refresh_status()  # the status line's summary comes with it

@@ -58,6 +58,21 @@ async def select(pilot, jail: str, address: str) -> None:  # noqa: ANN001
     assert ban is not None and (ban.jail, ban.address) == (jail, address)
 
 
+async def ask_unban(pilot, key: str = "u") -> None:  # noqa: ANN001
+    """Ask to lift the selected ban (a key, or a click when `key` is a "#button") and wait for the question."""
+    if key.startswith("#"):
+        await pilot.click(key)
+    else:
+        await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, Confirm))
+
+
+async def confirm_unban(pilot, key: str = "u") -> None:  # noqa: ANN001
+    """Ask to lift the selected ban and answer Unban."""
+    await ask_unban(pilot, key)
+    await pilot.click("#confirm-unban")
+
+
 def hm(epoch: float) -> str:
     return datetime.fromtimestamp(epoch).strftime("%b %d %H:%M")
 
@@ -122,8 +137,7 @@ async def test_a_long_address_is_clipped_in_the_table_and_whole_below_it() -> No
         assert row_of(app, "2001:db8:ffff:ffff:fff…") == (
             f"2001:db8:ffff:ffff:fff… dovecot {hm(T0 - 60)} {hm(T0 + 3540)} 59m00s")  # Left still on screen
         assert f"{long} (dovecot): banned {hm(T0 - 60)}" in flat(app)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await ask_unban(pilot)
         assert f"Unban {long}?" in screen_text(app)
         await pilot.click("#confirm-unban")
         await wait_for(pilot, lambda: "No address is banned" in screen_text(app))
@@ -137,15 +151,13 @@ async def test_unban_asks_first_and_cancel_changes_nothing() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await open_bans(pilot)
         await select(pilot, "dovecot", DOVECOT)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await ask_unban(pilot)
         assert f"Unban {DOVECOT}?" in screen_text(app)
         assert f"{DOVECOT} is banned by the dovecot jail until {hm(T0 + 1800)}." in screen_text(app)
         assert app.focused is not None and app.focused.id == "confirm-cancel"  # the safe answer is the default
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        await pilot.press("delete")  # the other key for it
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await ask_unban(pilot, "delete")  # the other key for it
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
         assert engine.calls_of("unban") == []
@@ -158,9 +170,7 @@ async def test_unban_lifts_the_ban_and_the_list_follows() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await open_bans(pilot)
         await select(pilot, "dovecot", DOVECOT)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
-        await pilot.click("#confirm-unban")
+        await confirm_unban(pilot)
         await wait_for(pilot, lambda: f"✓ {DOVECOT} is no longer banned (dovecot)" in flat(app)
                        and "2 addresses banned" in screen_text(app))
         assert engine.calls_of("unban") == [("unban", DOVECOT, "dovecot")]
@@ -175,8 +185,7 @@ async def test_an_address_in_two_jails_can_be_lifted_from_one_or_all() -> None:
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_bans(pilot, "3 addresses banned (4 bans)")
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await ask_unban(pilot)
         assert "It is also banned by: postfix-sasl." in screen_text(app)
         assert "Unban from dovecot" in screen_text(app) and "From every jail" in screen_text(app)
         await pilot.click("#confirm-unban-all")
@@ -192,9 +201,7 @@ async def test_unban_errors_are_shown_and_nothing_changes() -> None:
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_bans(pilot)
-        await pilot.click("#bans-unban")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
-        await pilot.click("#confirm-unban")
+        await confirm_unban(pilot, key="#bans-unban")
         await wait_for(pilot, lambda: f"✗ unban {NEW} failed: `fail2ban-client set postfix-sasl unbanip {NEW}` "
                        "failed (exit 255)" in flat(app))
         assert row_of(app, NEW)
@@ -204,9 +211,7 @@ async def test_unban_errors_are_shown_and_nothing_changes() -> None:
         # lifted meanwhile by someone else: the engine says so
         engine.banned = [b for b in engine.banned if b.address != OLD_V6]
         await select(pilot, "postfix-sasl", OLD_V6)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
-        await pilot.click("#confirm-unban")
+        await confirm_unban(pilot)
         await wait_for(pilot, lambda: f"✗ unban {OLD_V6} failed: {OLD_V6} is not banned in the jail postfix-sasl"
                        in flat(app))
         await wait_for(pilot, lambda: "2 addresses banned" in screen_text(app))
@@ -218,8 +223,7 @@ async def test_an_address_the_engine_refuses_is_named_with_its_field() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await open_bans(pilot, "1 address banned")
         assert row_of(app, "not-an-ip") == "not-an-ip dovecot - - -"  # times fail2ban did not give
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await ask_unban(pilot)
         assert "until" not in screen_text(app)
         await pilot.click("#confirm-unban")
         await wait_for(pilot, lambda: "✗ unban not-an-ip failed: address:" in flat(app))
@@ -286,9 +290,7 @@ async def test_the_unban_button_is_disabled_while_an_unban_runs() -> None:
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_bans(pilot)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
-        await pilot.click("#confirm-unban")
+        await confirm_unban(pilot)
         await wait_for(pilot, lambda: f"unbanning {NEW}…" in screen_text(app))
         assert app.screen.query_one("#bans-unban", Button).disabled
         panel(app).action_unban()  # as the palette would: refused while busy
