@@ -26,7 +26,7 @@ import pymysql
 from mailtui import db as dbmod
 from mailtui.answers import Answers
 from mailtui.errors import MailtuiError, StepFailed
-from mailtui.steps import sql_resources
+from mailtui.steps import sql_session
 from mailtui.steps.base import Change, Check, Context, Resource, Step
 from mailtui.steps.sql_resources import (
     ADMIN_PRIVILEGES,
@@ -38,11 +38,10 @@ from mailtui.steps.sql_resources import (
     DatabaseResource,
     DomainRowsResource,
     SqlResource,
-    SqlSession,
     TableResource,
     UserRowsResource,
-    query,
 )
+from mailtui.steps.sql_session import SqlSession, query
 
 
 def account_hosts(answers: Answers) -> tuple[str | None, ...]:
@@ -169,7 +168,7 @@ class DatabaseStep(Step):
     def functional_checks(self, ctx: Context) -> list[Check]:
         db = ctx.answers.database
         checks = []
-        down = db.is_local and not sql_resources.local_server_running()
+        down = db.is_local and not sql_session.local_server_running()
         for label, user, password in (("lookup", db.user, db.password), ("management", db.admin_user,
                                                                           db.admin_password)):
             name = f"{label} account {user} can read {db.name}.virtual_domains"

@@ -6,7 +6,8 @@ masked as '***'), notes it can only report (e.g. duplicates that block a unique 
 blocker it refuses to work around (a table of that name that is not the tutorial's). pending() and
 apply() both derive from that one comparison, so the preview and what runs cannot disagree.
 
-Connections come from a `SqlSession` (one per plan/apply/verify): the local server is inspected and
+The statements and the schema are in sql_statements.py; connections and inspection queries in
+sql_session.py. Connections come from a `SqlSession` (one per plan/apply/verify): the local server is inspected and
 changed as root over the UNIX socket; a remote server is inspected through the management (else the
 lookup) account, and its administrator account (database.root_user) is used only to run statements
 that need it. While the local server is not running yet (fresh machine, dry run) nothing connects
@@ -18,13 +19,10 @@ unique keys are added only when no duplicates exist, rows are only ever added or
 
 from __future__ import annotations
 
-import re
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources as importlib_resources
 from typing import TYPE_CHECKING, ClassVar
 
 import pymysql
@@ -34,11 +32,31 @@ from mailtui import passwords
 from mailtui.errors import MailtuiError, StepFailed
 from mailtui.events import StepEmitter
 from mailtui.steps.base import Change, Context, Resource
+from mailtui.steps.sql_session import (
+    SqlSession,
+    database_exists,
+    query,
+    schema_privileges,
+    select_in,
+    table_columns,
+    table_exists,
+    table_indexes,
+)
+from mailtui.steps.sql_statements import (
+    Sql,
+    SqlPlan,
+    TableSpec,
+    create_user_sql,
+    grant_sql,
+    one_line,
+    parse_schema,
+    revoke_sql,
+    schema_text,
+)
 
 if TYPE_CHECKING:
     from mailtui.answers import Alias, Database, User
 
-MASK = "'***'"
 DATABASE_CHARSET = "utf8mb4"
 DATABASE_COLLATION = "utf8mb4_unicode_ci"
 LOOKUP_PRIVILEGES = ("SELECT",)
@@ -49,274 +67,6 @@ ADMIN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
 LOCAL_ACCOUNT_HOSTS = ("localhost", "127.0.0.1")
 # Placeholder for "this machine as the remote server sees it", resolved from USER() at apply time.
 CLIENT_HOST = "<this mail server>"
-_IN_CHUNK = 500
-
-
-# ---------------------------------------------------------------- statements and their display
-
-@dataclass(frozen=True)
-class Sql:
-    """One statement with %s parameters (PyMySQL escapes them). `secret` lists the positions of
-    parameters never shown (passwords, hashes). `expect` is the row count an INSERT/UPDATE must hit."""
-
-    text: str
-    params: tuple[object, ...] = ()
-    secret: frozenset[int] = frozenset()
-    expect: int | None = None
-
-    def render(self) -> str:
-        if not self.params:
-            return self.text + ";"
-        shown = tuple(MASK if i in self.secret else dbmod.literal(p) for i, p in enumerate(self.params))
-        return (self.text % shown) + ";"
-
-    def with_param(self, old: object, new: object) -> Sql:
-        return Sql(self.text, tuple(new if p == old else p for p in self.params), self.secret, self.expect)
-
-
-def one_line(text: str, width: int = 160) -> str:
-    """A statement for a progress line: whitespace collapsed, cut at `width`."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def render(statements: Sequence[Sql]) -> str:
-    return "\n".join(s.render() for s in statements)
-
-
-@dataclass
-class SqlPlan:
-    """What one resource would do. Empty (falsy) when the resource is in place."""
-
-    summary: str = ""
-    statements: list[Sql] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # reported, not fixed by mailtui
-    blocker: str = ""  # cannot be brought into place automatically: apply fails with this
-
-    def __bool__(self) -> bool:
-        return bool(self.statements or self.notes or self.blocker)
-
-    def text(self) -> str:
-        parts = [render(self.statements)] if self.statements else []
-        parts += [f"-- note: {n}" for n in self.notes]
-        if self.blocker:
-            parts.append(f"-- cannot continue: {self.blocker}")
-        return "\n".join(parts)
-
-
-def create_user_sql(user: str, host: str, password: str) -> list[Sql]:
-    return [
-        Sql("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, host, password), frozenset({2})),
-        # For an account that already existed with another password (IF NOT EXISTS kept it).
-        Sql("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password), frozenset({2})),
-    ]
-
-
-def grant_sql(privileges: Sequence[str], database: str, user: str, host: str) -> Sql:
-    return Sql(f"GRANT {', '.join(privileges)} ON {dbmod.grant_database(database)}.* TO %s@%s", (user, host))
-
-
-def revoke_sql(privileges: Sequence[str], stored_schema: str, user: str, host: str) -> Sql:
-    # stored_schema is the grant's database pattern as the server keeps it (e.g. mail\_db).
-    return Sql(f"REVOKE {', '.join(privileges)} ON `{stored_schema}`.* FROM %s@%s", (user, host))
-
-
-# ---------------------------------------------------------------- the schema (assets/schema.sql)
-
-@dataclass(frozen=True)
-class TableSpec:
-    name: str
-    create: str  # CREATE TABLE IF NOT EXISTS `name` (…) as in schema.sql (unqualified)
-    columns: tuple[str, ...]
-    varchar: dict[str, int]  # column -> length
-    unique: dict[str, tuple[str, ...]]  # key name -> columns
-
-    def qualified_create(self, database: str) -> str:
-        q = dbmod.quote_identifier(database)
-        text = self.create.replace(f"CREATE TABLE IF NOT EXISTS `{self.name}`",
-                                   f"CREATE TABLE IF NOT EXISTS {q}.`{self.name}`", 1)
-        return re.sub(r"REFERENCES `(\w+)`", lambda m: f"REFERENCES {q}.`{m.group(1)}`", text)
-
-
-_COLUMN = re.compile(r"^\s*`(\w+)`\s+(\w+)(?:\((\d+)\))?")
-_UNIQUE = re.compile(r"^\s*UNIQUE KEY `(\w+)` \(([^)]*)\)")
-_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS `(\w+)`")
-
-
-def schema_text() -> str:
-    return (importlib_resources.files("mailtui.assets") / "schema.sql").read_text(encoding="utf-8")
-
-
-def parse_schema(text: str) -> list[TableSpec]:
-    statements = []
-    current: list[str] = []
-    for line in text.splitlines():
-        if line.lstrip().startswith("--") or not line.strip():
-            continue
-        current.append(line)
-        if line.rstrip().endswith(";"):
-            statements.append("\n".join(current).rstrip().rstrip(";"))
-            current = []
-    specs = []
-    for statement in statements:
-        match = _TABLE.search(statement)
-        if not match:
-            continue
-        columns, varchar, unique = [], {}, {}
-        for line in statement.splitlines()[1:]:
-            if (u := _UNIQUE.match(line)) is not None:
-                unique[u.group(1)] = tuple(c.strip().strip("`") for c in u.group(2).split(","))
-            elif (c := _COLUMN.match(line)) is not None:
-                columns.append(c.group(1))
-                if c.group(2).lower() == "varchar":
-                    varchar[c.group(1)] = int(c.group(3))
-        specs.append(TableSpec(match.group(1), statement, tuple(columns), varchar, unique))
-    return specs
-
-
-# ---------------------------------------------------------------- connections for one run
-
-def local_server_running() -> bool:
-    from mailtui.system import services
-
-    return dbmod.local_socket() is not None and services.is_running("mariadb")
-
-
-class SqlSession:
-    """The connections the database step's resources share during one plan, apply or verify.
-
-    Connections are opened per use and closed right after (no state survives between resources,
-    so what one resource's apply changed is what the next one inspects).
-    """
-
-    def __init__(self, database: Database, *, offline: bool | None = None) -> None:
-        self.db = database
-        if offline is None:
-            offline = database.is_local and not local_server_running()
-        # The local server is not running (not installed yet, or stopped): describe, don't connect.
-        self.offline = offline
-
-    @property
-    def is_local(self) -> bool:
-        return self.db.is_local
-
-    @property
-    def has_root(self) -> bool:
-        return self.db.is_local or bool(self.db.root_user)
-
-    @property
-    def endpoint(self) -> dbmod.Endpoint:
-        return dbmod.tcp_endpoint(self.db)
-
-    def where(self) -> str:
-        return f"{dbmod.SERVER_LABEL} at {self.endpoint.describe()}"
-
-    @contextmanager
-    def root(self) -> Iterator[dbmod.Connection]:
-        with dbmod.closing(dbmod.root_connection(self.db)) as conn:
-            yield conn
-
-    @contextmanager
-    def admin(self) -> Iterator[dbmod.Connection]:
-        with dbmod.closing(dbmod.connect(self.endpoint, self.db.admin_user, self.db.admin_password)) as conn:
-            yield conn
-
-    def login(self, user: str, password: str) -> dbmod.Connection | None:
-        """Log in as an account (over TCP); None when the server refuses it."""
-        if not password:
-            return None
-        return dbmod.try_connect(self.endpoint, user, password)
-
-    @contextmanager
-    def reader(self) -> Iterator[dbmod.Connection | None]:
-        """A connection to inspect with: local root; remote the management account, else the lookup
-        account, else None (nothing can be seen without the administrator account)."""
-        if self.is_local:
-            with self.root() as conn:
-                yield conn
-            return
-        conn = self.login(self.db.admin_user, self.db.admin_password) or self.login(
-            self.db.user, self.db.password)
-        if conn is None:
-            yield None
-            return
-        with dbmod.closing(conn):
-            yield conn
-
-
-# ---------------------------------------------------------------- inspection helpers
-
-def query(conn: dbmod.Connection, text: str, params: Sequence[object] = ()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(text, tuple(params) or None)
-        rows = list(cur.fetchall())
-    conn.commit()  # end the read transaction (autocommit is off): the next read sees fresh data
-    return rows
-
-
-def database_exists(conn: dbmod.Connection, name: str) -> bool:
-    return bool(query(conn, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
-                      (name,)))
-
-
-def table_exists(conn: dbmod.Connection, database: str, table: str) -> bool:
-    return bool(query(conn, "SELECT TABLE_NAME FROM information_schema.TABLES "
-                      "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (database, table)))
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    data_type: str
-    length: int | None
-    nullable: bool
-    charset: str | None
-    collation: str | None
-
-
-def table_columns(conn: dbmod.Connection, database: str, table: str) -> dict[str, Column]:
-    rows = query(conn, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, IS_NULLABLE, "
-                 "CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
-                 "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (database, table))
-    return {str(r[0]).lower(): Column(str(r[0]), str(r[1]).lower(), int(r[2]) if r[2] is not None else None,
-                                      r[3] == "YES", r[4], r[5]) for r in rows}
-
-
-def table_indexes(conn: dbmod.Connection, database: str, table: str) -> dict[str, tuple[bool, tuple[str, ...]]]:
-    """index name -> (unique, columns in order)."""
-    rows = query(conn, "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS "
-                 "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY INDEX_NAME, SEQ_IN_INDEX",
-                 (database, table))
-    result: dict[str, tuple[bool, tuple[str, ...]]] = {}
-    for name, non_unique, column in rows:
-        unique, cols = result.get(name, (int(non_unique) == 0, ()))
-        result[name] = (unique, (*cols, str(column).lower()))
-    return result
-
-
-def schema_privileges(conn: dbmod.Connection, user: str, host: str, database: str) -> dict[str, set[str]]:
-    """The account's database-level privileges that cover `database`: stored pattern -> privileges."""
-    grantee = f"'{user}'@'{host}'"
-    escaped = database.replace("_", "\\_")
-    rows = query(conn, "SELECT TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES "
-                 "WHERE GRANTEE = %s AND TABLE_SCHEMA IN (%s, %s)", (grantee, database, escaped))
-    result: dict[str, set[str]] = {}
-    for schema, privilege in rows:
-        result.setdefault(str(schema), set()).add(str(privilege).upper())
-    return result
-
-
-def chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def select_in(conn: dbmod.Connection, text: str, values: Sequence[str]) -> list[tuple]:
-    """Run `text` (one `{in}` placeholder) for values in chunks: WHERE x IN (%s, %s, …)."""
-    rows: list[tuple] = []
-    for part in chunks(list(values)):
-        rows.extend(query(conn, text.format(**{"in": ", ".join(["%s"] * len(part))}), part))
-    return rows
 
 
 # ---------------------------------------------------------------- the resources

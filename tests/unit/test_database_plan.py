@@ -9,22 +9,12 @@ from mailtui import db, passwords
 from mailtui.accounts import Accounts, RemovalSummary
 from mailtui.answers import Alias, Answers, Database, Domain, User
 from mailtui.errors import StepFailed, ValidationError
-from mailtui.steps import sql_resources
+from mailtui.steps import sql_session, sql_statements
 from mailtui.steps.base import Context
 from mailtui.steps.database import DatabaseStep, account_hosts, database_resources
-from mailtui.steps.sql_resources import (
-    CLIENT_HOST,
-    SCHEMA,
-    AccountResource,
-    Sql,
-    SqlPlan,
-    SqlSession,
-    UserRowsResource,
-    create_user_sql,
-    grant_sql,
-    parse_schema,
-    revoke_sql,
-)
+from mailtui.steps.sql_resources import CLIENT_HOST, SCHEMA, AccountResource, UserRowsResource
+from mailtui.steps.sql_session import SqlSession
+from mailtui.steps.sql_statements import Sql, SqlPlan, create_user_sql, grant_sql, parse_schema, revoke_sql
 from mailtui.system.platform import Platform
 
 LOOKUP_PW = "Lookup-secret-123"
@@ -52,7 +42,7 @@ def server_down(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fresh machine: MariaDB not running. Any attempt to connect fails the test."""
     from mailtui.system import services
 
-    monkeypatch.setattr(sql_resources, "local_server_running", lambda: False)
+    monkeypatch.setattr(sql_session, "local_server_running", lambda: False)
     monkeypatch.setattr(services, "is_running", lambda name: False)
 
     def no_connect(*args: object, **kwargs: object) -> None:
@@ -80,7 +70,7 @@ def test_render_without_parameters_keeps_text() -> None:
 
 
 def test_account_statements() -> None:
-    rendered = sql_resources.render([*create_user_sql("mailuser", "localhost", "pw-123456789012"),
+    rendered = sql_statements.render([*create_user_sql("mailuser", "localhost", "pw-123456789012"),
                                      grant_sql(["SELECT"], "mail_db", "mailuser", "localhost")])
     assert rendered == (
         "CREATE USER IF NOT EXISTS 'mailuser'@'localhost' IDENTIFIED BY '***';\n"
@@ -103,8 +93,8 @@ def test_sql_plan_text_and_truth() -> None:
 
 
 def test_one_line() -> None:
-    assert sql_resources.one_line("A\n  B\n C") == "A B C"
-    assert len(sql_resources.one_line("x" * 500)) == 160
+    assert sql_statements.one_line("A\n  B\n C") == "A B C"
+    assert len(sql_statements.one_line("x" * 500)) == 160
 
 
 # ---------------------------------------------------------------- helpers in db.py
