@@ -22,8 +22,7 @@ from textual.widgets import Button, DataTable, Static
 
 from mailtui.cli_ops import human_age
 
-from .dashboard_common import ActionTablePanel, Confirm, describe
-from .dashboard_queue import clip
+from .dashboard_common import ActionTablePanel, Confirm, clip, describe
 
 if TYPE_CHECKING:
     from .engine import Engine

@@ -33,6 +33,11 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
+def clip(text: str, width: int) -> str:
+    """`text` cut to `width` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
 def error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 

@@ -20,7 +20,7 @@ from textual.widgets import Button, DataTable, Static
 
 from mailtui.cli_ops import human_age
 
-from .dashboard_common import ActionTablePanel, Confirm, describe, human_size
+from .dashboard_common import ActionTablePanel, Confirm, clip, describe, human_size
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -29,10 +29,6 @@ QUEUE_ORDER = ("active", "incoming", "maildrop", "deferred", "hold")
 SENDER_WIDTH = 16
 RECIPIENTS_WIDTH = 18
 REASON_MIN, REASON_MAX = 24, 60  # the reason column fills what the others leave, within these
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def sender_text(sender: str) -> str:
@@ -45,6 +41,12 @@ def recipients_text(recipients: list[str], width: int = RECIPIENTS_WIDTH) -> str
         return "-"
     more = f" +{len(recipients) - 1}" if len(recipients) > 1 else ""
     return clip(recipients[0], width - len(more)) + more
+
+
+def recipients_sentence(recipients: list[str]) -> str:
+    """Up to three recipients in full, then how many more ("-" for none)."""
+    more = f" and {len(recipients) - 3} more" if len(recipients) > 3 else ""
+    return (", ".join(recipients[:3]) + more) or "-"
 
 
 def counts_text(messages: list[Any]) -> str:
@@ -229,11 +231,9 @@ class QueuePanel(ActionTablePanel):
             who.update("")
             why.update("")
             return
-        recipients = list(m.recipients)
-        to = ", ".join(recipients[:3]) + (f" and {len(recipients) - 3} more" if len(recipients) > 3 else "")
         line = Text()
         line.append(m.queue_id, style="bold")
-        line.append(f" from {sender_text(m.sender)} to {to or '-'}")
+        line.append(f" from {sender_text(m.sender)} to {recipients_sentence(list(m.recipients))}")
         who.update(line)
         reason = Text()
         if m.reason:
@@ -315,8 +315,6 @@ class QueuePanel(ActionTablePanel):
         if m is None or self.refuse_when_busy():
             return
         queue_id = m.queue_id
-        recipients = list(m.recipients)
-        to = ", ".join(recipients[:3]) + (f" and {len(recipients) - 3} more" if len(recipients) > 3 else "")
 
         def answered(choice: str | None) -> None:
             if choice == "delete":
@@ -325,7 +323,7 @@ class QueuePanel(ActionTablePanel):
 
         self.app.push_screen(Confirm(
             f"Delete message {queue_id}?",
-            f"From {sender_text(m.sender)} to {to or '-'} ({human_size(m.size)}).\n"
+            f"From {sender_text(m.sender)} to {recipients_sentence(list(m.recipients))} ({human_size(m.size)}).\n"
             "It is removed from the queue for good: it is not delivered and nobody is told.",
             [("delete", "Delete", "error")]), answered)
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from mailtui.screens.dashboard import DashboardScreen
-from mailtui.screens.dashboard_queue import QueuePanel, counts_text, recipients_text
+from mailtui.screens.dashboard_queue import QueuePanel, counts_text, recipients_sentence, recipients_text
 from textual.widgets import Button, DataTable
 
 from .conftest import make_app, screen_plain, screen_text, wait_for
@@ -54,6 +54,9 @@ def test_counts_and_recipients_text() -> None:
     assert recipients_text(["a@example.org", "b@example.org", "c@example.org"]) == "a@example.org +2"
     assert recipients_text(["a-very-long-address@example.org", "b@example.org"]) == "a-very-long-ad… +1"
     assert recipients_text([]) == "-"
+    assert recipients_sentence([]) == "-"
+    assert recipients_sentence(["a@x.test", "b@x.test"]) == "a@x.test, b@x.test"
+    assert recipients_sentence([f"{c}@x.test" for c in "abcde"]) == "a@x.test, b@x.test, c@x.test and 2 more"
 
 
 async def test_lists_the_queue_with_counts_and_the_selected_reason() -> None:
