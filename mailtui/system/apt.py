@@ -136,6 +136,12 @@ def configure_pending(on_line: Callable[[str], None]) -> None:
     killed mid-unpack (half-installed, reinst-required) cannot be configured: apt reinstalls it from its
     cached archive (`apt-get install -f --reinstall`: with -f, apt also settles what the
     packages unpacked before it need), then `apt-get install -f` settles the rest.
+
+    apt 3.0 (Debian 13) refuses that combined command when a package unpacked before the kill depends on
+    one not unpacked yet ("Unmet dependencies. Try 'apt --fix-broken install' with no packages"); its
+    `apt-get install -f` alone reinstalls the half-installed package too. apt 2.6 (Debian 12) leaves a
+    half-installed package to dpkg, which refuses it ("very bad inconsistent state"). So: the combined
+    command; if apt refuses it, `apt-get install -f`, then `--reinstall` of whatever is still broken.
     Raises CommandFailed when dpkg still reports problems afterwards."""
     result = run(["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"], on_line=on_line,
                  timeout=3600, check=False)
@@ -145,7 +151,15 @@ def configure_pending(on_line: Callable[[str], None]) -> None:
     if broken:
         on_line(f"dpkg was killed while unpacking {', '.join(broken)}: reinstalling "
                 f"{'it' if len(broken) == 1 else 'them'} (apt-get install -f --reinstall)")
-        run(["apt-get", *_apt_options(), "install", "-f", "--reinstall", *broken], on_line=on_line, timeout=3600)
+        both = run(["apt-get", *_apt_options(), "install", "-f", "--reinstall", *broken], on_line=on_line,
+                   timeout=3600, check=False)
+        if not both.ok:
+            on_line("apt would not reinstall and settle the other packages in one go: settling them first "
+                    "(apt-get install -f)")
+            run(["apt-get", *_apt_options(), "install", "-f"], on_line=on_line, timeout=3600, check=False)
+            still = needs_reinstall()
+            if still:
+                run(["apt-get", *_apt_options(), "install", "--reinstall", *still], on_line=on_line, timeout=3600)
     if dpkg_interrupted():
         on_line("some packages could not be configured as they are: letting apt finish them (apt-get install -f)")
         run(["apt-get", *_apt_options(), "install", "-f"], on_line=on_line, timeout=3600)

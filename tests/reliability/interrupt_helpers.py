@@ -560,3 +560,10 @@ def workers() -> int:
 
 def exhaustive() -> bool:
     return os.environ.get("MAILTUI_FAULT_ALL", "") not in ("", "0")
+
+
+def only() -> set[str] | None:
+    """MAILTUI_FAULT_ONLY=SPEC[,SPEC…] (e.g. dpkg-unpack:19,any:40): walk just those points (to re-run what
+    a full walk found); None when unset."""
+    value = os.environ.get("MAILTUI_FAULT_ONLY", "").strip()
+    return {v.strip() for v in value.split(",") if v.strip()} or None

@@ -19,7 +19,8 @@ useradd, ufw allow/enable, fail2ban) and the last config file write — 33 point
 Package points: the first and the last package dpkg unpacks and the one after mariadb-server-core (the
 MariaDB server binary is unpacked, the mariadb-server package not yet), debconf's preseeding, apt done
 (MAILTUI_FAULT_ALL=1: every point of the packages step). MAILTUI_FAULT_JOBS hosts run at a time
-(default: one a CPU, at least 2).
+(default: one a CPU, at least 2). MAILTUI_FAULT_ONLY=dpkg-unpack:19,any:40 walks just those points (the
+specs the walk prints), to re-run what a full walk found.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def point_class(point: dict[str, Any]) -> tuple[str, str]:
 def config_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     """Every point with MAILTUI_FAULT_ALL=1; else (CI) the first point of each class (point_class) and the
     last config file write with its temp file: 20-odd points a release, every kind of state a kill leaves."""
-    if ih.exhaustive():
+    if ih.exhaustive() or ih.only():
         chosen = list(ref.trace)
     else:
         firsts: dict[tuple[str, str], dict[str, Any]] = {}
@@ -75,13 +76,18 @@ def config_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, 
         lasts = [p for p in ref.trace if point_class(p)[1] == "config file"][-2:]
         wanted = {p["n"] for p in [*firsts.values(), *lasts]}
         chosen = [p for p in ref.trace if p["n"] in wanted]
-    return [(point, f"any:{point['n']}", {}) for point in chosen]
+    return _only([(point, f"any:{point['n']}", {}) for point in chosen])
+
+
+def _only(jobs: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    wanted = ih.only()
+    return jobs if wanted is None else [job for job in jobs if job[1] in wanted]
 
 
 def package_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     trace = ref.layer.packages_trace
     unpacks = [p for p in trace if p["kind"] == "dpkg-unpack"]
-    if ih.exhaustive():
+    if ih.exhaustive() or ih.only():
         points = [p for p in trace if p["effect"] == "change"]
     else:
         # The first and the last package, and the one after mariadb-server-core: the MariaDB server binary
@@ -92,7 +98,7 @@ def package_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str,
         points = [p for p in trace if p["n"] in sample]
         points += [next(p for p in trace if p["detail"].startswith(prefix))
                    for prefix in ("debconf-set-selections", "apt-get -y")]
-    return [(p, f"{p['kind']}:{p['index']}", {"fresh": True}) for p in points]
+    return _only([(p, f"{p['kind']}:{p['index']}", {"fresh": True}) for p in points])
 
 
 def test_the_points_of_an_install(ref: ih.Reference) -> None:

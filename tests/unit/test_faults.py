@@ -333,12 +333,16 @@ def test_worker_gets_the_fault_switch_from_its_environment_and_passwords_through
 # ---------------------------------------------------------------- repairing what a kill left in dpkg
 
 
-def _repair_calls(monkeypatch: pytest.MonkeyPatch, listing: str, audits: list[str]) -> list[str]:
-    """configure_pending's commands, dpkg --configure failing (a package it cannot configure)."""
+def _repair_calls(monkeypatch: pytest.MonkeyPatch, listing: str | list[str], audits: list[str], *,
+                  refuse_combined: bool = False) -> list[str]:
+    """configure_pending's commands, dpkg --configure failing (a package it cannot configure). `listing`:
+    dpkg-query's answer (a list: one per call, the last repeated); `refuse_combined`: apt refuses
+    `install -f --reinstall P` as apt 3.0 does."""
     from mailtui.system import apt
 
     calls: list[str] = []
     left = iter(audits)
+    listings = [listing] if isinstance(listing, str) else list(listing)
 
     def fake_run(argv, **kw):  # type: ignore[no-untyped-def]
         line = " ".join(argv)
@@ -346,9 +350,14 @@ def _repair_calls(monkeypatch: pytest.MonkeyPatch, listing: str, audits: list[st
         if argv[:2] == ["dpkg", "--audit"]:
             return commands.Result(argv, 0, next(left))
         if argv[0] == "dpkg-query":
-            return commands.Result(argv, 0, listing)
+            return commands.Result(argv, 0, listings.pop(0) if len(listings) > 1 else listings[0])
         if "--configure" in argv:
             return commands.Result(argv, 1, "dpkg: error processing package perl-base (--configure)")
+        if refuse_combined and "-f" in argv and "--reinstall" in argv:
+            if kw.get("check", True):
+                raise AssertionError("the combined command must not raise: its failure is handled")
+            return commands.Result(argv, 100, "E: Unmet dependencies. Try 'apt --fix-broken install' with no "
+                                   "packages (or specify a solution).")
         return commands.Result(argv, 0, "")
 
     monkeypatch.setattr(apt, "run", fake_run)
@@ -366,6 +375,20 @@ def test_repair_reinstalls_a_package_killed_mid_unpack(monkeypatch: pytest.Monke
     apt_calls = [c for c in calls if c.startswith("apt-get")]
     assert len(apt_calls) == 1 and apt_calls[0].endswith("install -f --reinstall perl-base")
     assert calls[-1] == "dpkg --audit"
+
+
+def test_repair_when_apt_3_refuses_the_combined_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Measured on Debian 13: killed while unpacking liblua5.4-0 with dovecot-sieve unpacked and dovecot-core
+    # not: `apt-get install -f --reinstall liblua5.4-0:amd64` exits 100 (unmet dependencies), while
+    # `apt-get install -f` alone installs dovecot-core and reinstalls liblua5.4-0 as well.
+    broken = "iHR\tliblua5.4-0:amd64\niU \tdovecot-sieve\n"
+    calls = _repair_calls(monkeypatch, [broken, "ii \tdovecot-sieve\n"], ["", ""], refuse_combined=True)
+    apt_calls = [c.split(" install ", 1)[1] for c in calls if c.startswith("apt-get")]
+    assert apt_calls == ["-f --reinstall liblua5.4-0:amd64", "-f"]
+    # apt 3 settled the rest but left the package half-installed: reinstalled on its own afterwards.
+    calls = _repair_calls(monkeypatch, [broken, "iHR\tliblua5.4-0:amd64\n", ""], ["", ""], refuse_combined=True)
+    apt_calls = [c.split(" install ", 1)[1] for c in calls if c.startswith("apt-get")]
+    assert apt_calls == ["-f --reinstall liblua5.4-0:amd64", "-f", "--reinstall liblua5.4-0:amd64"]
 
 
 def test_repair_lets_apt_finish_when_nothing_needs_reinstalling(monkeypatch: pytest.MonkeyPatch) -> None:
