@@ -381,7 +381,8 @@ def follow(path: str | os.PathLike[str], *, from_end_lines: int = 200, poll: flo
     draining: list[tuple[_Reader, float]] = []
     fd = _open(path)
     if fd is not None:
-        end = os.fstat(fd).st_size if start is None else min(start, os.fstat(fd).st_size)
+        size = os.fstat(fd).st_size
+        end = size if start is None else min(start, size)
         lines, partial = _tail(fd, end, from_end_lines if start is None else 0)
         last = os.pread(fd, 1, end - 1) if end > 0 else b""
         current = _Reader(fd, end, partial, last)

@@ -124,6 +124,10 @@ def _resolve(value: str, section: str, parser: configparser.RawConfigParser,
     return value.strip()
 
 
+def _jail_enabled(parser: configparser.RawConfigParser, jail: str) -> bool:
+    return parser.get(jail, "enabled", fallback="false").strip().lower() in ("true", "yes", "1", "on")
+
+
 def stock_sshd_jail(root: Path = FAIL2BAN_DIR) -> SshdJail | None:
     """The sshd jail as fail2ban would read it without mailtui's file; None when fail2ban is not installed."""
     files = _jail_files(root)
@@ -141,7 +145,7 @@ def stock_sshd_jail(root: Path = FAIL2BAN_DIR) -> SshdJail | None:
     admin = _read_config(own)
     stock = not admin.has_section("sshd") and not any(
         admin.has_option("DEFAULT", k) for k in ("backend", "sshd_backend", "sshd_log"))
-    enabled = parser.get("sshd", "enabled", fallback="false").strip().lower() in ("true", "yes", "1", "on")
+    enabled = _jail_enabled(parser, "sshd")
     backend = _resolve(parser.get("sshd", "backend", fallback="auto"), "sshd", parser, paths_parser)
     logpath = _resolve(parser.get("sshd", "logpath", fallback=""), "sshd", parser, paths_parser)
     return SshdJail(enabled, backend.split("[")[0].strip() or "auto", logpath, stock)
@@ -228,17 +232,17 @@ def _running_jails() -> list[str]:
 def enabled_on_disk(jail: str, root: Path = FAIL2BAN_DIR) -> bool:
     """The jail is switched on by fail2ban's configuration files other than mailtui's own."""
     parser = _read_config(_jail_files(root))
-    if not parser.has_section(jail):
-        return False
-    return parser.get(jail, "enabled", fallback="false").strip().lower() in ("true", "yes", "1", "on")
+    return parser.has_section(jail) and _jail_enabled(parser, jail)
+
+
+def _stale_of(running: list[str]) -> list[str]:
+    return [j for j in running if j in JAILS and not enabled_on_disk(j)]
 
 
 def stale_jails() -> list[str]:
     """mailtui's jails that fail2ban still runs though no file switches them on any more (mailtui's file
     removed, fail2ban not reloaded yet): [] when fail2ban is not running."""
-    if not services.is_running(SERVICE):
-        return []
-    return [j for j in _running_jails() if j in JAILS and not enabled_on_disk(j)]
+    return _stale_of(_running_jails()) if services.is_running(SERVICE) else []
 
 
 OFF_WHY = "brute-force protection is off in the answers: [security] fail2ban = false"
@@ -326,14 +330,16 @@ class Fail2banStep(Step):
             return
         out.line("reloading fail2ban without mailtui's jails")
         result = run([bans.CLIENT, "reload"], check=False, timeout=60)
-        if result.ok and _running_jails() and not stale_jails():
-            out.line(f"fail2ban jails running: {', '.join(_running_jails())}")
+        running = _running_jails() if result.ok else []
+        stale = _stale_of(running)
+        if running and not stale:
+            out.line(f"fail2ban jails running: {', '.join(running)}")
             return
         if not result.ok:
             why = ("its configuration does not load without mailtui's file:\n"
                    + "\n".join(result.output.strip().splitlines()[-5:]))
-        elif stale_jails():
-            why = f"the reload left mailtui's jails running ({', '.join(stale_jails())})"
+        elif stale:
+            why = f"the reload left mailtui's jails running ({', '.join(stale)})"
         else:
             why = "no jail is left without mailtui's"
         out.line(f"stopping fail2ban: {why}")
