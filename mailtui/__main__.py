@@ -1,3 +1,3 @@
-from mailtui.cli import main
+from mailtui.cli.main import main
 
 raise SystemExit(main())

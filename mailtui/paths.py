@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailtui.answers import Answers
+from mailtui.model.answers import Answers
 from mailtui.system.files import STATE_DIR
 
 ANSWERS_FILE = STATE_DIR / "answers.toml"  # the effective answers of the last install (root 0600)

@@ -10,16 +10,15 @@ import time
 from collections.abc import Callable, Iterable
 from importlib.resources import files
 
+from mailtui.screens.dashboard.dashboard import DashboardScreen
+from mailtui.screens.engine import Engine
+from mailtui.screens.widgets.dialogs import ConfirmQuit, HelpScreen
+from mailtui.screens.wizard.wizard import WizardScreen
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from mailtui import __version__
-
-from .dashboard import DashboardScreen
-from .dialogs import ConfirmQuit, HelpScreen
-from .engine import Engine
-from .wizard import WizardScreen
 
 CSS_FILE = str(files("mailtui.assets") / "mailtui.tcss")
 
@@ -104,7 +103,7 @@ class MailtuiApp(App[int]):
 
     @property
     def install_running(self) -> bool:
-        from .apply import ApplyPane
+        from mailtui.screens.wizard.apply import ApplyPane
 
         wizard = self.wizard
         return bool(wizard and wizard.query_one(ApplyPane).running)
@@ -126,7 +125,7 @@ class MailtuiApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         if isinstance(self.screen, DashboardScreen):
-            from .dashboard import dashboard_help
+            from mailtui.screens.dashboard.dashboard import dashboard_help
 
             self.push_screen(HelpScreen(dashboard_help(), "Dashboard help"))
         else:

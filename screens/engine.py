@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from mailtui.answers import Alias, Answers, Domain, User
 from mailtui.events import Event
+from mailtui.model.answers import Alias, Answers, Domain, User
 from mailtui.steps.base import Change, Check, Step
 
 DEFAULT_ANSWERS_PATH = "/root/mailtui-answers.toml"
@@ -31,7 +31,7 @@ class Engine:
         return os.geteuid() == 0
 
     def preflight(self) -> Any:
-        from mailtui import preflight
+        from mailtui.install import preflight
 
         return preflight.run_preflight()
 
@@ -61,37 +61,37 @@ class Engine:
         return list(firewall.mail_ports(answers))
 
     def generate_password(self) -> str:
-        from mailtui import passwords
+        from mailtui.model import passwords
 
         return passwords.generate_password()
 
     def step_titles(self) -> list[tuple[str, str, str]]:
         """(name, title, why) of every install step, in apply order."""
-        from mailtui import install
+        from mailtui.install import run as install
 
         return [(s.name, s.title, s.why) for s in install.all_steps()]
 
     # ------------------------------------------------------------ answers
 
     def problems(self, answers: Answers) -> dict[str, str]:
-        from mailtui import answers as answers_mod
+        from mailtui.model import answers as answers_mod
 
         return answers_mod.problems(answers_mod.canonical(answers))
 
     def canonical(self, answers: Answers) -> Answers:
-        from mailtui import answers as answers_mod
+        from mailtui.model import answers as answers_mod
 
         return answers_mod.canonical(answers)
 
     def save_answers(self, answers: Answers, path: Path) -> None:
-        from mailtui import answers as answers_mod
+        from mailtui.model import answers as answers_mod
 
         answers_mod.save(answers, path)
 
     def pending_answers(self) -> Answers | None:
         """The answers of the install recorded on disk (to resume or re-attach)."""
-        from mailtui import answers as answers_mod
-        from mailtui import install
+        from mailtui.install import run as install
+        from mailtui.model import answers as answers_mod
 
         if not install.PENDING_ANSWERS.exists():
             return None
@@ -100,47 +100,47 @@ class Engine:
     # ------------------------------------------------------------ plan and install
 
     def prepare(self, answers: Answers) -> Answers:
-        from mailtui import install
+        from mailtui.install import run as install
 
         return install.prepare(answers)
 
     def plan(self, answers: Answers) -> list[tuple[Step, list[Change]]]:
-        from mailtui import install
+        from mailtui.install import run as install
 
         return install.plan(install.make_context(answers, dry_run=True))
 
     def pending_packages(self, answers: Answers) -> list[str]:
-        from mailtui import install
+        from mailtui.install import run as install
 
         fn = getattr(install, "pending_packages", None)
         return list(fn(answers)) if fn else []
 
     def start_worker(self, answers: Answers, steps: Sequence[str] | None = None) -> int:
-        from mailtui import install
+        from mailtui.install import run as install
 
         if steps is None:
             return install.start_worker(answers)
         return install.start_worker(answers, steps=list(steps))  # type: ignore[call-arg]
 
     def follow_events(self, stop: Callable[[], bool], *, from_start: bool = True) -> Iterator[Event]:
-        from mailtui import install
+        from mailtui.install import run as install
 
         return install.follow_events(install.EVENTS_FILE, from_start=from_start, stop=stop)
 
     def read_state(self) -> Any:
-        from mailtui import install
+        from mailtui.install import run as install
 
         return install.read_state()
 
     def resume_from(self, state: Any) -> list[str] | None:
         """Steps still to run for an interrupted/failed install (None: all of them)."""
-        from mailtui import install
+        from mailtui.install import run as install
 
         fn = getattr(install, "resume_from", None)
         return list(fn(state)) if fn else None
 
     def skippable(self) -> frozenset[str]:
-        from mailtui import install
+        from mailtui.install import run as install
 
         return frozenset(getattr(install, "SKIPPABLE", ()))
 
@@ -148,28 +148,28 @@ class Engine:
 
     def checks(self, answers: Answers) -> list[tuple[str, Check]]:
         """`mailtui check`: every step's verify(), as (step title, check)."""
-        from mailtui import install
+        from mailtui.install import run as install
 
         ctx = install.make_context(answers, dry_run=True)
         return [(step.title, c) for step in install.steps_for(ctx) for c in step.verify(ctx)]
 
     def roundtrip(self, email: str, password: str) -> list[Check]:
-        from mailtui import selftest
+        from mailtui.ops import selftest
 
         return selftest.roundtrip(email, password)
 
     def public_addresses(self) -> tuple[str | None, str | None]:
-        from mailtui import selftest
+        from mailtui.ops import selftest
 
         return selftest.public_addresses()
 
     def dns_records(self, answers: Answers, ipv4: str | None, ipv6: str | None) -> list[Any]:
-        from mailtui import selftest
+        from mailtui.ops import selftest
 
         return selftest.dns_records(answers, ipv4, ipv6)
 
     def client_settings(self, answers: Answers) -> list[Any]:
-        from mailtui import selftest
+        from mailtui.ops import selftest
 
         return selftest.client_settings(answers)
 
@@ -177,7 +177,7 @@ class Engine:
 
     def saved_answers(self) -> Answers | None:
         """The answers of the finished install (None: mailtui has not installed this machine)."""
-        from mailtui import install
+        from mailtui.install import run as install
 
         return install.load_saved_answers()
 
@@ -186,8 +186,8 @@ class Engine:
         local = self.__dict__.setdefault("_accounts_local", threading.local())
         accounts = getattr(local, "accounts", None)
         if accounts is None:
-            from mailtui.accounts import Accounts
             from mailtui.errors import MailtuiError
+            from mailtui.ops.accounts import Accounts
 
             answers = self.saved_answers()
             if answers is None:
@@ -242,12 +242,12 @@ class Engine:
 
     def mailbox_stats(self, email: str) -> Any:
         """(messages, bytes) of a mailbox's maildir."""
-        from mailtui import maildirs
+        from mailtui.ops import maildirs
 
         return maildirs.stats(email)
 
     def delete_maildir(self, email: str) -> Path | None:
-        from mailtui import maildirs
+        from mailtui.ops import maildirs
 
         return maildirs.delete_maildir(email)
 
@@ -256,13 +256,13 @@ class Engine:
         """Mailboxes from a CSV file of email,password rows: an ImportReport (imported, rejected rows
         with line and reason). ImportFileError (a ValidationError keyed "file") when the file cannot be
         imported; progress(done, total) while the passwords are hashed."""
-        from mailtui import accounts_import
+        from mailtui.ops import accounts_import
 
         return accounts_import.import_file(self._accounts(), path, dry_run=dry_run, progress=progress)
 
     def last_logins(self, emails: Sequence[str]) -> dict[str, Any]:
         """{email: datetime of its last IMAP/POP3 login, or None when not in the recent mail log}."""
-        from mailtui import last_login
+        from mailtui.ops import last_login
 
         return last_login.last_logins(emails)
 
@@ -270,29 +270,29 @@ class Engine:
 
     def service_statuses(self) -> list[Any]:
         """ServiceStatus (name, label, running, pid, uptime_seconds, ports) of Postfix, Dovecot, MariaDB."""
-        from mailtui import service_status
+        from mailtui.ops import services as service_status
 
         return service_status.statuses()
 
     def control_service(self, name: str, verb: str) -> str:
         """start / stop / restart / reload; returns the command's output (MailtuiError on failure)."""
-        from mailtui import service_status
+        from mailtui.ops import services as service_status
 
         return service_status.control(name, verb)
 
     def config_problems(self) -> list[str]:
         """Warnings and errors of `postfix check` and `doveconf -n`, one line each."""
-        from mailtui import service_status
+        from mailtui.ops import services as service_status
 
         return service_status.config_problems()
 
     def dovecot_debug_enabled(self) -> bool:
-        from mailtui import service_status
+        from mailtui.ops import services as service_status
 
         return service_status.dovecot_debug_enabled()
 
     def set_dovecot_debug(self, on: bool) -> str:
-        from mailtui import service_status
+        from mailtui.ops import services as service_status
 
         return service_status.set_dovecot_debug(on)
 
@@ -300,13 +300,13 @@ class Engine:
 
     def queue_list(self) -> list[Any]:
         """QueuedMessage (queue_id, queue, arrival, age_seconds, size, sender, recipients, reason)."""
-        from mailtui import queue
+        from mailtui.system import postqueue as queue
 
         return queue.list_queue()
 
     def queue_action(self, action: str, queue_id: str | None = None) -> str:
         """flush (all when queue_id is None) / hold / release / delete one message; the tool's output."""
-        from mailtui import queue
+        from mailtui.system import postqueue as queue
 
         if action == "flush":
             return queue.flush_all() if queue_id is None else queue.flush(queue_id)
@@ -320,7 +320,7 @@ class Engine:
     def mail_log_source(self) -> str:
         """What the live log reads: the mail log's path, or "journal" where there is no mail log but
         systemd's journal."""
-        from mailtui import maillog
+        from mailtui.stack import maillog
 
         path = maillog.mail_log_path()
         if not path.exists() and maillog.journal_available():
@@ -330,7 +330,7 @@ class Engine:
     def follow_log(self, stop: Callable[[], bool], from_end_lines: int = 500) -> Iterator[Any]:
         """The last `from_end_lines` mail-log events, then each new one until stop() is true (through
         rotation and truncation). Lines that are not syslog lines come as outcome "info" events."""
-        from mailtui import maillog
+        from mailtui.stack import maillog
 
         source = self.mail_log_source()
         if source == "journal":
@@ -343,7 +343,7 @@ class Engine:
             yield event
 
     def journey(self, events: Sequence[Any], queue_id: str) -> list[Any]:
-        from mailtui import maillog
+        from mailtui.stack import maillog
 
         return maillog.journey(events, queue_id)
 
@@ -351,7 +351,7 @@ class Engine:
         """delivered / deferred / rejected / auth-failure counts per minute, oldest first, ending now."""
         from datetime import datetime
 
-        from mailtui import maillog
+        from mailtui.stack import maillog
 
         return maillog.summary_per_minute(events, minutes=minutes, now=datetime.now().astimezone())
 
@@ -359,25 +359,25 @@ class Engine:
 
     def bans_available(self) -> str | None:
         """None when fail2ban answers; else a sentence saying why the bans cannot be shown."""
-        from mailtui import bans
+        from mailtui.ops import bans
 
         return bans.available()
 
     def ban_jails(self) -> list[Any]:
         """JailStatus (name, currently_failed, total_failed, currently_banned, total_banned) of each jail."""
-        from mailtui import bans
+        from mailtui.ops import bans
 
         return bans.jails()
 
     def bans(self) -> list[Any]:
         """Ban (jail, address, banned_at, ends_at), newest first (MailtuiError when fail2ban is unavailable)."""
-        from mailtui import bans
+        from mailtui.ops import bans
 
         return bans.list_bans()
 
     def unban(self, address: str, jail: str | None = None) -> list[str]:
         """Lift a ban (from every jail when jail is None); the jails it was lifted from. MailtuiError for an
         invalid address or one not banned."""
-        from mailtui import bans
+        from mailtui.ops import bans
 
         return bans.unban(address, jail)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 from mailtui.events import Emit, StepEmitter, null_emit
 
 if TYPE_CHECKING:
-    from mailtui.answers import Answers
+    from mailtui.model.answers import Answers
     from mailtui.system.platform import Platform
 
 

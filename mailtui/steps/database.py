@@ -23,9 +23,9 @@ from collections.abc import Sequence
 
 import pymysql
 
-from mailtui import db as dbmod
-from mailtui.answers import Answers
 from mailtui.errors import MailtuiError, StepFailed
+from mailtui.model.answers import Answers
+from mailtui.stack import db as dbmod
 from mailtui.steps import sql_session
 from mailtui.steps.base import Change, Check, Context, Resource, Step
 from mailtui.steps.sql_resources import (
@@ -182,6 +182,6 @@ class DatabaseStep(Step):
             except (MailtuiError, pymysql.err.MySQLError) as exc:
                 checks.append(Check(name, False, str(exc)))
         # Both passwords are saved in mailtui's state (the saved answers): root-only.
-        from mailtui.checks import state_checks
+        from mailtui.stack.probes import state_checks
 
         return checks + state_checks()

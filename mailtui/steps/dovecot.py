@@ -27,9 +27,9 @@ from string import Template
 from typing import Literal
 
 from mailtui import paths
-from mailtui.answers import Answers
 from mailtui.errors import StepFailed, ValidationError
 from mailtui.events import StepEmitter
+from mailtui.model.answers import Answers
 from mailtui.steps.base import Check, Context, Resource, Step
 from mailtui.steps.resources import DirectoryResource, FileResource, SystemUserResource
 from mailtui.system import files as system_files

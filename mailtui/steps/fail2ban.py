@@ -29,10 +29,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailtui import bans, paths
-from mailtui.answers import Answers
+from mailtui import paths
 from mailtui.errors import MailtuiError, StepFailed
 from mailtui.events import StepEmitter
+from mailtui.model.answers import Answers
+from mailtui.ops import bans
 from mailtui.steps.base import Change, Check, Context, Resource, Step
 from mailtui.steps.resources import AbsentFileResource, FileResource
 from mailtui.system import services
@@ -349,7 +350,7 @@ class Fail2banStep(Step):
             raise StepFailed(f"fail2ban did not stop: {e}") from e
 
     def functional_checks(self, ctx: Context) -> list[Check]:
-        from mailtui import checks
+        from mailtui.stack import probes as checks
 
         if not ctx.answers.security.fail2ban:
             stale = stale_jails()

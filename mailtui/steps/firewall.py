@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mailtui.answers import Answers
 from mailtui.events import StepEmitter
+from mailtui.model.answers import Answers
 from mailtui.steps.base import Change, Check, Context, Resource, Step
 from mailtui.system.commands import run, which
 

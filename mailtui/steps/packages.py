@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailtui.answers import Answers
 from mailtui.events import StepEmitter
+from mailtui.model.answers import Answers
 from mailtui.steps import packages_list as pl
 from mailtui.steps.base import Change, Context, Resource, Step
 from mailtui.system import apt, services

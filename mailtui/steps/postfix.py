@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mailtui import paths
-from mailtui.answers import Answers
 from mailtui.errors import StepFailed
 from mailtui.events import StepEmitter
+from mailtui.model.answers import Answers
 from mailtui.steps.base import Check, Context, Resource, Step
 from mailtui.steps.postconf_resources import MasterResource, MasterService, PostconfResource
 from mailtui.steps.resources import DirectoryResource, FileResource

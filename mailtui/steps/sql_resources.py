@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pymysql
 
-from mailtui import db as dbmod
-from mailtui import passwords
 from mailtui.errors import MailtuiError, StepFailed
 from mailtui.events import StepEmitter
+from mailtui.model import passwords
+from mailtui.stack import db as dbmod
 from mailtui.steps.base import Change, Context, Resource
 from mailtui.steps.sql_session import (
     SqlSession,
@@ -55,7 +55,7 @@ from mailtui.steps.sql_statements import (
 )
 
 if TYPE_CHECKING:
-    from mailtui.answers import Alias, Database, User
+    from mailtui.model.answers import Alias, Database, User
 
 DATABASE_CHARSET = "utf8mb4"
 DATABASE_COLLATION = "utf8mb4_unicode_ci"

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mailtui import db as dbmod
+from mailtui.stack import db as dbmod
 
 if TYPE_CHECKING:
-    from mailtui.answers import Database
+    from mailtui.model.answers import Database
 
 _IN_CHUNK = 500
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources as importlib_resources
 
-from mailtui import db as dbmod
+from mailtui.stack import db as dbmod
 
 MASK = "'***'"
 

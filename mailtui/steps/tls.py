@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mailtui import paths
-from mailtui.answers import Answers
 from mailtui.errors import StepFailed
+from mailtui.model.answers import Answers
 from mailtui.steps.base import Check, Context, Resource, Step
 from mailtui.steps.resources import CommandResource, DirectoryResource
 from mailtui.system.commands import run, which
@@ -124,7 +124,7 @@ class TlsStep(Step):
         if not (os.path.exists(cert) and os.path.exists(key)):
             return [Check("TLS certificate", False, f"{cert} or {key} is missing")]
         ok = cert_covers(cert, ctx.answers.hostname) and key_matches(cert, key) and not cert_expired(cert)
-        from mailtui import checks
+        from mailtui.stack import probes as checks
 
         # The private key is never readable by others. mailtui's own is root's alone; an operator's may
         # belong to whoever renews it and be readable by a group (e.g. ssl-cert): Postfix and Dovecot

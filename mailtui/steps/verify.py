@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mailtui import checks
 from mailtui.errors import StepFailed
 from mailtui.events import StepEmitter
+from mailtui.stack import probes as checks
 from mailtui.steps.base import Check, Context, Resource, Step
 
 

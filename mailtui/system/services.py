@@ -134,7 +134,7 @@ def _with_notes(result: Result, *notes: str) -> Result:
 def _repair() -> str:
     """Every service action first undoes a deferral of Postfix's LMTP deliveries that a killed mailtui
     left behind (see lmtp_quiesce)."""
-    from mailtui.system import lmtp_quiesce
+    from mailtui.stack import lmtp_quiesce
 
     return lmtp_quiesce.repair_leftover()
 
@@ -150,7 +150,7 @@ def start(name: str, timeout: float = 30) -> Result:
         raise MailtuiError(f"{info(name).label} did not start:\n{result.output.strip()}")
     if name != "dovecot":
         return _with_notes(result, repaired)
-    from mailtui.system import lmtp_quiesce
+    from mailtui.stack import lmtp_quiesce
 
     delivered, reloaded = lmtp_quiesce.deliver_after_start()
     if reloaded:
@@ -172,7 +172,7 @@ def stop(name: str, timeout: float = 30) -> Result:
     is gone) until Dovecot is started again."""
     if name != "dovecot":
         return _with_notes(_stop(name, timeout), _repair())
-    from mailtui.system import lmtp_quiesce
+    from mailtui.stack import lmtp_quiesce
 
     with lmtp_quiesce.quiesced("stop") as quiesce:
         result = _stop(name, timeout)
@@ -202,7 +202,7 @@ def restart(name: str, timeout: float = 30) -> Result:
     global _postfix_reloaded_for
     if name != "dovecot":
         return _with_notes(_restart(name, timeout), _repair())
-    from mailtui.system import lmtp_quiesce
+    from mailtui.stack import lmtp_quiesce
 
     with lmtp_quiesce.quiesced("restart") as quiesce:
         result = _restart(name, timeout)

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from mailtui.screens.app import MailtuiApp
-from mailtui.screens.dashboard import DashboardScreen
-from mailtui.screens.dashboard_common import Confirm
-from mailtui.screens.dashboard_log import MailLogPanel
-from mailtui.screens.dashboard_queue import QueuePanel
-from mailtui.screens.dashboard_services import ServicesPanel
+from mailtui.screens.dashboard.common import Confirm
+from mailtui.screens.dashboard.dashboard import DashboardScreen
+from mailtui.screens.dashboard.log import MailLogPanel
+from mailtui.screens.dashboard.queue import QueuePanel
+from mailtui.screens.dashboard.services import ServicesPanel
 from textual.widgets import DataTable, Input
 
 USER = "dashuser@example.test"

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 SCRIPT = r'''
 import asyncio, json, sys
 from mailtui.screens.app import MailtuiApp
-from mailtui.screens.dashboard import DashboardScreen
+from mailtui.screens.dashboard.dashboard import DashboardScreen
 from mailtui.screens.engine import Engine
 
 password = sys.stdin.readline().rstrip("\n")

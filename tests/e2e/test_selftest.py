@@ -17,7 +17,7 @@ ALICE = "alice@example.test"
 # Runs inside the test host; the password comes over stdin, never on a command line.
 ROUNDTRIP = """
 import json, sys
-from mailtui.selftest import roundtrip
+from mailtui.ops.selftest import roundtrip
 args = json.load(sys.stdin)
 checks = roundtrip(args["email"], args["password"], timeout=args["timeout"])
 print(json.dumps([{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]))
@@ -70,7 +70,7 @@ def test_roundtrip_to_an_unknown_mailbox_gives_postfixs_reply(installed: Install
 
 PREFLIGHT = """
 import dataclasses, json
-from mailtui.preflight import run_preflight
+from mailtui.install.preflight import run_preflight
 p = run_preflight()
 out = dataclasses.asdict(p)
 out["suggested"] = {"hostname": p.suggested_answers().hostname, "domains": p.suggested_answers().domain_names}

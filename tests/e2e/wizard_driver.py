@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mailtui.screens.app import MailtuiApp
-from mailtui.screens.widgets import FieldRow
+from mailtui.screens.widgets.fields import FieldRow
 from rich.text import Text
 from textual.widgets import Button, ContentSwitcher, Label, Static
 

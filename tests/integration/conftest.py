@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import db
-from mailtui.answers import Answers, Database
+from mailtui.model.answers import Answers, Database
+from mailtui.stack import db
 from mailtui.steps.base import Context
 from mailtui.system.platform import Platform
 

@@ -7,13 +7,12 @@ import time
 
 import pytest
 
-from mailtui import passwords
-from mailtui.accounts import Accounts, AliasRow, AlreadyExists, DomainRow, NotFound, RemovalSummary, UserRow
 from mailtui.errors import ValidationError
+from mailtui.model import passwords
+from mailtui.ops.accounts import Accounts, AliasRow, AlreadyExists, DomainRow, NotFound, RemovalSummary, UserRow
 from mailtui.steps.database import DatabaseStep
 from mailtui.system.commands import which
-
-from .conftest import root_sql
+from tests.integration.conftest import root_sql
 
 
 @pytest.fixture

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import answers as answers_mod
-from mailtui import passwords
-from mailtui.accounts import Accounts, AliasRow, DomainRow
-from mailtui.accounts_import import ImportFileError, import_file
 from mailtui.errors import ValidationError
+from mailtui.model import answers as answers_mod
+from mailtui.model import passwords
+from mailtui.ops.accounts import Accounts, AliasRow, DomainRow
+from mailtui.ops.accounts_import import ImportFileError, import_file
 from mailtui.steps.database import DatabaseStep
-
-from .conftest import root_sql
+from tests.integration.conftest import root_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "import-password-1"

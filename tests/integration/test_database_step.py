@@ -8,13 +8,13 @@ import secrets
 import pymysql
 import pytest
 
-from mailtui import db, passwords
-from mailtui.accounts import Accounts
-from mailtui.answers import Alias, Database, Domain, User
 from mailtui.errors import StepFailed
+from mailtui.model import passwords
+from mailtui.model.answers import Alias, Database, Domain, User
+from mailtui.ops.accounts import Accounts
+from mailtui.stack import db
 from mailtui.steps.database import DatabaseStep
-
-from .conftest import root_sql
+from tests.integration.conftest import root_sql
 
 MAILBOX_PW = "alice-mailbox-pw"
 

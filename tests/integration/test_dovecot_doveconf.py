@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from mailtui import paths
-from mailtui.answers import Answers, Database, Domain, Services, Tls
+from mailtui.model.answers import Answers, Database, Domain, Services, Tls
 from mailtui.steps.dovecot import MAIN_NAME, SQL_NAME, DovecotSettings, check_files, render
 
 pytestmark = [

@@ -23,10 +23,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from mailtui import db, passwords, validate
-from mailtui.accounts import Accounts, NotFound
-from mailtui.answers import Database
 from mailtui.errors import ValidationError
+from mailtui.model import passwords, validate
+from mailtui.model.answers import Database
+from mailtui.ops.accounts import Accounts, NotFound
+from mailtui.stack import db
 from mailtui.steps.database import DatabaseStep
 from tests.unit.test_properties_validate import INJECTIONS, METACHARACTERS
 

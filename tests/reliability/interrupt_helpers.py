@@ -166,7 +166,8 @@ WATCHED = ["/etc", "/var/spool/postfix/private", "/var/mail"]
 PACKAGES_ONLY = r"""
 import sys
 from pathlib import Path
-from mailtui import answers, install
+from mailtui.model import answers
+from mailtui.install import run as install
 a = install.prepare(answers.load(Path(sys.argv[1])))
 sys.exit(install.worker_main(answers.dumps(a, keep_passwords=True), ["packages"]))
 """
@@ -249,7 +250,8 @@ def layered_host(layer: Layer) -> Iterator[th.TestHost]:
 # added to the one cli.build_parser() makes when missing).
 ROLLBACK_SHIM = r"""
 import argparse, sys
-from mailtui import cli, cli_rollback
+from mailtui.cli import main as cli
+from mailtui.cli import rollback as cli_rollback
 build = cli.build_parser
 def with_rollback():
     parser = build()

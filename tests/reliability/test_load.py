@@ -412,7 +412,7 @@ def test_messages_arrive_exactly_once_while_mariadb_is_killed(secured: Installed
 
 def test_messages_arrive_exactly_once_while_dovecot_restarts_twice(secured: Installed) -> None:
     """`mailtui service restart dovecot` at 15 % and at 60 % of the messages accepted. mailtui pauses
-    Postfix's LMTP deliveries around each restart (mailtui/system/lmtp_quiesce.py); without that, Dovecot's
+    Postfix's LMTP deliveries around each restart (mailtui/stack/lmtp_quiesce.py); without that, Dovecot's
     LMTP answered deliveries cut off by the shutdown with 421 after saving them, and 4-17 of the 3,000
     messages arrived twice."""
     run, log = fault_test(secured, "Dovecot restarted twice", [(0.15, RESTART_DOVECOT), (0.60, RESTART_DOVECOT)])

@@ -18,7 +18,7 @@ import smtplib
 import pytest
 import tomllib
 
-from mailtui import passwords
+from mailtui.model import passwords
 from tests.e2e.conftest import Installed
 from tests.e2e.test_mail import tls_context
 from tests.reliability.conftest import (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mailtui.checks import private_path_check
+from mailtui.stack.probes import private_path_check
 
 pytestmark = pytest.mark.reliability
 ME = getpass.getuser()

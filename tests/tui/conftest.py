@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import App
 from textual.widgets import Button, Input, Label, Static
 
-from .fakes import FakeEngine
+from tests.tui.fakes import FakeEngine
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +76,7 @@ PASSWORD = "hunter22ok"
 
 
 def field(app: App, key: str):  # noqa: ANN201
-    from mailtui.screens.widgets import FieldRow
+    from mailtui.screens.widgets.fields import FieldRow
 
     for f in app.screen.query(FieldRow):
         if f.key == key:

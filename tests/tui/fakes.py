@@ -11,9 +11,9 @@ from typing import Any
 
 from mailtui.screens.engine import Engine
 
-from mailtui import answers as answers_mod
-from mailtui.answers import Alias, Answers, Domain, User
 from mailtui.events import Event
+from mailtui.model import answers as answers_mod
+from mailtui.model.answers import Alias, Answers, Domain, User
 from mailtui.steps.base import Change, Check
 
 T0 = 1_800_000_000.0
@@ -279,7 +279,7 @@ class FakeAccounts:
     # ------------------------------------------------------------ reads
 
     def _page(self, rows: list, filter: str, limit: int, offset: int) -> list:
-        from mailtui.accounts import _page
+        from mailtui.ops.accounts import _page
 
         _page(filter, limit, offset)
         return rows[offset:offset + limit]
@@ -292,7 +292,7 @@ class FakeAccounts:
     @staticmethod
     def _order(order: str | None, allowed: Sequence[str]) -> tuple[str, bool]:
         """(column, descending) of a whitelisted order, refused like the engine refuses it."""
-        from mailtui.accounts import _order
+        from mailtui.ops.accounts import _order
 
         name = order or allowed[0]
         _order(name, {a: (a,) for a in allowed}, allowed[0])
@@ -300,7 +300,7 @@ class FakeAccounts:
 
     def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
                      order: str | None = None) -> list[Any]:
-        from mailtui.accounts import DomainRow
+        from mailtui.ops.accounts import DomainRow
 
         with self.lock:
             self.calls.append(("list_domains", filter, limit, offset))
@@ -320,7 +320,7 @@ class FakeAccounts:
 
     def list_users(self, filter: str = "", limit: int = 100, offset: int = 0,
                    order: str | None = None) -> list[Any]:
-        from mailtui.accounts import UserRow
+        from mailtui.ops.accounts import UserRow
 
         with self.lock:
             self.calls.append(("list_users", filter, limit, offset))
@@ -338,7 +338,7 @@ class FakeAccounts:
 
     def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0,
                      order: str | None = None) -> list[Any]:
-        from mailtui.accounts import AliasRow
+        from mailtui.ops.accounts import AliasRow
 
         with self.lock:
             self.calls.append(("list_aliases", filter, limit, offset))
@@ -357,7 +357,7 @@ class FakeAccounts:
     # ------------------------------------------------------------ writes (validated like the engine)
 
     def add_domain(self, name: str) -> str:
-        from mailtui.accounts import AlreadyExists, _domain
+        from mailtui.ops.accounts import AlreadyExists, _domain
 
         name = _domain(name)
         with self.lock:
@@ -368,8 +368,8 @@ class FakeAccounts:
         return name
 
     def add_user(self, email: str, password: str) -> str:
-        from mailtui.accounts import AlreadyExists, _email_and_password
         from mailtui.errors import ValidationError
+        from mailtui.ops.accounts import AlreadyExists, _email_and_password
 
         email = _email_and_password(email, password)
         with self.lock:
@@ -415,7 +415,7 @@ class FakeAccounts:
             return refused
 
     def set_password(self, email: str, password: str) -> None:
-        from mailtui.accounts import NotFound, _email_and_password
+        from mailtui.ops.accounts import NotFound, _email_and_password
 
         email = _email_and_password(email, password)
         with self.lock:
@@ -425,7 +425,7 @@ class FakeAccounts:
             self.passwords[email] = password
 
     def remove_user(self, email: str) -> Any:
-        from mailtui.accounts import NotFound, RemovalSummary
+        from mailtui.ops.accounts import NotFound, RemovalSummary
 
         with self.lock:
             self.calls.append(("remove_user", email))
@@ -438,8 +438,8 @@ class FakeAccounts:
             return RemovalSummary(email, 1, len(gone), (email,))
 
     def add_alias(self, source: str, destination: str) -> Any:
-        from mailtui.accounts import AliasRow, AlreadyExists, alias_fields
         from mailtui.errors import ValidationError
+        from mailtui.ops.accounts import AliasRow, AlreadyExists, alias_fields
 
         source, destination = alias_fields(source, destination)  # the engine's own field checks
         with self.lock:
@@ -453,7 +453,7 @@ class FakeAccounts:
         return AliasRow(source, destination)
 
     def remove_alias(self, source: str, destination: str | None = None) -> int:
-        from mailtui.accounts import NotFound
+        from mailtui.ops.accounts import NotFound
 
         with self.lock:
             self.calls.append(("remove_alias", source, destination))
@@ -464,7 +464,7 @@ class FakeAccounts:
             return len(gone)
 
     def _summary(self, name: str) -> Any:
-        from mailtui.accounts import NotFound, RemovalSummary
+        from mailtui.ops.accounts import NotFound, RemovalSummary
 
         if name not in self.domains:
             raise NotFound(f"the domain {name} does not exist", "name")

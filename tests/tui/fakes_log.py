@@ -10,10 +10,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from mailtui import maillog
-from mailtui.maillog import LogEvent
-
-from .fakes import DashboardEngine
+from mailtui.stack import maillog
+from mailtui.stack.maillog import LogEvent
+from tests.tui.fakes import DashboardEngine
 
 NOW = datetime(2026, 11, 25, 15, 45, 0)  # the year of the classic timestamps, and the summary's "now"
 QID = "B29BA1ACA25"

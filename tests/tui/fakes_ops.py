@@ -13,13 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from mailtui import validate
-from mailtui.bans import Ban, JailStatus
 from mailtui.errors import MailtuiError, ValidationError
-from mailtui.queue import QueuedMessage, check_queue_id
-from mailtui.service_status import STACK, VERBS, ServiceStatus
-
-from .fakes import T0, DashboardEngine
+from mailtui.model import validate
+from mailtui.ops.bans import Ban, JailStatus
+from mailtui.ops.services import STACK, VERBS, ServiceStatus
+from mailtui.system.postqueue import QueuedMessage, check_queue_id
+from tests.tui.fakes import T0, DashboardEngine
 
 LABELS = {"postfix": "Postfix", "dovecot": "Dovecot", "mariadb": "MariaDB"}
 PORTS = {"postfix": [25, 465, 587], "dovecot": [143, 993], "mariadb": [3306]}

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from .conftest import make_app, screen_text, type_into, wait_for, walk_to
-from .fakes import STEP_NAMES, FakeEngine, failing_run, ok_run
+from tests.tui.conftest import make_app, screen_text, type_into, wait_for, walk_to
+from tests.tui.fakes import STEP_NAMES, FakeEngine, failing_run, ok_run
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from mailtui.screens.dashboard import AccountsPanel, DashboardScreen
-from mailtui.screens.wizard import WizardScreen
+from mailtui.screens.dashboard.dashboard import AccountsPanel, DashboardScreen
+from mailtui.screens.wizard.wizard import WizardScreen
 from textual.widgets import Input
 
-from .conftest import make_app, screen_plain, screen_text, wait_for
-from .fakes import DashboardEngine, FakeAccounts, FakeEngine, State
+from tests.tui.conftest import make_app, screen_plain, screen_text, wait_for
+from tests.tui.fakes import DashboardEngine, FakeAccounts, FakeEngine, State
 
 
 def big() -> DashboardEngine:

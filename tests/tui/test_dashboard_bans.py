@@ -7,15 +7,14 @@ from datetime import datetime
 
 import pytest
 from mailtui.screens.app import MailtuiApp
-from mailtui.screens.dashboard import Confirm, DashboardScreen
-from mailtui.screens.dashboard_bans import BansPanel, bans_summary, jail_line, left_text, when_text
+from mailtui.screens.dashboard.bans import BansPanel, bans_summary, jail_line, left_text, when_text
+from mailtui.screens.dashboard.dashboard import Confirm, DashboardScreen
 from textual.widgets import Button, DataTable, TabbedContent
 
-from mailtui.bans import Ban, JailStatus
-
-from .conftest import make_app, screen_plain, screen_text, wait_for
-from .fakes import T0
-from .fakes_ops import OpsEngine, default_bans
+from mailtui.ops.bans import Ban, JailStatus
+from tests.tui.conftest import make_app, screen_plain, screen_text, wait_for
+from tests.tui.fakes import T0
+from tests.tui.fakes_ops import OpsEngine, default_bans
 
 NEW, OLD_V6, DOVECOT = "198.51.100.23", "2001:db8::bad", "203.0.113.77"
 NOT_INSTALLED = "fail2ban is not installed (mailtui installs it when [security] fail2ban = true)"

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from mailtui.screens.dashboard import Confirm, DashboardScreen
+from mailtui.screens.dashboard.dashboard import Confirm, DashboardScreen
 from textual.widgets import TabbedContent
 
-from .conftest import make_app, screen_text, wait_for
-from .fakes import DashboardEngine
-from .fakes_log import LogEngine
-from .fakes_ops import OpsEngine
+from tests.tui.conftest import make_app, screen_text, wait_for
+from tests.tui.fakes import DashboardEngine
+from tests.tui.fakes_log import LogEngine
+from tests.tui.fakes_ops import OpsEngine
 
 
 async def test_help_on_the_dashboard_lists_every_tabs_keys() -> None:
-    from mailtui.screens.dialogs import HelpScreen
+    from mailtui.screens.widgets.dialogs import HelpScreen
 
     app = make_app(DashboardEngine())
     async with app.run_test(size=(80, 24)) as pilot:

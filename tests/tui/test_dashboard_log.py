@@ -4,11 +4,11 @@ a missing log file."""
 
 from __future__ import annotations
 
-from mailtui.screens.dashboard_log import JourneyScreen, LogLines, MailLogPanel
+from mailtui.screens.dashboard.log import JourneyScreen, LogLines, MailLogPanel
 from textual.widgets import Input, Sparkline, Static
 
-from .conftest import make_app, screen_plain, screen_text, wait_for
-from .fakes_log import DEFERRED_QID, QID, LogEngine, delivered_line, ev
+from tests.tui.conftest import make_app, screen_plain, screen_text, wait_for
+from tests.tui.fakes_log import DEFERRED_QID, QID, LogEngine, delivered_line, ev
 
 NEW_LINE = "Nov 25 15:44:59 mail postfix/smtpd[8800]: connect from host.outside.test[198.18.0.7]"
 REJECT_NOW = ("Nov 25 15:45:00 mail postfix/smtpd[8800]: NOQUEUE: reject: RCPT from unknown[198.18.0.7]: 554 5.7.1"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from mailtui.screens.dashboard import DashboardScreen
-from mailtui.screens.dashboard_queue import QueuePanel, counts_text, recipients_sentence, recipients_text
+from mailtui.screens.dashboard.dashboard import DashboardScreen
+from mailtui.screens.dashboard.queue import QueuePanel, counts_text, recipients_sentence, recipients_text
 from textual.widgets import Button, DataTable
 
-from .conftest import make_app, screen_plain, screen_text, wait_for
-from .fakes_ops import OpsEngine, default_queue, message
+from tests.tui.conftest import make_app, screen_plain, screen_text, wait_for
+from tests.tui.fakes_ops import OpsEngine, default_queue, message
 
 FIRST, HELD, GREY = "3F2A1B4C5D", "4B7C9D0E1F", "5C8D0E1F2A"
 

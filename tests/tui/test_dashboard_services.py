@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from mailtui.screens.dashboard import DashboardScreen
-from mailtui.screens.dashboard_services import ServicesPanel
+from mailtui.screens.dashboard.dashboard import DashboardScreen
+from mailtui.screens.dashboard.services import ServicesPanel
 from textual.widgets import Button, DataTable, TabbedContent
 
-from .conftest import make_app, screen_plain, screen_text, wait_for
-from .fakes_ops import OpsEngine, default_services
+from tests.tui.conftest import make_app, screen_plain, screen_text, wait_for
+from tests.tui.fakes_ops import OpsEngine, default_services
 
 PROBLEMS = ["postfix check: warning: /etc/postfix/main.cf, line 42: overriding earlier entry: relayhost=",
             "doveconf -n: Error: ssl_cert: Can't open file /etc/ssl/mail.pem: No such file or directory"]

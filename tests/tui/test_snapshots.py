@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from mailtui.answers import Answers, Domain, User
-
-from .conftest import error_of, make_app, screen_plain, screen_text, type_into, wait_for, walk_to
-from .fakes import STEP_NAMES, FakeEngine, Preflight, State, failing_run, ok_run
+from mailtui.model.answers import Answers, Domain, User
+from tests.tui.conftest import error_of, make_app, screen_plain, screen_text, type_into, wait_for, walk_to
+from tests.tui.fakes import STEP_NAMES, FakeEngine, Preflight, State, failing_run, ok_run
 
 SIZE = (80, 24)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import threading
 
-from mailtui.screens.dialogs import ConfirmQuit, DashboardScreen, HelpScreen, ResumeScreen, SaveAnswersScreen
-from mailtui.screens.welcome import NotRootScreen
-from mailtui.screens.widgets import StepList
+from mailtui.screens.widgets.dialogs import ConfirmQuit, DashboardScreen, HelpScreen, ResumeScreen, SaveAnswersScreen
+from mailtui.screens.widgets.fields import StepList
+from mailtui.screens.wizard.welcome import NotRootScreen
 
-from mailtui.answers import Alias, Answers, Domain, User
-
-from .conftest import (
+from mailtui.model.answers import Alias, Answers, Domain, User
+from tests.tui.conftest import (
     PASSWORD,
     error_of,
     field,
@@ -24,7 +23,7 @@ from .conftest import (
     wait_for,
     walk_to,
 )
-from .fakes import STEP_NAMES, FakeEngine, Preflight, Run, State, failing_run, ok_run
+from tests.tui.fakes import STEP_NAMES, FakeEngine, Preflight, Run, State, failing_run, ok_run
 
 
 def sidebar(app) -> str:  # noqa: ANN001

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from mailtui.screens.brute_force import duration_text, protection_line, protection_text
+from mailtui.screens.wizard.brute_force import duration_text, protection_line, protection_text
 
-from mailtui.answers import Alias, Answers, Domain, Security, User
-
-from .conftest import error_of, field, make_app, screen_plain, screen_text, stage, type_into, wait_for, walk_to
-from .fakes import FakeEngine, Preflight
+from mailtui.model.answers import Alias, Answers, Domain, Security, User
+from tests.tui.conftest import error_of, field, make_app, screen_plain, screen_text, stage, type_into, wait_for, walk_to
+from tests.tui.fakes import FakeEngine, Preflight
 
 KEYS = ("security.max_retry", "security.find_time", "security.ban_time")
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import passwords
-from mailtui.accounts_import import (
+from mailtui.errors import ValidationError
+from mailtui.model import passwords
+from mailtui.ops.accounts_import import (
     ImportFileError,
     ImportReport,
     Rejected,
@@ -18,7 +19,6 @@ from mailtui.accounts_import import (
     parse,
     read_file,
 )
-from mailtui.errors import ValidationError
 
 
 class FakeTarget:

@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from mailtui import answers, passwords
 from mailtui.errors import ValidationError
+from mailtui.model import answers, passwords
 
 GOOD = """
 hostname = "Mail.Example.TEST"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailtui import answers, validate
 from mailtui.errors import ValidationError
+from mailtui.model import answers, validate
 
 BASE = """
 hostname = "mail.example.test"

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from mailtui import bans
 from mailtui.errors import MailtuiError, ValidationError
+from mailtui.ops import bans
 from mailtui.system.commands import Result
 
 # Captured from the test hosts (fail2ban 1.1.0 on trixie; 1.0.2 on bookworm prints the same tree).

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import checks, cli, install, selftest
-from mailtui.answers import Answers
+from mailtui.cli import main as cli
+from mailtui.install import run as install
+from mailtui.model.answers import Answers
+from mailtui.ops import selftest
+from mailtui.stack import probes as checks
 from mailtui.steps.base import Check
-
-from .test_accounts_import import FakeTarget
-from .test_cli import assert_clean_error, mailtui
+from tests.unit.test_accounts_import import FakeTarget
+from tests.unit.test_cli import assert_clean_error, mailtui
 
 PASSWORD = "correct-horse-1"
 

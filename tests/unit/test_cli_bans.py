@@ -1,4 +1,4 @@
-"""`mailtui bans` and `mailtui bans unban` (mailtui/cli_bans.py) with a scripted engine: the listing, the JSON,
+"""`mailtui bans` and `mailtui bans unban` (mailtui/cli/bans.py) with a scripted engine: the listing, the JSON,
 and bad input refused before anything runs."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from mailtui import bans, cli_bans
+from mailtui.cli import bans as cli_bans
 from mailtui.errors import MailtuiError, ValidationError
+from mailtui.ops import bans
 
 
 def run(*argv: str) -> int:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from mailtui import db, passwords
-from mailtui.accounts import Accounts, RemovalSummary
-from mailtui.answers import Alias, Answers, Database, Domain, User
 from mailtui.errors import StepFailed, ValidationError
+from mailtui.model import passwords
+from mailtui.model.answers import Alias, Answers, Database, Domain, User
+from mailtui.ops.accounts import Accounts, RemovalSummary
+from mailtui.stack import db
 from mailtui.steps import sql_session, sql_statements
 from mailtui.steps.base import Context
 from mailtui.steps.database import DatabaseStep, account_hosts, database_resources

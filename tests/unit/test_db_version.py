@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailtui.db import parse_server_version
+from mailtui.stack.db import parse_server_version
 
 
 @pytest.mark.parametrize(("text", "expected"), [

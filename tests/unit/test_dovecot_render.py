@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from mailtui import paths
-from mailtui.answers import Answers, Database, Domain, Services, Tls
 from mailtui.errors import ValidationError
+from mailtui.model.answers import Answers, Database, Domain, Services, Tls
 from mailtui.steps import dovecot
 from mailtui.steps.dovecot import DovecotFiles, DovecotSettings, DovecotStep, render, render_23, render_24
 from mailtui.steps.resources import DirectoryResource, FileResource, SystemUserResource

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import answers
+from mailtui.model import answers
 from mailtui.steps import ENGINE_ORDER, all_steps
 from mailtui.steps import fail2ban as f2b
 from mailtui.steps.packages_list import FAIL2BAN, all_possible_packages

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import answers as answers_mod
-from mailtui import faults, install
-from mailtui.answers import Answers, Domain, User
+from mailtui import faults
+from mailtui.install import run as install
+from mailtui.model import answers as answers_mod
+from mailtui.model.answers import Answers, Domain, User
 from mailtui.system import commands, files
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mailtui import answers
+from mailtui.model import answers
 from mailtui.steps import firewall
 
 TEXT = 'hostname = "mail.example.test"\n[services]\npop3 = true\n'

@@ -15,10 +15,12 @@ from typing import ClassVar
 
 import pytest
 
-from mailtui import answers as answers_mod
-from mailtui import cli, install, paths
-from mailtui.answers import Answers, Domain
+from mailtui import paths
+from mailtui.cli import main as cli
 from mailtui.errors import MailtuiError, StepFailed
+from mailtui.install import run as install
+from mailtui.model import answers as answers_mod
+from mailtui.model.answers import Answers, Domain
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.system import files
 

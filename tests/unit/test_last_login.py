@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import last_login, maillog
-from mailtui.last_login import last_logins
+from mailtui.ops import last_login
+from mailtui.ops.last_login import last_logins
+from mailtui.stack import maillog
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 

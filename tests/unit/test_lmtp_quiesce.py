@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from mailtui import checks
 from mailtui.errors import CommandFailed
-from mailtui.system import files, lmtp_quiesce, services
+from mailtui.stack import lmtp_quiesce
+from mailtui.stack import probes as checks
+from mailtui.system import files, services
 from mailtui.system.commands import Result
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import cli_logs, maillog
-from mailtui.maillog import LogEvent, follow, journey, parse_line, summary_per_minute, tail_lines
+from mailtui.cli import logs as cli_logs
+from mailtui.stack import maillog
+from mailtui.stack.maillog import LogEvent, follow, journey, parse_line, summary_per_minute, tail_lines
 
 NOW = datetime(2026, 11, 25, 16, 0, 0)
 
@@ -582,7 +583,7 @@ def test_cli_logs_follow(tmp_path: Path) -> None:
     """`mailtui logs -f --grep` in a subprocess: the matching tail, then matching new lines."""
     log = tmp_path / "mail.log"
     log.write_text(MESSAGE_LOG)
-    code = ("import sys\nfrom mailtui import cli_logs\nimport argparse\np = argparse.ArgumentParser()\n"
+    code = ("import sys\nfrom mailtui.cli import logs as cli_logs\nimport argparse\np = argparse.ArgumentParser()\n"
             "cli_logs.add_parser(p.add_subparsers())\na = p.parse_args(sys.argv[1:])\nsys.exit(a.func(a))\n")
     proc = subprocess.Popen([sys.executable, "-c", code, "logs", "-f", "--grep", "status=", "--file", str(log)],
                             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from mailtui import passwords
+from mailtui.model import passwords
 
 
 def test_hash_fits_the_tutorial_column_and_verifies() -> None:

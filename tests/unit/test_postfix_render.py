@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailtui import answers
+from mailtui.model import answers
 from mailtui.steps import postfix
 
 BASE = """

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import answers as answers_mod
-from mailtui import install, paths, preflight
-from mailtui.answers import Answers, Database, Domain, User
-from mailtui.preflight import PortStatus, Preflight
+from mailtui import paths
+from mailtui.install import preflight
+from mailtui.install import run as install
+from mailtui.install.preflight import PortStatus, Preflight
+from mailtui.model import answers as answers_mod
+from mailtui.model.answers import Answers, Database, Domain, User
 
 TCP_HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
               "inode\n")
@@ -156,7 +158,7 @@ def test_install_status_tells_an_interrupted_install(tmp_path: Path, monkeypatch
 
 
 def test_tutorial_database_is_false_without_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mailtui import db
+    from mailtui.stack import db
 
     monkeypatch.setattr(db, "local_socket", lambda: None)
     assert preflight.has_tutorial_database() is False

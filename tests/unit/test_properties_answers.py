@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailtui import answers, passwords
-from mailtui.answers import Alias, Answers, Database, Domain, Firewall, Limits, Outbound, Services, Tls, User
 from mailtui.errors import MailtuiError, ValidationError
+from mailtui.model import answers, passwords
+from mailtui.model.answers import Alias, Answers, Database, Domain, Firewall, Limits, Outbound, Services, Tls, User
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEWER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

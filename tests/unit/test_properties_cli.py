@@ -25,10 +25,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from mailtui import answers as answers_mod
-from mailtui import cli, validate
-from mailtui.accounts import AliasRow, AlreadyExists, DomainRow, NotFound, RemovalSummary, UserRow, alias_fields
+from mailtui.cli import main as cli
 from mailtui.errors import ValidationError
+from mailtui.model import answers as answers_mod
+from mailtui.model import validate
+from mailtui.ops.accounts import AliasRow, AlreadyExists, DomainRow, NotFound, RemovalSummary, UserRow, alias_fields
 from tests.unit.test_properties_answers import damaged_file, plausible_structure, toml_document, valid_answers
 from tests.unit.test_properties_validate import address_base, anything, domain_base, password_base, source_base
 
@@ -262,7 +263,7 @@ def test_the_cli_reports_the_name_it_stored(argv: list[str], stored: str) -> Non
 @contextlib.contextmanager
 def dry_run_machine() -> Iterator[None]:
     """install --dry-run with everything that looks at or touches this machine replaced."""
-    from mailtui import install
+    from mailtui.install import run as install
 
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a dry run must not start the install worker")

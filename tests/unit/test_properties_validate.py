@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailtui import passwords, validate
 from mailtui.errors import ValidationError
+from mailtui.model import passwords, validate
 from mailtui.steps.dovecot import _UNSAFE as DOVECOT_UNSAFE
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mailtui import queue
 from mailtui.errors import MailtuiError, ValidationError
+from mailtui.system import postqueue as queue
 from mailtui.system.commands import Result
 
 NOW = 1764085500.0

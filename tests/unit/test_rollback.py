@@ -22,7 +22,10 @@ from typing import Any
 
 import pytest
 
-from mailtui import cli_rollback, faults, install, rollback
+from mailtui import faults
+from mailtui.cli import rollback as cli_rollback
+from mailtui.install import rollback
+from mailtui.install import run as install
 from mailtui.system import commands, files, services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -307,9 +310,9 @@ def test_a_new_install_after_rollback_keeps_the_database_passwords_and_hashes(
         state: Path, etc: Path, no_services: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Rollback leaves the database alone: a new install takes its passwords and the mailboxes' hashes from
     the answers of the install rolled back (new ones would not be what the database holds)."""
-    from mailtui import answers as answers_mod
     from mailtui import paths
-    from mailtui.answers import Answers, Database, Domain, User
+    from mailtui.model import answers as answers_mod
+    from mailtui.model.answers import Answers, Database, Domain, User
 
     monkeypatch.setattr(paths, "ANSWERS_FILE", state / "answers.toml")
     first = install.prepare(Answers(hostname="mail.example.test", domains=[Domain("example.test")],

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from mailtui import selftest
-from mailtui.answers import Answers, Domain, Services, Tls, User
-from mailtui.selftest import ClientSetting, DnsRecord
+from mailtui.model.answers import Answers, Domain, Services, Tls, User
+from mailtui.ops import selftest
+from mailtui.ops.selftest import ClientSetting, DnsRecord
 
 
 def answers(**kw: Any) -> Answers:

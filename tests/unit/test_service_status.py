@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mailtui import service_status as ss
 from mailtui.errors import MailtuiError, ValidationError
+from mailtui.ops import services as ss
 from mailtui.system.commands import Result
 
 TCP_HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
@@ -139,7 +139,7 @@ def test_config_problems(monkeypatch: pytest.MonkeyPatch) -> None:
         "doveconf": Result(["doveconf", "-n"], 0, "# 2.3.19.1: /etc/dovecot/dovecot.conf\nprotocols = imap lmtp\n"
                            "doveconf: Warning: please set ssl_dh=</etc/dovecot/dh.pem\n"),
     }
-    from mailtui.system import lmtp_quiesce
+    from mailtui.stack import lmtp_quiesce
 
     monkeypatch.setattr(ss, "which", lambda name: f"/usr/sbin/{name}")
     monkeypatch.setattr(ss, "run", lambda argv, **kw: outputs[argv[0]])
@@ -170,7 +170,7 @@ def test_debug_flag_is_read_by_the_dovecot_step(tmp_path: Path, monkeypatch: pyt
 
 
 def test_debug_switch_needs_an_installed_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mailtui import install
+    from mailtui.install import run as install
     from mailtui.steps import dovecot
 
     monkeypatch.setattr(dovecot, "DEBUG_FLAG", tmp_path / "debug")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from mailtui import answers
+from mailtui.model import answers
 from mailtui.steps import tls
 
 

@@ -1,0 +1,1 @@
+"""`mailtui …`: argument parsing and printing only; launches the TUI lazily."""

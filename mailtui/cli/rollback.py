@@ -1,0 +1,60 @@
+"""`mailtui rollback [--dry-run] [--yes]`: put back every file the installer changed (see rollback.py).
+
+Lists what it will do (restore, remove, delete; what it leaves alone and why), asks, then does it.
+Exit codes: 0 done (or nothing to do), 1 something could not be restored or a service did not start
+again (named), 2 declined without a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mailtui.errors import MailtuiError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("rollback", help="put back every file the installer changed, from its backups")
+    p.add_argument("--dry-run", action="store_true", help="list what would be restored and change nothing")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before rolling back")
+    p.set_defaults(func=cmd_rollback)
+    return p
+
+
+def _confirm(assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        raise MailtuiError("Roll back these changes? — no terminal to ask on; pass --yes to confirm")
+    return input("Roll back these changes? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from mailtui.install import rollback
+    from mailtui.system import files
+
+    index = files.load_index()
+    if rollback.nothing_recorded(index):
+        print(f"nothing to roll back: mailtui has recorded no changes on this machine ({files.backup_dir()})")
+        return 0
+    actions = rollback.plan(index)
+    todo = [a for a in actions if a.changes]
+    print(f"mailtui rollback: {len(todo)} change{'' if len(todo) == 1 else 's'} to undo" +
+          (":" if actions else " (every recorded file is as it was already)"))
+    for action in actions:
+        print(f"  {action.summary}" if action.changes else f"  ({action.summary})")
+    print("Services: Postfix, Dovecot and fail2ban are stopped, then started again on the restored "
+          "configuration if they ran before mailtui.")
+    print(rollback.LEFT_ALONE)
+    if args.dry_run:
+        print("\n(dry run: nothing was changed)")
+        return 0
+    if not _confirm(args.yes):
+        print("nothing changed")
+        return 1
+    result = rollback.run(actions, lambda line: print(f"    {line}", flush=True), index=index)
+    print(f"\nrolled back {len(result.done)} change{'' if len(result.done) == 1 else 's'}; the replaced files "
+          f"and mailtui's state are kept in {result.archive}")
+    for problem in result.problems:
+        print(f"mailtui: {problem}", file=sys.stderr)
+    return 0 if result.ok else 1

@@ -1,0 +1,1 @@
+"""Running an install: the plan, the detached worker, install state on disk, preflight, rollback."""

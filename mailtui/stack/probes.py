@@ -1,0 +1,216 @@
+"""Checks that prove the installed stack works: ports, TLS, logins, and that files holding secrets are
+private. Used by `mailtui check` and the install's verify step. Each check returns a `Check` with the
+reason when it fails."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import smtplib
+import socket
+import ssl
+from pathlib import Path
+
+from mailtui.model.answers import Answers
+from mailtui.steps.base import Check
+
+LISTEN_STATE = "0A"
+LOCALHOST = "127.0.0.1"
+
+
+def listening_ports() -> set[int]:
+    """TCP ports in LISTEN state (IPv4 and IPv6), read from /proc like `ss -ltn` does."""
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == LISTEN_STATE:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def expected_ports(answers: Answers) -> dict[int, str]:
+    ports = {25: "SMTP", 587: "submission", 993: "IMAPS"}
+    if answers.services.submissions:
+        ports[465] = "submissions"
+    if answers.services.pop3:
+        ports[995] = "POP3S"
+    return ports
+
+
+def closed_ports(answers: Answers) -> dict[int, str]:
+    ports = {143: "IMAP without TLS"}
+    if answers.services.pop3:
+        ports[110] = "POP3 without TLS"
+    return ports
+
+
+def port_checks(answers: Answers) -> list[Check]:
+    listening = listening_ports()
+    checks = [
+        Check(f"port {p} ({label}) listening", p in listening, "" if p in listening else "nothing listens there")
+        for p, label in expected_ports(answers).items()
+    ]
+    checks += [
+        Check(f"port {p} ({label}) closed", p not in listening, "" if p not in listening else "it is open")
+        for p, label in closed_ports(answers).items()
+    ]
+    return checks
+
+
+def _insecure_context() -> ssl.SSLContext:
+    # The certificate may be self-signed: this checks that TLS is offered, not who signed it.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def starttls_check(port: int, host: str = LOCALHOST, timeout: float = 10) -> Check:
+    name = f"STARTTLS offered on {port}"
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            smtp.ehlo("mailtui-check.invalid")
+            if not smtp.has_extn("starttls"):
+                return Check(name, False, "the server does not offer STARTTLS")
+            smtp.starttls(context=_insecure_context())
+            smtp.ehlo("mailtui-check.invalid")
+            version = smtp.sock.version() if isinstance(smtp.sock, ssl.SSLSocket) else "?"
+            return Check(name, True, version or "")
+    except (OSError, smtplib.SMTPException) as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+def implicit_tls_check(port: int, label: str, host: str = LOCALHOST, timeout: float = 10) -> Check:
+    name = f"TLS on {port} ({label})"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                _insecure_context().wrap_socket(raw, server_hostname=host) as tls:
+            banner = tls.recv(200).decode(errors="replace").strip()
+            return Check(name, True, f"{tls.version()}: {banner[:60]}")
+    except (OSError, ssl.SSLError) as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+def tls_checks(answers: Answers) -> list[Check]:
+    checks = [starttls_check(25), starttls_check(587), implicit_tls_check(993, "IMAPS")]
+    if answers.services.submissions:
+        checks.append(implicit_tls_check(465, "submissions"))
+    if answers.services.pop3:
+        checks.append(implicit_tls_check(995, "POP3S"))
+    return checks
+
+
+def imap_login_check(email: str, password: str, host: str = LOCALHOST, timeout: float = 10) -> Check:
+    name = f"IMAPS login as {email}"
+    try:
+        with imaplib.IMAP4_SSL(host, 993, ssl_context=_insecure_context(), timeout=timeout) as imap:
+            imap.login(email, password)
+            status, _ = imap.select("INBOX", readonly=True)
+            return Check(name, status == "OK", "" if status == "OK" else f"SELECT INBOX said {status}")
+    except (OSError, imaplib.IMAP4.error) as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------- secrets on disk
+
+
+def private_path_check(path: str | Path, what: str, *, owner: str | None = "root",
+                       group_may_read: bool = False) -> Check:
+    """A file or directory that holds (or guards) a secret: owned by `owner` (None: anyone), no access
+    at all for others, none for its group either unless `group_may_read` (then read only, never write).
+
+    The check's name holds the path, so a failure names what the operator has to fix."""
+    import grp
+    import pwd
+
+    name = f"{what} {path} private"
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return Check(name, False, f"{path} is missing")
+    except OSError as exc:
+        return Check(name, False, f"cannot inspect {path}: {exc}")
+    mode = st.st_mode & 0o7777
+    try:
+        user = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        user = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    problems = []
+    if owner is not None and user != owner:
+        problems.append(f"owned by {user}, not {owner}")
+    if mode & 0o007:
+        problems.append(f"others may {_access_words(mode & 0o007)}")
+    group_bits = (mode & 0o070) >> 3
+    if group_bits and not (group_may_read and group_bits == 0o4):
+        problems.append(f"group {group} may {_access_words(group_bits)}")
+    state = f"{user}:{group} {mode:04o}"
+    if problems:
+        return Check(name, False, f"{path} is {state}: {', '.join(problems)} (it holds a secret)")
+    return Check(name, True, state)
+
+
+def _access_words(bits: int) -> str:
+    return "/".join(word for bit, word in ((0o4, "read"), (0o2, "write"), (0o1, "enter/execute")) if bits & bit)
+
+
+def state_checks() -> list[Check]:
+    """mailtui's state directory (saved answers with the database passwords, backups, install progress)
+    and the saved answers themselves: root-only."""
+    from mailtui import paths
+    from mailtui.install import run as install
+    from mailtui.system import files
+
+    # What does not exist leaks nothing (e.g. the database step verified before mailtui saved anything).
+    checks = [private_path_check(files.STATE_DIR, "mailtui's state directory")] if files.STATE_DIR.exists() else []
+    for path in (paths.ANSWERS_FILE, install.PENDING_ANSWERS):
+        if path.exists():
+            checks.append(private_path_check(path, "saved answers (database passwords)"))
+    # Listed only when it fails: a database step verified offline has nothing that passes.
+    deferral = lmtp_deferral_check()
+    return checks + ([] if deferral.ok else [deferral])
+
+
+def lmtp_deferral_check() -> Check:
+    """Postfix is not left deferring its deliveries to Dovecot (`defer_transports`), e.g. by a mailtui
+    killed while it restarted Dovecot (stack/lmtp_quiesce.py; any `mailtui service` action repairs it).
+    Part of state_checks(): the marker such a kill leaves is in mailtui's state directory."""
+    from mailtui.errors import MailtuiError
+    from mailtui.stack import lmtp_quiesce
+
+    name = "Postfix delivers to Dovecot (no defer_transports left behind)"
+    try:
+        found = lmtp_quiesce.problems()
+    except MailtuiError as exc:
+        return Check(name, False, f"cannot tell: {exc}")
+    return Check(name, not found, "; ".join(found))
+
+
+# ---------------------------------------------------------------- brute-force protection
+
+
+def fail2ban_check(jails: tuple[str, ...] | list[str]) -> Check:
+    """fail2ban answers and runs the given jails (steps/fail2ban.py configures them)."""
+    from mailtui.errors import MailtuiError
+    from mailtui.ops import bans
+
+    name = f"fail2ban jails running ({', '.join(jails)})"
+    why = bans.available()
+    if why is not None:
+        return Check(name, False, why)
+    try:
+        running = bans.jail_names()
+    except MailtuiError as exc:
+        return Check(name, False, str(exc))
+    missing = [j for j in jails if j not in running]
+    if missing:
+        return Check(name, False, f"not running: {', '.join(missing)} (running: {', '.join(running) or 'none'})")
+    return Check(name, True, ", ".join(running))

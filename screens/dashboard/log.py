@@ -1,0 +1,745 @@
+"""The dashboard's Mail log tab: the live mail log, coloured by outcome, filtered as you type.
+
+- A thread worker runs `engine.follow_log` (the last 500 lines, then each new one through rotation) and
+  drops the events into a deque; a 0.1 s UI timer takes them out in one batch, so 5,000 lines a second
+  cost ten small updates a second, not 5,000. The newest BUFFER_MAX events stay in memory for the
+  filter, the journeys and the summary.
+- `LogLines` is a line-API view over (seq, event) pairs: it renders only the rows on screen, so 20,000
+  lines cost no more than 20; it has a row cursor for choosing the line whose message to follow.
+- Following: new lines scroll into view only while the cursor sits on the newest line. Space/p pauses
+  (new lines are kept and counted, the view stays put); End/G shows the newest and follows again.
+- Enter opens one message's journey (`engine.journey`): its Postfix lines and Dovecot's LMTP delivery.
+- The summary on top: per-minute counts of the last 30 minutes as sparklines (`engine.log_summary`,
+  recomputed at most every SUMMARY_EVERY seconds, in a thread).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mailtui.screens.dashboard.common import error_text
+from rich.style import Style
+from rich.text import Text
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
+from textual.widgets import Input, Sparkline, Static
+from textual.worker import get_current_worker
+
+if TYPE_CHECKING:
+    from mailtui.screens.engine import Engine
+
+BUFFER_MAX = 20_000  # newest events kept for the filter, journeys and the summary
+FROM_END_LINES = 500  # lines read back from the end of the log when following starts
+DRAIN_EVERY = 0.1  # seconds between batches handed to the view
+FILTER_DELAY = 0.2  # debounce of the filter box
+SUMMARY_EVERY = 2.0  # seconds between summary recomputations
+SUMMARY_MINUTES = 30
+SOURCE_CHECK_EVERY = 1.0  # seconds between checks whether a missing log file has appeared
+
+# Rich colour names: Textual shows the 16 ANSI ones through its terminal theme, where magenta is the same red
+# as red (Monokai) — so auth failures get the 256-colour "orchid" (a magenta that stays one).
+OUTCOME_STYLES: dict[str, str] = {
+    "delivered": "green", "deferred": "yellow", "bounced": "red", "rejected": "red",
+    "auth-failure": "orchid", "error": "bold red", "login": "cyan", "info": "",
+}
+SUMMARY_ROWS = (("delivered", "delivered"), ("deferred", "deferred"), ("rejected", "rejected"),
+                ("auth-failure", "auth fail"))
+SERVICE_WIDTH = 10
+QUEUE_ID_WIDTH = 11
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+# ---------------------------------------------------------------- one line as text
+
+def short_service(service: str) -> str:
+    """postfix/smtpd -> smtpd, postfix/submission/smtpd -> submission, dovecot/lmtp -> dovecot (Dovecot's
+    message names its process itself: "lmtp(alice@…)")."""
+    if service.startswith("dovecot"):
+        return "dovecot"
+    parts = service.split("/")
+    if len(parts) >= 3:
+        return parts[1]
+    return parts[-1]
+
+
+def line_columns(event: Any) -> tuple[str, str, str, str]:
+    """(HH:MM:SS, service, queue id, message) of an event, padded to their columns. The message loses
+    its leading "QUEUEID: " (the queue id has its own column)."""
+    stamp = event.ts.strftime("%H:%M:%S") if event.ts is not None else " " * 8
+    qid = event.queue_id or ""
+    message = event.message if event.service else event.raw
+    if qid and message.startswith(f"{qid}: "):
+        message = message[len(qid) + 2:]
+    message = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", message.expandtabs())
+    service = short_service(event.service)
+    if len(service) > SERVICE_WIDTH:
+        service = service[:SERVICE_WIDTH - 1] + "…"
+    return stamp, f"{service:<{SERVICE_WIDTH}}", f"{qid:<{QUEUE_ID_WIDTH}}", message
+
+
+def event_text(event: Any) -> Text:
+    """One log line as shown: the time dimmed, the rest in its outcome's colour."""
+    stamp, service, qid, message = line_columns(event)
+    style = OUTCOME_STYLES.get(event.outcome, "")
+    text = Text(no_wrap=True, end="")
+    text.append(stamp, "dim")
+    text.append(f" {service} {qid} {message}", style)
+    return text
+
+
+def compact(n: int) -> str:
+    """A count in at most 4 characters: 999, 1.2k, 20k, 1.2M."""
+    if n < 1000:
+        return str(n)
+    for unit, size in (("k", 1_000), ("M", 1_000_000)):
+        if n < size * 10:
+            return f"{n * 10 // size / 10:.1f}{unit}"
+        if n < size * 1000:
+            return f"{n // size}{unit}"
+    return f"{n // 1_000_000}M"
+
+
+def line_width(event: Any) -> int:
+    stamp, service, qid, message = line_columns(event)
+    return len(stamp) + len(service) + len(qid) + len(message) + 3
+
+
+# ---------------------------------------------------------------- the lines view
+
+class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
+    """Log lines with a row cursor; renders only what is on screen. Lines are (seq, event) pairs: seq
+    numbers every event ever received, so the render cache survives trimming and filtering."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("left", "scroll_left", "Scroll left", show=False),
+        Binding("right", "scroll_right", "Scroll right", show=False),
+    ]
+    COMPONENT_CLASSES = {"log-lines--cursor"}
+    DEFAULT_CSS = """
+    LogLines {
+        background: $surface;
+        overflow-x: auto;
+        overflow-y: scroll;
+        scrollbar-size-vertical: 1;
+        height: 1fr;
+    }
+    LogLines > .log-lines--cursor {
+        background: $foreground 12%;
+    }
+    LogLines:focus > .log-lines--cursor {
+        background: $primary 45%;
+    }
+    """
+
+    class CursorMoved(Message):
+        """The cursor moved to another line (or the lines under it changed)."""
+
+        def __init__(self, lines: LogLines) -> None:
+            super().__init__()
+            self.lines = lines
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.lines: list[tuple[int, Any]] = []
+        self.cursor = 0
+        self._width = 0
+        self._cache: LRUCache[int, Strip] = LRUCache(1024)
+
+    # ------------------------------------------------------------ content
+
+    @property
+    def current(self) -> tuple[int, Any] | None:
+        return self.lines[self.cursor] if 0 <= self.cursor < len(self.lines) else None
+
+    @property
+    def at_newest(self) -> bool:
+        """The cursor is on the newest line and the view shows the bottom: new lines scroll in."""
+        return not self.lines or (self.cursor >= len(self.lines) - 1 and self.is_vertical_scroll_end)
+
+    def line_text(self, index: int) -> Text:
+        return event_text(self.lines[index][1])
+
+    def set_lines(self, lines: list[tuple[int, Any]], *, cursor_at_end: bool = True) -> None:
+        self.lines = lines
+        self._width = max((line_width(e) for _, e in lines), default=0)
+        self._cache.clear()
+        self._resize()
+        if cursor_at_end:
+            self.move_cursor(len(lines) - 1, end=True)
+        else:
+            self.move_cursor(0)
+            self.scroll_to(x=0, y=0, animate=False, immediate=True)
+        self.post_message(self.CursorMoved(self))
+        self.refresh()
+
+    def append(self, lines: list[tuple[int, Any]]) -> None:
+        """Add lines at the end; they scroll into view only when the view was at the newest line."""
+        if not lines:
+            return
+        follow = self.at_newest
+        self.lines.extend(lines)
+        self._width = max(self._width, max(line_width(e) for _, e in lines))
+        self._resize()
+        if follow:
+            self.move_cursor(len(self.lines) - 1, end=True)
+        self.refresh()
+
+    def trim_before(self, seq: int) -> int:
+        """Drop the lines older than `seq` (trimmed from the buffer); the view keeps its place."""
+        n = bisect_left(self.lines, seq, key=lambda line: line[0])
+        if n:
+            del self.lines[:n]
+            self.cursor = max(0, self.cursor - n)
+            y = max(0, self.scroll_offset.y - n)
+            self._resize()
+            self.scroll_to(y=y, animate=False, immediate=True)
+            self.refresh()
+        return n
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self._width, len(self.lines))
+
+    # ------------------------------------------------------------ cursor
+
+    def move_cursor(self, index: int, *, end: bool = False) -> None:
+        before = self.current
+        self.cursor = max(0, min(index, len(self.lines) - 1))
+        if self.current is not before:
+            self.post_message(self.CursorMoved(self))
+        if end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self._show_cursor()
+        self.refresh()
+
+    def _show_cursor(self) -> None:
+        height = self.scrollable_content_region.height
+        if height <= 0:
+            return
+        top = self.scroll_offset.y
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    def action_cursor(self, step: int) -> None:
+        self.move_cursor(self.cursor + step)
+
+    def action_page(self, step: int) -> None:
+        height = max(1, self.scrollable_content_region.height - 1)
+        self.move_cursor(self.cursor + step * height)
+
+    def on_click(self, event: events.Click) -> None:
+        index = self.scroll_offset.y + event.y
+        if 0 <= index < len(self.lines):
+            self.move_cursor(index)
+
+    def on_resize(self) -> None:
+        if self.cursor >= len(self.lines) - 1:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self._show_cursor()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    # ------------------------------------------------------------ rendering
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if index >= len(self.lines):
+            return Strip.blank(width, base)
+        seq, event = self.lines[index]
+        strip = self._cache.get(seq)
+        if strip is None:
+            text = event_text(event)
+            strip = Strip(text.render(self.app.console), text.cell_len)
+            self._cache[seq] = strip
+        style = base
+        if index == self.cursor:
+            cursor = self.get_component_rich_style("log-lines--cursor")
+            style = base + Style(bgcolor=cursor.bgcolor)
+        return strip.crop_extend(scroll_x, scroll_x + width, None).apply_style(style)
+
+
+# ---------------------------------------------------------------- one message's journey
+
+class JourneyScreen(ModalScreen[None]):
+    """The lines of one message, coloured like the log; Esc closes."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("home", "first", "First line", show=False),
+        Binding("end", "last", "Last line", show=False),
+    ]
+    DEFAULT_CSS = """
+    JourneyScreen {
+        align: center middle;
+    }
+    JourneyScreen #journey {
+        width: 100%;
+        height: 100%;
+        margin: 1 1;
+        border: round $primary;
+        background: $panel;
+        padding: 0 1;
+    }
+    JourneyScreen #journey-title {
+        text-style: bold;
+        height: 1;
+    }
+    JourneyScreen #journey-detail {
+        height: auto;
+        max-height: 4;
+        border-top: solid $primary 50%;
+    }
+    JourneyScreen #journey-note {
+        color: $text-muted;
+        height: 1;
+    }
+    """
+
+    def __init__(self, queue_id: str, events: Sequence[Any]) -> None:
+        super().__init__()
+        self.queue_id = queue_id
+        self.events = list(events)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="journey"):
+            yield Static(f"Journey of {self.queue_id}", id="journey-title")
+            yield LogLines(id="journey-lines")
+            yield Static("", id="journey-detail")
+            yield Static(self._note(), id="journey-note")
+
+    def _note(self) -> str:
+        postfix = sum(1 for e in self.events if e.queue_id == self.queue_id)
+        dovecot = len(self.events) - postfix
+        delivery = f", {dovecot} of Dovecot's delivery" if dovecot else ""
+        return f"{postfix} Postfix line{'s' if postfix != 1 else ''}{delivery} · Esc closes"
+
+    def on_mount(self) -> None:
+        lines = self.query_one(LogLines)
+        lines.set_lines(list(enumerate(self.events)), cursor_at_end=False)
+        lines.focus()
+
+    def on_log_lines_cursor_moved(self, message: LogLines.CursorMoved) -> None:
+        """The chosen line in full (the list shows only what fits in a row)."""
+        current = message.lines.current
+        self.query_one("#journey-detail", Static).update(Text(current[1].raw if current else ""))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_first(self) -> None:
+        self.query_one(LogLines).move_cursor(0)
+
+    def action_last(self) -> None:
+        lines = self.query_one(LogLines)
+        lines.move_cursor(len(lines.lines) - 1)
+
+
+# ---------------------------------------------------------------- the panel
+
+class MailLogPanel(Vertical):
+    """The Mail log tab. Starts following when first shown (not while the operator works in another tab)."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("space,p", "toggle_pause", "Pause"),
+        Binding("end,G", "newest", "Newest"),
+        Binding("enter", "journey", "Journey"),
+        Binding("home,g", "oldest", "Oldest line", show=False),
+        Binding("escape", "focus_list", "Back to the lines", show=False),
+    ]
+    DEFAULT_CSS = """
+    MailLogPanel {
+        height: 1fr;
+    }
+    MailLogPanel #log-summary {
+        height: 2;
+    }
+    MailLogPanel .summary-row {
+        height: 1;
+    }
+    MailLogPanel .summary-cell {
+        width: 1fr;
+        height: 1;
+        padding: 0 1 0 0;
+    }
+    MailLogPanel .summary-label {
+        width: 10;
+        color: $text-muted;
+    }
+    MailLogPanel .summary-cell Sparkline {
+        width: 1fr;
+        height: 1;
+    }
+    MailLogPanel .summary-count {
+        width: auto;
+        min-width: 15;
+        text-align: right;
+        padding: 0 0 0 1;
+    }
+    MailLogPanel #spark-delivered > .sparkline--max-color { color: $success; }
+    MailLogPanel #spark-delivered > .sparkline--min-color { color: $success 30%; }
+    MailLogPanel #spark-deferred > .sparkline--max-color { color: $warning; }
+    MailLogPanel #spark-deferred > .sparkline--min-color { color: $warning 30%; }
+    MailLogPanel #spark-rejected > .sparkline--max-color { color: $error; }
+    MailLogPanel #spark-rejected > .sparkline--min-color { color: $error 30%; }
+    MailLogPanel #spark-auth-failure > .sparkline--max-color { color: #d75fd7; }
+    MailLogPanel #spark-auth-failure > .sparkline--min-color { color: #d75fd7 30%; }
+    MailLogPanel #log-empty {
+        height: auto;
+        padding: 1 2;
+        color: $text-muted;
+    }
+    MailLogPanel #log-status {
+        height: 1;
+        color: $text-muted;
+        &.-paused { color: $text-warning; }
+    }
+    MailLogPanel #log-filter {
+        height: 1;
+    }
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(id="mail-log")
+        self.engine = engine
+        self.buffer: list[Any] = []  # the newest events, oldest first
+        self.base = 0  # seq of buffer[0]
+        self.total = 0  # events received so far (the seq of the next one)
+        self.needle = ""  # the applied filter, lower case
+        self.paused = False
+        self.paused_at = 0  # seq of the first event received while paused
+        self.pending_new = 0  # events matching the filter received while paused
+        self.source = ""  # what follow_log reads: a path or "journal" (set by the worker)
+        self.source_missing = False
+        self.ended = ""  # why following stopped, when it did by itself
+        self.summary: dict[str, list[int]] = {}
+        self._incoming: deque[Any] = deque()
+        self._started = False
+        self._stopping = False
+        self._summary_dirty = False
+        self._summary_at = 0.0
+        self._source_checked = 0.0
+        self._filter_timer: Timer | None = None
+        self._shown: tuple[str, str] = ("", "")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="log-summary"):
+            for pair in (SUMMARY_ROWS[:2], SUMMARY_ROWS[2:]):
+                with Horizontal(classes="summary-row"):
+                    for key, label in pair:
+                        with Horizontal(classes="summary-cell"):
+                            yield Static(label, classes="summary-label")
+                            yield Sparkline([0] * SUMMARY_MINUTES, id=f"spark-{key}")
+                            yield Static("0/1m 0/30m", id=f"count-{key}", classes="summary-count")
+        yield Static("", id="log-empty")
+        yield LogLines(id="log-lines")
+        yield Static("starting…", id="log-status")
+        yield Input(placeholder="/ filter: text anywhere in the line (Esc: back to the lines)", id="log-filter",
+                    compact=True)
+
+    @property
+    def lines(self) -> LogLines:
+        return self.query_one("#log-lines", LogLines)
+
+    # ------------------------------------------------------------ following
+
+    def on_show(self) -> None:
+        if not self._started:
+            self.start()
+
+    def start(self) -> None:
+        """Start following the log (idempotent)."""
+        if self._started:
+            return
+        self._started = True
+        self._follow()
+        self.set_interval(DRAIN_EVERY, self._drain)
+        self.set_interval(SUMMARY_EVERY, self._refresh_summary)
+        self._update_status()
+
+    def on_unmount(self) -> None:
+        self._stopping = True
+
+    @work(thread=True, group="mail-log-follow", exclusive=True, exit_on_error=False)
+    def _follow(self) -> None:
+        worker = get_current_worker()
+
+        def stop() -> bool:
+            return worker.is_cancelled or self._stopping
+
+        try:
+            self.source = self.engine.mail_log_source()
+            for event in self.engine.follow_log(stop, from_end_lines=FROM_END_LINES):
+                self._incoming.append(event)  # the UI takes them out in batches (_drain)
+                if stop():
+                    return
+        except Exception as exc:  # shown in the status line instead of a crash
+            self.ended = f"the log stopped: {error_text(exc)}"
+            return
+        if not stop():
+            self.ended = "the log ended (the reader stopped)"
+
+    def _drain(self) -> None:
+        """Hand the events received since the last call to the view, in one batch."""
+        incoming = self._incoming
+        batch = []
+        while incoming:
+            batch.append(incoming.popleft())
+        if batch:
+            self._add(batch)
+        elif not self.total:
+            self._check_source()
+        self._update_status()
+
+    def _add(self, batch: list[Any]) -> None:
+        start = self.total
+        self.buffer.extend(batch)
+        self.total += len(batch)
+        excess = len(self.buffer) - BUFFER_MAX
+        if excess > 0:
+            del self.buffer[:excess]
+            self.base += excess
+        lines = self.lines
+        lines.trim_before(self.base)
+        first = max(start, self.base)
+        matching = [(seq, e) for seq, e in enumerate(batch[first - start:], first) if self._matches(e)]
+        if self.paused:
+            self.pending_new += len(matching)
+        else:
+            lines.append(matching)
+        self.source_missing = False
+        self._summary_dirty = True
+        if not self._summary_at:  # the first lines: show the summary at once, then every SUMMARY_EVERY
+            self._refresh_summary()
+
+    def _matches(self, event: Any) -> bool:
+        return not self.needle or self.needle in event.raw.lower()
+
+    def _check_source(self) -> None:
+        now = time.monotonic()
+        if not self.source or self.source == "journal" or now - self._source_checked < SOURCE_CHECK_EVERY:
+            return
+        self._source_checked = now
+        self.source_missing = not os.path.exists(self.source)
+
+    # ------------------------------------------------------------ status
+
+    def status_text(self) -> str:
+        shown, kept = len(self.lines.lines), len(self.buffer)
+        if self.ended:
+            state = self.ended
+        elif self.paused:
+            state = f"paused — {self.pending_new:,} new"
+        elif self.source_missing and not self.total:
+            state = "waiting for it to appear"
+        elif not self.lines.at_newest:
+            state = "scrolled (End: newest)"
+        elif self.source:
+            state = "following"
+        else:
+            state = "starting…"
+        counts = f"{shown:,} of {kept:,} lines"
+        if self.needle:
+            counts += f" matching “{self.needle}”"
+        return " · ".join(part for part in (self.source, state, counts) if part)
+
+    def empty_text(self) -> str:
+        if self.lines.lines:
+            return ""
+        if self.buffer:
+            return f"no line matches “{self.needle}”" if self.needle else "no lines to show"
+        if self.ended:
+            return self.ended
+        if self.source_missing:
+            return (f"waiting for {self.source} to appear\n"
+                    "(nothing has written it yet: its lines show here once it exists)")
+        if not self.source:
+            return "opening the mail log…"
+        if self.source == "journal":
+            return "no mail lines in the journal yet: new ones show here as they come"
+        return f"no lines in {self.source} yet: new ones show here as they come"
+
+    def _update_status(self) -> None:
+        """Called every DRAIN_EVERY seconds and after each action; touches the widgets only on a change."""
+        shown = (self.status_text(), self.empty_text())
+        if shown == self._shown:
+            return
+        self._shown = shown
+        status, empty = shown
+        self.query_one("#log-status", Static).update(status)
+        self.query_one("#log-status").set_class(self.paused, "-paused")
+        box = self.query_one("#log-empty", Static)
+        box.display = bool(empty)
+        if empty:
+            box.update(empty)
+
+    # ------------------------------------------------------------ summary
+
+    def _refresh_summary(self) -> None:
+        now = time.monotonic()
+        if not self.buffer or (not self._summary_dirty and now - self._summary_at < 20.0):
+            return  # nothing new: still recompute now and then, as the minutes move on
+        self._summary_dirty = False
+        self._summary_at = now
+        self._compute_summary(list(self.buffer))
+
+    @work(thread=True, group="mail-log-summary", exclusive=True, exit_on_error=False)
+    def _compute_summary(self, events: list[Any]) -> None:
+        worker = get_current_worker()
+        try:
+            summary = self.engine.log_summary(events, minutes=SUMMARY_MINUTES)
+        except Exception:  # a line the summary cannot count must not cost the log view: keep the last one
+            return
+        if worker.is_cancelled or self._stopping:
+            return
+        with contextlib.suppress(RuntimeError):  # the app is closing
+            self.app.call_from_thread(self._show_summary, summary)
+
+    def _show_summary(self, summary: dict[str, list[int]]) -> None:
+        self.summary = summary
+        for key, _ in SUMMARY_ROWS:
+            counts = list(summary.get(key, [0] * SUMMARY_MINUTES))
+            self.query_one(f"#spark-{key}", Sparkline).data = counts
+            last = counts[-1] if counts else 0
+            self.query_one(f"#count-{key}", Static).update(f"{compact(last)}/1m {compact(sum(counts))}/30m")
+
+    # ------------------------------------------------------------ filter
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "log-filter":
+            return
+        event.stop()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "log-filter":
+            return
+        event.stop()
+        self._apply_filter()
+        self.lines.focus()
+
+    def _apply_filter(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        self.needle = self.query_one("#log-filter", Input).value.strip().lower()
+        upto = self.paused_at if self.paused else self.total
+        shown = []
+        pending = 0
+        for seq, event in enumerate(self.buffer, self.base):
+            if self._matches(event):
+                if seq < upto:
+                    shown.append((seq, event))
+                else:
+                    pending += 1
+        self.pending_new = pending
+        self.lines.set_lines(shown)
+        self._update_status()
+
+    # ------------------------------------------------------------ actions (keys and the command palette)
+
+    def action_filter(self) -> None:
+        """Focus the filter box (/)."""
+        self.query_one("#log-filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        """Show every line again."""
+        self.query_one("#log-filter", Input).value = ""
+        self._apply_filter()
+
+    def action_focus_list(self) -> None:
+        """Back from the filter box to the lines (Esc)."""
+        self.lines.focus()
+
+    def action_pause(self) -> None:
+        """Stop the view from moving; new lines are kept and counted."""
+        if self.paused:
+            return
+        self.paused = True
+        self.paused_at = self.total
+        self.pending_new = 0
+        self._update_status()
+
+    def action_resume(self) -> None:
+        """Show the lines that came while paused and follow again."""
+        if not self.paused:
+            return
+        self.paused = False
+        new = [(seq, e) for seq, e in enumerate(self.buffer, self.base)
+               if seq >= self.paused_at and self._matches(e)]
+        self.pending_new = 0
+        self.lines.append(new)
+        self._update_status()
+
+    def action_toggle_pause(self) -> None:
+        """Pause or resume following (Space or p)."""
+        if self.paused:
+            self.action_resume()
+        else:
+            self.action_pause()
+
+    def action_newest(self) -> None:
+        """Jump to the newest line and follow again (End or G); also resumes when paused."""
+        self.action_resume()
+        lines = self.lines
+        lines.move_cursor(len(lines.lines) - 1, end=True)
+        self._update_status()
+
+    def action_oldest(self) -> None:
+        """Jump to the oldest line kept (Home or g)."""
+        self.lines.move_cursor(0)
+        self._update_status()
+
+    def action_journey(self) -> None:
+        """Follow the chosen line's message: its Postfix lines and Dovecot's delivery (Enter)."""
+        current = self.lines.current
+        if current is None:
+            self.notify("There is no line to follow yet.", severity="warning")
+            return
+        event = current[1]
+        queue_id = event.queue_id or self._queue_id_of_session(event.session_id)
+        if not queue_id:
+            self.notify("This line has no queue id: choose a Postfix line of a queued message "
+                        "(one with a queue id like B29BA1ACA25) to follow it.",
+                        title="No queue id", severity="warning")
+            return
+        self.app.push_screen(JourneyScreen(queue_id, self.engine.journey(self.buffer, queue_id)))
+
+    def _queue_id_of_session(self, session_id: str | None) -> str | None:
+        """A Dovecot LMTP line: the queue id of the Postfix line whose reply names its session."""
+        if not session_id:
+            return None
+        for event in reversed(self.buffer):
+            if event.queue_id and event.session_id == session_id:
+                return str(event.queue_id)
+        return None

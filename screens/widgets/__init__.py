@@ -1,0 +1,1 @@
+"""Widgets and dialogs shared by the wizard and the dashboard."""

@@ -1,0 +1,169 @@
+"""Small widgets shared by the wizard: the side list of steps, a labelled form field with its inline
+error, and a Validator that asks a `mailtui.validate` function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Input, Label, Static
+
+from mailtui.model import validate
+
+# (pane id, label) in the order the wizard walks them.
+STAGES: list[tuple[str, str]] = [
+    ("welcome", "Welcome"),
+    ("packages", "Packages"),
+    ("database", "Database"),
+    ("postfix", "Postfix"),
+    ("users", "Users & aliases"),
+    ("dovecot", "Dovecot"),
+    ("tls", "SSL/TLS"),
+    ("firewall", "Firewall"),
+    ("review", "Review"),
+    ("apply", "Install"),
+    ("verify", "Verify"),
+]
+FORM_STAGES = ["packages", "database", "postfix", "users", "dovecot", "tls", "firewall"]
+
+STATE_MARKS = {
+    "todo": ("·", "dim"),
+    "current": ("▶", "bold"),
+    "done": ("✓", "green"),
+    "running": ("◌", "yellow"),
+    "failed": ("✗", "bold red"),
+}
+
+
+class StepList(Static):
+    """The side list: every stage with its state (todo, current, done, failed)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.states: dict[str, str] = {sid: "todo" for sid, _ in STAGES}
+        self.current = "welcome"
+
+    def on_mount(self) -> None:
+        self.refresh_list()
+
+    def set_state(self, stage: str, state: str) -> None:
+        self.states[stage] = state
+        self.refresh_list()
+
+    def set_current(self, stage: str) -> None:
+        self.current = stage
+        self.refresh_list()
+
+    def state_of(self, stage: str) -> str:
+        """What the list shows for a stage (current wins over todo/done, not over failed/running)."""
+        state = self.states[stage]
+        if stage == self.current and state not in ("failed", "running"):
+            return "current"
+        return state
+
+    def refresh_list(self) -> None:
+        text = Text()
+        for sid, label in STAGES:
+            mark, style = STATE_MARKS[self.state_of(sid)]
+            line_style = "reverse" if sid == self.current else ""
+            text.append(f" {mark} ", style=style)
+            text.append(f"{label}\n", style=line_style)
+        text.append("\n ✓ done  ▶ here\n · todo  ✗ failed", style="dim")
+        self.update(text)
+
+
+class ProblemValidator(Validator):
+    """Input validator that calls a `mailtui.validate.*_problem` function (None means fine)."""
+
+    def __init__(self, problem: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self.problem = problem
+
+    def validate(self, value: str) -> ValidationResult:
+        message = self.problem(value)
+        return self.failure(message) if message else self.success()
+
+
+def int_problem(check: Callable[[int], str | None]) -> Callable[[str], str | None]:
+    """Adapt an int check to text input."""
+
+    def problem(value: str) -> str | None:
+        number = validate.whole_number(value)
+        if number is None:
+            return "must be a whole number"
+        return check(number)
+
+    return problem
+
+
+def with_label(label: str, message: str) -> str:
+    """'Hostname is empty' reads better than 'is empty'."""
+    first = message.split(" ", 1)[0]
+    if first in ("is", "must", "may", "needs", "has", "give", "cert"):
+        return f"{label} {message}"
+    return f"{label}: {message}"
+
+
+class FieldRow(Vertical):
+    """A label, an input on the same line, and the input's inline error below it.
+
+    `key` is the Answers field it edits (as `answers.problems()` names it), so a problem found on the
+    whole answers can be shown on the field it belongs to."""
+
+    def __init__(self, label: str, key: str, value: str = "", *, problem: Callable[[str], str | None] | None = None,
+                 password: bool = False, placeholder: str = "", optional: bool = False,
+                 extra_keys: Iterable[str] = ()) -> None:
+        super().__init__(classes="field")
+        self.label = label
+        self.key = key
+        self.keys = {key, *extra_keys}
+        validators = [ProblemValidator(problem)] if problem else []
+        self.input = Input(value, placeholder=placeholder, password=password, validators=validators,
+                           valid_empty=optional, compact=True, id=f"in-{safe_id(key)}")
+        self.error = Static("", classes="field-error")
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="field-line"):
+            yield Label(self.label, classes="field-label")
+            yield self.input
+        yield self.error
+
+    @property
+    def value(self) -> str:
+        return self.input.value
+
+    @value.setter
+    def value(self, value: str) -> None:
+        self.input.value = value
+
+    def show_error(self, message: str | None) -> None:
+        self.error.update(with_label(self.label, message) if message else "")
+        self.error.display = bool(message)
+        self.set_class(bool(message), "has-error")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        result = event.validation_result
+        if result is None or result.is_valid:
+            self.show_error(None)
+        else:
+            self.show_error(result.failure_descriptions[0])
+
+    def check(self) -> bool:
+        """Validate now (as on Next); show the error; return whether the value is fine."""
+        if self.input.disabled:
+            self.show_error(None)
+            return True
+        result = self.input.validate(self.input.value)
+        if result is None or result.is_valid:
+            self.show_error(None)
+            return True
+        self.show_error(result.failure_descriptions[0])
+        return False
+
+
+def safe_id(key: str) -> str:
+    return key.replace(".", "-").replace("[", "-").replace("]", "")

@@ -1,0 +1,1 @@
+"""The install wizard: welcome, one form per step, review, install progress, verify."""

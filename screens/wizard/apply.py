@@ -1,0 +1,310 @@
+"""Apply: the install runs in the engine's detached worker; this pane follows its events.
+
+A thread worker starts (or attaches to) the install and posts each event as a message; the pane shows
+a status and progress bar per step, the live output, elapsed time, and on failure the reason, the tail
+of the output and Retry / Skip / Quit."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Label, Log, ProgressBar, Static
+
+from mailtui.events import Event
+from mailtui.model.answers import Answers
+
+if TYPE_CHECKING:
+    from mailtui.screens.engine import Engine
+
+# engine step -> side-list stage
+STEP_STAGE = {"packages": "packages", "database": "database", "tls": "tls", "postfix": "postfix",
+              "dovecot": "dovecot", "firewall": "firewall"}
+
+
+def fmt_elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class StepRow(Horizontal):
+    def __init__(self, name: str, title: str) -> None:
+        super().__init__(classes="step-row", id=f"row-{name}")
+        self.step_name = name
+        self.title = title
+        self.status = Static("waiting", classes="step-status")
+        self.bar = ProgressBar(total=100, show_eta=False, classes="step-bar")
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.title, classes="step-title")
+        yield self.status
+        yield self.bar
+
+    def set(self, status: str, style: str = "") -> None:
+        self.status.update(Text(status, style=style))
+
+
+class ApplyPane(Vertical):
+    class EngineEvent(Message):
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+    class Ended(Message):
+        """The install worker is gone (state says how it ended), or could not be started (error)."""
+
+        def __init__(self, state: Any, error: str = "") -> None:
+            super().__init__()
+            self.state = state
+            self.error = error
+
+    class Continue(Message):
+        """Go on: to Verify, or back to Review after the packages-only run."""
+
+        def __init__(self, after: str) -> None:
+            super().__init__()
+            self.after = after
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(id="apply", classes="pane")
+        self.engine = engine
+        self.titles = [(n, t) for n, t, _ in engine.step_titles()]
+        self.answers: Answers | None = None
+        self.steps: list[str] | None = None
+        self.after = "verify"
+        self.running = False
+        self.started = 0.0
+        self.finished = 0.0
+        self.tail: deque[str] = deque(maxlen=8)
+        self.current = ""
+        self.state: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Installing", classes="pane-title", id="apply-title")
+        yield Static("", id="apply-status", classes="why")
+        with Vertical(id="apply-steps"):
+            for name, title in self.titles:
+                yield StepRow(name, title)
+        yield Log(max_lines=5000, id="apply-log", auto_scroll=True)
+        yield Static("", id="apply-failure")
+        with Horizontal(classes="buttons"):
+            yield Button("Retry", id="apply-retry", variant="primary", compact=True)
+            yield Button("Skip this step", id="apply-skip", compact=True)
+            yield Button("Quit", id="apply-quit", compact=True)
+            yield Button("Continue", id="apply-continue", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self._buttons()
+        self.query_one("#apply-failure").display = False
+        self.set_interval(1.0, self.tick)
+
+    def _buttons(self, *shown: str) -> None:
+        for b in self.query(Button):
+            b.display = (b.id or "").removeprefix("apply-") in shown
+
+    def clock(self) -> float:
+        return getattr(self.app, "clock", time.time)()
+
+    def tick(self) -> None:
+        if self.running and self.started:
+            self._status(f"Running{' ' + self.current if self.current else ''} — elapsed "
+                         f"{fmt_elapsed(self.clock() - self.started)}. It keeps running if this terminal "
+                         "goes away; start mailtui again to re-attach.")
+
+    def _status(self, text: str, style: str = "") -> None:
+        self.query_one("#apply-status", Static).update(Text(text, style=style))
+
+    def _sidebar(self, step: str, state: str) -> None:
+        stage = STEP_STAGE.get(step, "apply" if step == "apply" else None)
+        if stage is None:
+            return
+        from mailtui.screens.widgets.fields import StepList
+
+        for sl in self.screen.query(StepList):
+            sl.set_state(stage, state)
+            if stage == "database":
+                sl.set_state("users", state)
+
+    def _row(self, step: str) -> StepRow | None:
+        rows = self.query(f"#row-{step}")
+        return rows.first(StepRow) if rows else None
+
+    # ------------------------------------------------------------ starting / attaching
+
+    def reset(self, steps: Sequence[str] | None) -> None:
+        self.tail.clear()
+        self.query_one("#apply-failure").display = False
+        self._buttons()
+        for row in self.query(StepRow):
+            if steps is None or row.step_name in steps:
+                row.set("waiting", "dim")
+                row.bar.update(progress=0)
+            elif row.status.content == "waiting":
+                row.set("not in this run", "dim")
+
+    def start(self, answers: Answers, steps: Sequence[str] | None = None, *, after: str = "verify") -> None:
+        """Start the install worker for `steps` (None: all) and follow it."""
+        self.answers, self.steps, self.after = answers, list(steps) if steps is not None else None, after
+        self.reset(self.steps)
+        self.running = True
+        self.started = self.clock()
+        self._sidebar("apply", "running")
+        self._status("Starting the install worker…")
+        self.follow(answers, self.steps, start=True)
+
+    def attach(self, answers: Answers | None, state: Any) -> None:
+        """Follow an install that is already running (started by an earlier mailtui)."""
+        self.answers, self.steps, self.after = answers, None, "verify"
+        self.reset(None)
+        self.running = True
+        self._sidebar("apply", "running")
+        self.started = state.started or self.clock()
+        self._status("Re-attached to the running install.")
+        self.follow(answers, None, start=False)
+
+    @work(thread=True, exclusive=True, group="install")
+    def follow(self, answers: Answers | None, steps: list[str] | None, start: bool) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        if start:
+            assert answers is not None
+            try:
+                self.engine.start_worker(answers, steps)
+            except Exception as exc:
+                self.post_message(self.Ended(None, f"the install could not start: {exc}"))
+                return
+
+        def stop() -> bool:
+            if worker.is_cancelled:
+                return True
+            state = self.engine.read_state()
+            return not (state.status == "running" and state.alive)
+
+        for event in self.engine.follow_events(stop):
+            if worker.is_cancelled:
+                return
+            self.post_message(self.EngineEvent(event))
+        self.post_message(self.Ended(self.engine.read_state()))
+
+    # ------------------------------------------------------------ events
+
+    def on_apply_pane_engine_event(self, message: ApplyPane.EngineEvent) -> None:
+        e = message.event
+        log = self.query_one("#apply-log", Log)
+        row = self._row(e.step)
+        if e.kind == "started":
+            self.current = e.message or e.step
+            self.tail.clear()
+            log.write_line(f"==> {e.message or e.step}")
+            if row:
+                row.set("running", "yellow")
+            self._sidebar(e.step, "running")
+        elif e.kind == "output":
+            log.write_line(f"    {e.message}")
+            self.tail.append(e.message)
+        elif e.kind == "progress":
+            if row:
+                row.bar.update(total=100, progress=e.percent or 0)
+                if e.message:
+                    row.set(e.message[:20], "yellow")
+        elif e.kind == "done":
+            log.write_line(f"ok  {e.message}")
+            if row:
+                row.bar.update(total=100, progress=100)
+                row.set("done", "green")
+            self._sidebar(e.step, "done")
+        elif e.kind == "skipped":
+            log.write_line(f"--  skipped {e.step}: {e.message}")
+            if row:
+                row.set("skipped", "dim")
+            self._sidebar(e.step, "done")
+        elif e.kind == "failed":
+            log.write_line(f"FAILED {e.step}: {e.message}")
+            if row:
+                row.set("FAILED", "bold red")
+            self._sidebar(e.step, "failed")
+        elif e.kind == "info":
+            log.write_line(f"--  {e.message}")
+        if e.ts and self.started and e.kind in ("done", "failed"):
+            self.finished = e.ts
+
+    def on_apply_pane_ended(self, message: ApplyPane.Ended) -> None:
+        self.running = False
+        self.current = ""
+        self.state = state = message.state
+        failure = self.query_one("#apply-failure", Static)
+        if message.error:
+            self._sidebar("apply", "failed")
+            failure.update(Text(message.error, style="bold red"))
+            failure.display = True
+            self._status("The install did not start.", "bold red")
+            self._buttons("retry", "quit")
+            return
+        ok = state is not None and state.status == "done"
+        self._sidebar("apply", "done" if ok and self.after == "verify" else "todo" if ok else "failed")
+        if ok:
+            took = f" in {fmt_elapsed(state.finished - state.started)}" if state.finished and state.started else ""
+            if self.after == "review":
+                self._status(f"Packages installed{took}. Continue to review the real diffs against the stock "
+                             "files before anything else changes.", "green")
+            else:
+                self._status(f"Install finished{took}. Continue to verify it.", "bold green")
+            self._buttons("continue")
+            self.query_one("#apply-continue", Button).focus()
+            return
+        step = getattr(state, "failed_step", "") or "?"
+        reason = getattr(state, "error", "") or "the install worker stopped"
+        if getattr(state, "status", "") == "running":
+            reason = "the install worker was killed before it finished"
+        tail = "\n".join(f"  {line}" for line in list(self.tail)[-5:])
+        failure.update(Text(f"Failed in {step}: {reason}" + (f"\nLast output:\n{tail}" if tail else ""),
+                            style="red"))
+        failure.display = True
+        self._status("The install stopped. Fix the cause, then Retry (finished steps find nothing to do).",
+                     "bold red")
+        shown = ["retry", "quit"]
+        if step in self.engine.skippable():
+            shown.insert(1, "skip")
+        self._buttons(*shown)
+        self.query_one("#apply-retry", Button).focus()
+
+    # ------------------------------------------------------------ buttons
+
+    def _remaining(self, skip_failed: bool) -> list[str] | None:
+        state = self.state
+        run = self.steps or [n for n, _ in self.titles]
+        failed = getattr(state, "failed_step", "")
+        if failed in run:
+            rest = run[run.index(failed):]
+            return rest[1:] if skip_failed else rest
+        if self.steps is None and state is not None:
+            return self.engine.resume_from(state)
+        return self.steps
+
+    @on(Button.Pressed, "#apply-retry")
+    def retry(self) -> None:
+        if self.answers is None:
+            self.answers = self.engine.pending_answers()
+        if self.answers is not None:
+            self.start(self.answers, self._remaining(skip_failed=False), after=self.after)
+
+    @on(Button.Pressed, "#apply-skip")
+    def skip(self) -> None:
+        if self.answers is not None:
+            self.start(self.answers, self._remaining(skip_failed=True), after=self.after)
+
+    @on(Button.Pressed, "#apply-quit")
+    def quit(self) -> None:
+        self.app.exit(1, return_code=1)
+
+    @on(Button.Pressed, "#apply-continue")
+    def go_on(self) -> None:
+        self.post_message(self.Continue(self.after))
