@@ -1,7 +1,7 @@
 """The Textual application: the install wizard, and the dashboard once mailtui has installed the machine.
 
-The app gets every engine function through an `Engine` object (screens/engine.py): `MailtuiApp()`
-uses the real one, tests pass `MailtuiApp(engine=FakeEngine(...))`.
+The app does everything through the operations API (mailtui/api): `run_app(LiveOperations())` from the
+command line; tests pass `MailtuiApp(ops=a scripted implementation)` that refuses whatever they did not script.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ import time
 from collections.abc import Callable, Iterable
 from importlib.resources import files
 
-from mailtui.screens.dashboard.dashboard import DashboardScreen
-from mailtui.screens.engine import Engine
+from mailtui.screens.dashboard.dashboard import DashboardScreen, dashboard_help
 from mailtui.screens.widgets.dialogs import ConfirmQuit, HelpScreen
+from mailtui.screens.wizard.apply import ApplyPane
 from mailtui.screens.wizard.wizard import WizardScreen
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from mailtui import __version__
+from mailtui.api.operations import Operations
 
 CSS_FILE = str(files("mailtui.assets") / "mailtui.tcss")
 
@@ -33,22 +34,22 @@ class MailtuiApp(App[int]):
         Binding("question_mark", "help", "Help", show=False),
     ]
 
-    def __init__(self, engine: Engine | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, ops: Operations, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
-        self.engine = engine or Engine()
+        self.ops = ops
         self.clock = clock
 
     def get_default_screen(self) -> Screen:
         if self._installed():
-            return DashboardScreen(self.engine)
-        return WizardScreen(self.engine)
+            return DashboardScreen(self.ops)
+        return WizardScreen(self.ops)
 
     def _installed(self) -> bool:
         """mailtui installed this machine and no install is running or waiting to be resumed."""
         try:
-            if not self.engine.is_root() or self.engine.saved_answers() is None:
+            if not self.ops.is_root() or self.ops.saved_answers() is None:
                 return False
-            state = self.engine.read_state()
+            state = self.ops.read_state()
         except Exception:
             return False  # the wizard explains what is wrong
         return state.status not in ("running", "failed", "interrupted")
@@ -63,7 +64,7 @@ class MailtuiApp(App[int]):
     def action_dashboard(self) -> None:
         dashboard = self.dashboard
         if dashboard is None:
-            self.push_screen(DashboardScreen(self.engine))
+            self.push_screen(DashboardScreen(self.ops))
             return
         while self.screen is not dashboard:
             self.pop_screen()
@@ -71,7 +72,7 @@ class MailtuiApp(App[int]):
     def action_wizard(self) -> None:
         wizard = self.wizard
         if wizard is None:
-            self.push_screen(WizardScreen(self.engine))
+            self.push_screen(WizardScreen(self.ops))
             return
         while self.screen is not wizard:
             self.pop_screen()
@@ -103,8 +104,6 @@ class MailtuiApp(App[int]):
 
     @property
     def install_running(self) -> bool:
-        from mailtui.screens.wizard.apply import ApplyPane
-
         wizard = self.wizard
         return bool(wizard and wizard.query_one(ApplyPane).running)
 
@@ -125,8 +124,6 @@ class MailtuiApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         if isinstance(self.screen, DashboardScreen):
-            from mailtui.screens.dashboard.dashboard import dashboard_help
-
             self.push_screen(HelpScreen(dashboard_help(), "Dashboard help"))
         else:
             self.push_screen(HelpScreen())
@@ -186,6 +183,6 @@ class MailtuiApp(App[int]):
         yield from super().get_system_commands(screen)
 
 
-def run_app() -> int:
-    result = MailtuiApp().run()
+def run_app(ops: Operations) -> int:
+    result = MailtuiApp(ops).run()
     return result if isinstance(result, int) else 0

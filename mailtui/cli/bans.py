@@ -11,9 +11,11 @@ import argparse
 import json
 import time
 
+from mailtui.api.operations import Operations
+from mailtui.cli.common import EXIT_OK
 from mailtui.errors import MailtuiError, ValidationError
-
-EXIT_OK, EXIT_FAIL = 0, 1
+from mailtui.format import human_age
+from mailtui.model import validate
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -32,24 +34,17 @@ def _when(stamp: float | None) -> str:
 
 
 def _left(ends_at: float | None, now: float) -> str:
-    if ends_at is None:
-        return ""
-    seconds = max(0, int(ends_at - now))
-    if seconds >= 3600:
-        return f" ({seconds // 3600}h{seconds % 3600 // 60:02d}m left)"
-    return f" ({seconds // 60}m{seconds % 60:02d}s left)"
+    return "" if ends_at is None else f" ({human_age(max(0.0, ends_at - now))} left)"
 
 
-def cmd_bans(args: argparse.Namespace) -> int:
-    from mailtui.ops import bans
-
+def cmd_bans(args: argparse.Namespace, ops: Operations) -> int:
     if args.bans_action == "unban":
-        return cmd_unban(args)
-    why = bans.available()
+        return cmd_unban(args, ops)
+    why = ops.bans_available()
     if why is not None:
         raise MailtuiError(f"cannot list the bans: {why}")
-    jails = bans.jails()
-    banned = bans.list_bans()
+    jails = ops.ban_jails()
+    banned = ops.bans()
     if args.json:
         print(json.dumps({"jails": [j.to_json() for j in jails], "bans": [b.to_json() for b in banned]}, indent=1))
         return EXIT_OK
@@ -67,15 +62,12 @@ def cmd_bans(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_unban(args: argparse.Namespace) -> int:
-    from mailtui.model import validate
-    from mailtui.ops import bans
-
+def cmd_unban(args: argparse.Namespace, ops: Operations) -> int:
     # Checked here too, so bad input is refused (exit 2) even where fail2ban is not running.
     problem = validate.ip_address_problem(args.address)
     if problem:
         raise ValidationError({"address": problem})
-    lifted = bans.unban(args.address, args.jail)
+    lifted = ops.unban(args.address, args.jail)
     address = validate.canonical_ip_address(args.address)
     print(f"lifted the ban of {address} in {', '.join(lifted)}")
     return EXIT_OK

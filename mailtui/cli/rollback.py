@@ -10,7 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mailtui import paths
+from mailtui.api.operations import Operations
 from mailtui.errors import MailtuiError
+
+LEFT_ALONE = (
+    "Left alone: the installed packages (remove them with apt if you want), the database and MariaDB "
+    "(tables, accounts, mailboxes' rows), and the stored mail."
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,15 +36,11 @@ def _confirm(assume_yes: bool) -> bool:
     return input("Roll back these changes? [y/N] ").strip().lower() in ("y", "yes")
 
 
-def cmd_rollback(args: argparse.Namespace) -> int:
-    from mailtui.install import rollback
-    from mailtui.system import files
-
-    index = files.load_index()
-    if rollback.nothing_recorded(index):
-        print(f"nothing to roll back: mailtui has recorded no changes on this machine ({files.backup_dir()})")
+def cmd_rollback(args: argparse.Namespace, ops: Operations) -> int:
+    actions = ops.rollback_plan()
+    if not actions:
+        print(f"nothing to roll back: mailtui has recorded no changes on this machine ({paths.BACKUPS_DIR})")
         return 0
-    actions = rollback.plan(index)
     todo = [a for a in actions if a.changes]
     print(f"mailtui rollback: {len(todo)} change{'' if len(todo) == 1 else 's'} to undo" +
           (":" if actions else " (every recorded file is as it was already)"))
@@ -45,14 +48,14 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         print(f"  {action.summary}" if action.changes else f"  ({action.summary})")
     print("Services: Postfix, Dovecot and fail2ban are stopped, then started again on the restored "
           "configuration if they ran before mailtui.")
-    print(rollback.LEFT_ALONE)
+    print(LEFT_ALONE)
     if args.dry_run:
         print("\n(dry run: nothing was changed)")
         return 0
     if not _confirm(args.yes):
         print("nothing changed")
         return 1
-    result = rollback.run(actions, lambda line: print(f"    {line}", flush=True), index=index)
+    result = ops.rollback(actions, lambda line: print(f"    {line}", flush=True))
     print(f"\nrolled back {len(result.done)} change{'' if len(result.done) == 1 else 's'}; the replaced files "
           f"and mailtui's state are kept in {result.archive}")
     for problem in result.problems:

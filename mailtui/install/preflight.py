@@ -15,20 +15,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mailtui import paths
-from mailtui.model import validate
+from mailtui.install import state as install_state
+from mailtui.model import answers_file, defaults, validate
 from mailtui.model.answers import Answers, Domain
+from mailtui.policy import ports
+from mailtui.stack import db
+from mailtui.steps.firewall import ufw_active
+from mailtui.system.commands import which
+from mailtui.system.platform import Platform, installed_version
 
 LISTEN_STATE = "0A"
 PROC = Path("/proc")
-# The ports the stack serves (blocking if something else holds them) and two informational ones.
-MAIL_PORTS: tuple[tuple[int, str], ...] = (
-    (25, "SMTP"),
-    (587, "submission"),
-    (465, "submissions"),
-    (993, "IMAPS"),
-)
-INFO_PORTS: tuple[tuple[int, str], ...] = ((143, "IMAP without TLS"), (110, "POP3 without TLS"))
-DEFAULT_HOSTNAME = "mail.example.org"
+# The ports a new install serves (blocking if something else holds them) and the plain-text ones (shown).
+MAIL_PORTS = tuple((p.number, p.label) for p in ports.for_preflight()[0])
+INFO_PORTS = tuple((p.number, p.label) for p in ports.for_preflight()[1])
 TUTORIAL_DB = "mailserver"
 
 
@@ -57,7 +57,7 @@ class Preflight:
     mail_log: str | None
     earlier_install: bool
     # idle, running, done, failed, interrupted (running but its worker is gone, or a phased install
-    # that stopped between phases: install.resume_from(install.read_state()) lists what is left)
+    # that stopped between phases: install_plan.resume_from(install_state.read_state()) lists what is left)
     install_state: str
     tutorial_database: bool
     problems: list[str] = field(default_factory=list)
@@ -69,29 +69,14 @@ class Preflight:
         base: Answers | None = None
         if self.earlier_install:
             try:
-                from mailtui.model import answers as answers_mod
-
-                base = answers_mod.load(paths.ANSWERS_FILE)
+                base = answers_file.load(paths.ANSWERS_FILE)
             except Exception:  # unreadable or invalid: start from the machine instead
                 base = None
         if base is None:
-            hostname = suggested_hostname(self.hostname)
-            base = Answers(hostname=hostname, domains=[Domain(hostname.split(".", 1)[1])])
+            base = defaults.new_install(self.hostname)
         elif not base.domains and base.hostname.count(".") >= 2:
             base = replace(base, domains=[Domain(base.hostname.split(".", 1)[1])])
         return base.with_generated_secrets()
-
-
-def suggested_hostname(machine: str) -> str:
-    """The machine's name if it is a usable mail hostname (a FQDN with at least 3 labels whose
-    parent is a valid mail domain), else mail.example.org."""
-    name = validate.canonical_domain(machine)
-    if name.count(".") < 2 or validate.hostname_problem(name):
-        return DEFAULT_HOSTNAME
-    domain = name.split(".", 1)[1]
-    if validate.domain_problem(domain) or domain in validate.LOCAL_NAMES:
-        return DEFAULT_HOSTNAME
-    return name
 
 
 # ---------------------------------------------------------------- ports and their processes
@@ -170,14 +155,14 @@ def port_statuses(wanted: Iterable[tuple[int, str]] = MAIL_PORTS + INFO_PORTS, p
 # ---------------------------------------------------------------- the rest of the machine
 
 
-def machine_hostname() -> str:
+def machine_hostname(hostname_file: Path = Path("/etc/hostname")) -> str:
     """The fully qualified name of this machine: socket.getfqdn(), else /etc/hostname."""
     candidates = []
     with contextlib.suppress(OSError):
         candidates.append(socket.getfqdn())
     candidates.append(socket.gethostname())
     with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/hostname").read_text().strip())
+        candidates.append(hostname_file.read_text().strip())
     names = [c.strip().lower() for c in candidates if c and c.strip()]
     for name in names:  # a dotted, non-local name wins (getfqdn may say "localhost" on a bare VM)
         if "." in name and name not in validate.LOCAL_NAMES:
@@ -205,14 +190,12 @@ def _exists(path: Path) -> bool:
 
 def install_status() -> str:
     try:
-        from mailtui.install import run as install
-
-        state = install.read_state()
+        state = install_state.read_state()
     except Exception:
         return "idle"
     if state.status == "running" and not state.alive:
         return "interrupted"
-    if state.status == "done" and not install.installed_completely(state):
+    if state.status == "done" and not install_state.installed_completely(state):
         return "interrupted"  # a phased install stopped between phases (e.g. after the packages)
     return state.status
 
@@ -220,8 +203,6 @@ def install_status() -> str:
 def has_tutorial_database(name: str = TUTORIAL_DB) -> bool:
     """A local database `name` with a virtual_users table (root over the UNIX socket). Never raises."""
     try:
-        from mailtui.stack import db
-
         socket_path = db.local_socket()
         if socket_path is None:
             return False
@@ -236,9 +217,6 @@ def has_tutorial_database(name: str = TUTORIAL_DB) -> bool:
 
 def _ufw() -> tuple[bool, bool]:
     try:
-        from mailtui.steps.firewall import ufw_active
-        from mailtui.system.commands import which
-
         installed = which("ufw") is not None
         return installed, installed and ufw_active()
     except Exception:
@@ -246,8 +224,6 @@ def _ufw() -> tuple[bool, bool]:
 
 
 def _versions() -> tuple[str | None, str | None, str | None]:
-    from mailtui.system.platform import installed_version
-
     def get(*packages: str) -> str | None:
         for package in packages:
             try:
@@ -262,8 +238,6 @@ def _versions() -> tuple[str | None, str | None, str | None]:
 
 
 def run_preflight() -> Preflight:
-    from mailtui.system.platform import Platform
-
     problems = []
     is_root = os.geteuid() == 0
     if not is_root:

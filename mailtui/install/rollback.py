@@ -1,6 +1,6 @@
 """`mailtui rollback`: put back every file the installer changed, byte for byte, from its backups.
 
-From the backup store (STATE_DIR/backups, see system/files.py), in the reverse order of mailtui's
+From the backup store (paths.BACKUPS_DIR, see system/backups.py), in the reverse order of mailtui's
 first changes:
 - a file mailtui wrote, or a command of it changed (main.cf, master.cf, ufw's rules, …), gets back its
   content, owner, group, mode and mtime; a symlink its target; a directory its owner and mode;
@@ -24,6 +24,7 @@ the originals.
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import hashlib
 import os
@@ -34,20 +35,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mailtui import paths
 from mailtui.errors import MailtuiError
-from mailtui.system import files
-
-if TYPE_CHECKING:
-    from mailtui.model.answers import Answers
+from mailtui.install import state as install_state
+from mailtui.model import answers_file
+from mailtui.model.answers import Answers
+from mailtui.stack import services as safe_services
+from mailtui.steps.firewall import ufw_active
+from mailtui.system import atomic, backups, services
+from mailtui.system.commands import run as run_command
 
 SERVICES = ("postfix", "dovecot", "fail2ban")  # whose configuration mailtui changes (MariaDB is left alone)
 UFW_CONF = "/etc/ufw/ufw.conf"
-LEFT_ALONE = (
-    "Left alone: the installed packages (remove them with apt if you want), the database and MariaDB "
-    "(tables, accounts, mailboxes' rows), and the stored mail."
-)
 Out = Callable[[str], None]
 
 
@@ -79,18 +80,15 @@ class Result:
 
 def note_install_start() -> None:
     """Called by the install worker: which services ran before mailtui's first install."""
-    from mailtui.system import services
 
-    files.note_services_before({name: services.is_running(name) for name in SERVICES})
+    backups.note_services_before({name: services.is_running(name) for name in SERVICES})
 
 
 def answers_left_behind() -> Answers | None:
     """The saved answers of the install the last rollback undid. Rollback leaves the database alone, so a
     new install takes its database passwords and mailbox hashes from these (as from saved answers):
     otherwise it would save new hashes the database does not hold."""
-    from mailtui.model import answers as answers_mod
-
-    base = files.STATE_DIR / "rollbacks"
+    base = paths.ROLLBACKS_DIR
     try:
         archives = sorted((p for p in base.iterdir() if (p / "answers.toml").is_file()), key=lambda p: p.name)
     except OSError:
@@ -98,7 +96,7 @@ def answers_left_behind() -> Answers | None:
     if not archives:
         return None
     try:
-        return answers_mod.load(archives[-1] / "answers.toml")
+        return answers_file.load(archives[-1] / "answers.toml")
     except (MailtuiError, OSError):
         return None
 
@@ -108,15 +106,15 @@ def answers_left_behind() -> Answers | None:
 
 def _orphan_copies(index: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Original copies the index does not name (a kill came between the copy and the index)."""
-    root = files.backup_dir() / "original"
+    root = paths.BACKUPS_DIR / "original"
     found: dict[str, dict[str, Any]] = {}
     if not root.is_dir():
         return found
     for copy in sorted(root.rglob("*")):
-        if copy.is_file() and not copy.is_symlink() and not files.is_temp_file(copy.name):
+        if copy.is_file() and not copy.is_symlink() and not atomic.is_temp_file(copy.name):
             path = "/" + str(copy.relative_to(root))
             if path not in index["paths"]:
-                found[path] = files.entry_for(copy)
+                found[path] = backups.entry_for(copy)
     return found
 
 
@@ -134,23 +132,23 @@ def _same_meta(st: os.stat_result, entry: dict[str, Any]) -> bool:
 def plan(index: dict[str, Any] | None = None) -> list[Action]:
     """What rollback would do, in order (nothing is changed)."""
     if index is None:
-        index = files.load_index()
+        index = backups.load_index()
     entries = {**index["paths"], **_orphan_copies(index)}
     actions: list[Action] = []
     removed: set[str] = set()
     for key in reversed(list(entries)):
         entry, path = entries[key], Path(key)
-        for temp in files.stale_temps(path):
+        for temp in atomic.stale_temps(path):
             actions.append(Action("remove", str(temp), f"remove {temp} (a write of mailtui's a kill cut off)"))
             removed.add(str(temp))
         st = _lstat(path)
         was = entry.get("was")
         if was == "file":
-            copy = files.original_copy(path)
+            copy = backups.original_copy(path)
             if not copy.is_file():
                 actions.append(Action("missing", key, f"{key}: its backup copy {copy} is missing: left as it is"))
             elif st is not None and stat.S_ISREG(st.st_mode) and _same_meta(st, entry) \
-                    and files.sha256_file(path) == entry.get("sha256", files.sha256_file(copy)):
+                    and backups.sha256_file(path) == entry.get("sha256", backups.sha256_file(copy)):
                 continue
             elif st is not None and stat.S_ISDIR(st.st_mode):
                 actions.append(Action("keep", key, f"{key} is a directory now (it was a file): left as it is"))
@@ -188,10 +186,10 @@ def plan(index: dict[str, Any] | None = None) -> list[Action]:
         else:
             actions.append(Action("keep", key, f"{key} was neither file, directory nor symlink: left as it is"))
     for name in reversed(index["accounts"]["users"]):
-        if files.account_exists("user", name):
+        if backups.account_exists("user", name):
             actions.append(Action("delete-user", name, f"delete the system user {name} (mailtui created it)"))
     for name in reversed(index["accounts"]["groups"]):
-        if files.account_exists("group", name):
+        if backups.account_exists("group", name):
             actions.append(Action("delete-group", name, f"delete the system group {name} (mailtui created it)"))
     return actions
 
@@ -213,7 +211,7 @@ def _meta(entry: dict[str, Any]) -> str:
 
 
 def nothing_recorded(index: dict[str, Any] | None = None) -> bool:
-    index = files.load_index() if index is None else index
+    index = backups.load_index() if index is None else index
     return not index["paths"] and not any(index["accounts"].values()) and not _orphan_copies(index)
 
 
@@ -230,7 +228,7 @@ def _keep_current(path: Path, archive: Path) -> None:
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(path), target)
     elif stat.S_ISREG(st.st_mode):
-        files.atomic_write_bytes(target, path.read_bytes(), st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode),
+        atomic.atomic_write_bytes(target, path.read_bytes(), st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode),
                                  mtime_ns=st.st_mtime_ns)
 
 
@@ -238,13 +236,13 @@ def _do(action: Action, archive: Path) -> None:
     path = Path(action.target)
     entry = action.entry
     if action.kind == "restore":
-        data = files.original_copy(path).read_bytes()
+        data = backups.original_copy(path).read_bytes()
         if "sha256" in entry and hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise MailtuiError(f"the backup copy of {path} does not match its record: not restored")
         _keep_current(path, archive)
         if path.is_symlink():
             path.unlink()
-        files.atomic_write_bytes(path, data, entry["uid"], entry["gid"], entry["mode"], mtime_ns=entry.get("mtime_ns"))
+        atomic.atomic_write_bytes(path, data, entry["uid"], entry["gid"], entry["mode"], mtime_ns=entry.get("mtime_ns"))
     elif action.kind == "remove":
         _keep_current(path, archive)
         path.unlink(missing_ok=True)
@@ -264,14 +262,10 @@ def _do(action: Action, archive: Path) -> None:
         os.symlink(entry["target"], path)
         os.lchown(path, entry["uid"], entry["gid"])
     elif action.kind == "delete-user":
-        from mailtui.system.commands import run
-
-        run(["userdel", action.target])
-    elif action.kind == "delete-group":
-        from mailtui.system.commands import run
-
-        if files.account_exists("group", action.target):  # userdel may have taken it with the user
-            run(["groupdel", action.target])
+        run_command(["userdel", action.target])
+    # userdel may have taken the group with the user
+    elif action.kind == "delete-group" and backups.account_exists("group", action.target):
+        run_command(["groupdel", action.target])
 
 
 def _ufw_enabled_in(path: Path) -> bool | None:
@@ -288,24 +282,22 @@ def _ufw_enabled_in(path: Path) -> bool | None:
 def _ufw_before(actions: list[Action], out: Out) -> bool:
     """Switch ufw off first when it was off before mailtui (`ufw disable` rewrites ufw.conf, which
     is restored afterwards). Returns whether ufw needs a reload once the rules are back."""
-    from mailtui.steps.firewall import ufw_active
-    from mailtui.system.commands import run
 
     touched = [a for a in actions if a.kind in ("restore", "remove") and a.target.startswith("/etc/ufw/")]
     if not touched:
         return False
     conf = next((a for a in actions if a.target == UFW_CONF and a.kind == "restore"), None)
-    was_on = _ufw_enabled_in(files.original_copy(Path(UFW_CONF))) if conf else None
+    was_on = _ufw_enabled_in(backups.original_copy(Path(UFW_CONF))) if conf else None
     if was_on is False and ufw_active():
         out("switching ufw off (it was off before mailtui)")
-        run(["ufw", "--force", "disable"], on_line=out)
+        run_command(["ufw", "--force", "disable"], on_line=out)
         return False
     return ufw_active()
 
 
 def _archive_dir() -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = files.STATE_DIR / "rollbacks"
+    base = paths.ROLLBACKS_DIR
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o700)
     archive = base / stamp
@@ -319,7 +311,7 @@ def _archive_dir() -> Path:
 
 def _archive_state(archive: Path) -> None:
     """Move mailtui's state (all of STATE_DIR but earlier rollbacks) into the archive."""
-    for entry in sorted(files.STATE_DIR.iterdir()):
+    for entry in sorted(paths.STATE_DIR.iterdir()):
         if entry.name == "rollbacks":
             continue
         shutil.move(str(entry), str(archive / entry.name))
@@ -327,20 +319,19 @@ def _archive_state(archive: Path) -> None:
 
 def apply(actions: list[Action], out: Out, *, index: dict[str, Any] | None = None) -> Result:
     """Carry out the plan (see the module doc for the order); the caller holds the install lock."""
-    from mailtui.system import services
 
-    index = files.load_index() if index is None else index
+    index = backups.load_index() if index is None else index
     result = Result()
     archive = _archive_dir()
     result.archive = archive
     before = index.get("services_before")
     running = {name: services.is_running(name) for name in SERVICES}
     want = {name: bool(before.get(name)) if isinstance(before, dict) else running[name] for name in SERVICES}
-    with files.paused():
+    with backups.paused():
         for name in reversed(SERVICES):
             if running[name]:
                 out(f"stopping {name}")
-                services.stop(name)
+                safe_services.stop(name)
         reload_ufw = _ufw_before(actions, out)
         for action in actions:
             if not action.changes:
@@ -356,10 +347,8 @@ def apply(actions: list[Action], out: Out, *, index: dict[str, Any] | None = Non
                 continue
             result.done.append(action)
         if reload_ufw:
-            from mailtui.system.commands import run
-
             out("reloading ufw with the restored rules")
-            run(["ufw", "reload"], on_line=out, check=False)
+            run_command(["ufw", "reload"], on_line=out, check=False)
         for name in SERVICES:
             if not want[name]:
                 if running[name]:
@@ -367,7 +356,7 @@ def apply(actions: list[Action], out: Out, *, index: dict[str, Any] | None = Non
                 continue
             out(f"starting {name} on the restored configuration")
             try:
-                services.start(name)
+                safe_services.start(name)
             except MailtuiError as exc:
                 result.problems.append(f"{name} does not start on its restored configuration: {exc}")
                 out(f"  {name} did not start: {exc}")
@@ -377,14 +366,11 @@ def apply(actions: list[Action], out: Out, *, index: dict[str, Any] | None = Non
 
 def run(actions: list[Action], out: Out, *, index: dict[str, Any] | None = None) -> Result:
     """apply() under the install lock; refuses while an install runs."""
-    import fcntl
 
-    from mailtui.install import run as install
-
-    if install.read_state().alive:
+    if install_state.read_state().alive:
         raise MailtuiError("an install is running: let it finish (mailtui install --attach) before rolling back")
-    install.ensure_install_dir()
-    with install.LOCK_FILE.open("w") as lock:
+    install_state.ensure_install_dir()
+    with paths.INSTALL_LOCK.open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

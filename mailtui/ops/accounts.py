@@ -16,196 +16,47 @@ An Accounts object holds one PyMySQL connection: use one per thread.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pymysql
 
-from mailtui.errors import MailtuiError, ValidationError
+from mailtui.errors import ValidationError
 from mailtui.model import passwords, validate
+from mailtui.model.answers import Answers
+from mailtui.ops.account_db import AccountDb
+from mailtui.ops.account_types import (
+    ALIAS_ORDERS,
+    DOMAIN_ORDERS,
+    USER_ORDERS,
+    AliasRow,
+    AlreadyExists,
+    DomainRow,
+    NotFound,
+    RemovalSummary,
+    UserRow,
+    alias_fields,
+    check_page,
+    checked_domain,
+    checked_email,
+    checked_mailbox,
+    checked_source,
+    chunks,
+    domain_of,
+    is_alias_message,
+    mailbox_exists_message,
+    marks,
+    no_domain_message,
+    order_by_sql,
+)
 from mailtui.stack import db
+from mailtui.stack.dovecot_cache import flush_auth_cache
 
-if TYPE_CHECKING:
-    from mailtui.model.answers import Answers
-
-MAX_PAGE = 1000
-# The columns a list may be sorted by (ORDER BY in SQL, then LIMIT/OFFSET): `order` names one of these,
-# with a leading "-" for descending. Anything else is refused, so no text from outside reaches the SQL.
-# Each maps the name to the ORDER BY columns (the later ones break ties).
-DOMAIN_ORDERS = {"name": ("d.name",), "mailboxes": ("2", "d.name"), "aliases": ("3", "d.name")}
-USER_ORDERS = {"email": ("email",)}
-ALIAS_ORDERS = {"source": ("source", "destination"), "destination": ("destination", "source")}
 # Above this many mailboxes, one change flushes Dovecot's whole auth cache instead of naming each user.
 _FLUSH_ALL_ABOVE = 50
-# Rows per IN (…) list when checking many addresses at once.
-_IN_CHUNK = 500
-# A connection idle for longer than this is pinged before use (and replaced if the server dropped it).
-_IDLE_CHECK_SECONDS = 30.0
 
 
-class NotFound(MailtuiError):
-    """The domain, mailbox or alias does not exist. `field` names the input it came from."""
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class AlreadyExists(ValidationError):
-    """The domain, mailbox or alias is already there (a ValidationError keyed by the field)."""
-
-
-@dataclass(frozen=True)
-class DomainRow:
-    name: str
-    users: int
-    aliases: int
-
-
-@dataclass(frozen=True)
-class UserRow:
-    email: str
-    domain: str
-
-
-@dataclass(frozen=True)
-class AliasRow:
-    source: str
-    destination: str
-
-    @property
-    def is_catch_all(self) -> bool:
-        return self.source.startswith("@")
-
-
-@dataclass(frozen=True)
-class RemovalSummary:
-    """What a removal takes with it. For a domain: its mailboxes and aliases; for a mailbox: itself
-    and the alias rows that pointed to it. `user_sample` holds the first few addresses (sorted)."""
-
-    name: str
-    users: int
-    aliases: int
-    user_sample: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        users = f"{self.users} mailbox{'es' if self.users != 1 else ''}"
-        aliases = f"{self.aliases} alias{'es' if self.aliases != 1 else ''}"
-        return f"{users} and {aliases}"
-
-
-# ---------------------------------------------------------------- input checks
-
-def _domain(value: str, field: str = "name") -> str:
-    name = validate.canonical_domain(value)
-    problem = validate.domain_problem(name)
-    if problem:
-        raise ValidationError({field: problem})
-    return name
-
-
-def _email(value: str, field: str = "email") -> str:
-    address = validate.canonical_address(value)
-    problem = validate.address_problem(address)
-    if problem:
-        raise ValidationError({field: problem})
-    return address
-
-
-def _source(value: str) -> str:
-    source = validate.canonical_address(value)
-    problem = validate.alias_source_problem(source)
-    if problem:
-        raise ValidationError({"source": problem})
-    return source
-
-
-def _page(filter: str, limit: int, offset: int) -> None:
-    problems = {}
-    if not isinstance(filter, str) or len(filter) > 320:
-        problems["filter"] = "must be text of at most 320 characters"
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        problems["limit"] = f"must be between 1 and {MAX_PAGE}"
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        problems["offset"] = "must be 0 or more"
-    if problems:
-        raise ValidationError(problems)
-
-
-def _order(order: str | None, allowed: dict[str, tuple[str, ...]], default: str) -> str:
-    """The ORDER BY clause for a whitelisted `order` ("name" or "-name" for descending): the exact
-    reverse of the ascending order, so paging backwards through either is consistent."""
-    name = order or default
-    if not isinstance(name, str) or name.removeprefix("-") not in allowed:
-        raise ValidationError({"order": f"must be one of {', '.join(allowed)} (a leading - sorts descending)"})
-    direction = " DESC" if name.startswith("-") else ""
-    return ", ".join(f"{column}{direction}" for column in allowed[name.removeprefix("-")])
-
-
-def _email_and_password(email: str, password: str) -> str:
-    """The canonical address, or ValidationError naming every problem with the address and password."""
-    problems = {}
-    try:
-        email = _email(email)
-    except ValidationError as exc:
-        problems.update(exc.problems)
-    password_problem = validate.mailbox_password_problem(password)
-    if password_problem:
-        problems["password"] = password_problem
-    if problems:
-        raise ValidationError(problems)
-    return email
-
-
-def alias_fields(source: str, destination: str) -> tuple[str, str]:
-    """Canonical (source, destination) of an alias, or ValidationError naming every field's problem.
-    Syntax only: whether the domains and addresses exist is the database's business."""
-    problems = {}
-    try:
-        source = _source(source)
-    except ValidationError as exc:
-        problems.update(exc.problems)
-    try:
-        destination = _email(destination, "destination")
-    except ValidationError as exc:
-        problems.update(exc.problems)
-    if not problems and source == destination:
-        problems["destination"] = "an alias cannot point to itself"
-    if problems:
-        raise ValidationError(problems)
-    return source, destination
-
-
-def _domain_of(address: str) -> str:
-    return address.rsplit("@", 1)[1]
-
-
-def _no_domain(domain: str) -> str:
-    return f"the domain {domain} is not served here; add it first"
-
-
-def _mailbox_exists(email: str) -> str:
-    return f"the mailbox {email} already exists"
-
-
-def _is_alias(email: str, targets: Sequence[str]) -> str:
-    return (f"{email} is an alias (-> {', '.join(targets)}); an alias takes precedence over a mailbox, "
-            "so remove the alias first")
-
-
-def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])
-
-
-def _marks(chunk: Sequence[object]) -> str:
-    return ", ".join(["%s"] * len(chunk))
-
-
-class Accounts:
+class Accounts(AccountDb):
     """Domains, mailboxes and aliases over one connection as the management account."""
 
     def __init__(
@@ -216,23 +67,16 @@ class Accounts:
         reconnect: Callable[[], db.Connection] | None = None,
         on_credentials_changed: Callable[[Sequence[str] | None], None] | None = None,
     ) -> None:
-        self.conn = conn
+        super().__init__(conn, reconnect)
         # Called after a mailbox is added, removed or gets a new password (None: many changed), so
         # that Dovecot's auth cache never answers with the old state.
         self._on_credentials_changed = on_credentials_changed
         self.hostname = validate.canonical_domain(hostname) if hostname else ""
-        self._reconnect = reconnect
-        self._used = time.monotonic()
-        host = conn.host if isinstance(conn.host, str) else "127.0.0.1"
-        self._endpoint = db.Endpoint(socket=conn.unix_socket) if conn.unix_socket else db.Endpoint(host, conn.port)
-        user = conn.user
-        self._user = user.decode() if isinstance(user, bytes) else str(user)
 
     @classmethod
     def connect(cls, answers: Answers) -> Accounts:
         """Log in as the management account of the answers' database (raises db.ConnectFailed)."""
         database = answers.database
-        from mailtui.stack.dovecot_cache import flush_auth_cache
 
         return cls(db.admin_connection(database), hostname=answers.hostname,
                    reconnect=lambda: db.admin_connection(database), on_credentials_changed=flush_auth_cache)
@@ -241,82 +85,11 @@ class Accounts:
         if self._on_credentials_changed is not None:
             self._on_credentials_changed(users)
 
-    def close(self) -> None:
-        with suppress(pymysql.err.Error):
-            self.conn.close()
-
     def __enter__(self) -> Accounts:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # ------------------------------------------------------------ plumbing
-
-    def _error(self, exc: BaseException) -> db.DatabaseError:
-        code, _ = db.error_reason(exc)
-        return db.DatabaseError(db.describe_error(exc, self._endpoint, self._user), code)
-
-    def _ensure_connected(self) -> None:
-        now = time.monotonic()
-        if now - self._used > _IDLE_CHECK_SECONDS:
-            try:
-                self.conn.ping()
-            except (pymysql.err.Error, OSError):
-                if self._reconnect is None:
-                    raise
-                self.close()
-                self.conn = self._reconnect()
-        self._used = now
-
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        self._ensure_connected()
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute(sql, tuple(params) or None)
-                rows = list(cur.fetchall())
-            # End the read transaction: with autocommit off, REPEATABLE READ would otherwise keep
-            # showing this snapshot, hiding what the CLI or Postfix changed since.
-            self.conn.commit()
-        except pymysql.err.MySQLError as exc:
-            raise self._error(exc) from None
-        return rows
-
-    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        rows = self._read(sql, params)
-        return rows[0][0] if rows else None
-
-    @contextmanager
-    def _write(self) -> Iterator[pymysql.cursors.Cursor]:
-        """One transaction: committed when the block ends, rolled back on any exception."""
-        self._ensure_connected()
-        try:
-            self.conn.begin()
-            with self.conn.cursor() as cur:
-                yield cur
-            self.conn.commit()
-        except pymysql.err.IntegrityError as exc:
-            self._rollback()
-            code, reason = db.error_reason(exc)
-            if code == db.ER_DUP_ENTRY:
-                raise AlreadyExists({"input": f"already exists ({reason})"}) from None
-            raise self._error(exc) from None
-        except pymysql.err.MySQLError as exc:
-            self._rollback()
-            raise self._error(exc) from None
-        except BaseException:
-            self._rollback()
-            raise
-
-    def _rollback(self) -> None:
-        with suppress(pymysql.err.Error, OSError):
-            self.conn.rollback()
-
-    @staticmethod
-    def _one(cur: pymysql.cursors.Cursor, sql: str, params: Sequence[Any]) -> Any:
-        cur.execute(sql, tuple(params))
-        row = cur.fetchone()
-        return row[0] if row else None
 
     # ------------------------------------------------------------ domains
 
@@ -324,8 +97,8 @@ class Accounts:
                      order: str | None = None) -> list[DomainRow]:
         """Domains with their mailbox and alias counts, sorted by name (or `order`: one of DOMAIN_ORDERS,
         "-" in front for descending; ties by name)."""
-        _page(filter, limit, offset)
-        order_by = _order(order, DOMAIN_ORDERS, "name")
+        check_page(filter, limit, offset)
+        order_by = order_by_sql(order, DOMAIN_ORDERS, "name")
         where, params = self._domain_where(filter)
         # The counts are correlated subqueries over the domain_id index: computed for this page only.
         rows = self._read(
@@ -341,17 +114,17 @@ class Accounts:
         return " WHERE name LIKE %s ESCAPE '!'", [db.like_pattern(filter)]
 
     def count_domains(self, filter: str = "") -> int:
-        _page(filter, 1, 0)
+        check_page(filter, 1, 0)
         where, params = self._domain_where(filter)
         return int(self._scalar(f"SELECT COUNT(*) FROM virtual_domains{where}", params))
 
     def domain_exists(self, name: str) -> bool:
-        name = _domain(name)
+        name = checked_domain(name)
         return self._scalar("SELECT 1 FROM virtual_domains WHERE name = %s", (name,)) is not None
 
     def add_domain(self, name: str) -> str:
         """Add a domain to serve; returns its canonical name."""
-        name = _domain(name)
+        name = checked_domain(name)
         if name in validate.LOCAL_NAMES:
             raise ValidationError({"name": f"{name} is a local name Postfix treats as its own (mydestination)"})
         if self.hostname and name == self.hostname:
@@ -375,13 +148,13 @@ class Accounts:
 
     def removal_preview(self, name: str) -> RemovalSummary:
         """What remove_domain(name) would take with it, without removing anything."""
-        name = _domain(name)
+        name = checked_domain(name)
         with self._write() as cur:
             return self._removal_summary(cur, name)[1]
 
     def remove_domain(self, name: str) -> RemovalSummary:
         """Remove a domain with all its mailboxes and aliases (the mail on disk stays)."""
-        name = _domain(name)
+        name = checked_domain(name)
         with self._write() as cur:
             domain_id, summary = self._removal_summary(cur, name)
             # Explicit, so an adopted database without ON DELETE CASCADE loses nothing to orphans.
@@ -407,38 +180,38 @@ class Accounts:
             params.append(db.like_pattern(filter))
         if domain is not None:
             conditions.append("domain_id = (SELECT id FROM virtual_domains WHERE name = %s)")
-            params.append(_domain(domain, "domain"))
+            params.append(checked_domain(domain, "domain"))
         return self._where(conditions), params
 
     def list_users(self, filter: str = "", domain: str | None = None, limit: int = 100,
                    offset: int = 0, order: str | None = None) -> list[UserRow]:
         """Mailboxes sorted by address ("-email": descending), optionally of one domain."""
-        _page(filter, limit, offset)
-        order_by = _order(order, USER_ORDERS, "email")
+        check_page(filter, limit, offset)
+        order_by = order_by_sql(order, USER_ORDERS, "email")
         where, params = self._user_where(filter, domain)
         rows = self._read(f"SELECT email FROM virtual_users{where} ORDER BY {order_by} LIMIT %s OFFSET %s",
                           (*params, limit, offset))
-        return [UserRow(str(e), _domain_of(str(e))) for (e,) in rows]
+        return [UserRow(str(e), domain_of(str(e))) for (e,) in rows]
 
     def count_users(self, filter: str = "", domain: str | None = None) -> int:
-        _page(filter, 1, 0)
+        check_page(filter, 1, 0)
         where, params = self._user_where(filter, domain)
         return int(self._scalar(f"SELECT COUNT(*) FROM virtual_users{where}", params))
 
     def user_exists(self, email: str) -> bool:
-        email = _email(email)
+        email = checked_email(email)
         return self._scalar("SELECT 1 FROM virtual_users WHERE email = %s", (email,)) is not None
 
     def add_user(self, email: str, password: str) -> str:
         """Add a mailbox with a password (stored as a SHA512-CRYPT hash); returns the canonical address."""
-        email = _email_and_password(email, password)
+        email = checked_mailbox(email, password)
         return self._insert_user(email, passwords.hash_password(password))
 
     def add_user_hash(self, email: str, password_hash: str) -> str:
         """Add a mailbox with an existing hash ('$6$…' or '{SHA512-CRYPT}$6$…', e.g. from `doveadm pw`)."""
         problems = {}
         try:
-            email = _email(email)
+            email = checked_email(email)
         except ValidationError as exc:
             problems.update(exc.problems)
         if not passwords.is_hash(password_hash.strip()):
@@ -448,18 +221,18 @@ class Accounts:
         return self._insert_user(email, passwords.normalize_hash(password_hash.strip()))
 
     def _insert_user(self, email: str, stored_hash: str) -> str:
-        domain = _domain_of(email)
+        domain = domain_of(email)
         with self._write() as cur:
             domain_id = self._one(cur, "SELECT id FROM virtual_domains WHERE name = %s", (domain,))
             if domain_id is None:
-                raise ValidationError({"email": _no_domain(domain)})
+                raise ValidationError({"email": no_domain_message(domain)})
             if self._one(cur, "SELECT id FROM virtual_users WHERE email = %s", (email,)) is not None:
-                raise AlreadyExists({"email": _mailbox_exists(email)})
+                raise AlreadyExists({"email": mailbox_exists_message(email)})
             cur.execute("SELECT destination FROM virtual_aliases WHERE source = %s ORDER BY destination LIMIT 3",
                         (email,))
             targets = [str(r[0]) for r in cur.fetchall()]
             if targets:
-                raise ValidationError({"email": _is_alias(email, targets)})
+                raise ValidationError({"email": is_alias_message(email, targets)})
             cur.execute("INSERT INTO virtual_users (domain_id, password, email) VALUES (%s, %s, %s)",
                         (domain_id, stored_hash, email))
         self._credentials_changed([email])  # a failed login before may be cached as "unknown user"
@@ -472,27 +245,27 @@ class Accounts:
         """For canonical addresses: the ids of their domains that are served here, and for each address
         that _insert_user would refuse, its reason (the same words). A few IN (…) queries, not one per row."""
         domain_ids: dict[str, int] = {}
-        for chunk in _chunks(sorted({_domain_of(e) for e in emails})):
-            cur.execute(f"SELECT name, id FROM virtual_domains WHERE name IN ({_marks(chunk)})", chunk)
+        for chunk in chunks(sorted({domain_of(e) for e in emails})):
+            cur.execute(f"SELECT name, id FROM virtual_domains WHERE name IN ({marks(chunk)})", chunk)
             domain_ids.update((str(n).lower(), int(i)) for n, i in cur.fetchall())
         existing: set[str] = set()
         targets: dict[str, list[str]] = {}
-        for chunk in _chunks(sorted(set(emails))):
-            cur.execute(f"SELECT email FROM virtual_users WHERE email IN ({_marks(chunk)})", chunk)
+        for chunk in chunks(sorted(set(emails))):
+            cur.execute(f"SELECT email FROM virtual_users WHERE email IN ({marks(chunk)})", chunk)
             existing.update(str(e).lower() for (e,) in cur.fetchall())
-            cur.execute(f"SELECT source, destination FROM virtual_aliases WHERE source IN ({_marks(chunk)})"
+            cur.execute(f"SELECT source, destination FROM virtual_aliases WHERE source IN ({marks(chunk)})"
                         " ORDER BY source, destination", chunk)
             for source, destination in cur.fetchall():
                 targets.setdefault(str(source).lower(), []).append(str(destination))
         problems = {}
         for email in emails:
-            domain = _domain_of(email)
+            domain = domain_of(email)
             if domain not in domain_ids:
-                problems[email] = _no_domain(domain)
+                problems[email] = no_domain_message(domain)
             elif email in existing:
-                problems[email] = _mailbox_exists(email)
+                problems[email] = mailbox_exists_message(email)
             elif email in targets:
-                problems[email] = _is_alias(email, targets[email][:3])
+                problems[email] = is_alias_message(email, targets[email][:3])
         return domain_ids, problems
 
     def new_mailbox_problems(self, emails: Sequence[str]) -> dict[str, str]:
@@ -511,7 +284,7 @@ class Accounts:
         problems: dict[str, str] = {}
         checked: list[tuple[str, str]] = []
         for email, stored_hash in rows:
-            email = _email(email)
+            email = checked_email(email)
             if not passwords.is_hash(stored_hash.strip()):
                 raise ValidationError({"password_hash": f"{email}: must be a SHA512-CRYPT hash ($6$…)"})
             checked.append((email, passwords.normalize_hash(stored_hash.strip())))
@@ -527,7 +300,7 @@ class Accounts:
             return problems
         with self._write() as cur:
             domain_ids, refused = self._new_mailbox_problems(cur, [e for e, _ in unique])
-            values = [(domain_ids[_domain_of(e)], h, e) for e, h in unique if e not in refused]
+            values = [(domain_ids[domain_of(e)], h, e) for e, h in unique if e not in refused]
             if values:
                 cur.executemany("INSERT INTO virtual_users (domain_id, password, email) VALUES (%s, %s, %s)", values)
         problems.update(refused)
@@ -537,7 +310,7 @@ class Accounts:
         return problems
 
     def set_password(self, email: str, password: str) -> None:
-        email = _email_and_password(email, password)
+        email = checked_mailbox(email, password)
         stored_hash = passwords.hash_password(password)
         with self._write() as cur:
             if self._one(cur, "SELECT id FROM virtual_users WHERE email = %s", (email,)) is None:
@@ -547,7 +320,7 @@ class Accounts:
 
     def remove_user(self, email: str) -> RemovalSummary:
         """Remove a mailbox and the alias rows pointing to it (the mail on disk stays)."""
-        email = _email(email)
+        email = checked_email(email)
         with self._write() as cur:
             user_id = self._one(cur, "SELECT id FROM virtual_users WHERE email = %s", (email,))
             if user_id is None:
@@ -559,7 +332,7 @@ class Accounts:
 
     def verify_password(self, email: str, password: str) -> bool:
         """Does the mailbox's stored hash accept this password? (NotFound for an unknown mailbox.)"""
-        email = _email(email)
+        email = checked_email(email)
         stored = self._scalar("SELECT password FROM virtual_users WHERE email = %s", (email,))
         if stored is None:
             raise NotFound(f"the mailbox {email} does not exist", "email")
@@ -576,22 +349,22 @@ class Accounts:
             params += [pattern, pattern]
         if domain is not None:
             conditions.append("domain_id = (SELECT id FROM virtual_domains WHERE name = %s)")
-            params.append(_domain(domain, "domain"))
+            params.append(checked_domain(domain, "domain"))
         return self._where(conditions), params
 
     def list_aliases(self, filter: str = "", domain: str | None = None, limit: int = 100,
                      offset: int = 0, order: str | None = None) -> list[AliasRow]:
         """Aliases sorted by source then destination (or `order`: "destination" sorts by destination then
         source; "-" in front for descending); the filter matches either side."""
-        _page(filter, limit, offset)
-        order_by = _order(order, ALIAS_ORDERS, "source")
+        check_page(filter, limit, offset)
+        order_by = order_by_sql(order, ALIAS_ORDERS, "source")
         where, params = self._alias_where(filter, domain)
         rows = self._read(f"SELECT source, destination FROM virtual_aliases{where}"
                           f" ORDER BY {order_by} LIMIT %s OFFSET %s", (*params, limit, offset))
         return [AliasRow(str(s), str(d)) for s, d in rows]
 
     def count_aliases(self, filter: str = "", domain: str | None = None) -> int:
-        _page(filter, 1, 0)
+        check_page(filter, 1, 0)
         where, params = self._alias_where(filter, domain)
         return int(self._scalar(f"SELECT COUNT(*) FROM virtual_aliases{where}", params))
 
@@ -599,7 +372,7 @@ class Accounts:
         """Add source -> destination. source may be '@domain' (catch-all); a destination outside the
         local domains forwards; one inside them must be a mailbox or another alias."""
         source, destination = alias_fields(source, destination)
-        domain = _domain_of(source)
+        domain = domain_of(source)
         with self._write() as cur:
             domain_id = self._one(cur, "SELECT id FROM virtual_domains WHERE name = %s", (domain,))
             if domain_id is None:
@@ -608,7 +381,7 @@ class Accounts:
                     cur, "SELECT id FROM virtual_users WHERE email = %s", (source,)) is not None:
                 raise ValidationError({"source": f"{source} is a mailbox; an alias would divert its mail"})
             if self._one(cur, "SELECT id FROM virtual_domains WHERE name = %s",
-                         (_domain_of(destination),)) is not None and self._one(
+                         (domain_of(destination),)) is not None and self._one(
                     cur, "SELECT 1 FROM virtual_users WHERE email = %s UNION ALL "
                     "SELECT 1 FROM virtual_aliases WHERE source = %s LIMIT 1", (destination, destination)) is None:
                 raise ValidationError({"destination": f"{destination} is in a domain served here but is neither a "
@@ -624,12 +397,12 @@ class Accounts:
         """Remove source -> destination, or every destination of source; returns the rows removed."""
         problems = {}
         try:
-            source = _source(source)
+            source = checked_source(source)
         except ValidationError as exc:
             problems.update(exc.problems)
         if destination is not None:
             try:
-                destination = _email(destination, "destination")
+                destination = checked_email(destination, "destination")
             except ValidationError as exc:
                 problems.update(exc.problems)
         if problems:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from mailtui.errors import ValidationError
 from mailtui.model import passwords
+from mailtui.ops.account_types import checked_mailbox
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -183,14 +184,13 @@ def _syntax_reason(problems: dict[str, str]) -> str:
 def import_rows(accounts: Target, rows: Sequence[Row], *, dry_run: bool = False,
                 progress: Progress | None = None) -> ImportReport:
     """Check every row, then add the valid ones (unless dry_run). See the module's docstring."""
-    from mailtui.ops.accounts import _email_and_password
 
     rejected: list[Rejected] = []
     valid: list[tuple[Row, str]] = []  # (row, canonical address)
     first_line: dict[str, int] = {}
     for row in rows:
         try:
-            email = _email_and_password(row.email, row.password)
+            email = checked_mailbox(row.email, row.password)
         except ValidationError as exc:
             rejected.append(Rejected(row.line, row.email, _syntax_reason(exc.problems)))
             continue

@@ -1,149 +1,25 @@
-"""Brute-force bans: fail2ban's jails, the addresses they ban, and lifting a ban.
+"""Brute-force bans for the operator: can they be shown, which addresses are banned, lifting a ban.
 
-Everything goes through `fail2ban-client` (never a shell string): `status` for the jail list,
-`status JAIL` for the counters, `get JAIL banip --with-time` for the banned addresses with their times
-(the same format on fail2ban 1.0.2, Debian 12, and 1.1.0, Debian 13:
-`198.18.7.9 \t2026-11-26 01:02:03 + 3600 = 2026-11-26 02:02:03`, local time of the server), and
-`set JAIL unbanip ADDRESS` to lift one. The parsers are pure functions, unit-tested with captured output.
+fail2ban itself is reached through system/fail2ban.py; here are the operator's checks (an address or jail
+that is not one is refused before anything runs) and the answers-aware reason when fail2ban is absent.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass
 
 from mailtui.errors import MailtuiError, ValidationError
+from mailtui.install import state as install_state
 from mailtui.model import validate
-from mailtui.system import services
-from mailtui.system.commands import Result, run, which
+from mailtui.system import fail2ban
+from mailtui.system.fail2ban import Ban, JailStatus, newest_first
 
-CLIENT = "fail2ban-client"
-SERVER = "fail2ban-server"
-SERVICE = services.info("fail2ban")
-TIMEOUT = 30
-# The jails mailtui configures (steps/fail2ban.py); others (sshd, …) are listed too when they run.
-MAIL_JAILS = ("postfix-sasl", "dovecot")
-
-
-@dataclass(frozen=True)
-class Ban:
-    jail: str
-    address: str
-    banned_at: float | None  # epoch seconds; None if unknown
-    ends_at: float | None
-
-    def to_json(self) -> dict[str, object]:
-        return {"jail": self.jail, "address": self.address, "banned_at": self.banned_at, "ends_at": self.ends_at,
-                "since": _iso(self.banned_at), "until": _iso(self.ends_at)}
-
-
-@dataclass(frozen=True)
-class JailStatus:
-    name: str
-    currently_failed: int
-    total_failed: int
-    currently_banned: int
-    total_banned: int
-
-    def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "currently_failed": self.currently_failed, "total_failed": self.total_failed,
-                "currently_banned": self.currently_banned, "total_banned": self.total_banned}
-
-
-def _iso(stamp: float | None) -> str | None:
-    return None if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
-
-
-# ---------------------------------------------------------------- parsers (pure)
-
-_STATUS_FIELD = re.compile(r"^[\s|`-]*(?P<key>[A-Za-z][A-Za-z ]*?):\s*(?P<value>.*?)\s*$")
-_BAN_LINE = re.compile(
-    r"^(?P<ip>\S+)\s+(?P<start>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s*\+\s*(?P<seconds>-?\d+)\s*=\s*"
-    r"(?P<end>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s*$"
-)
-
-
-def _fields(output: str) -> dict[str, str]:
-    """`|- Currently failed:\t0` lines -> {"currently failed": "0"} (tree characters and case ignored)."""
-    found: dict[str, str] = {}
-    for line in output.splitlines():
-        match = _STATUS_FIELD.match(line)
-        if match:
-            found[match.group("key").strip().lower()] = match.group("value")
-    return found
-
-
-def parse_jail_list(output: str) -> list[str]:
-    """The jail names from `fail2ban-client status` ("`- Jail list:\tdovecot, postfix-sasl")."""
-    value = _fields(output).get("jail list", "")
-    return [name.strip() for name in value.split(",") if name.strip()]
-
-
-def _count(fields: dict[str, str], key: str) -> int:
-    try:
-        return int(fields.get(key, "0") or 0)
-    except ValueError:
-        return 0
-
-
-def parse_jail_status(name: str, output: str) -> JailStatus:
-    """The counters from `fail2ban-client status JAIL`."""
-    fields = _fields(output)
-    return JailStatus(name, _count(fields, "currently failed"), _count(fields, "total failed"),
-                      _count(fields, "currently banned"), _count(fields, "total banned"))
-
-
-def _local_epoch(text: str) -> float | None:
-    try:
-        return time.mktime(time.strptime(text, "%Y-%m-%d %H:%M:%S"))
-    except (ValueError, OverflowError):
-        return None
-
-
-def parse_bans(jail: str, output: str) -> list[Ban]:
-    """The bans from `fail2ban-client get JAIL banip --with-time`; a line without times (an older
-    fail2ban, or only the address) still gives the address, with times None."""
-    bans: list[Ban] = []
-    for line in output.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        match = _BAN_LINE.match(line)
-        if match:
-            start = _local_epoch(match.group("start"))
-            end = _local_epoch(match.group("end"))
-            if int(match.group("seconds")) < 0:  # bantime = -1: permanent
-                end = None
-            bans.append(Ban(jail, match.group("ip"), start, end))
-            continue
-        for word in line.split():
-            if validate.ip_address_problem(word) is None:
-                bans.append(Ban(jail, validate.canonical_ip_address(word), None, None))
-    return bans
-
-
-def newest_first(bans: list[Ban]) -> list[Ban]:
-    return sorted(bans, key=lambda b: (b.banned_at is not None, b.banned_at or 0.0, b.jail, b.address),
-                  reverse=True)
-
-
-# ---------------------------------------------------------------- talking to fail2ban
-
-
-def _client(*args: str, check: bool = True) -> Result:
-    result = run([CLIENT, *args], check=False, timeout=TIMEOUT)
-    if check and not result.ok:
-        raise MailtuiError(f"`{CLIENT} {' '.join(args)}` failed (exit {result.returncode}): "
-                           f"{result.output.strip()[-500:]}")
-    return result
+SWITCHED_OFF = "brute-force protection is switched off ([security] fail2ban = false in the answers)"
 
 
 def _disabled_in_answers() -> bool:
-    from mailtui.install import run as install
-
     try:
-        saved = install.load_saved_answers()
+        saved = install_state.load_saved_answers()
     except MailtuiError:  # a damaged answers file: judge by fail2ban itself
         return False
     return saved is not None and not saved.security.fail2ban
@@ -151,16 +27,10 @@ def _disabled_in_answers() -> bool:
 
 def available() -> str | None:
     """None when fail2ban is installed and its server answers; else a sentence saying why not."""
-    if which(CLIENT) is None:
-        if _disabled_in_answers():
-            return "brute-force protection is switched off ([security] fail2ban = false in the answers)"
-        return "fail2ban is not installed (mailtui installs it when [security] fail2ban = true)"
-    result = _client("ping", check=False)
-    if result.ok and "pong" in result.output:
-        return None
-    if _disabled_in_answers():
-        return "brute-force protection is switched off ([security] fail2ban = false in the answers)"
-    return "fail2ban is installed but not running (start it with `service fail2ban start`)"
+    why = fail2ban.unavailable()
+    if why is not None and _disabled_in_answers():
+        return SWITCHED_OFF
+    return why
 
 
 def _require() -> None:
@@ -171,21 +41,17 @@ def _require() -> None:
 
 def jail_names() -> list[str]:
     _require()
-    return parse_jail_list(_client("status").output)
+    return fail2ban.parse_jail_list(fail2ban.client("status").output)
 
 
 def jails() -> list[JailStatus]:
     """Every running jail with its counters."""
-    return [parse_jail_status(name, _client("status", name).output) for name in jail_names()]
-
-
-def _bans_of(jail: str) -> list[Ban]:
-    return parse_bans(jail, _client("get", jail, "banip", "--with-time").output)
+    return [fail2ban.jail_status(name) for name in jail_names()]
 
 
 def list_bans() -> list[Ban]:
     """Every banned address of every jail, newest first."""
-    return newest_first([ban for name in jail_names() for ban in _bans_of(name)])
+    return newest_first([ban for name in jail_names() for ban in fail2ban.bans_of(name)])
 
 
 def unban(address: str, jail: str | None = None) -> list[str]:
@@ -204,8 +70,8 @@ def unban(address: str, jail: str | None = None) -> list[str]:
         raise ValidationError({"jail": f"{jail!r} is not a running jail (running: {', '.join(names) or 'none'})"})
     lifted = []
     for name in [jail] if jail is not None else names:
-        if any(b.address == address for b in _bans_of(name)):
-            _client("set", name, "unbanip", address)
+        if any(b.address == address for b in fail2ban.bans_of(name)):
+            fail2ban.lift(name, address)
             lifted.append(name)
     if not lifted:
         where = f"in the jail {jail}" if jail is not None else "in any jail"

@@ -1,7 +1,7 @@
 """When did a mailbox last log in? From Dovecot's login lines in the mail log.
 
 Dovecot logs every successful IMAP/POP3 login, 2.3 as `imap-login: Login: user=<alice@example.org>, …`
-and 2.4 as `imap-login: Logged in: user=<alice@example.org>, …` (maillog.parse_line turns both into
+and 2.4 as `imap-login: Logged in: user=<alice@example.org>, …` (logparse.parse_line turns both into
 outcome "login" with the user as recipient). last_logins() reads the log backwards, newest line
 first, so the first login line of a user is that user's last login; it stops as soon as every asked
 address is found, or when `max_bytes` of log have been read — then the rotated file (`mail.log.1`)
@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from mailtui.stack import maillog
+from mailtui import paths
+from mailtui.stack import logfile, logparse
 
 MAX_BYTES = 64 * 1024 * 1024
 _MARKERS = ("Login: user=<", "Logged in: user=<")
@@ -40,11 +41,11 @@ def _scan(path: Path, pending: dict[str, list[str]], found: dict[str, datetime |
           now: datetime) -> int:
     """Look for the pending users in one file, newest line first; returns the bytes read."""
     used = 0
-    for line in maillog.iter_lines_backwards(path):
+    for line in logfile.iter_lines_backwards(path):
         used += len(line) + 1  # characters, not bytes: close enough for a budget
         user = _user_of(line)
         if user is not None and user in pending:
-            event = maillog.parse_line(line, now=now)
+            event = logparse.parse_line(line, now=now)
             if event is not None and event.outcome == "login" and event.ts is not None:
                 for asked in pending.pop(user):
                     found[asked] = event.ts
@@ -58,10 +59,10 @@ def _scan(path: Path, pending: dict[str, list[str]], found: dict[str, datetime |
 def last_logins(emails: Iterable[str], path: str | os.PathLike[str] | None = None, *,
                 max_bytes: int = MAX_BYTES, now: datetime | None = None) -> dict[str, datetime | None]:
     """{email: time of its last login, or None when none is in the scanned log} for every asked email
-    (keys as given; matched case-insensitively). `path` defaults to the mail log (maillog.mail_log_path());
+    (keys as given; matched case-insensitively). `path` defaults to the mail log (paths.MAIL_LOG);
     its rotated `path.1` is read too when the budget allows. `now` settles the year of classic
     syslog timestamps (default: the current time)."""
-    log = Path(path) if path is not None else maillog.mail_log_path()
+    log = Path(path) if path is not None else Path(paths.MAIL_LOG)
     found: dict[str, datetime | None] = {}
     pending: dict[str, list[str]] = {}
     for email in emails:

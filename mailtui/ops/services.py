@@ -13,8 +13,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailtui import paths
 from mailtui.errors import MailtuiError, ValidationError
-from mailtui.system import services
+from mailtui.install import plan as install_plan
+from mailtui.install import state as install_state
+from mailtui.stack import lmtp_quiesce
+from mailtui.stack import services as safe_services
+from mailtui.steps.dovecot import DovecotStep, debug_flag
+from mailtui.system import fail2ban, files, services
 from mailtui.system.commands import run, which
 
 STACK = ("postfix", "dovecot", "mariadb")
@@ -134,9 +140,8 @@ def status(name: str, proc: Path = PROC) -> ServiceStatus:
 
 def monitored() -> tuple[str, ...]:
     """The services listed and controlled: the stack, plus fail2ban where it is installed."""
-    from mailtui.ops import bans  # registers fail2ban's pidfile and process name with system/services.py
 
-    return STACK + tuple(name for name in OPTIONAL if which(bans.SERVER) is not None)
+    return STACK + tuple(name for name in OPTIONAL if which(fail2ban.SERVER) is not None)
 
 
 def statuses(proc: Path = PROC) -> list[ServiceStatus]:
@@ -158,11 +163,11 @@ def control(name: str, verb: str) -> str:
         raise ValidationError({"action": f"{verb!r} is not one of {', '.join(VERBS)}"})
     if verb == "reload" and not services.is_running(name):
         raise MailtuiError(f"{services.info(name).label} is not running: start it instead of reloading it")
-    action = {"start": services.start, "stop": services.stop, "restart": services.restart,
-              "reload": services.reload}[verb]
+    action = {"start": safe_services.start, "stop": safe_services.stop, "restart": safe_services.restart,
+              "reload": safe_services.reload}[verb]
     output = action(name).output
     if name == "dovecot" and verb != "stop":
-        output += services.reconnect_postfix_to_dovecot()
+        output += safe_services.reconnect_postfix_to_dovecot()
     return output
 
 
@@ -188,8 +193,6 @@ def config_problems() -> list[str]:
             problems.append(f"doveconf -n: failed with exit code {result.returncode}: {tail}")
     else:
         problems.append("doveconf -n: dovecot-core is not installed")
-    from mailtui.errors import MailtuiError
-    from mailtui.stack import lmtp_quiesce
 
     try:
         problems += [f"mailtui: {p}" for p in lmtp_quiesce.problems()]
@@ -210,20 +213,15 @@ def _strip_prog(line: str) -> str:
 # ---------------------------------------------------------------- Dovecot debug logging
 
 def dovecot_debug_enabled() -> bool:
-    from mailtui.steps.dovecot import debug_flag
-
     return debug_flag()
 
 
 def _write_flag(on: bool) -> None:
-    from mailtui.steps.dovecot import DEBUG_FLAG
-    from mailtui.system import files
-
     if on:
         files.ensure_state_dir()
-        files.write_file(DEBUG_FLAG, "on\n", mode=0o600, backup=False)
+        files.write_file(paths.DEBUG_FLAG, "on\n", mode=0o600, backup=False)
     else:
-        DEBUG_FLAG.unlink(missing_ok=True)
+        paths.DEBUG_FLAG.unlink(missing_ok=True)
 
 
 def set_dovecot_debug(on: bool) -> str:
@@ -231,10 +229,8 @@ def set_dovecot_debug(on: bool) -> str:
     log passwords) on or off: store the switch where the Dovecot step reads it (so a later install
     keeps it), re-render /etc/dovecot/dovecot.conf through that step and `doveadm reload`.
     Returns what was done, one line per action. On failure the switch is put back as it was."""
-    from mailtui.install import run as install
-    from mailtui.steps.dovecot import DovecotStep
 
-    answers = install.load_saved_answers()
+    answers = install_state.load_saved_answers()
     if answers is None:
         raise MailtuiError("mailtui has not installed this machine yet: there is no Dovecot configuration "
                            "of mailtui's to change")
@@ -242,7 +238,7 @@ def set_dovecot_debug(on: bool) -> str:
     _write_flag(on)
     done: list[str] = []
     try:
-        ctx = install.make_context(answers)
+        ctx = install_plan.make_context(answers)
         out = ctx.out("dovecot")
         for resource in DovecotStep().resources(ctx):
             change = resource.pending(ctx)
@@ -260,7 +256,7 @@ def set_dovecot_debug(on: bool) -> str:
             raise MailtuiError(f"`doveadm reload` failed (the new configuration is written):\n"
                                f"{result.output.strip()}")
         done.append("doveadm reload")
-        done.append(services.reconnect_postfix_to_dovecot().strip())
+        done.append(safe_services.reconnect_postfix_to_dovecot().strip())
     else:
         done.append("Dovecot is not running: the setting applies when it starts")
     return "\n".join(done)

@@ -23,11 +23,12 @@ Secrets are passed to PyMySQL in memory only; nothing here starts a program.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pymysql
 import pymysql.cursors
@@ -35,9 +36,7 @@ from pymysql.converters import escape_string
 
 from mailtui.errors import MailtuiError
 from mailtui.model import validate
-
-if TYPE_CHECKING:
-    from mailtui.model.answers import Database
+from mailtui.model.answers import Database
 
 Connection = pymysql.connections.Connection
 
@@ -300,7 +299,6 @@ def like_pattern(text: str, escape: str = "!") -> str:
 
 def native_password_hash(password: str) -> str:
     """mysql_native_password's stored form: '*' + upper(hex(SHA1(SHA1(password))))."""
-    import hashlib
 
     return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
 

@@ -23,7 +23,7 @@ a quiesced restart took 4.9 s on an idle test host, 7.6-10.2 s under load (3-3.6
 After mailtui starts Dovecot, deliver_after_start() reloads Postfix (whose queue manager may still count
 Dovecot as down) and flushes, so mail queued while Dovecot was stopped is delivered at once.
 
-Never left behind: step 4 runs in a `finally`, and a marker (STATE_DIR/lmtp-deferred.json, root 0600)
+Never left behind: step 4 runs in a `finally`, and a marker (paths.LMTP_MARKER, root 0600)
 records the value before step 1 changes it. The whole sequence holds a lock (flock, released by the
 kernel when the process dies), so a marker whose lock is free was left by a mailtui that was killed:
 `repair_leftover()` (run by every `mailtui service` action) puts the value back, and `problems()` (in
@@ -47,8 +47,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mailtui import paths
 from mailtui.errors import MailtuiError
-from mailtui.system import files
+from mailtui.system import atomic, files, services
 from mailtui.system.commands import run
 
 PARAM = "defer_transports"
@@ -68,14 +69,6 @@ Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 _sleep: Sleep = time.sleep  # module-level so that tests can replace them
 _clock: Clock = time.monotonic
-
-
-def marker_path() -> Path:
-    return files.STATE_DIR / "lmtp-deferred.json"
-
-
-def lock_path() -> Path:
-    return files.STATE_DIR / "lmtp-deferred.lock"
 
 
 # ---------------------------------------------------------------- what Postfix is configured to do
@@ -245,8 +238,6 @@ def wait_until(done: Callable[[], bool], timeout: float, *, sleep: Sleep | None 
 
 
 def _postfix_master() -> int | None:
-    from mailtui.system import services  # services imports this module lazily
-
     return services.main_pid("postfix")
 
 
@@ -316,7 +307,7 @@ class Marker:
     @classmethod
     def read(cls) -> Marker | None:
         try:
-            data = json.loads(marker_path().read_text())
+            data = json.loads(paths.LMTP_MARKER.read_text())
             return cls(str(data["transport"]), data["before"], str(data["action"]), int(data["pid"]),
                        str(data["since"]))
         except FileNotFoundError:
@@ -330,12 +321,12 @@ class Marker:
         data = {"transport": self.transport, "before": self.before, "action": self.action, "pid": self.pid,
                 "since": self.since}
         # Atomic and synced (temp file, rename, directory synced): a kill leaves the old state or this one.
-        files.atomic_write_bytes(marker_path(), (json.dumps(data) + "\n").encode(), os.getuid(), os.getgid(),
+        atomic.atomic_write_bytes(paths.LMTP_MARKER, (json.dumps(data) + "\n").encode(), os.getuid(), os.getgid(),
                                  0o600)
 
     @staticmethod
     def remove() -> None:
-        path = marker_path()
+        path = paths.LMTP_MARKER
         path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             fd = os.open(path.parent, os.O_RDONLY)
@@ -349,12 +340,12 @@ class Marker:
 def _locked(wait: float | None = LOCK_WAIT_SECONDS) -> Iterator[bool]:
     """Hold the quiesce lock. wait=None: do not wait (yields False when another process holds it)."""
     files.ensure_state_dir()
-    fd = os.open(lock_path(), os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(paths.LMTP_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
     try:
         held, _ = wait_until(lambda: _try_lock(fd), wait or 0.0)
         if not held and wait is not None:
             raise MailtuiError(f"another mailtui has been restarting or stopping Dovecot for over {wait:.0f} s "
-                               f"(it holds {lock_path()}): try again when it is done")
+                               f"(it holds {paths.LMTP_LOCK}): try again when it is done")
         yield held
     finally:
         os.close(fd)  # releases the lock
@@ -391,7 +382,7 @@ def _restore(marker: Marker, notes: list[str]) -> bool:
 def repair_leftover() -> str:
     """Undo a deferral a killed mailtui left behind (marker present, lock free); returns what was done,
     "" when there was nothing to do or a restart is in progress in another process."""
-    if not marker_path().exists():
+    if not paths.LMTP_MARKER.exists():
         return ""
     with _locked(None) as held:
         if not held:
@@ -411,7 +402,7 @@ def problems() -> list[str]:
     marker = Marker.read()
     if marker is not None:
         with _locked(None) as held:
-            if held and marker_path().exists():
+            if held and paths.LMTP_MARKER.exists():
                 return [f"Postfix defers every delivery to Dovecot ({PARAM} has {marker.transport!r}): a mailtui "
                         f"{marker.action} of Dovecot was interrupted at {marker.since}. Mail for the mailboxes "
                         "waits in the queue; run `mailtui service restart dovecot` (any `mailtui service` "
@@ -457,7 +448,7 @@ def quiesced(action: str, *, wait_seconds: float = WAIT_SECONDS) -> Iterator[Qui
     one in flight has finished (or `wait_seconds` passed) on entry; on exit (also on error) Postfix's
     `defer_transports` is as it was and the mail deferred meanwhile is asked for again."""
     state = Quiesce()
-    if not marker_path().exists() and _postfix_master() is None:
+    if not paths.LMTP_MARKER.exists() and _postfix_master() is None:
         yield state  # Postfix is not running: nothing delivers
         return
     with _locked():

@@ -4,15 +4,22 @@ reason when it fails."""
 
 from __future__ import annotations
 
+import grp
 import imaplib
 import os
+import pwd
 import smtplib
 import socket
 import ssl
 from pathlib import Path
 
+from mailtui import paths
+from mailtui.errors import MailtuiError
 from mailtui.model.answers import Answers
-from mailtui.steps.base import Check
+from mailtui.policy import ports
+from mailtui.report import Check
+from mailtui.stack import lmtp_quiesce
+from mailtui.system import fail2ban
 
 LISTEN_STATE = "0A"
 LOCALHOST = "127.0.0.1"
@@ -33,31 +40,17 @@ def listening_ports() -> set[int]:
     return ports
 
 
-def expected_ports(answers: Answers) -> dict[int, str]:
-    ports = {25: "SMTP", 587: "submission", 993: "IMAPS"}
-    if answers.services.submissions:
-        ports[465] = "submissions"
-    if answers.services.pop3:
-        ports[995] = "POP3S"
-    return ports
-
-
-def closed_ports(answers: Answers) -> dict[int, str]:
-    ports = {143: "IMAP without TLS"}
-    if answers.services.pop3:
-        ports[110] = "POP3 without TLS"
-    return ports
-
-
 def port_checks(answers: Answers) -> list[Check]:
     listening = listening_ports()
     checks = [
-        Check(f"port {p} ({label}) listening", p in listening, "" if p in listening else "nothing listens there")
-        for p, label in expected_ports(answers).items()
+        Check(f"port {p.describe()} listening", p.number in listening,
+              "" if p.number in listening else "nothing listens there")
+        for p in ports.served(answers)
     ]
     checks += [
-        Check(f"port {p} ({label}) closed", p not in listening, "" if p not in listening else "it is open")
-        for p, label in closed_ports(answers).items()
+        Check(f"port {p.describe()} closed", p.number not in listening,
+              "" if p.number not in listening else "it is open")
+        for p in ports.closed(answers)
     ]
     return checks
 
@@ -97,12 +90,8 @@ def implicit_tls_check(port: int, label: str, host: str = LOCALHOST, timeout: fl
 
 
 def tls_checks(answers: Answers) -> list[Check]:
-    checks = [starttls_check(25), starttls_check(587), implicit_tls_check(993, "IMAPS")]
-    if answers.services.submissions:
-        checks.append(implicit_tls_check(465, "submissions"))
-    if answers.services.pop3:
-        checks.append(implicit_tls_check(995, "POP3S"))
-    return checks
+    return [starttls_check(p.number) if p.tls == "starttls" else implicit_tls_check(p.number, p.label)
+            for p in ports.served(answers)]
 
 
 def imap_login_check(email: str, password: str, host: str = LOCALHOST, timeout: float = 10) -> Check:
@@ -125,8 +114,6 @@ def private_path_check(path: str | Path, what: str, *, owner: str | None = "root
     at all for others, none for its group either unless `group_may_read` (then read only, never write).
 
     The check's name holds the path, so a failure names what the operator has to fix."""
-    import grp
-    import pwd
 
     name = f"{what} {path} private"
     try:
@@ -165,13 +152,10 @@ def _access_words(bits: int) -> str:
 def state_checks() -> list[Check]:
     """mailtui's state directory (saved answers with the database passwords, backups, install progress)
     and the saved answers themselves: root-only."""
-    from mailtui import paths
-    from mailtui.install import run as install
-    from mailtui.system import files
 
     # What does not exist leaks nothing (e.g. the database step verified before mailtui saved anything).
-    checks = [private_path_check(files.STATE_DIR, "mailtui's state directory")] if files.STATE_DIR.exists() else []
-    for path in (paths.ANSWERS_FILE, install.PENDING_ANSWERS):
+    checks = [private_path_check(paths.STATE_DIR, "mailtui's state directory")] if paths.STATE_DIR.exists() else []
+    for path in (paths.ANSWERS_FILE, paths.PENDING_ANSWERS):
         if path.exists():
             checks.append(private_path_check(path, "saved answers (database passwords)"))
     # Listed only when it fails: a database step verified offline has nothing that passes.
@@ -183,8 +167,6 @@ def lmtp_deferral_check() -> Check:
     """Postfix is not left deferring its deliveries to Dovecot (`defer_transports`), e.g. by a mailtui
     killed while it restarted Dovecot (stack/lmtp_quiesce.py; any `mailtui service` action repairs it).
     Part of state_checks(): the marker such a kill leaves is in mailtui's state directory."""
-    from mailtui.errors import MailtuiError
-    from mailtui.stack import lmtp_quiesce
 
     name = "Postfix delivers to Dovecot (no defer_transports left behind)"
     try:
@@ -199,15 +181,12 @@ def lmtp_deferral_check() -> Check:
 
 def fail2ban_check(jails: tuple[str, ...] | list[str]) -> Check:
     """fail2ban answers and runs the given jails (steps/fail2ban.py configures them)."""
-    from mailtui.errors import MailtuiError
-    from mailtui.ops import bans
-
     name = f"fail2ban jails running ({', '.join(jails)})"
-    why = bans.available()
+    why = fail2ban.unavailable()
     if why is not None:
         return Check(name, False, why)
     try:
-        running = bans.jail_names()
+        running = fail2ban.parse_jail_list(fail2ban.client("status").output)
     except MailtuiError as exc:
         return Check(name, False, str(exc))
     missing = [j for j in jails if j not in running]

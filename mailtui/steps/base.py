@@ -16,30 +16,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from mailtui.events import Emit, StepEmitter, null_emit
-
-if TYPE_CHECKING:
-    from mailtui.model.answers import Answers
-    from mailtui.system.platform import Platform
-
-
-@dataclass(frozen=True)
-class Change:
-    """One thing a step would change, in words an operator reads in the preview."""
-
-    kind: str  # file, postconf, master, package, sql, command, service, firewall, directory, user
-    target: str  # a path, a parameter, a package, a table, …
-    summary: str
-    diff: str = ""
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str = ""
+from mailtui.model.answers import Answers
+from mailtui.report import Change, Check
+from mailtui.stack import services as safe_services
+from mailtui.system import services
+from mailtui.system.platform import Platform
 
 
 @dataclass
@@ -106,8 +90,6 @@ class Step(ABC):
         return changes
 
     def service_changes(self, ctx: Context, *, changed: bool) -> list[Change]:
-        from mailtui.system import services
-
         result = []
         for name in self.services_for(ctx):
             if not services.is_running(name):
@@ -135,22 +117,19 @@ class Step(ABC):
         """Hook for work that is not a declared resource (rare)."""
 
     def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
-        from mailtui.system import services
-
         for name in self.services_for(ctx):
             if not services.is_running(name):
                 out.line(f"starting {name}")
-                services.start(name)
+                safe_services.start(name)
             elif changed and self.restart_on_change:
                 out.line(f"restarting {name}")
-                services.restart(name)
+                safe_services.restart(name)
 
     def verify(self, ctx: Context) -> list[Check]:
         checks = []
         for resource in self.resources(ctx):
             change = resource.pending(ctx)
             checks.append(Check(resource.describe(), change is None, change.summary if change else ""))
-        from mailtui.system import services
 
         for name in self.services_for(ctx):
             running = services.is_running(name)

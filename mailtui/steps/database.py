@@ -19,29 +19,32 @@ Python; CREATE/ALTER USER … IDENTIFIED BY rather than GRANT … IDENTIFIED BY)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import pymysql
 
 from mailtui.errors import MailtuiError, StepFailed
 from mailtui.model.answers import Answers
+from mailtui.report import Change, Check
 from mailtui.stack import db as dbmod
+from mailtui.stack import services as safe_services
+from mailtui.stack.probes import state_checks
 from mailtui.steps import sql_session
-from mailtui.steps.base import Change, Check, Context, Resource, Step
+from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.sql_resources import (
     ADMIN_PRIVILEGES,
     LOCAL_ACCOUNT_HOSTS,
     LOOKUP_PRIVILEGES,
     SCHEMA,
     AccountResource,
-    AliasRowsResource,
     DatabaseResource,
-    DomainRowsResource,
     SqlResource,
     TableResource,
-    UserRowsResource,
 )
+from mailtui.steps.sql_rows import AliasRowsResource, DomainRowsResource, UserRowsResource
 from mailtui.steps.sql_session import SqlSession, query
+from mailtui.system import services
 
 
 def account_hosts(answers: Answers) -> tuple[str | None, ...]:
@@ -91,8 +94,6 @@ class DatabaseStep(Step):
     # -- services: SQL changes need no restart; the server only has to be running.
 
     def service_changes(self, ctx: Context, *, changed: bool) -> list[Change]:
-        from mailtui.system import services
-
         return [Change("service", name, f"start {name} (it is not running, so the database could not be "
                        "inspected: the SQL above is what a fresh server needs)")
                 for name in self.services_for(ctx) if not services.is_running(name)]
@@ -102,11 +103,9 @@ class DatabaseStep(Step):
         db = ctx.answers.database
         started = False
         if db.is_local:
-            from mailtui.system import services
-
             if not services.is_running("mariadb"):
                 out.line("starting mariadb (the database server must run before it can be set up)")
-                services.start("mariadb")
+                safe_services.start("mariadb")
                 started = True
             self.wait_for_socket()
         else:
@@ -116,8 +115,6 @@ class DatabaseStep(Step):
 
     @staticmethod
     def wait_for_socket(timeout: float = 30) -> None:
-        import time
-
         deadline = time.monotonic() + timeout
         while dbmod.local_socket() is None:
             if time.monotonic() > deadline:
@@ -182,6 +179,5 @@ class DatabaseStep(Step):
             except (MailtuiError, pymysql.err.MySQLError) as exc:
                 checks.append(Check(name, False, str(exc)))
         # Both passwords are saved in mailtui's state (the saved answers): root-only.
-        from mailtui.stack.probes import state_checks
 
         return checks + state_checks()

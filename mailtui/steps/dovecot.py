@@ -30,10 +30,13 @@ from mailtui import paths
 from mailtui.errors import StepFailed, ValidationError
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
-from mailtui.steps.base import Check, Context, Resource, Step
+from mailtui.policy import tls
+from mailtui.report import Check
+from mailtui.stack import services as safe_services
+from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import DirectoryResource, FileResource, SystemUserResource
-from mailtui.system import files as system_files
-from mailtui.system import logs
+from mailtui.steps.tls import cert_path, dh_file, key_path
+from mailtui.system import logs, services
 from mailtui.system.commands import run, which
 
 Dialect = Literal["2.3", "2.4"]
@@ -51,7 +54,6 @@ CONFIG_VERSION_24 = "2.4.0"
 STORAGE_VERSION_24 = "2.4.0"
 # The dashboard's debug switch (root 0600, "on" while on): read whenever the step renders, so a
 # later `mailtui install` keeps the operator's choice instead of silently undoing it.
-DEBUG_FLAG = system_files.STATE_DIR / "debug"
 # Characters that would break out of a value in either dialect's syntax.
 _UNSAFE = re.compile(r"[\s\"'\\#%{}$`;]")
 
@@ -59,7 +61,7 @@ _UNSAFE = re.compile(r"[\s\"'\\#%{}$`;]")
 def debug_flag() -> bool:
     """Whether the operator switched Dovecot's debug logging on (see mailtui.service_status)."""
     try:
-        return DEBUG_FLAG.read_text(encoding="utf-8").strip().lower() in ("on", "1", "yes", "true")
+        return paths.DEBUG_FLAG.read_text(encoding="utf-8").strip().lower() in ("on", "1", "yes", "true")
     except OSError:
         return False
 
@@ -98,8 +100,8 @@ class DovecotSettings:
             dialect=dialect,
             hostname=answers.hostname,
             pop3=answers.services.pop3,
-            cert_file=paths.tls_cert(answers),
-            key_file=paths.tls_key(answers),
+            cert_file=cert_path(answers),
+            key_file=key_path(answers),
             # 127.0.0.1 like Postfix's maps, so both reach MariaDB the same way (and as the same account).
             db_host="127.0.0.1" if db.is_local else db.host,
             db_port=db.port,
@@ -176,6 +178,7 @@ def _common(s: DovecotSettings) -> dict[str, object]:
         "hostname": s.hostname, "logging": _logging(s), "pop3_service": _pop3_service(s),
         "postfix_private": s.postfix_private, "db_host": s.db_host, "db_port": s.db_port,
         "db_name": s.db_name, "db_user": s.db_user, "db_password": s.db_password,
+        "ssl_min_protocol": tls.dovecot_min_protocol(),
     }
 
 
@@ -278,12 +281,10 @@ class DovecotStep(Step):
     def __init__(self, *, log_to_file: bool | None = None, debug: bool | None = None) -> None:
         # log_to_file None: decide like the Postfix step (no syslog daemon -> write the mail log).
         self.log_to_file = log_to_file
-        # debug None: the stored switch (DEBUG_FLAG), so an install keeps what the dashboard set.
+        # debug None: the stored switch (paths.DEBUG_FLAG), so an install keeps what the dashboard set.
         self.debug = debug
 
     def settings(self, ctx: Context) -> DovecotSettings:
-        from mailtui.steps.tls import dh_file
-
         dialect: Dialect = "2.4" if ctx.platform.dovecot_dialect() == "2.4" else "2.3"
         log_to_file = logs.log_to_file() if self.log_to_file is None else self.log_to_file
         return DovecotSettings.from_answers(ctx.answers, dialect=dialect, dh_file=dh_file(ctx),
@@ -314,13 +315,11 @@ class DovecotStep(Step):
         ]
 
     def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
-        from mailtui.system import services
-
         was_running = services.is_running("dovecot")
         super().ensure_services(ctx, out, changed)
         if changed and was_running:
             # Postfix's smtpd processes would keep a dead connection to the old auth server.
-            out.line(services.reconnect_postfix_to_dovecot().strip())
+            out.line(safe_services.reconnect_postfix_to_dovecot().strip())
 
     def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
         problem = doveconf_problem(f"{CONF_DIR}/{MAIN_NAME}")
@@ -331,7 +330,6 @@ class DovecotStep(Step):
         main = f"{CONF_DIR}/{MAIN_NAME}"
         problem = doveconf_problem(main)
         checks = [Check(f"doveconf accepts {main}", problem is None, problem or "")]
-        from mailtui.system import services
 
         if services.is_running("dovecot"):
             for name in ("auth", "dovecot-lmtp"):

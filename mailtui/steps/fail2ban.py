@@ -33,17 +33,20 @@ from mailtui import paths
 from mailtui.errors import MailtuiError, StepFailed
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
-from mailtui.ops import bans
-from mailtui.steps.base import Change, Check, Context, Resource, Step
+from mailtui.policy import ports as policy_ports
+from mailtui.report import Change, Check
+from mailtui.stack import probes
+from mailtui.stack import services as safe_services
+from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import AbsentFileResource, FileResource
-from mailtui.system import services
+from mailtui.system import fail2ban, services
 from mailtui.system.commands import run, which
 
 FAIL2BAN_DIR = Path("/etc/fail2ban")
 JAIL_FILE = FAIL2BAN_DIR / "jail.d" / "mailtui.local"
 DOVECOT_FILTER = FAIL2BAN_DIR / "filter.d" / "mailtui-dovecot.conf"
 SERVICE = "fail2ban"
-JAILS = bans.MAIL_JAILS
+JAILS = fail2ban.MAIL_JAILS
 LOOPBACK = ("127.0.0.1/8", "::1")
 # Files Debian ships that may configure the sshd jail (anything else is the administrator's).
 STOCK_JAIL_FILES = ("jail.conf", "jail.d/defaults-debian.conf")
@@ -69,10 +72,8 @@ DOVECOT_FILTER_TEXT = (
 
 
 def mail_ports(answers: Answers) -> list[int]:
-    ports = [25, 465, 587, 993]
-    if answers.services.pop3:
-        ports.append(995)
-    return ports
+    """Every mail port these answers serve (policy/ports.py): a banned address is refused on all of them."""
+    return sorted(p.number for p in policy_ports.served(answers))
 
 
 # ---------------------------------------------------------------- the stock sshd jail
@@ -226,8 +227,8 @@ def render_jails(answers: Answers, sshd: tuple[str, list[str]] = ("", [])) -> st
 
 
 def _running_jails() -> list[str]:
-    result = run([bans.CLIENT, "status"], check=False, timeout=30)
-    return bans.parse_jail_list(result.output) if result.ok else []
+    result = run([fail2ban.CLIENT, "status"], check=False, timeout=30)
+    return fail2ban.parse_jail_list(result.output) if result.ok else []
 
 
 def enabled_on_disk(jail: str, root: Path = FAIL2BAN_DIR) -> bool:
@@ -267,7 +268,7 @@ class Fail2banStep(Step):
     def enabled(self, ctx: Context) -> bool:
         # Switched off after an install, the step removes mailtui's files and jails; so it runs wherever
         # fail2ban is installed (with nothing of mailtui's there, it has nothing to do).
-        return ctx.answers.security.fail2ban or which(bans.CLIENT) is not None
+        return ctx.answers.security.fail2ban or which(fail2ban.CLIENT) is not None
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
         if not ctx.answers.security.fail2ban:
@@ -300,7 +301,7 @@ class Fail2banStep(Step):
         if not ctx.answers.security.fail2ban:
             self._drop_jails(out, changed)
             return
-        if which(bans.CLIENT) is None:
+        if which(fail2ban.CLIENT) is None:
             raise StepFailed("fail2ban is not installed: the packages step installs it when [security] fail2ban "
                              "is true (run the install again)")
         if not services.is_running(SERVICE):
@@ -308,7 +309,7 @@ class Fail2banStep(Step):
             result = services.control(SERVICE, "start", check=False)
         elif changed:
             out.line("reloading fail2ban (fail2ban-client reload)")
-            result = run([bans.CLIENT, "reload"], check=False, timeout=60)
+            result = run([fail2ban.CLIENT, "reload"], check=False, timeout=60)
         else:
             result = None
         deadline = time.monotonic() + START_TIMEOUT
@@ -330,7 +331,7 @@ class Fail2banStep(Step):
         if not services.is_running(SERVICE) or not (changed or stale_jails()):
             return
         out.line("reloading fail2ban without mailtui's jails")
-        result = run([bans.CLIENT, "reload"], check=False, timeout=60)
+        result = run([fail2ban.CLIENT, "reload"], check=False, timeout=60)
         running = _running_jails() if result.ok else []
         stale = _stale_of(running)
         if running and not stale:
@@ -345,15 +346,13 @@ class Fail2banStep(Step):
             why = "no jail is left without mailtui's"
         out.line(f"stopping fail2ban: {why}")
         try:
-            services.stop(SERVICE)
+            safe_services.stop(SERVICE)
         except MailtuiError as e:
             raise StepFailed(f"fail2ban did not stop: {e}") from e
 
     def functional_checks(self, ctx: Context) -> list[Check]:
-        from mailtui.stack import probes as checks
-
         if not ctx.answers.security.fail2ban:
             stale = stale_jails()
             return [Check("fail2ban runs none of mailtui's jails", not stale,
                           f"still running: {', '.join(stale)} (run the install again)" if stale else "")]
-        return [checks.fail2ban_check(JAILS)]
+        return [probes.fail2ban_check(JAILS)]

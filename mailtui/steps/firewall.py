@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
-from mailtui.steps.base import Change, Check, Context, Resource, Step
+from mailtui.policy import ports as policy_ports
+from mailtui.report import Change, Check
+from mailtui.steps.base import Context, Resource, Step
 from mailtui.system.commands import run, which
 
 DEFAULT_SSH_PORT = 22
@@ -45,13 +47,8 @@ def ssh_ports(answers: Answers, environ: Mapping[str, str] | None = None) -> lis
 
 
 def mail_ports(answers: Answers) -> list[tuple[int, str]]:
-    ports = [(25, "SMTP"), (587, "submission")]
-    if answers.services.submissions:
-        ports.append((465, "submissions"))
-    ports.append((993, "IMAPS"))
-    if answers.services.pop3:
-        ports.append((995, "POP3S"))
-    return ports
+    """(port, label) of every mail port these answers serve (policy/ports.py)."""
+    return [(p.number, p.label) for p in policy_ports.served(answers)]
 
 
 def added_rules() -> set[str]:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
+from mailtui.report import Change
 from mailtui.steps import packages_list as pl
-from mailtui.steps.base import Change, Context, Resource, Step
+from mailtui.steps.base import Context, Resource, Step
 from mailtui.system import apt, services
 from mailtui.system.commands import which
 

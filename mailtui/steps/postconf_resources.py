@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from mailtui.events import StepEmitter
-from mailtui.steps.base import Change, Context, Resource
+from mailtui.report import Change
+from mailtui.steps.base import Context, Resource
 from mailtui.system.commands import run, which
 
 

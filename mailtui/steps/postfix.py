@@ -18,36 +18,16 @@ from mailtui import paths
 from mailtui.errors import StepFailed
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
-from mailtui.steps.base import Check, Context, Resource, Step
+from mailtui.policy import maps, tls
+from mailtui.report import Check
+from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.postconf_resources import MasterResource, MasterService, PostconfResource
 from mailtui.steps.resources import DirectoryResource, FileResource
+from mailtui.steps.tls import cert_path, key_path
 from mailtui.system import logs
 from mailtui.system.commands import run, which
 
-MAP_DIR = "/etc/postfix"
-# name -> query (the tutorial's queries, plus sender ownership and the catch-all companion)
-MAP_QUERIES = {
-    "mysql-virtual-mailbox-domains.cf": "SELECT 1 FROM virtual_domains WHERE name='%s'",
-    "mysql-virtual-mailbox-maps.cf": "SELECT 1 FROM virtual_users WHERE email='%s'",
-    "mysql-virtual-alias-maps.cf": "SELECT destination FROM virtual_aliases WHERE source='%s'",
-    # With a catch-all alias (@domain), existing mailboxes must still map to themselves first.
-    "mysql-virtual-email2email.cf": "SELECT email FROM virtual_users WHERE email='%s'",
-    # Who may send as an address: the mailbox itself, or the mailboxes an alias delivers to.
-    "mysql-sender-login-maps.cf": (
-        "SELECT email FROM virtual_users WHERE email='%s' "
-        "UNION SELECT destination FROM virtual_aliases WHERE source='%s'"
-    ),
-}
 RELAY_PASSWORD_FILE = "/etc/postfix/sasl_passwd"
-TLS_MIN = ">=TLSv1.2"
-
-
-def map_path(name: str) -> str:
-    return f"{MAP_DIR}/{name}"
-
-
-def map_ref(name: str, proxy: bool = True) -> str:
-    return f"{'proxy:' if proxy else ''}mysql:{map_path(name)}"
 
 
 # Postfix >= 3.9 lets a map say how long a failed database host is left alone (before: 60 s, fixed).
@@ -74,7 +54,8 @@ def map_file_content(answers: Answers, query: str, postfix_version: tuple[int, .
 
 
 def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
-    cert, key = paths.tls_cert(answers), paths.tls_key(answers)
+    cert, key = cert_path(answers), key_path(answers)
+    lookups = maps.parameters()  # the maps each parameter names (policy/maps.py)
     params = {
         "myhostname": answers.hostname,
         "myorigin": "/etc/mailname",
@@ -89,30 +70,28 @@ def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
         "message_size_limit": str(answers.limits.message_size_mb * 1024 * 1024),
         # Virtual domains, mailboxes and aliases from the database, delivered to Dovecot over LMTP.
         "virtual_transport": "lmtp:unix:private/dovecot-lmtp",
-        "virtual_mailbox_domains": map_ref("mysql-virtual-mailbox-domains.cf"),
-        "virtual_mailbox_maps": map_ref("mysql-virtual-mailbox-maps.cf"),
-        "virtual_alias_maps": ", ".join(
-            [map_ref("mysql-virtual-alias-maps.cf"), map_ref("mysql-virtual-email2email.cf")]
-        ),
+        "virtual_mailbox_domains": lookups["virtual_mailbox_domains"],
+        "virtual_mailbox_maps": lookups["virtual_mailbox_maps"],
+        "virtual_alias_maps": lookups["virtual_alias_maps"],
         # Incoming TLS: offered on 25, required for AUTH (which only submission offers).
         "smtpd_tls_cert_file": cert,
         "smtpd_tls_key_file": key,
         "smtpd_tls_security_level": "may",
         "smtpd_tls_auth_only": "yes",
-        "smtpd_tls_protocols": TLS_MIN,
-        "smtpd_tls_mandatory_protocols": TLS_MIN,
+        "smtpd_tls_protocols": tls.postfix_protocols(),
+        "smtpd_tls_mandatory_protocols": tls.postfix_protocols(),
         "smtpd_tls_loglevel": "1",
         "smtpd_tls_received_header": "yes",
         # Outgoing TLS: opportunistic, like every mail server on the Internet.
         "smtp_tls_security_level": "may",
-        "smtp_tls_protocols": TLS_MIN,
-        "smtp_tls_mandatory_protocols": TLS_MIN,
+        "smtp_tls_protocols": tls.postfix_protocols(),
+        "smtp_tls_mandatory_protocols": tls.postfix_protocols(),
         "smtp_tls_loglevel": "1",
         # SASL through Dovecot; enabled per service in master.cf (submission, submissions).
         "smtpd_sasl_type": "dovecot",
         "smtpd_sasl_path": "private/auth",
         "smtpd_sasl_auth_enable": "no",
-        "smtpd_sender_login_maps": map_ref("mysql-sender-login-maps.cf"),
+        "smtpd_sender_login_maps": lookups["smtpd_sender_login_maps"],
         # No open relay: only local networks and authenticated users relay; others get 554.
         "smtpd_relay_restrictions": "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
         "relayhost": answers.outbound.relayhost,
@@ -188,9 +167,9 @@ class PostfixStep(Step):
         if "postfix.version" not in ctx.facts:
             ctx.facts["postfix.version"] = ctx.platform.postfix_version()
         version = ctx.facts["postfix.version"]
-        for name, query in MAP_QUERIES.items():
+        for lookup in maps.MAPS:
             # proxymap reads the maps as the postfix user: root:postfix 0640 (they hold the DB password).
-            res.append(FileResource(map_path(name), map_file_content(a, query, version), owner="root",
+            res.append(FileResource(lookup.path, map_file_content(a, lookup.query, version), owner="root",
                                     group="postfix", mode=0o640, secret=True))
         if a.outbound.user:
             res.append(FileResource(RELAY_PASSWORD_FILE, relay_password_content(a), mode=0o600, secret=True))
@@ -221,21 +200,17 @@ def lookup_checks(answers: Answers) -> list[Check]:
     if not which("postmap"):
         return [Check("postfix lookups", False, "postmap is not installed")]
     checks = []
-    probes: list[tuple[str, str, str]] = []
-    if answers.domains:
-        probes.append(("mysql-virtual-mailbox-domains.cf", answers.domains[0].name, "1"))
-    if answers.users:
-        probes.append(("mysql-virtual-mailbox-maps.cf", answers.users[0].email, "1"))
-    if answers.aliases:
-        first = answers.aliases[0]
-        probes.append(("mysql-virtual-alias-maps.cf", first.source, first.destination))
-    for name, key, want in probes:
-        result = run(["postmap", "-q", key, map_ref(name, proxy=False)], check=False)
+    for lookup in maps.MAPS:
+        probe = lookup.probe(answers)
+        if probe is None:
+            continue
+        key, want = probe
+        result = run(["postmap", "-q", key, lookup.ref(proxy=False)], check=False)
         got = result.output.strip()
         ok = result.ok and want in [v.strip() for v in got.split(",")]
-        checks.append(Check(f"postmap -q {key} ({name})", ok, "" if ok else f"expected {want!r}, got {got!r}"))
+        checks.append(Check(f"postmap -q {key} ({lookup.file})", ok, "" if ok else f"expected {want!r}, got {got!r}"))
     return checks
 
 
 def map_files() -> list[Path]:
-    return [Path(map_path(n)) for n in MAP_QUERIES]
+    return [Path(lookup.path) for lookup in maps.MAPS]

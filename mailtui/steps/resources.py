@@ -10,8 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailtui.errors import StepFailed
 from mailtui.events import StepEmitter
-from mailtui.steps.base import Change, Context, Resource
+from mailtui.report import Change
+from mailtui.steps.base import Context, Resource
 from mailtui.system import files
 from mailtui.system.commands import run
 
@@ -174,8 +176,6 @@ class SystemUserResource:
                  "-M", "-s", "/usr/sbin/nologin", self.name])
             return
         if user.pw_uid != self.uid:
-            from mailtui.errors import StepFailed
-
             raise StepFailed(
                 f"the system user {self.name} already exists with uid {user.pw_uid}, not {self.uid}; "
                 "mailtui does not renumber an existing user. Change it (usermod/groupmod) and run again."

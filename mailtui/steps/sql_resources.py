@@ -23,21 +23,21 @@ from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import pymysql
 
 from mailtui.errors import MailtuiError, StepFailed
 from mailtui.events import StepEmitter
-from mailtui.model import passwords
+from mailtui.model.answers import Database
+from mailtui.report import Change
 from mailtui.stack import db as dbmod
-from mailtui.steps.base import Change, Context, Resource
+from mailtui.steps.base import Context, Resource
 from mailtui.steps.sql_session import (
     SqlSession,
     database_exists,
     query,
     schema_privileges,
-    select_in,
     table_columns,
     table_exists,
     table_indexes,
@@ -53,9 +53,6 @@ from mailtui.steps.sql_statements import (
     revoke_sql,
     schema_text,
 )
-
-if TYPE_CHECKING:
-    from mailtui.model.answers import Alias, Database, User
 
 DATABASE_CHARSET = "utf8mb4"
 DATABASE_COLLATION = "utf8mb4_unicode_ci"
@@ -374,142 +371,6 @@ class AccountResource(SqlResource):
             return statements
         host = dbmod.client_host(conn)
         return [s.with_param(CLIENT_HOST, host) for s in statements]
-
-
-class DomainRowsResource(SqlResource):
-    """The answers' domains in virtual_domains (added when missing; never removed)."""
-
-    needs_root = False
-
-    def __init__(self, session: SqlSession, names: Sequence[str]) -> None:
-        super().__init__(session)
-        self.names = list(dict.fromkeys(names))
-
-    @property
-    def target(self) -> str:
-        return f"rows {self.db.name}.virtual_domains"
-
-    def insert(self, name: str) -> Sql:
-        return Sql(f"INSERT INTO {self.qdb}.`virtual_domains` (`name`) VALUES (%s)", (name,), expect=1)
-
-    def plan_for(self, missing: list[str]) -> SqlPlan:
-        if not missing:
-            return SqlPlan()
-        return SqlPlan(f"add {len(missing)} domain(s): {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}",
-                       [self.insert(n) for n in missing])
-
-    def want_all(self) -> SqlPlan:
-        return self.plan_for(self.names)
-
-    def compare(self) -> SqlPlan:
-        with self.session.reader() as conn:
-            if conn is None or not table_exists(conn, self.db.name, "virtual_domains"):
-                return self.want_all()
-            have = {str(r[0]).lower() for r in select_in(
-                conn, f"SELECT `name` FROM {self.qdb}.`virtual_domains` WHERE `name` IN ({{in}})", self.names)}
-        return self.plan_for([n for n in self.names if n not in have])
-
-
-class UserRowsResource(SqlResource):
-    """The answers' mailboxes in virtual_users. A stored hash that verifies against the answers'
-    password is left alone; otherwise the hash is replaced."""
-
-    needs_root = False
-
-    def __init__(self, session: SqlSession, users: Sequence[User]) -> None:
-        super().__init__(session)
-        self.users = list({u.email: u for u in users}.values())
-
-    @property
-    def target(self) -> str:
-        return f"rows {self.db.name}.virtual_users"
-
-    @staticmethod
-    def wanted_hash(user: User) -> str:
-        if user.password_hash:
-            return passwords.normalize_hash(user.password_hash)
-        return passwords.hash_password(user.password)
-
-    @staticmethod
-    def in_place(user: User, stored: str) -> bool:
-        # With the plain password at hand, any hash of it will do (salts differ from run to run).
-        if user.password:
-            return passwords.verify_password(user.password, stored)
-        strip = passwords.SCHEME_PREFIX
-        return stored.removeprefix(strip) == user.password_hash.removeprefix(strip)
-
-    def insert(self, user: User) -> Sql:
-        return Sql(f"INSERT INTO {self.qdb}.`virtual_users` (`domain_id`, `password`, `email`) "
-                   f"SELECT `id`, %s, %s FROM {self.qdb}.`virtual_domains` WHERE `name` = %s",
-                   (self.wanted_hash(user), user.email, user.domain), frozenset({0}), expect=1)
-
-    def update(self, user: User) -> Sql:
-        return Sql(f"UPDATE {self.qdb}.`virtual_users` SET `password` = %s WHERE `email` = %s",
-                   (self.wanted_hash(user), user.email), frozenset({0}))
-
-    def plan_for(self, missing: list[User], changed: list[User]) -> SqlPlan:
-        if not missing and not changed:
-            return SqlPlan()
-        parts = []
-        if missing:
-            parts.append(f"add {len(missing)} mailbox(es): " + ", ".join(u.email for u in missing[:5])
-                         + (" …" if len(missing) > 5 else ""))
-        if changed:
-            parts.append(f"set the password of {len(changed)} mailbox(es): "
-                         + ", ".join(u.email for u in changed[:5]) + (" …" if len(changed) > 5 else ""))
-        return SqlPlan("; ".join(parts), [*(self.insert(u) for u in missing), *(self.update(u) for u in changed)])
-
-    def want_all(self) -> SqlPlan:
-        return self.plan_for(self.users, [])
-
-    def compare(self) -> SqlPlan:
-        with self.session.reader() as conn:
-            if conn is None or not table_exists(conn, self.db.name, "virtual_users"):
-                return self.want_all()
-            stored = {str(r[0]).lower(): str(r[1]) for r in select_in(
-                conn, f"SELECT `email`, `password` FROM {self.qdb}.`virtual_users` WHERE `email` IN ({{in}})",
-                [u.email for u in self.users])}
-        missing = [u for u in self.users if u.email not in stored]
-        changed = [u for u in self.users if u.email in stored and not self.in_place(u, stored[u.email])]
-        return self.plan_for(missing, changed)
-
-
-class AliasRowsResource(SqlResource):
-    """The answers' aliases in virtual_aliases (added when missing; never removed)."""
-
-    needs_root = False
-
-    def __init__(self, session: SqlSession, aliases: Sequence[Alias]) -> None:
-        super().__init__(session)
-        self.pairs = list(dict.fromkeys((a.source, a.destination) for a in aliases))
-
-    @property
-    def target(self) -> str:
-        return f"rows {self.db.name}.virtual_aliases"
-
-    def insert(self, source: str, destination: str) -> Sql:
-        domain = source.rsplit("@", 1)[1]
-        return Sql(f"INSERT INTO {self.qdb}.`virtual_aliases` (`domain_id`, `source`, `destination`) "
-                   f"SELECT `id`, %s, %s FROM {self.qdb}.`virtual_domains` WHERE `name` = %s",
-                   (source, destination, domain), expect=1)
-
-    def plan_for(self, missing: list[tuple[str, str]]) -> SqlPlan:
-        if not missing:
-            return SqlPlan()
-        shown = ", ".join(f"{s} -> {d}" for s, d in missing[:5]) + (" …" if len(missing) > 5 else "")
-        return SqlPlan(f"add {len(missing)} alias(es): {shown}", [self.insert(s, d) for s, d in missing])
-
-    def want_all(self) -> SqlPlan:
-        return self.plan_for(self.pairs)
-
-    def compare(self) -> SqlPlan:
-        with self.session.reader() as conn:
-            if conn is None or not table_exists(conn, self.db.name, "virtual_aliases"):
-                return self.want_all()
-            have = {(str(s).lower(), str(d).lower()) for s, d in select_in(
-                conn, f"SELECT `source`, `destination` FROM {self.qdb}.`virtual_aliases` WHERE `source` IN ({{in}})",
-                list(dict.fromkeys(s for s, _ in self.pairs)))}
-        return self.plan_for([p for p in self.pairs if p not in have])
 
 
 class SchemaSpecs:

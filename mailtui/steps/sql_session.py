@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from mailtui.model.answers import Database
 from mailtui.stack import db as dbmod
-
-if TYPE_CHECKING:
-    from mailtui.model.answers import Database
+from mailtui.system import services
 
 _IN_CHUNK = 500
 
@@ -19,8 +17,6 @@ _IN_CHUNK = 500
 # ---------------------------------------------------------------- connections for one run
 
 def local_server_running() -> bool:
-    from mailtui.system import services
-
     return dbmod.local_socket() is not None and services.is_running("mariadb")
 
 

@@ -14,11 +14,22 @@ from pathlib import Path
 from mailtui import paths
 from mailtui.errors import StepFailed
 from mailtui.model.answers import Answers
-from mailtui.steps.base import Check, Context, Resource, Step
+from mailtui.report import Check
+from mailtui.stack import probes as checks
+from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import CommandResource, DirectoryResource
 from mailtui.system.commands import run, which
 
 CERT_DAYS = 825
+
+
+def cert_path(answers: Answers) -> str:
+    """The certificate every TLS service presents: the operator's file, or mailtui's self-signed one."""
+    return answers.tls.cert if answers.tls.mode == "files" else paths.SELF_SIGNED_CERT
+
+
+def key_path(answers: Answers) -> str:
+    return answers.tls.key if answers.tls.mode == "files" else paths.SELF_SIGNED_KEY
 
 
 def cert_covers(cert: str, hostname: str) -> bool:
@@ -120,11 +131,10 @@ class TlsStep(Step):
         return super().apply(ctx)
 
     def functional_checks(self, ctx: Context) -> list[Check]:
-        cert, key = paths.tls_cert(ctx.answers), paths.tls_key(ctx.answers)
+        cert, key = cert_path(ctx.answers), key_path(ctx.answers)
         if not (os.path.exists(cert) and os.path.exists(key)):
             return [Check("TLS certificate", False, f"{cert} or {key} is missing")]
         ok = cert_covers(cert, ctx.answers.hostname) and key_matches(cert, key) and not cert_expired(cert)
-        from mailtui.stack import probes as checks
 
         # The private key is never readable by others. mailtui's own is root's alone; an operator's may
         # belong to whoever renews it and be readable by a group (e.g. ssl-cert): Postfix and Dovecot

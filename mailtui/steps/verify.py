@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from mailtui.errors import StepFailed
 from mailtui.events import StepEmitter
+from mailtui.report import Check
 from mailtui.stack import probes as checks
-from mailtui.steps.base import Check, Context, Resource, Step
+from mailtui.steps.base import Context, Resource, Step
 
 
 class VerifyStep(Step):

@@ -25,7 +25,7 @@ import sh
 
 from mailtui import faults
 from mailtui.errors import CommandFailed
-from mailtui.system import files
+from mailtui.system import backups
 
 LineCallback = Callable[[str], None]
 
@@ -170,16 +170,16 @@ def _prepare(argv: Sequence[str], changes: Sequence[str | Path]) -> tuple[Effect
         effect = Effect(files=(*effect.files, *(str(c) for c in changes)), users=effect.users,
                         groups=effect.groups, mutates=True)
     for path in effect.files:
-        files.record_original(Path(path))
+        backups.record_original(Path(path))
     noted = [(kind, name) for kind, names in (("group", effect.groups), ("user", effect.users))
-             for name in names if files.record_account(kind, name)]
+             for name in names if backups.record_account(kind, name)]
     return effect, noted
 
 
 def _finish(argv: Sequence[str], effect: Effect, noted: list[tuple[str, str]], code: int) -> None:
     if code != 0:
         for kind, name in noted:
-            files.forget_account(kind, name)
+            backups.forget_account(kind, name)
     faults.point("command", " ".join(argv), effect="change" if effect.mutates else "none", files=effect.files)
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from mailtui.screens.dashboard.common import ActionTablePanel, Confirm, clip, describe
+from mailtui.screens.dashboard.common import ActionTablePanel, Confirm, describe
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,10 +21,9 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from mailtui.cli.ops import human_age
-
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
+from mailtui.api.operations import Operations
+from mailtui.api.types import Ban, JailStatus
+from mailtui.format import clip, human_age
 
 TIME_FORMAT = "%b %d %H:%M"  # "Nov 25 14:02"
 ADDRESS_WIDTH = 23  # a longer address (IPv6 has up to 39 characters) shows whole in the line below the table
@@ -46,7 +45,7 @@ def left_text(ends_at: float | None, now: float) -> str:
     return human_age(left) if left >= 1 else "ending"
 
 
-def detail_text(ban: Any, now: float) -> str:
+def detail_text(ban: Ban, now: float) -> str:
     """The selected ban in full: '2001:db8::7 (dovecot): banned Nov 25 14:02, until Nov 25 15:02 — 55m00s left'."""
     text = f"{ban.address} ({ban.jail}): banned {when_text(ban.banned_at)}"
     if ban.ends_at is not None:
@@ -55,17 +54,17 @@ def detail_text(ban: Any, now: float) -> str:
     return text
 
 
-def ban_key(ban: Any) -> str:
+def ban_key(ban: Ban) -> str:
     return f"{ban.jail}\t{ban.address}"
 
 
-def jail_line(jail: Any) -> str:
+def jail_line(jail: JailStatus) -> str:
     """'dovecot        failed 3 now / 41 total   banned 1 now / 9 total'."""
     return (f"{jail.name:<14} failed {jail.currently_failed} now / {jail.total_failed} total   "
             f"banned {jail.currently_banned} now / {jail.total_banned} total")
 
 
-def bans_summary(bans: list[Any]) -> str:
+def bans_summary(bans: list[Ban]) -> str:
     """'3 addresses banned' ('No address is banned' when none is)."""
     if not bans:
         return "No address is banned"
@@ -139,7 +138,7 @@ class BansPanel(ActionTablePanel):
         """What fail2ban said: `unavailable` is its sentence when it cannot be asked; `error` when asking
         failed; else the jails and the bans."""
 
-        def __init__(self, jails: list[Any] | None, bans: list[Any] | None, *, unavailable: str = "",
+        def __init__(self, jails: list[JailStatus] | None, bans: list[Ban] | None, *, unavailable: str = "",
                      error: str = "") -> None:
             super().__init__()
             self.jails, self.bans, self.unavailable, self.error = jails, bans, unavailable, error
@@ -149,8 +148,8 @@ class BansPanel(ActionTablePanel):
             super().__init__()
             self.done, self.error = done, error
 
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine)
+    def __init__(self, ops: Operations) -> None:
+        super().__init__(ops)
         self.bans: dict[str, Any] = {}  # ban_key -> Ban, in the order shown (newest first)
         self.loaded = False
         self.unavailable = ""
@@ -193,10 +192,10 @@ class BansPanel(ActionTablePanel):
         self.post_read(self._ask_fail2ban, lambda why: self.BansLoaded(None, None, error=why))
 
     def _ask_fail2ban(self) -> BansLoaded:
-        why_not = self.engine.bans_available()
+        why_not = self.ops.bans_available()
         if why_not:
             return self.BansLoaded(None, None, unavailable=str(why_not))
-        return self.BansLoaded(list(self.engine.ban_jails()), list(self.engine.bans()))
+        return self.BansLoaded(list(self.ops.ban_jails()), list(self.ops.bans()))
 
     @on(BansLoaded)
     def _loaded(self, message: BansLoaded) -> None:
@@ -267,7 +266,7 @@ class BansPanel(ActionTablePanel):
 
     # ------------------------------------------------------------ selection
 
-    def selected_ban(self) -> Any | None:
+    def selected_ban(self) -> Ban | None:
         key = self.selected_key()
         return self.bans.get(key) if key else None
 
@@ -316,7 +315,7 @@ class BansPanel(ActionTablePanel):
     @work(thread=True, group="bans-action")
     def run_unban(self, address: str, jail: str | None) -> None:
         try:
-            lifted = list(self.engine.unban(address, jail))
+            lifted = list(self.ops.unban(address, jail))
         except Exception as exc:
             self.post_message(self.UnbanDone("", f"unban {address} failed: {describe(exc)}"))
             return

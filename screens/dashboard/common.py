@@ -4,7 +4,7 @@ actions said, and the base of the tabs built around a table, a bar of action but
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from mailtui.screens.widgets.fields import with_label
 from rich.text import Text
@@ -17,24 +17,8 @@ from textual.timer import Timer
 from textual.widgets import Button, DataTable, RichLog, Static
 from textual.worker import get_current_worker
 
+from mailtui.api.operations import Operations
 from mailtui.errors import ValidationError
-
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
-def clip(text: str, width: int) -> str:
-    """`text` cut to `width` characters, an ellipsis marking the cut."""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def error_text(exc: BaseException) -> str:
@@ -181,9 +165,9 @@ class ActionTablePanel(RefreshWhileShown, Vertical):
     ACTIONS: ClassVar[frozenset[str]] = frozenset()  # the actions shown dimmed while an action runs
     DISABLED_WHILE_BUSY: ClassVar[str] = "Button"  # a selector for the bar's buttons disabled meanwhile
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, ops: Operations) -> None:
         super().__init__(id=self.ID_PREFIX)
-        self.engine = engine
+        self.ops = ops
         self.busy = ""  # what runs now ("" when nothing does)
 
     # ------------------------------------------------------------ the widgets (for compose)

@@ -6,21 +6,20 @@ panel of its own module; this screen only holds them together.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from mailtui.screens.dashboard.accounts import AccountsPanel
 from mailtui.screens.dashboard.bans import BansPanel
-from mailtui.screens.dashboard.common import Confirm, error_text, human_size
+from mailtui.screens.dashboard.common import Confirm, error_text
 from mailtui.screens.dashboard.log import MailLogPanel
 from mailtui.screens.dashboard.queue import QueuePanel
 from mailtui.screens.dashboard.services import ServicesPanel
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.binding import Binding as _Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
+from mailtui.api.operations import Operations
+from mailtui.format import human_size
 
 __all__ = ["AccountsPanel", "Confirm", "DashboardScreen", "dashboard_help", "error_text", "human_size"]
 
@@ -48,7 +47,6 @@ def _key_name(key: str) -> str:
 def dashboard_help() -> str:
     """The dashboard's help: its general keys, then each tab's own keys taken from the panels' BINDINGS
     (so the help cannot drift from what the keys do)."""
-    from textual.binding import Binding as _Binding
 
     parts = [HELP_HEAD]
     for title, panel in PANELS:
@@ -77,23 +75,23 @@ class DashboardScreen(Screen[None]):
         Binding("pageup", "page(-1)", "Prev page", priority=True),
     ]
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, ops: Operations) -> None:
         super().__init__()
-        self.engine = engine
+        self.ops = ops
 
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(id="dashboard-tabs"):
             with TabPane("Accounts", id="tab-accounts"):
-                yield AccountsPanel(self.engine)
+                yield AccountsPanel(self.ops)
             with TabPane("Services", id="tab-services"):
-                yield ServicesPanel(self.engine)
+                yield ServicesPanel(self.ops)
             with TabPane("Queue", id="tab-queue"):
-                yield QueuePanel(self.engine)
+                yield QueuePanel(self.ops)
             with TabPane("Mail log", id="tab-mail-log"):
-                yield MailLogPanel(self.engine)
+                yield MailLogPanel(self.ops)
             with TabPane("Bans", id="tab-bans"):
-                yield BansPanel(self.engine)
+                yield BansPanel(self.ops)
         yield Footer()
 
     def on_mount(self) -> None:

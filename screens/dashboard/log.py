@@ -1,6 +1,6 @@
 """The dashboard's Mail log tab: the live mail log, coloured by outcome, filtered as you type.
 
-- A thread worker runs `engine.follow_log` (the last 500 lines, then each new one through rotation) and
+- A thread worker runs `ops.follow_log` (the last 500 lines, then each new one through rotation) and
   drops the events into a deque; a 0.1 s UI timer takes them out in one batch, so 5,000 lines a second
   cost ten small updates a second, not 5,000. The newest BUFFER_MAX events stay in memory for the
   filter, the journeys and the summary.
@@ -8,8 +8,8 @@
   lines cost no more than 20; it has a row cursor for choosing the line whose message to follow.
 - Following: new lines scroll into view only while the cursor sits on the newest line. Space/p pauses
   (new lines are kept and counted, the view stays put); End/G shows the newest and follows again.
-- Enter opens one message's journey (`engine.journey`): its Postfix lines and Dovecot's LMTP delivery.
-- The summary on top: per-minute counts of the last 30 minutes as sparklines (`engine.log_summary`,
+- Enter opens one message's journey (`ops.journey`): its Postfix lines and Dovecot's LMTP delivery.
+- The summary on top: per-minute counts of the last 30 minutes as sparklines (`ops.log_summary`,
   recomputed at most every SUMMARY_EVERY seconds, in a thread).
 """
 
@@ -17,32 +17,26 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
-from bisect import bisect_left
 from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mailtui.screens.dashboard.common import error_text
-from rich.style import Style
-from rich.text import Text
-from textual import events, work
+from mailtui.screens.dashboard.journey import JourneyScreen
+from mailtui.screens.dashboard.log_lines import (
+    LogLines,
+)
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.containers import Horizontal, Vertical
-from textual.geometry import Size
-from textual.message import Message
-from textual.screen import ModalScreen
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Input, Sparkline, Static
 from textual.worker import get_current_worker
 
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
+from mailtui.api.operations import Operations
+from mailtui.api.types import LogQuery, queue_id_of_session
+from mailtui.format import compact
 
 BUFFER_MAX = 20_000  # newest events kept for the filter, journeys and the summary
 FROM_END_LINES = 500  # lines read back from the end of the log when following starts
@@ -52,314 +46,17 @@ SUMMARY_EVERY = 2.0  # seconds between summary recomputations
 SUMMARY_MINUTES = 30
 SOURCE_CHECK_EVERY = 1.0  # seconds between checks whether a missing log file has appeared
 
-# Rich colour names: Textual shows the 16 ANSI ones through its terminal theme, where magenta is the same red
-# as red (Monokai) — so auth failures get the 256-colour "orchid" (a magenta that stays one).
-OUTCOME_STYLES: dict[str, str] = {
-    "delivered": "green", "deferred": "yellow", "bounced": "red", "rejected": "red",
-    "auth-failure": "orchid", "error": "bold red", "login": "cyan", "info": "",
-}
 SUMMARY_ROWS = (("delivered", "delivered"), ("deferred", "deferred"), ("rejected", "rejected"),
                 ("auth-failure", "auth fail"))
-SERVICE_WIDTH = 10
-QUEUE_ID_WIDTH = 11
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 # ---------------------------------------------------------------- one line as text
 
-def short_service(service: str) -> str:
-    """postfix/smtpd -> smtpd, postfix/submission/smtpd -> submission, dovecot/lmtp -> dovecot (Dovecot's
-    message names its process itself: "lmtp(alice@…)")."""
-    if service.startswith("dovecot"):
-        return "dovecot"
-    parts = service.split("/")
-    if len(parts) >= 3:
-        return parts[1]
-    return parts[-1]
-
-
-def line_columns(event: Any) -> tuple[str, str, str, str]:
-    """(HH:MM:SS, service, queue id, message) of an event, padded to their columns. The message loses
-    its leading "QUEUEID: " (the queue id has its own column)."""
-    stamp = event.ts.strftime("%H:%M:%S") if event.ts is not None else " " * 8
-    qid = event.queue_id or ""
-    message = event.message if event.service else event.raw
-    if qid and message.startswith(f"{qid}: "):
-        message = message[len(qid) + 2:]
-    message = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", message.expandtabs())
-    service = short_service(event.service)
-    if len(service) > SERVICE_WIDTH:
-        service = service[:SERVICE_WIDTH - 1] + "…"
-    return stamp, f"{service:<{SERVICE_WIDTH}}", f"{qid:<{QUEUE_ID_WIDTH}}", message
-
-
-def event_text(event: Any) -> Text:
-    """One log line as shown: the time dimmed, the rest in its outcome's colour."""
-    stamp, service, qid, message = line_columns(event)
-    style = OUTCOME_STYLES.get(event.outcome, "")
-    text = Text(no_wrap=True, end="")
-    text.append(stamp, "dim")
-    text.append(f" {service} {qid} {message}", style)
-    return text
-
-
-def compact(n: int) -> str:
-    """A count in at most 4 characters: 999, 1.2k, 20k, 1.2M."""
-    if n < 1000:
-        return str(n)
-    for unit, size in (("k", 1_000), ("M", 1_000_000)):
-        if n < size * 10:
-            return f"{n * 10 // size / 10:.1f}{unit}"
-        if n < size * 1000:
-            return f"{n // size}{unit}"
-    return f"{n // 1_000_000}M"
-
-
-def line_width(event: Any) -> int:
-    stamp, service, qid, message = line_columns(event)
-    return len(stamp) + len(service) + len(qid) + len(message) + 3
-
 
 # ---------------------------------------------------------------- the lines view
 
-class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
-    """Log lines with a row cursor; renders only what is on screen. Lines are (seq, event) pairs: seq
-    numbers every event ever received, so the render cache survives trimming and filtering."""
-
-    BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("left", "scroll_left", "Scroll left", show=False),
-        Binding("right", "scroll_right", "Scroll right", show=False),
-    ]
-    COMPONENT_CLASSES = {"log-lines--cursor"}
-    DEFAULT_CSS = """
-    LogLines {
-        background: $surface;
-        overflow-x: auto;
-        overflow-y: scroll;
-        scrollbar-size-vertical: 1;
-        height: 1fr;
-    }
-    LogLines > .log-lines--cursor {
-        background: $foreground 12%;
-    }
-    LogLines:focus > .log-lines--cursor {
-        background: $primary 45%;
-    }
-    """
-
-    class CursorMoved(Message):
-        """The cursor moved to another line (or the lines under it changed)."""
-
-        def __init__(self, lines: LogLines) -> None:
-            super().__init__()
-            self.lines = lines
-
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self.lines: list[tuple[int, Any]] = []
-        self.cursor = 0
-        self._width = 0
-        self._cache: LRUCache[int, Strip] = LRUCache(1024)
-
-    # ------------------------------------------------------------ content
-
-    @property
-    def current(self) -> tuple[int, Any] | None:
-        return self.lines[self.cursor] if 0 <= self.cursor < len(self.lines) else None
-
-    @property
-    def at_newest(self) -> bool:
-        """The cursor is on the newest line and the view shows the bottom: new lines scroll in."""
-        return not self.lines or (self.cursor >= len(self.lines) - 1 and self.is_vertical_scroll_end)
-
-    def line_text(self, index: int) -> Text:
-        return event_text(self.lines[index][1])
-
-    def set_lines(self, lines: list[tuple[int, Any]], *, cursor_at_end: bool = True) -> None:
-        self.lines = lines
-        self._width = max((line_width(e) for _, e in lines), default=0)
-        self._cache.clear()
-        self._resize()
-        if cursor_at_end:
-            self.move_cursor(len(lines) - 1, end=True)
-        else:
-            self.move_cursor(0)
-            self.scroll_to(x=0, y=0, animate=False, immediate=True)
-        self.post_message(self.CursorMoved(self))
-        self.refresh()
-
-    def append(self, lines: list[tuple[int, Any]]) -> None:
-        """Add lines at the end; they scroll into view only when the view was at the newest line."""
-        if not lines:
-            return
-        follow = self.at_newest
-        self.lines.extend(lines)
-        self._width = max(self._width, max(line_width(e) for _, e in lines))
-        self._resize()
-        if follow:
-            self.move_cursor(len(self.lines) - 1, end=True)
-        self.refresh()
-
-    def trim_before(self, seq: int) -> int:
-        """Drop the lines older than `seq` (trimmed from the buffer); the view keeps its place."""
-        n = bisect_left(self.lines, seq, key=lambda line: line[0])
-        if n:
-            del self.lines[:n]
-            self.cursor = max(0, self.cursor - n)
-            y = max(0, self.scroll_offset.y - n)
-            self._resize()
-            self.scroll_to(y=y, animate=False, immediate=True)
-            self.refresh()
-        return n
-
-    def _resize(self) -> None:
-        self.virtual_size = Size(self._width, len(self.lines))
-
-    # ------------------------------------------------------------ cursor
-
-    def move_cursor(self, index: int, *, end: bool = False) -> None:
-        before = self.current
-        self.cursor = max(0, min(index, len(self.lines) - 1))
-        if self.current is not before:
-            self.post_message(self.CursorMoved(self))
-        if end:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        else:
-            self._show_cursor()
-        self.refresh()
-
-    def _show_cursor(self) -> None:
-        height = self.scrollable_content_region.height
-        if height <= 0:
-            return
-        top = self.scroll_offset.y
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
-
-    def action_cursor(self, step: int) -> None:
-        self.move_cursor(self.cursor + step)
-
-    def action_page(self, step: int) -> None:
-        height = max(1, self.scrollable_content_region.height - 1)
-        self.move_cursor(self.cursor + step * height)
-
-    def on_click(self, event: events.Click) -> None:
-        index = self.scroll_offset.y + event.y
-        if 0 <= index < len(self.lines):
-            self.move_cursor(index)
-
-    def on_resize(self) -> None:
-        if self.cursor >= len(self.lines) - 1:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        else:
-            self._show_cursor()
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._cache.clear()
-
-    # ------------------------------------------------------------ rendering
-
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        if index >= len(self.lines):
-            return Strip.blank(width, base)
-        seq, event = self.lines[index]
-        strip = self._cache.get(seq)
-        if strip is None:
-            text = event_text(event)
-            strip = Strip(text.render(self.app.console), text.cell_len)
-            self._cache[seq] = strip
-        style = base
-        if index == self.cursor:
-            cursor = self.get_component_rich_style("log-lines--cursor")
-            style = base + Style(bgcolor=cursor.bgcolor)
-        return strip.crop_extend(scroll_x, scroll_x + width, None).apply_style(style)
-
 
 # ---------------------------------------------------------------- one message's journey
-
-class JourneyScreen(ModalScreen[None]):
-    """The lines of one message, coloured like the log; Esc closes."""
-
-    BINDINGS = [
-        Binding("escape", "close", "Close"),
-        Binding("home", "first", "First line", show=False),
-        Binding("end", "last", "Last line", show=False),
-    ]
-    DEFAULT_CSS = """
-    JourneyScreen {
-        align: center middle;
-    }
-    JourneyScreen #journey {
-        width: 100%;
-        height: 100%;
-        margin: 1 1;
-        border: round $primary;
-        background: $panel;
-        padding: 0 1;
-    }
-    JourneyScreen #journey-title {
-        text-style: bold;
-        height: 1;
-    }
-    JourneyScreen #journey-detail {
-        height: auto;
-        max-height: 4;
-        border-top: solid $primary 50%;
-    }
-    JourneyScreen #journey-note {
-        color: $text-muted;
-        height: 1;
-    }
-    """
-
-    def __init__(self, queue_id: str, events: Sequence[Any]) -> None:
-        super().__init__()
-        self.queue_id = queue_id
-        self.events = list(events)
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="journey"):
-            yield Static(f"Journey of {self.queue_id}", id="journey-title")
-            yield LogLines(id="journey-lines")
-            yield Static("", id="journey-detail")
-            yield Static(self._note(), id="journey-note")
-
-    def _note(self) -> str:
-        postfix = sum(1 for e in self.events if e.queue_id == self.queue_id)
-        dovecot = len(self.events) - postfix
-        delivery = f", {dovecot} of Dovecot's delivery" if dovecot else ""
-        return f"{postfix} Postfix line{'s' if postfix != 1 else ''}{delivery} · Esc closes"
-
-    def on_mount(self) -> None:
-        lines = self.query_one(LogLines)
-        lines.set_lines(list(enumerate(self.events)), cursor_at_end=False)
-        lines.focus()
-
-    def on_log_lines_cursor_moved(self, message: LogLines.CursorMoved) -> None:
-        """The chosen line in full (the list shows only what fits in a row)."""
-        current = message.lines.current
-        self.query_one("#journey-detail", Static).update(Text(current[1].raw if current else ""))
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def action_first(self) -> None:
-        self.query_one(LogLines).move_cursor(0)
-
-    def action_last(self) -> None:
-        lines = self.query_one(LogLines)
-        lines.move_cursor(len(lines.lines) - 1)
 
 
 # ---------------------------------------------------------------- the panel
@@ -427,9 +124,9 @@ class MailLogPanel(Vertical):
     }
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, ops: Operations) -> None:
         super().__init__(id="mail-log")
-        self.engine = engine
+        self.ops = ops
         self.buffer: list[Any] = []  # the newest events, oldest first
         self.base = 0  # seq of buffer[0]
         self.total = 0  # events received so far (the seq of the next one)
@@ -496,8 +193,8 @@ class MailLogPanel(Vertical):
             return worker.is_cancelled or self._stopping
 
         try:
-            self.source = self.engine.mail_log_source()
-            for event in self.engine.follow_log(stop, from_end_lines=FROM_END_LINES):
+            self.source = str(self.ops.mail_log_source())
+            for event in self.ops.follow_log(LogQuery(lines=FROM_END_LINES), stop):
                 self._incoming.append(event)  # the UI takes them out in batches (_drain)
                 if stop():
                     return
@@ -615,7 +312,7 @@ class MailLogPanel(Vertical):
     def _compute_summary(self, events: list[Any]) -> None:
         worker = get_current_worker()
         try:
-            summary = self.engine.log_summary(events, minutes=SUMMARY_MINUTES)
+            summary = self.ops.log_summary(events, minutes=SUMMARY_MINUTES)
         except Exception:  # a line the summary cannot count must not cost the log view: keep the last one
             return
         if worker.is_cancelled or self._stopping:
@@ -727,19 +424,10 @@ class MailLogPanel(Vertical):
             self.notify("There is no line to follow yet.", severity="warning")
             return
         event = current[1]
-        queue_id = event.queue_id or self._queue_id_of_session(event.session_id)
+        queue_id = event.queue_id or queue_id_of_session(self.buffer, event.session_id)
         if not queue_id:
             self.notify("This line has no queue id: choose a Postfix line of a queued message "
                         "(one with a queue id like B29BA1ACA25) to follow it.",
                         title="No queue id", severity="warning")
             return
-        self.app.push_screen(JourneyScreen(queue_id, self.engine.journey(self.buffer, queue_id)))
-
-    def _queue_id_of_session(self, session_id: str | None) -> str | None:
-        """A Dovecot LMTP line: the queue id of the Postfix line whose reply names its session."""
-        if not session_id:
-            return None
-        for event in reversed(self.buffer):
-            if event.queue_id and event.session_id == session_id:
-                return str(event.queue_id)
-        return None
+        self.app.push_screen(JourneyScreen(queue_id, self.ops.journey(self.buffer, queue_id)))

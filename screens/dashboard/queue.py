@@ -9,9 +9,9 @@ the cursor stays on the same message (by queue id) when it is still there.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from mailtui.screens.dashboard.common import ActionTablePanel, Confirm, clip, describe, human_size
+from mailtui.screens.dashboard.common import ActionTablePanel, Confirm, describe
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,10 +19,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from mailtui.cli.ops import human_age
-
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
+from mailtui.api.operations import Operations
+from mailtui.format import clip, human_age, human_size
 
 QUEUE_ORDER = ("active", "incoming", "maildrop", "deferred", "hold")
 SENDER_WIDTH = 16
@@ -125,8 +123,8 @@ class QueuePanel(ActionTablePanel):
             super().__init__()
             self.done, self.output, self.error = done, output, error
 
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine)
+    def __init__(self, ops: Operations) -> None:
+        super().__init__(ops)
         self.messages: dict[str, Any] = {}
         self.loaded = False
         self._shown_reason_width = 0
@@ -165,7 +163,7 @@ class QueuePanel(ActionTablePanel):
 
     @work(thread=True, exclusive=True, group="queue-list")
     def load(self) -> None:
-        self.post_list(self.engine.queue_list, self.QueueLoaded)
+        self.post_list(self.ops.queue_list, self.QueueLoaded)
 
     @on(QueueLoaded)
     def _loaded(self, message: QueueLoaded) -> None:
@@ -329,7 +327,7 @@ class QueuePanel(ActionTablePanel):
     @work(thread=True, group="queue-action")
     def run_action(self, action: str, queue_id: str | None, done: str) -> None:
         try:
-            output = self.engine.queue_action(action, queue_id)
+            output = self.ops.queue_action(action, queue_id)
         except Exception as exc:
             what = f"{action} {queue_id}" if queue_id else f"{action} the queue"
             self.post_message(self.ActionDone("", "", f"{what} failed: {describe(exc)}"))

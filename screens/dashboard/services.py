@@ -9,7 +9,7 @@ seconds while the tab is shown, and after every action.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from mailtui.screens.dashboard.common import ActionTablePanel, Confirm, describe
 from rich.text import Text
@@ -21,10 +21,8 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Button, Static, TabbedContent
 
-from mailtui.cli.ops import human_age
-
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
+from mailtui.api.operations import Operations
+from mailtui.format import human_age
 
 LABELS = {"postfix": "Postfix", "dovecot": "Dovecot", "mariadb": "MariaDB"}
 PAST = {"start": "started", "stop": "stopped", "restart": "restarted", "reload": "reloaded"}
@@ -118,8 +116,8 @@ class ServicesPanel(ActionTablePanel):
             super().__init__()
             self.done, self.output, self.error, self.debug = done, output, error, debug
 
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine)
+    def __init__(self, ops: Operations) -> None:
+        super().__init__(ops)
         self.debug: bool | None = None
         self.names: list[str] = []
 
@@ -158,7 +156,7 @@ class ServicesPanel(ActionTablePanel):
 
     @work(thread=True, exclusive=True, group="services-status")
     def refresh_status(self) -> None:
-        self.post_list(self.engine.service_statuses, self.StatusesLoaded)
+        self.post_list(self.ops.service_statuses, self.StatusesLoaded)
 
     @on(StatusesLoaded)
     def _statuses_loaded(self, message: StatusesLoaded) -> None:
@@ -191,7 +189,7 @@ class ServicesPanel(ActionTablePanel):
 
     @work(thread=True, exclusive=True, group="services-problems")
     def load_problems(self) -> None:
-        self.post_list(self.engine.config_problems, self.ProblemsLoaded)
+        self.post_list(self.ops.config_problems, self.ProblemsLoaded)
 
     @on(ProblemsLoaded)
     def _problems_loaded(self, message: ProblemsLoaded) -> None:
@@ -216,7 +214,7 @@ class ServicesPanel(ActionTablePanel):
     @work(thread=True, exclusive=True, group="services-debug")
     def load_debug(self) -> None:
         try:
-            enabled: bool | None = bool(self.engine.dovecot_debug_enabled())
+            enabled: bool | None = bool(self.ops.dovecot_debug_enabled())
         except Exception:
             enabled = None
         self.post_message(self.DebugLoaded(enabled))
@@ -295,7 +293,7 @@ class ServicesPanel(ActionTablePanel):
     def run_control(self, name: str, verb: str) -> None:
         label = LABELS.get(name, name)
         try:
-            output = self.engine.control_service(name, verb)
+            output = self.ops.control_service(name, verb)
         except Exception as exc:
             self.post_message(self.ActionDone("", "", f"{label}: {verb} failed: {describe(exc)}"))
             return
@@ -313,11 +311,11 @@ class ServicesPanel(ActionTablePanel):
     def run_debug(self, on_: bool) -> None:
         output, error = "", ""
         try:
-            output = str(self.engine.set_dovecot_debug(on_) or "")
+            output = str(self.ops.set_dovecot_debug(on_) or "")
         except Exception as exc:
             error = f"could not turn Dovecot debug logging {'on' if on_ else 'off'}: {describe(exc)}"
         try:
-            enabled: bool | None = bool(self.engine.dovecot_debug_enabled())
+            enabled: bool | None = bool(self.ops.dovecot_debug_enabled())
         except Exception:
             enabled = None if error else on_
         done = "" if error else ("Dovecot debug logging is ON (auth_debug, mail_debug; passwords are never "

@@ -9,29 +9,26 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
+from mailtui.screens.widgets.fields import StepList
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Label, Log, ProgressBar, Static
+from textual.worker import get_current_worker
 
+from mailtui.api.operations import Operations
+from mailtui.api.types import CheckedAnswers, InstallState
 from mailtui.events import Event
-from mailtui.model.answers import Answers
-
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
+from mailtui.format import elapsed
 
 # engine step -> side-list stage
 STEP_STAGE = {"packages": "packages", "database": "database", "tls": "tls", "postfix": "postfix",
               "dovecot": "dovecot", "firewall": "firewall"}
 
 
-def fmt_elapsed(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class StepRow(Horizontal):
@@ -60,7 +57,7 @@ class ApplyPane(Vertical):
     class Ended(Message):
         """The install worker is gone (state says how it ended), or could not be started (error)."""
 
-        def __init__(self, state: Any, error: str = "") -> None:
+        def __init__(self, state: InstallState | None, error: str = "") -> None:
             super().__init__()
             self.state = state
             self.error = error
@@ -72,11 +69,11 @@ class ApplyPane(Vertical):
             super().__init__()
             self.after = after
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, ops: Operations) -> None:
         super().__init__(id="apply", classes="pane")
-        self.engine = engine
-        self.titles = [(n, t) for n, t, _ in engine.step_titles()]
-        self.answers: Answers | None = None
+        self.ops = ops
+        self.titles = [(step.name, step.title) for step in ops.steps()]
+        self.answers: CheckedAnswers | None = None
         self.steps: list[str] | None = None
         self.after = "verify"
         self.running = False
@@ -84,7 +81,7 @@ class ApplyPane(Vertical):
         self.finished = 0.0
         self.tail: deque[str] = deque(maxlen=8)
         self.current = ""
-        self.state: Any = None
+        self.state: InstallState | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Installing", classes="pane-title", id="apply-title")
@@ -115,7 +112,7 @@ class ApplyPane(Vertical):
     def tick(self) -> None:
         if self.running and self.started:
             self._status(f"Running{' ' + self.current if self.current else ''} — elapsed "
-                         f"{fmt_elapsed(self.clock() - self.started)}. It keeps running if this terminal "
+                         f"{elapsed(self.clock() - self.started)}. It keeps running if this terminal "
                          "goes away; start mailtui again to re-attach.")
 
     def _status(self, text: str, style: str = "") -> None:
@@ -125,7 +122,6 @@ class ApplyPane(Vertical):
         stage = STEP_STAGE.get(step, "apply" if step == "apply" else None)
         if stage is None:
             return
-        from mailtui.screens.widgets.fields import StepList
 
         for sl in self.screen.query(StepList):
             sl.set_state(stage, state)
@@ -149,7 +145,7 @@ class ApplyPane(Vertical):
             elif row.status.content == "waiting":
                 row.set("not in this run", "dim")
 
-    def start(self, answers: Answers, steps: Sequence[str] | None = None, *, after: str = "verify") -> None:
+    def start(self, answers: CheckedAnswers, steps: Sequence[str] | None = None, *, after: str = "verify") -> None:
         """Start the install worker for `steps` (None: all) and follow it."""
         self.answers, self.steps, self.after = answers, list(steps) if steps is not None else None, after
         self.reset(self.steps)
@@ -159,25 +155,23 @@ class ApplyPane(Vertical):
         self._status("Starting the install worker…")
         self.follow(answers, self.steps, start=True)
 
-    def attach(self, answers: Answers | None, state: Any) -> None:
+    def attach(self, state: InstallState) -> None:
         """Follow an install that is already running (started by an earlier mailtui)."""
-        self.answers, self.steps, self.after = answers, None, "verify"
+        self.answers, self.steps, self.after = None, None, "verify"
         self.reset(None)
         self.running = True
         self._sidebar("apply", "running")
         self.started = state.started or self.clock()
         self._status("Re-attached to the running install.")
-        self.follow(answers, None, start=False)
+        self.follow(None, None, start=False)
 
     @work(thread=True, exclusive=True, group="install")
-    def follow(self, answers: Answers | None, steps: list[str] | None, start: bool) -> None:
-        from textual.worker import get_current_worker
-
+    def follow(self, answers: CheckedAnswers | None, steps: list[str] | None, start: bool) -> None:
         worker = get_current_worker()
         if start:
             assert answers is not None
             try:
-                self.engine.start_worker(answers, steps)
+                self.ops.start_worker(answers, steps)
             except Exception as exc:
                 self.post_message(self.Ended(None, f"the install could not start: {exc}"))
                 return
@@ -185,14 +179,14 @@ class ApplyPane(Vertical):
         def stop() -> bool:
             if worker.is_cancelled:
                 return True
-            state = self.engine.read_state()
+            state = self.ops.read_state()
             return not (state.status == "running" and state.alive)
 
-        for event in self.engine.follow_events(stop):
+        for event in self.ops.follow_events(stop):
             if worker.is_cancelled:
                 return
             self.post_message(self.EngineEvent(event))
-        self.post_message(self.Ended(self.engine.read_state()))
+        self.post_message(self.Ended(self.ops.read_state()))
 
     # ------------------------------------------------------------ events
 
@@ -251,7 +245,7 @@ class ApplyPane(Vertical):
         ok = state is not None and state.status == "done"
         self._sidebar("apply", "done" if ok and self.after == "verify" else "todo" if ok else "failed")
         if ok:
-            took = f" in {fmt_elapsed(state.finished - state.started)}" if state.finished and state.started else ""
+            took = f" in {elapsed(state.finished - state.started)}" if state.finished and state.started else ""
             if self.after == "review":
                 self._status(f"Packages installed{took}. Continue to review the real diffs against the stock "
                              "files before anything else changes.", "green")
@@ -260,9 +254,9 @@ class ApplyPane(Vertical):
             self._buttons("continue")
             self.query_one("#apply-continue", Button).focus()
             return
-        step = getattr(state, "failed_step", "") or "?"
-        reason = getattr(state, "error", "") or "the install worker stopped"
-        if getattr(state, "status", "") == "running":
+        step = (state.failed_step if state else "") or "?"
+        reason = (state.error if state else "") or "the install worker stopped"
+        if state is not None and state.status == "running":
             reason = "the install worker was killed before it finished"
         tail = "\n".join(f"  {line}" for line in list(self.tail)[-5:])
         failure.update(Text(f"Failed in {step}: {reason}" + (f"\nLast output:\n{tail}" if tail else ""),
@@ -271,7 +265,7 @@ class ApplyPane(Vertical):
         self._status("The install stopped. Fix the cause, then Retry (finished steps find nothing to do).",
                      "bold red")
         shown = ["retry", "quit"]
-        if step in self.engine.skippable():
+        if step in self.ops.skippable():
             shown.insert(1, "skip")
         self._buttons(*shown)
         self.query_one("#apply-retry", Button).focus()
@@ -281,18 +275,23 @@ class ApplyPane(Vertical):
     def _remaining(self, skip_failed: bool) -> list[str] | None:
         state = self.state
         run = self.steps or [n for n, _ in self.titles]
-        failed = getattr(state, "failed_step", "")
+        failed = state.failed_step if state is not None else ""
         if failed in run:
             rest = run[run.index(failed):]
             return rest[1:] if skip_failed else rest
         if self.steps is None and state is not None:
-            return self.engine.resume_from(state)
+            return self.ops.resume_from(state)
         return self.steps
 
     @on(Button.Pressed, "#apply-retry")
     def retry(self) -> None:
-        if self.answers is None:
-            self.answers = self.engine.pending_answers()
+        if self.answers is None:  # re-attached: the install's own answers, checked again
+            try:
+                pending = self.ops.pending_answers()
+                self.answers = self.ops.prepare(pending) if pending is not None else None
+            except Exception as exc:
+                self._status(f"The recorded answers could not be used: {exc}", "bold red")
+                return
         if self.answers is not None:
             self.start(self.answers, self._remaining(skip_failed=False), after=self.after)
 

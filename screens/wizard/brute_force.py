@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from mailtui.format import duration_text
+from mailtui.model.answers import Security
 
 
-def duration_text(seconds: int) -> str:
-    """600 -> '10 min', 3600 -> '1 h', 86400 -> '1 day', 90 -> '90 s'."""
-    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
-        if seconds >= size and seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if unit == 'day' and n != 1 else ''}"
-    return f"{seconds} s"
-
-
-def protection_text(security: Any) -> str:
+def protection_text(security: Security) -> str:
     """'5 failed logins within 10 min ban the address for 1 h (fail2ban)', or that it is off."""
     if not security.fail2ban:
         return "off: failed logins are not counted and no address is banned"
@@ -27,7 +19,7 @@ def protection_text(security: Any) -> str:
     return text + ")"
 
 
-def protection_line(security: Any) -> str:
+def protection_line(security: Security) -> str:
     """The same in one short line, under the form's fields: '→ 5 failed logins in 10 min: banned for 1 h'."""
     if not security.fail2ban:
         return "→ off: no address is banned"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mailtui.screens.wizard.brute_force import protection_text
 from rich.text import Text
@@ -13,10 +13,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Collapsible, Static
 
+from mailtui.api.operations import Operations
+from mailtui.api.types import CheckedAnswers, StepPlan
 from mailtui.model.answers import Answers
-
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
 
 
 def diff_text(diff: str) -> Text:
@@ -32,8 +31,8 @@ def diff_text(diff: str) -> Text:
 
 @dataclass
 class PlanResult:
-    answers: Answers  # prepared: validated, secrets filled
-    plan: list[tuple[Any, list[Any]]]
+    answers: CheckedAnswers  # validated, secrets filled
+    plan: list[StepPlan]
     pending_packages: list[str]
 
 
@@ -52,9 +51,9 @@ class ReviewPane(Vertical):
     class SaveRequested(Message):
         pass
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, ops: Operations) -> None:
         super().__init__(id="review", classes="pane")
-        self.engine = engine
+        self.ops = ops
         self.result: PlanResult | None = None
         self.banner = ""
 
@@ -80,9 +79,9 @@ class ReviewPane(Vertical):
     @work(thread=True, exclusive=True, group="plan")
     def make_plan(self, answers: Answers) -> None:
         try:
-            prepared = self.engine.prepare(answers)
-            plan = self.engine.plan(prepared)
-            pending = self.engine.pending_packages(prepared)
+            prepared = self.ops.prepare(answers)
+            plan = self.ops.plan(prepared)
+            pending = self.ops.pending_packages(prepared)
         except Exception as exc:  # shown on screen, in words
             self.post_message(self.Ready(None, str(exc) or type(exc).__name__))
             return
@@ -95,17 +94,18 @@ class ReviewPane(Vertical):
             summary.update(Text(f"The plan could not be made: {message.error}", style="bold red"))
             return
         self.result = result = message.result
-        total = sum(len(changes) for _, changes in result.plan)
+        total = sum(len(step.changes) for step in result.plan)
         lines = [self.banner] if self.banner else []
         lines.append(f"{total} change{'s' if total != 1 else ''} in {len(result.plan)} steps. "
                      "Open a step (Enter) to see each change and its diff.")
-        lines.append(f"Brute-force protection: {protection_text(result.answers.security)}")
+        lines.append(f"Brute-force protection: {protection_text(result.answers.answers.security)}")
         if result.pending_packages:
             lines.append(f"Not installed yet: {', '.join(result.pending_packages)} — their stock files "
                          "cannot be diffed now: the install pauses after the packages to show the real diffs.")
         summary.update("\n".join(lines))
         widgets = []
-        for step, changes in result.plan:
+        for step in result.plan:
+            changes = step.changes
             children: list[Any] = []
             for change in changes:
                 children.append(Static(Text(f"• {change.kind}: {change.summary}"), classes="change"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -11,13 +11,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Static
 
+from mailtui.api.operations import Operations
+from mailtui.api.types import Check
 from mailtui.model.answers import Answers
 
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
 
-
-def checklist(title: str, checks: list[Any]) -> Text:
+def checklist(title: str, checks: list[Check]) -> Text:
     t = Text()
     t.append(f"{title}\n", style="bold")
     for c in checks:
@@ -39,9 +38,9 @@ class VerifyPane(Vertical):
     class DashboardRequested(Message):
         pass
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, ops: Operations) -> None:
         super().__init__(id="verify", classes="pane")
-        self.engine = engine
+        self.ops = ops
 
     def compose(self) -> ComposeResult:
         yield Static("Verify", classes="pane-title")
@@ -72,24 +71,24 @@ class VerifyPane(Vertical):
 
         user = answers.users[0].email if answers.users else ""
         if user and password:
-            rt = guarded("Round trip", lambda: self.engine.roundtrip(user, password))
+            rt = guarded("Round trip", lambda: self.ops.roundtrip(user, password))
             if rt:
                 sections.append(checklist(f"Mail to {user}, read back over IMAPS", rt))
             failed += sum(not c.ok for c in rt)
         else:
             sections.append(Text("Round trip skipped: the first user's password is not known to this session "
                                  "(run `mailtui check` with it).\n", style="yellow"))
-        checks = guarded("Checks", lambda: self.engine.checks(answers))
+        checks = guarded("Checks", lambda: self.ops.checks(answers))
         if checks:
-            by_step: dict[str, list[Any]] = {}
-            for title, c in checks:
-                by_step.setdefault(title, []).append(c)
+            by_step: dict[str, list[Check]] = {}
+            for result in checks:
+                by_step.setdefault(result.title, []).append(result.check)
             for title, cs in by_step.items():
                 sections.append(checklist(title, cs))
-        failed += sum(not c.ok for _, c in checks)
-        addresses = guarded("Public addresses", lambda: [self.engine.public_addresses()])
+        failed += sum(not result.check.ok for result in checks)
+        addresses = guarded("Public addresses", lambda: [self.ops.public_addresses()])
         ipv4, ipv6 = addresses[0] if addresses else (None, None)
-        records = guarded("DNS records", lambda: self.engine.dns_records(answers, ipv4, ipv6))
+        records = guarded("DNS records", lambda: self.ops.dns_records(answers, ipv4, ipv6))
         if records:
             t = Text("DNS records to publish\n", style="bold")
             for r in records:
@@ -97,7 +96,7 @@ class VerifyPane(Vertical):
                 if r.note:
                     t.append(f"   {r.note}\n", style="dim")
             sections.append(t)
-        settings = guarded("Client settings", lambda: self.engine.client_settings(answers))
+        settings = guarded("Client settings", lambda: self.ops.client_settings(answers))
         if settings:
             t = Text("Mail client settings\n", style="bold")
             for s in settings:

@@ -10,12 +10,14 @@ from textual.containers import Center, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Static
 
+from mailtui.api.types import Preflight
+
 
 def _yes(flag: Any) -> str:
     return "yes" if flag else "no"
 
 
-def describe_preflight(pf: Any) -> Text:
+def describe_preflight(pf: Preflight) -> Text:
     """The preflight facts as lines an operator reads."""
     t = Text()
 
@@ -55,7 +57,7 @@ class WelcomePane(VerticalScroll):
         self.query_one("#cb-adopt").display = False
         self.query_one("#blocking").display = False
 
-    def show(self, pf: Any) -> None:
+    def show(self, pf: Preflight) -> None:
         self.query_one("#preflight", Static).update(describe_preflight(pf))
         earlier = []
         if pf.earlier_install:

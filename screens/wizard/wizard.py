@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from mailtui.screens.engine import DEFAULT_ANSWERS_PATH
 from mailtui.screens.widgets.dialogs import DashboardScreen, ResumeScreen, SaveAnswersScreen
 from mailtui.screens.widgets.fields import FORM_STAGES, STAGES, StepList
-from mailtui.screens.wizard.apply import ApplyPane
-from mailtui.screens.wizard.forms import FORMS, FormPane
+from mailtui.screens.wizard.apply import STEP_STAGE, ApplyPane
+from mailtui.screens.wizard.form import FormPane
+from mailtui.screens.wizard.forms import FORMS
 from mailtui.screens.wizard.review import ReviewPane
 from mailtui.screens.wizard.verify import VerifyPane
 from mailtui.screens.wizard.welcome import NotRootScreen, WelcomePane
@@ -23,14 +22,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Header
 
+from mailtui.api.operations import Operations
+from mailtui.api.types import CheckedAnswers, InstallState, Preflight
 from mailtui.model.answers import Alias, Answers, Domain, User
-
-if TYPE_CHECKING:
-    from mailtui.screens.engine import Engine
 
 ORDER = [sid for sid, _ in STAGES]
 NAV_STAGES = {"welcome", *FORM_STAGES}
 
+
+DEFAULT_ANSWERS_PATH = "/root/mailtui-answers.toml"  # where "Save answers…" offers to write them
 
 class WizardScreen(Screen[None]):
     BINDINGS = [
@@ -39,23 +39,23 @@ class WizardScreen(Screen[None]):
     ]
 
     class PreflightReady(Message):
-        def __init__(self, pf: Any, error: str = "") -> None:
+        def __init__(self, pf: Preflight | None, error: str = "") -> None:
             super().__init__()
             self.pf = pf
             self.error = error
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, ops: Operations) -> None:
         super().__init__()
-        self.engine = engine
-        self.pf: Any = None
+        self.ops = ops
+        self.pf: Preflight | None = None
         self.preflight_done = False
         self.loaded_adopt: bool | None = None
-        self.prepared: Answers | None = None
+        self.prepared: CheckedAnswers | None = None
         self.packages_paused = False
-        self.forms = [cls(engine) for cls in FORMS]
+        self.forms = [cls(ops) for cls in FORMS]
         whys: dict[str, str] = {}
         with contextlib.suppress(Exception):  # the whys are helpful, not essential
-            whys = {name: why for name, _, why in engine.step_titles()}
+            whys = {step.name: step.why for step in ops.steps()}
         for form in self.forms:
             if form.step_name in whys:
                 form.set_why(whys[form.step_name])
@@ -68,9 +68,9 @@ class WizardScreen(Screen[None]):
                 with ContentSwitcher(initial="welcome", id="switcher"):
                     yield WelcomePane()
                     yield from self.forms
-                    yield ReviewPane(self.engine)
-                    yield ApplyPane(self.engine)
-                    yield VerifyPane(self.engine)
+                    yield ReviewPane(self.ops)
+                    yield ApplyPane(self.ops)
+                    yield VerifyPane(self.ops)
                 with Horizontal(id="nav", classes="buttons"):
                     yield Button("Back", id="nav-back", compact=True)
                     yield Button("Next", id="nav-next", variant="primary", compact=True)
@@ -87,17 +87,17 @@ class WizardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.go("welcome")
-        if not self.engine.is_root():
+        if not self.ops.is_root():
             self.app.push_screen(NotRootScreen())
             return
-        state = self.engine.read_state()
+        state = self.ops.read_state()
         if state.status == "running" and state.alive:
             answers = self._pending_answers()
             if answers is not None:
                 self.load_forms(answers)
             self._mark_from_state(state)
             self.go("apply")
-            self.query_one(ApplyPane).attach(answers, state)
+            self.query_one(ApplyPane).attach(state)
             return
         if state.status in ("failed", "interrupted") or (state.status == "running" and not state.alive):
             self.app.push_screen(ResumeScreen(state), self._resume_choice)
@@ -106,14 +106,12 @@ class WizardScreen(Screen[None]):
 
     def _pending_answers(self) -> Answers | None:
         try:
-            return self.engine.pending_answers()
+            return self.ops.pending_answers()
         except Exception as exc:
             self.notify(f"The recorded answers could not be read: {exc}", severity="error")
             return None
 
-    def _mark_from_state(self, state: Any) -> None:
-        from mailtui.screens.wizard.apply import STEP_STAGE
-
+    def _mark_from_state(self, state: InstallState) -> None:
         sl = self.query_one(StepList)
         for stage in ("welcome", *FORM_STAGES, "review"):
             sl.set_state(stage, "done")
@@ -123,17 +121,22 @@ class WizardScreen(Screen[None]):
                 sl.set_state(stage, status)
 
     def _resume_choice(self, choice: str | None) -> None:
-        state = self.engine.read_state()
+        state = self.ops.read_state()
         if choice == "quit":
             self.app.exit(1, return_code=1)
             return
         answers = self._pending_answers()
         if choice == "resume" and answers is not None:
             self.load_forms(answers)
-            self.prepared = answers
+            try:
+                self.prepared = self.ops.prepare(answers)
+            except Exception as exc:  # e.g. a file given by --answers that no longer exists
+                self.notify(f"The recorded answers cannot be resumed: {exc}", severity="error")
+                self.run_preflight()
+                return
             self._mark_from_state(state)
             self.go("apply")
-            self.query_one(ApplyPane).start(answers, self.engine.resume_from(state))
+            self.query_one(ApplyPane).start(self.prepared, self.ops.resume_from(state))
             return
         if answers is not None:
             self.load_forms(answers)
@@ -143,7 +146,7 @@ class WizardScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="preflight")
     def run_preflight(self) -> None:
         try:
-            pf = self.engine.preflight()
+            pf = self.ops.preflight()
         except Exception as exc:
             self.post_message(self.PreflightReady(None, str(exc) or type(exc).__name__))
             return
@@ -156,7 +159,7 @@ class WizardScreen(Screen[None]):
             welcome.show_error(message.error)
             return
         self.pf = message.pf
-        if not getattr(message.pf, "is_root", True):
+        if not message.pf.is_root:
             self.app.push_screen(NotRootScreen())
             return
         welcome.show(message.pf)
@@ -165,8 +168,8 @@ class WizardScreen(Screen[None]):
 
     def base_answers(self, adopt: bool) -> Answers:
         if self.pf is None:
-            return self.engine.default_answers()
-        suggested = self.engine.suggested_answers(self.pf)
+            return self.ops.default_answers()
+        suggested = self.ops.suggested_answers(self.pf)
         if adopt:
             return suggested
         domain = suggested.domains[0].name if suggested.domains else "example.org"
@@ -180,7 +183,7 @@ class WizardScreen(Screen[None]):
             form.load(answers, self.pf)
 
     def build_answers(self) -> Answers:
-        a = getattr(self, "base", None) or self.engine.default_answers()
+        a = getattr(self, "base", None) or self.ops.default_answers()
         for form in self.forms:
             a = form.store(a)
         return a
@@ -247,7 +250,7 @@ class WizardScreen(Screen[None]):
             if not self.preflight_done:
                 self.notify("Still checking this machine…")
                 return
-            if self.pf is not None and getattr(self.pf, "problems", None):
+            if self.pf is not None and self.pf.problems:
                 self.notify("This machine cannot be installed on; see the reasons listed.", severity="error")
                 return
             adopt = self.query_one(WelcomePane).adopt
@@ -274,7 +277,7 @@ class WizardScreen(Screen[None]):
                 self.go(FORM_STAGES[FORM_STAGES.index(stage) + 1])
                 return
             answers = self.build_answers()
-            problems = dict(self.engine.problems(answers))
+            problems = dict(self.ops.problems(answers))
             for form in self.forms:
                 problems.update({k: v for k, v in form.extra_problems().items() if k not in problems})
             if problems:
@@ -318,7 +321,7 @@ class WizardScreen(Screen[None]):
             if chosen is None:
                 return
             try:
-                self.engine.save_answers(self.engine.canonical(answers), Path(chosen))
+                self.ops.save_answers(self.ops.canonical(answers), Path(chosen))
             except Exception as exc:
                 self.action_save_answers(f"Could not save: {exc}", chosen)
                 return
@@ -336,7 +339,7 @@ class WizardScreen(Screen[None]):
             self.packages_paused = True
             apply.start(result.answers, ["packages"], after="review")
         elif self.packages_paused:
-            apply.start(result.answers, [s.name for s, _ in result.plan if s.name != "packages"])
+            apply.start(result.answers, [s.name for s in result.plan if s.name != "packages"])
         else:
             apply.start(result.answers, None)
 
@@ -349,10 +352,10 @@ class WizardScreen(Screen[None]):
             return
         self.query_one(StepList).set_state("apply", "done")
         self.go("verify")
-        answers = self.prepared or self._pending_answers() or self.build_answers()
+        answers = (self.prepared.answers if self.prepared else None) or self._pending_answers() or self.build_answers()
         password = self.build_answers().users[0].password if getattr(self, "base", None) else ""
         self.query_one(VerifyPane).run(answers, password)
 
     def on_verify_pane_dashboard_requested(self) -> None:
         self.query_one(StepList).set_state("verify", "done")
-        self.app.push_screen(DashboardScreen(self.engine))
+        self.app.push_screen(DashboardScreen(self.ops))

@@ -30,6 +30,8 @@ from mailtui.screens.dashboard.queue import QueuePanel
 from mailtui.screens.dashboard.services import ServicesPanel
 from textual.widgets import DataTable, Input
 
+from mailtui.api.live import LiveOperations
+
 USER = "dashuser@example.test"
 SHOTS = Path("/root/dash-shots")
 
@@ -192,7 +194,7 @@ class Driver:
 
 
 async def drive(password: str) -> dict[str, Any]:
-    app = MailtuiApp()
+    app = MailtuiApp(LiveOperations())
     async with app.run_test(size=(80, 24)) as pilot:
         d = Driver(app, pilot, password)
         await d.add_user()

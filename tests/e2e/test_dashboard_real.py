@@ -19,10 +19,10 @@ SCRIPT = r'''
 import asyncio, json, sys
 from mailtui.screens.app import MailtuiApp
 from mailtui.screens.dashboard.dashboard import DashboardScreen
-from mailtui.screens.engine import Engine
+from mailtui.api.live import LiveOperations
 
 password = sys.stdin.readline().rstrip("\n")
-engine = Engine()
+engine = LiveOperations()
 result = {"count": engine.count_users(), "page": [u.email for u in engine.list_users("", limit=10, offset=0)]}
 result["added"] = engine.add_user("dash@example.test", password)
 result["stats"] = engine.mailbox_stats("alice@example.test").messages
@@ -37,7 +37,7 @@ def table_cells(app):
     return cells
 
 async def main():
-    app = MailtuiApp()
+    app = MailtuiApp(LiveOperations())
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(200):
             await pilot.pause(0.05)

@@ -1,4 +1,4 @@
-"""The wizard's verify stage for real: mailtui.selftest.roundtrip() inside a freshly installed test host
+"""The wizard's verify stage for real: mailtui.stack.roundtrip.roundtrip() inside a freshly installed test host
 sends a message over SMTP and reads it back over IMAPS (Debian 12 and 13)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ALICE = "alice@example.test"
 # Runs inside the test host; the password comes over stdin, never on a command line.
 ROUNDTRIP = """
 import json, sys
-from mailtui.ops.selftest import roundtrip
+from mailtui.stack.roundtrip import roundtrip
 args = json.load(sys.stdin)
 checks = roundtrip(args["email"], args["password"], timeout=args["timeout"])
 print(json.dumps([{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]))

@@ -29,6 +29,8 @@ from mailtui.screens.widgets.fields import FieldRow
 from rich.text import Text
 from textual.widgets import Button, ContentSwitcher, Label, Static
 
+from mailtui.api.live import LiveOperations
+
 HOSTNAME = "mail.example.test"
 DOMAIN = "example.test"
 USER = "alice@example.test"
@@ -238,7 +240,7 @@ class Driver:
 
 
 async def main(password: str) -> int:
-    app = MailtuiApp()
+    app = MailtuiApp(LiveOperations())
     result: dict[str, Any] = {"installed": False, "verify_ok": False, "checks": [], "error": ""}
     driver: Driver | None = None
     try:

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailtui.errors import ValidationError
-from mailtui.model import answers as answers_mod
-from mailtui.model import passwords
+from mailtui.model import answers_file, passwords
 from mailtui.ops.accounts import Accounts, AliasRow, DomainRow
 from mailtui.ops.accounts_import import ImportFileError, import_file
 from mailtui.steps.database import DatabaseStep
@@ -144,7 +143,7 @@ def test_cli_user_import(accounts: Accounts, answers, names, tmp_path: Path) -> 
     accounts.add_domain("example.org")
     state = tmp_path / "state"
     state.mkdir()
-    (state / "answers.toml").write_text(answers_mod.dumps(answers))
+    (state / "answers.toml").write_text(answers_file.dumps(answers))
     (state / "answers.toml").chmod(0o600)
     path = tmp_path / "u.csv"
     path.write_text(f"email,password\nalice@example.org,{PASSWORD}\nbob@nowhere.test,{PASSWORD}-b\n")

@@ -26,7 +26,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from mailtui.errors import ValidationError
 from mailtui.model import passwords, validate
 from mailtui.model.answers import Database
-from mailtui.ops.accounts import Accounts, NotFound
+from mailtui.ops.account_types import NotFound
+from mailtui.ops.accounts import Accounts
 from mailtui.stack import db
 from mailtui.steps.database import DatabaseStep
 from tests.unit.test_properties_validate import INJECTIONS, METACHARACTERS

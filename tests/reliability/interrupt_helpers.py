@@ -167,9 +167,11 @@ PACKAGES_ONLY = r"""
 import sys
 from pathlib import Path
 from mailtui.model import answers
-from mailtui.install import run as install
-a = install.prepare(answers.load(Path(sys.argv[1])))
-sys.exit(install.worker_main(answers.dumps(a, keep_passwords=True), ["packages"]))
+from mailtui.model import answers_file
+from mailtui.install import plan as install_plan
+from mailtui.install import worker as install_worker
+a = install_plan.prepare(answers_file.load(Path(sys.argv[1])))
+sys.exit(install_worker.worker_main(answers_file.dumps(a, keep_passwords=True), ["packages"]))
 """
 
 

@@ -13,7 +13,7 @@ import re
 import pytest
 import tomllib
 
-from mailtui.steps.postfix import MAP_QUERIES, map_path
+from mailtui.policy import maps
 from tests.e2e.conftest import Installed
 from tests.reliability.conftest import SAVED_ANSWERS
 from tests.reliability.helpers import mariadb, mariadb_login
@@ -46,7 +46,7 @@ def _saved_database(inst: Installed) -> dict:
 def test_postfix_and_dovecot_hold_the_select_only_account_not_the_management_one(secured: Installed) -> None:
     db = _saved_database(secured)
     assert db["user"] != db["admin_user"]
-    holders = [map_path(name) for name in MAP_QUERIES] + [DOVECOT_SQL]
+    holders = [lookup.path for lookup in maps.MAPS] + [DOVECOT_SQL]
     for path in holders:
         text = secured.host.read_file(path)
         assert _setting(text, "user") == db["user"], path
@@ -57,7 +57,7 @@ def test_postfix_and_dovecot_hold_the_select_only_account_not_the_management_one
 def test_the_lookup_account_can_only_select(secured: Installed) -> None:
     host, db = secured.host, _saved_database(secured)
     # The login Postfix really uses, read from its map file.
-    postfix_map = host.read_file(map_path("mysql-virtual-mailbox-maps.cf"))
+    postfix_map = host.read_file(maps.by_file("mysql-virtual-mailbox-maps.cf").path)
     user, password = _setting(postfix_map, "user"), _setting(postfix_map, "password")
     with mariadb_login(host, user, password, db["name"]) as lookup, \
             mariadb_login(host, db["admin_user"], db["admin_password"], db["name"]) as admin:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mailtui.steps.postfix import MAP_QUERIES, map_path
+from mailtui.policy import maps
 from tests.e2e.conftest import Installed
 from tests.harness.testhost import TestHost
 from tests.reliability.conftest import ANSWERS_PATH, PASSWORDS, SAVED_ANSWERS, Secrets
@@ -27,7 +27,7 @@ PENDING_ANSWERS = f"{STATE_DIR}/install/answers.toml"
 DOVECOT_SQL = "/etc/dovecot/mailtui-sql.conf.ext"
 RELAY_FILE = "/etc/postfix/sasl_passwd"
 TLS_KEY = "/etc/ssl/mailtui/key.pem"
-MAPS = [map_path(name) for name in MAP_QUERIES]
+MAPS = [lookup.path for lookup in maps.MAPS]
 
 # path -> (the secrets it holds, owner, mode). /root/answers.toml is the operator's own input file.
 HOLDERS: dict[str, tuple[frozenset[str], str, int]] = {

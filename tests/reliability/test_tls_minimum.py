@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from mailtui.steps.postfix import TLS_MIN
+from mailtui.policy import tls
 from tests.e2e.conftest import Installed
 from tests.harness.testhost import TestHost
 from tests.reliability.conftest import OldTlsServer
@@ -96,7 +96,7 @@ def test_postfix_refuses_old_tls_because_mailtui_says_so(secured: Installed) -> 
     ports; put them back and they are refused again (the knock-out is undone byte for byte)."""
     host, ip = secured.host, secured.ip
     params = ["smtpd_tls_protocols", "smtpd_tls_mandatory_protocols"]
-    assert host.run(["postconf", *params]).stdout == "".join(f"{p} = {TLS_MIN}\n" for p in params)
+    assert host.run(["postconf", *params]).stdout == "".join(f"{p} = {tls.postfix_protocols()}\n" for p in params)
     host.run(["cp", "-p", "/etc/postfix/main.cf", "/root/main.cf.before-knockout"])
     try:
         host.run(["postconf", "-X", *params])
@@ -111,7 +111,7 @@ def test_postfix_refuses_old_tls_because_mailtui_says_so(secured: Installed) -> 
     for port in POSTFIX_PORTS:
         eventually(f"port {port} refusing TLS 1.1 again", lambda p=port: not accepts_old_tls(ip, p))
         assert handshake(ip, port, tls12_context()) == "TLSv1.2"
-    assert host.run(["postconf", *params]).stdout == "".join(f"{p} = {TLS_MIN}\n" for p in params)
+    assert host.run(["postconf", *params]).stdout == "".join(f"{p} = {tls.postfix_protocols()}\n" for p in params)
 
 
 def test_dovecot_is_seen_accepting_old_tls_when_told_to(secured: Installed) -> None:

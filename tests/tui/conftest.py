@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.app import App
 from textual.widgets import Button, Input, Label, Static
 
+from tests.guard import machine_guard  # noqa: F401  (autouse: TUI tests never touch the machine)
+from tests.scripted import only_scripted_operations  # noqa: F401  (autouse)
 from tests.tui.fakes import FakeEngine
 
 
@@ -34,7 +36,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 def make_app(engine: FakeEngine | None = None) -> MailtuiApp:
-    return MailtuiApp(engine=engine or FakeEngine(), clock=lambda: 1_800_000_000.0)
+    return MailtuiApp(ops=engine or FakeEngine(), clock=lambda: 1_800_000_000.0)
+
 
 
 def text_of(widget: object) -> str:

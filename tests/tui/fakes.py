@@ -1,4 +1,11 @@
-"""A scripted engine for the TUI tests: nothing here touches the machine."""
+"""Scripted operations for the TUI tests: nothing here touches the machine.
+
+Every fake implements the operations API (mailtui/api/operations.py) through `ScriptedOperations`, whose
+every operation *refuses*: it records the call and raises `NotScripted`. A fake scripts only what its tests
+use; a screen that wanders into anything else fails the test (tests/tui/conftest.py checks the record at
+teardown, so a screen that catches the error does not hide it). tests/unit/test_operations_contract.py keeps
+every fake's signatures equal to the API's.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +13,64 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mailtui.screens.engine import Engine
-
+from mailtui.api.operations import StepInfo, StepPlan
+from mailtui.api.types import (
+    AliasRow,
+    CheckedAnswers,
+    CheckResult,
+    ClientSetting,
+    DnsRecord,
+    DomainRow,
+    ImportReport,
+    InstallState,
+    MaildirStats,
+    PortStatus,
+    QueuedMessage,
+    RemovalSummary,
+    ServiceStatus,
+    UserRow,
+)
+from mailtui.api.types import Preflight as RealPreflight
+from mailtui.errors import MailtuiError
 from mailtui.events import Event
-from mailtui.model import answers as answers_mod
-from mailtui.model.answers import Alias, Answers, Domain, User
-from mailtui.steps.base import Change, Check
+from mailtui.model import defaults
+from mailtui.model import problems as problems_mod
+from mailtui.model.answers import Answers, Domain, User
+from mailtui.ops import accounts_import
+from mailtui.report import Change, Check
+from mailtui.steps import firewall
+from mailtui.steps.order import all_steps
+from tests.scripted import NotScripted, ScriptedOperations, take_unscripted  # noqa: F401  (tests import them)
 
 T0 = 1_800_000_000.0
-STEPS = [
-    ("packages", "Packages", "Installs Postfix, Dovecot and MariaDB."),
-    ("database", "Database", "Creates the mail database and its accounts."),
-    ("tls", "SSL/TLS and DH parameters", "Every password travels encrypted."),
-    ("postfix", "Postfix", "Postfix receives mail on port 25 and accepts your users' mail on 587."),
-    ("dovecot", "Dovecot", "Dovecot keeps the mailboxes."),
-    ("firewall", "Firewall", "ufw lets in only SSH and the mail ports."),
-    ("verify", "Verify", "Proves the result."),
-]
+# Short `why` lines keep the snapshots stable; the names and titles are the engine's own (a step added to
+# the engine without a line here fails at import).
+SHORT_WHY = {
+    "packages": "Installs Postfix, Dovecot and MariaDB.",
+    "database": "Creates the mail database and its accounts.",
+    "tls": "Every password travels encrypted.",
+    "postfix": "Postfix receives mail on port 25 and accepts your users' mail on 587.",
+    "dovecot": "Dovecot keeps the mailboxes.",
+    "firewall": "ufw lets in only SSH and the mail ports.",
+    "fail2ban": "fail2ban bans addresses after failed logins.",
+    "verify": "Proves the result.",
+}
+STEPS = [(step.name, step.title, SHORT_WHY[step.name]) for step in all_steps()]
+assert [name for name, _, _ in STEPS] == list(SHORT_WHY)
 STEP_NAMES = [n for n, _, _ in STEPS]
 
 
-@dataclass
-class PortStatus:
-    port: int
-    label: str
-    in_use: bool = False
-    by: str = ""
+# ---------------------------------------------------------------- the machine, the install
 
 
 @dataclass
-class Preflight:
+class Preflight(RealPreflight):
+    """A real Preflight with every field defaulted (a fresh Debian 12 machine, port 993 taken)."""
+
     is_root: bool = True
     os_pretty: str = "Debian GNU/Linux 12 (bookworm)"
     supported: bool = True
@@ -49,7 +81,8 @@ class Preflight:
     hostname: str = "mail.example.org"
     mailname: str | None = None
     ports: list[PortStatus] = field(default_factory=lambda: [
-        PortStatus(25, "SMTP"), PortStatus(587, "submission"), PortStatus(993, "IMAPS", True, "sshd-test")])
+        PortStatus(25, "SMTP", False, ""), PortStatus(587, "submission", False, ""),
+        PortStatus(993, "IMAPS", True, "sshd-test")])
     ufw_installed: bool = False
     ufw_active: bool = False
     mail_log: str | None = None
@@ -57,25 +90,19 @@ class Preflight:
     install_state: str = "idle"
     tutorial_database: bool = False
     problems: list[str] = field(default_factory=list)
-    suggested: Answers | None = None
+    suggested: Answers | None = None  # what suggested_answers() gives (else a new install)
 
     def suggested_answers(self) -> Answers:
         if self.suggested is not None:
             return self.suggested
-        return Answers(hostname=self.hostname, domains=[Domain("example.org")], users=[User("admin@example.org")],
-                       aliases=[Alias("postmaster@example.org", "admin@example.org")])
+        return defaults.new_install(self.hostname)
 
 
 @dataclass
-class State:
-    status: str = "idle"
-    pid: int = 0
-    started: float = 0.0
-    finished: float = 0.0
-    steps: dict[str, str] = field(default_factory=dict)
-    error: str = ""
-    failed_step: str = ""
-    alive: bool = False
+class State(InstallState):
+    """A real InstallState whose `alive` is scripted (the real one asks /proc)."""
+
+    alive: bool = False  # type: ignore[assignment]
 
 
 @dataclass
@@ -109,44 +136,28 @@ def failing_run(steps: Sequence[str], fail: str, reason: str) -> Run:
     return run
 
 
-@dataclass
-class FakeStep:
-    name: str
-    title: str
-
-
-def default_plan() -> list[tuple[Any, list[Change]]]:
+def default_plan() -> list[StepPlan]:
     return [
-        (FakeStep("packages", "Packages"), [Change("package", "postfix-mysql", "install postfix-mysql")]),
-        (FakeStep("database", "Database"), [Change("sql", "mailserver", "create database mailserver")]),
-        (FakeStep("tls", "SSL/TLS and DH parameters"), []),
-        (FakeStep("postfix", "Postfix"), [Change("postconf", "myhostname", "set myhostname = mail.example.org",
-                                                 "--- main.cf\n+++ main.cf\n-myhostname = old\n"
-                                                 "+myhostname = mail.example.org\n")]),
-        (FakeStep("dovecot", "Dovecot"), [Change("file", "/etc/dovecot/conf.d/99-mailtui.conf",
-                                                 "write /etc/dovecot/conf.d/99-mailtui.conf")]),
-        (FakeStep("firewall", "Firewall"), [Change("firewall", "25/tcp", "allow 25/tcp (SMTP)")]),
+        StepPlan("packages", "Packages", [Change("package", "postfix-mysql", "install postfix-mysql")]),
+        StepPlan("database", "Database", [Change("sql", "mailserver", "create database mailserver")]),
+        StepPlan("tls", "SSL/TLS and DH parameters", []),
+        StepPlan("postfix", "Postfix", [Change("postconf", "myhostname", "set myhostname = mail.example.org",
+                                               "--- main.cf\n+++ main.cf\n-myhostname = old\n"
+                                               "+myhostname = mail.example.org\n")]),
+        StepPlan("dovecot", "Dovecot", [Change("file", "/etc/dovecot/conf.d/99-mailtui.conf",
+                                               "write /etc/dovecot/conf.d/99-mailtui.conf")]),
+        StepPlan("firewall", "Firewall", [Change("firewall", "25/tcp", "allow 25/tcp (SMTP)")]),
     ]
 
 
-@dataclass
-class DnsRecord:
-    name: str
-    type: str
-    value: str
-    note: str = ""
+class FakeEngine(ScriptedOperations):
+    """The wizard's operations, scripted: a machine mailtui has not installed, plans and installs replayed."""
 
+    SCRIPT_HELPERS = ()
 
-@dataclass
-class ClientSetting:
-    label: str
-    value: str
-
-
-class FakeEngine(Engine):
     def __init__(self, *, root: bool = True, preflight: Preflight | None = None, state: State | None = None,
                  runs: list[Run] | None = None, pending: Answers | None = None,
-                 plan: list[tuple[Any, list[Change]]] | None = None, pending_packages: Sequence[str] = (),
+                 plan: list[StepPlan] | None = None, pending_packages: Sequence[str] = (),
                  preflight_error: str = "") -> None:
         self.root = root
         self.pf = preflight or Preflight()
@@ -160,56 +171,70 @@ class FakeEngine(Engine):
         self.saved: list[tuple[Answers, Path]] = []
         self.plans: list[Answers] = []
         self.current: Run | None = None
+        self.roundtrip_args: tuple[str, str] | None = None
         self._n = 0
+
+    # ------------------------------------------------------------ the machine
 
     def is_root(self) -> bool:
         return self.root
 
-    def saved_answers(self) -> Answers | None:
-        return None  # not installed: the app starts in the wizard
-
-    def _accounts(self) -> Any:
-        if getattr(self, "_fake_accounts", None) is None:
-            self._fake_accounts = FakeAccounts()
-        return self._fake_accounts
-
-    def mailbox_stats(self, email: str) -> Any:
-        return FakeStats(0, 0)
-
-    def preflight(self) -> Any:
+    def preflight(self) -> RealPreflight:
         if self.preflight_error:
             raise RuntimeError(self.preflight_error)
         return self.pf
 
+    def suggested_answers(self, pf: RealPreflight) -> Answers:
+        return pf.suggested_answers()
+
+    def default_answers(self) -> Answers:
+        return defaults.new_install(self.pf.hostname)
+
     def ssh_ports(self, answers: Answers) -> list[int]:
         return [2222]
+
+    def mail_ports(self, answers: Answers) -> list[tuple[int, str]]:
+        return firewall.mail_ports(answers)  # the real table: pure
 
     def generate_password(self) -> str:
         self._n += 1
         return f"Generated-Secret-{self._n:02d}"
 
-    def step_titles(self) -> list[tuple[str, str, str]]:
-        return STEPS
+    def steps(self) -> list[StepInfo]:
+        return [StepInfo(*step) for step in STEPS]
+
+    # ------------------------------------------------------------ answers (the real, pure checks)
+
+    def problems(self, answers: Answers) -> dict[str, str]:
+        return problems_mod.problems(problems_mod.canonical(answers), check_files=False)
+
+    def canonical(self, answers: Answers) -> Answers:
+        return problems_mod.canonical(answers)
 
     def save_answers(self, answers: Answers, path: Path) -> None:
         self.saved.append((answers, path))
 
+    def saved_answers(self) -> Answers | None:
+        return None  # not installed: the app starts in the wizard
+
     def pending_answers(self) -> Answers | None:
         return self.pending
 
-    def prepare(self, answers: Answers) -> Answers:
-        return answers_mod.canonical(answers)
+    # ------------------------------------------------------------ plan and install
 
-    def plan(self, answers: Answers) -> list[tuple[Any, list[Change]]]:
-        self.plans.append(answers)
+    def prepare(self, answers: Answers) -> CheckedAnswers:
+        return CheckedAnswers(problems_mod.canonical(answers))
+
+    def plan(self, answers: CheckedAnswers, only: Sequence[str] | None = None) -> list[StepPlan]:
+        self.plans.append(answers.answers)
         return self._plan
 
-    def pending_packages(self, answers: Answers) -> list[str]:
+    def pending_packages(self, answers: CheckedAnswers) -> list[str]:
         pending, self._pending_packages = self._pending_packages, []
         return pending
 
-    def start_worker(self, answers: Answers, steps: Sequence[str] | None = None) -> int:
-        self.started.append((answers, list(steps) if steps is not None else None))
+    def start_worker(self, answers: CheckedAnswers, steps: Sequence[str] | None = None) -> int:
+        self.started.append((answers.answers, list(steps) if steps is not None else None))
         self.current = self.runs.pop(0)
         self.state = State("running", 4242, T0, alive=True)
         return 4242
@@ -225,18 +250,22 @@ class FakeEngine(Engine):
         while not stop():
             time.sleep(0.01)
 
-    def read_state(self) -> Any:
+    def read_state(self) -> InstallState:
         return self.state
 
-    def resume_from(self, state: Any) -> list[str] | None:
+    def resume_from(self, state: InstallState) -> list[str]:
         return [n for n in STEP_NAMES if state.steps.get(n) != "done"]
 
     def skippable(self) -> frozenset[str]:
-        return frozenset({"firewall", "verify"})
+        return frozenset({"firewall", "fail2ban", "verify"})
 
-    def checks(self, answers: Answers) -> list[tuple[str, Check]]:
-        return [("Postfix", Check("service postfix running", True)),
-                ("Dovecot", Check("port 993 (IMAPS) listening", False, "nothing listens there"))]
+    # ------------------------------------------------------------ verify
+
+    def checks(self, answers: Answers, *, login: tuple[str, str] | None = None,
+               roundtrip: tuple[str, str] | None = None) -> list[CheckResult]:
+        return [CheckResult("postfix", "Postfix", Check("service postfix running", True)),
+                CheckResult("dovecot", "Dovecot", Check("port 993 (IMAPS) listening", False,
+                                                        "nothing listens there"))]
 
     def roundtrip(self, email: str, password: str) -> list[Check]:
         self.roundtrip_args = (email, password)
@@ -245,11 +274,11 @@ class FakeEngine(Engine):
     def public_addresses(self) -> tuple[str | None, str | None]:
         return ("192.0.2.10", None)
 
-    def dns_records(self, answers: Answers, ipv4: str | None, ipv6: str | None) -> list[Any]:
-        return [DnsRecord("example.org.", "MX", "10 mail.example.org."),
+    def dns_records(self, answers: Answers, ipv4: str | None, ipv6: str | None) -> list[DnsRecord]:
+        return [DnsRecord("example.org.", "MX", "10 mail.example.org.", ""),
                 DnsRecord("mail.example.org.", "A", ipv4 or "?", "PTR for 192.0.2.10 should name it")]
 
-    def client_settings(self, answers: Answers) -> list[Any]:
+    def client_settings(self, answers: Answers) -> list[ClientSetting]:
         return [ClientSetting("IMAP", "mail.example.org, port 993, SSL/TLS"),
                 ClientSetting("SMTP", "mail.example.org, port 587, STARTTLS")]
 
@@ -279,9 +308,9 @@ class FakeAccounts:
     # ------------------------------------------------------------ reads
 
     def _page(self, rows: list, filter: str, limit: int, offset: int) -> list:
-        from mailtui.ops.accounts import _page
+        from mailtui.ops.account_types import check_page
 
-        _page(filter, limit, offset)
+        check_page(filter, limit, offset)
         return rows[offset:offset + limit]
 
     def _users(self) -> list[str]:
@@ -292,15 +321,15 @@ class FakeAccounts:
     @staticmethod
     def _order(order: str | None, allowed: Sequence[str]) -> tuple[str, bool]:
         """(column, descending) of a whitelisted order, refused like the engine refuses it."""
-        from mailtui.ops.accounts import _order
+        from mailtui.ops.account_types import order_by_sql
 
         name = order or allowed[0]
-        _order(name, {a: (a,) for a in allowed}, allowed[0])
+        order_by_sql(name, {a: (a,) for a in allowed}, allowed[0])
         return name.removeprefix("-"), name.startswith("-")
 
     def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
                      order: str | None = None) -> list[Any]:
-        from mailtui.ops.accounts import DomainRow
+        from mailtui.ops.account_types import DomainRow
 
         with self.lock:
             self.calls.append(("list_domains", filter, limit, offset))
@@ -320,7 +349,7 @@ class FakeAccounts:
 
     def list_users(self, filter: str = "", limit: int = 100, offset: int = 0,
                    order: str | None = None) -> list[Any]:
-        from mailtui.ops.accounts import UserRow
+        from mailtui.ops.account_types import UserRow
 
         with self.lock:
             self.calls.append(("list_users", filter, limit, offset))
@@ -338,7 +367,7 @@ class FakeAccounts:
 
     def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0,
                      order: str | None = None) -> list[Any]:
-        from mailtui.ops.accounts import AliasRow
+        from mailtui.ops.account_types import AliasRow
 
         with self.lock:
             self.calls.append(("list_aliases", filter, limit, offset))
@@ -357,9 +386,9 @@ class FakeAccounts:
     # ------------------------------------------------------------ writes (validated like the engine)
 
     def add_domain(self, name: str) -> str:
-        from mailtui.ops.accounts import AlreadyExists, _domain
+        from mailtui.ops.account_types import AlreadyExists, checked_domain
 
-        name = _domain(name)
+        name = checked_domain(name)
         with self.lock:
             self.calls.append(("add_domain", name))
             if name in self.domains:
@@ -369,9 +398,9 @@ class FakeAccounts:
 
     def add_user(self, email: str, password: str) -> str:
         from mailtui.errors import ValidationError
-        from mailtui.ops.accounts import AlreadyExists, _email_and_password
+        from mailtui.ops.account_types import AlreadyExists, checked_mailbox
 
-        email = _email_and_password(email, password)
+        email = checked_mailbox(email, password)
         with self.lock:
             self.calls.append(("add_user", email))
             if email.split("@")[1] not in self.domains:
@@ -415,9 +444,9 @@ class FakeAccounts:
             return refused
 
     def set_password(self, email: str, password: str) -> None:
-        from mailtui.ops.accounts import NotFound, _email_and_password
+        from mailtui.ops.account_types import NotFound, checked_mailbox
 
-        email = _email_and_password(email, password)
+        email = checked_mailbox(email, password)
         with self.lock:
             self.calls.append(("set_password", email))
             if email not in self.users:
@@ -425,7 +454,7 @@ class FakeAccounts:
             self.passwords[email] = password
 
     def remove_user(self, email: str) -> Any:
-        from mailtui.ops.accounts import NotFound, RemovalSummary
+        from mailtui.ops.account_types import NotFound, RemovalSummary
 
         with self.lock:
             self.calls.append(("remove_user", email))
@@ -439,7 +468,7 @@ class FakeAccounts:
 
     def add_alias(self, source: str, destination: str) -> Any:
         from mailtui.errors import ValidationError
-        from mailtui.ops.accounts import AliasRow, AlreadyExists, alias_fields
+        from mailtui.ops.account_types import AliasRow, AlreadyExists, alias_fields
 
         source, destination = alias_fields(source, destination)  # the engine's own field checks
         with self.lock:
@@ -453,7 +482,7 @@ class FakeAccounts:
         return AliasRow(source, destination)
 
     def remove_alias(self, source: str, destination: str | None = None) -> int:
-        from mailtui.ops.accounts import NotFound
+        from mailtui.ops.account_types import NotFound
 
         with self.lock:
             self.calls.append(("remove_alias", source, destination))
@@ -464,7 +493,7 @@ class FakeAccounts:
             return len(gone)
 
     def _summary(self, name: str) -> Any:
-        from mailtui.ops.accounts import NotFound, RemovalSummary
+        from mailtui.ops.account_types import NotFound, RemovalSummary
 
         if name not in self.domains:
             raise NotFound(f"the domain {name} does not exist", "name")
@@ -488,14 +517,11 @@ class FakeAccounts:
             return summary
 
 
-@dataclass(frozen=True)
-class FakeStats:
-    messages: int
-    bytes: int
-
-
 class DashboardEngine(FakeEngine):
-    """A FakeEngine on an installed machine: saved answers, and accounts in memory."""
+    """A FakeEngine on an installed machine: saved answers, and accounts in memory (FakeAccounts, which
+    checks input with the engine's own validators)."""
+
+    SCRIPT_HELPERS = ()
 
     def __init__(self, accounts: FakeAccounts | None = None, *, installed: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -513,29 +539,97 @@ class DashboardEngine(FakeEngine):
             return None
         return Answers(hostname="mail.example.org", domains=[Domain("example.org")], users=[User("admin@example.org")])
 
-    def _accounts(self) -> Any:
+    def installed_answers(self) -> Answers:
+        answers = self.saved_answers()
+        if answers is None:
+            raise MailtuiError("mailtui has not installed this machine yet (its saved answers are missing)")
+        return answers
+
+    def _accounts(self) -> FakeAccounts:
+        self.installed_answers()
         return self.accounts
 
-    def mailbox_stats(self, email: str) -> Any:
+    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
+                     order: str | None = None) -> list[DomainRow]:
+        return self._accounts().list_domains(filter, limit, offset, order)
+
+    def count_domains(self, filter: str = "") -> int:
+        return self._accounts().count_domains(filter)
+
+    def list_users(self, filter: str = "", limit: int = 100, offset: int = 0, order: str | None = None,
+                   domain: str | None = None) -> list[UserRow]:
+        return self._accounts().list_users(filter, limit, offset, order)
+
+    def count_users(self, filter: str = "") -> int:
+        return self._accounts().count_users(filter)
+
+    def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0,
+                     order: str | None = None) -> list[AliasRow]:
+        return self._accounts().list_aliases(filter, limit, offset, order)
+
+    def count_aliases(self, filter: str = "") -> int:
+        return self._accounts().count_aliases(filter)
+
+    def add_domain(self, name: str) -> str:
+        return self._accounts().add_domain(name)
+
+    def add_user(self, email: str, password: str) -> str:
+        return self._accounts().add_user(email, password)
+
+    def set_password(self, email: str, password: str) -> None:
+        self._accounts().set_password(email, password)
+
+    def remove_user(self, email: str) -> RemovalSummary:
+        return self._accounts().remove_user(email)
+
+    def add_alias(self, source: str, destination: str) -> AliasRow:
+        return self._accounts().add_alias(source, destination)
+
+    def remove_alias(self, source: str, destination: str | None = None) -> int:
+        return self._accounts().remove_alias(source, destination)
+
+    def removal_preview(self, name: str) -> RemovalSummary:
+        return self._accounts().removal_preview(name)
+
+    def remove_domain(self, name: str) -> RemovalSummary:
+        return self._accounts().remove_domain(name)
+
+    def mailbox_stats(self, email: str) -> MaildirStats:
         self.stats_asked.append(email)
-        return FakeStats(len(email) % 7, 1536 * (len(email) % 5))
+        return MaildirStats(len(email) % 7, 1536 * (len(email) % 5))
+
+    def delete_maildir(self, email: str) -> Path | None:
+        self.deleted_maildirs.append(email)
+        return Path("/var/mail/vhosts") / email.split("@")[1] / email.split("@")[0]
 
     def import_users(self, path: str, *, dry_run: bool = False,
-                     progress: Callable[[int, int], None] | None = None) -> Any:
-        """The real CSV import (mailtui.accounts_import) into the in-memory accounts."""
+                     progress: Callable[[int, int], None] | None = None) -> ImportReport:
+        """The real CSV import (mailtui.ops.accounts_import) into the in-memory accounts."""
         if self.import_gate is not None:
             self.import_gate.wait(10)
-        return super().import_users(path, dry_run=dry_run, progress=progress)
+        rows = accounts_import.read_file(path)
+        return accounts_import.import_rows(self._accounts(), rows, dry_run=dry_run, progress=progress)
 
-    def last_logins(self, emails: Sequence[str]) -> dict[str, Any]:
+    def last_logins(self, emails: Sequence[str]) -> dict[str, datetime | None]:
         self.logins_asked.append(list(emails))
         if self.logins_gate is not None:
             self.logins_gate.wait(10)
         return {e: self.logins.get(e) for e in emails}
 
+    # The other tabs refresh what they show (the Services tab's label tells Dovecot's debug switch):
+    # a quiet machine here; fakes_ops.OpsEngine and fakes_log.LogEngine script them for their tabs.
+
+    def service_statuses(self, name: str | None = None) -> list[ServiceStatus]:
+        return []
+
+    def config_problems(self) -> list[str]:
+        return []
+
+    def dovecot_debug_enabled(self) -> bool:
+        return False
+
+    def queue_list(self) -> list[QueuedMessage]:
+        return []
+
     def bans_available(self) -> str | None:
         return "fail2ban is not installed (this scripted engine has no bans; fakes_ops.OpsEngine has)"
-
-    def delete_maildir(self, email: str) -> Path | None:
-        self.deleted_maildirs.append(email)
-        return Path("/var/mail/vhosts") / email.split("@")[1] / email.split("@")[0]

@@ -1,5 +1,5 @@
 """A scripted mail log for the Mail log tab's tests: real-looking syslog lines parsed by the engine's own
-parser (mailtui.maillog.parse_line), followed like `Engine.follow_log` follows the log, and fed with
+parser (mailtui.logparse.parse_line), followed like `Engine.follow_log` follows the log, and fed with
 new lines by the test while the app runs. Nothing here reads the machine's log."""
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from mailtui.stack import maillog
-from mailtui.stack.maillog import LogEvent
+from mailtui.api.types import LogQuery, LogSource
+from mailtui.stack import logparse
+from mailtui.stack.logparse import LogEvent
 from tests.tui.fakes import DashboardEngine
 
 NOW = datetime(2026, 11, 25, 15, 45, 0)  # the year of the classic timestamps, and the summary's "now"
@@ -62,7 +64,7 @@ LINES = [
 
 def ev(line: str) -> LogEvent:
     """A log line as the engine parses it (the year taken from NOW)."""
-    event = maillog.parse_line(line, now=NOW)
+    event = logparse.parse_line(line, now=NOW)
     assert event is not None, line
     return event
 
@@ -80,6 +82,8 @@ def delivered_line(n: int, second: int = 50) -> str:
 
 
 class LogEngine(DashboardEngine):
+    SCRIPT_HELPERS = ("feed",)
+
     """An installed machine whose mail log is scripted: `follow_log` yields `events` (the last
     `from_end_lines` of them), then whatever the test feeds, until stop() is true."""
 
@@ -98,10 +102,11 @@ class LogEngine(DashboardEngine):
         """New log lines, as if appended to the log now (thread-safe; from the test)."""
         self.fed.put([ev(x) if isinstance(x, str) else x for x in lines])
 
-    def mail_log_source(self) -> str:
-        return self.source
+    def mail_log_source(self) -> LogSource:
+        return LogSource(None if self.source == "journal" else Path(self.source))
 
-    def follow_log(self, stop: Callable[[], bool], from_end_lines: int = 500) -> Iterator[Any]:
+    def follow_log(self, query: LogQuery, stop: Callable[[], bool]) -> Iterator[LogEvent]:
+        from_end_lines = query.lines
         self.follow_calls.append(from_end_lines)
         self.following.set()
         try:
@@ -115,5 +120,8 @@ class LogEngine(DashboardEngine):
         finally:
             self.stopped.set()
 
-    def log_summary(self, events: Sequence[Any], minutes: int = 30) -> dict[str, list[int]]:
-        return maillog.summary_per_minute(events, minutes=minutes, now=self.now)
+    def log_summary(self, events: Sequence[LogEvent], minutes: int = 30) -> dict[str, list[int]]:
+        return logparse.summary_per_minute(events, minutes=minutes, now=self.now)
+
+    def journey(self, events: Sequence[LogEvent], queue_id: str) -> list[LogEvent]:
+        return logparse.journey(events, queue_id)  # the real matching: pure

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from mailtui.api.types import QueueAction
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.model import validate
-from mailtui.ops.bans import Ban, JailStatus
 from mailtui.ops.services import STACK, VERBS, ServiceStatus
+from mailtui.system.fail2ban import Ban, JailStatus
 from mailtui.system.postqueue import QueuedMessage, check_queue_id
 from tests.tui.fakes import T0, DashboardEngine
 
@@ -97,6 +98,8 @@ def default_bans() -> list[Ban]:
 
 
 class OpsEngine(DashboardEngine):
+    SCRIPT_HELPERS = ("calls_of",)
+
     """A DashboardEngine whose services, configuration checks, debug switch and mail queue live in memory.
 
     - `services`: name -> FakeService (start/stop/restart change them the way the machine would)
@@ -151,7 +154,7 @@ class OpsEngine(DashboardEngine):
 
     # ------------------------------------------------------------ services
 
-    def service_statuses(self) -> list[Any]:
+    def service_statuses(self, name: str | None = None) -> list[ServiceStatus]:
         self._record("service_statuses")
         self._maybe_fail("statuses")
         with self.lock:
@@ -197,7 +200,7 @@ class OpsEngine(DashboardEngine):
 
     # ------------------------------------------------------------ queue
 
-    def queue_list(self) -> list[Any]:
+    def queue_list(self) -> list[QueuedMessage]:
         self._record("queue_list")
         self._maybe_fail("queue_list")
         with self.lock:
@@ -209,7 +212,7 @@ class OpsEngine(DashboardEngine):
                 return i
         raise MailtuiError(f"could not {what} {queue_id}: no such message in the queue")
 
-    def queue_action(self, action: str, queue_id: str | None = None) -> str:
+    def queue_action(self, action: QueueAction, queue_id: str | None = None) -> str:
         self._record("queue_action", action, queue_id)
         if queue_id is not None:
             check_queue_id(queue_id)
@@ -253,13 +256,13 @@ class OpsEngine(DashboardEngine):
         if self.bans_why:
             raise MailtuiError(f"cannot read the bans: {self.bans_why}")
 
-    def ban_jails(self) -> list[Any]:
+    def ban_jails(self) -> list[JailStatus]:
         self._record("ban_jails")
         self._require_fail2ban()
         with self.lock:
             return list(self.jails)
 
-    def bans(self) -> list[Any]:
+    def bans(self) -> list[Ban]:
         self._record("bans")
         self._require_fail2ban()
         with self.lock:

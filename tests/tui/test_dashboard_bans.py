@@ -11,7 +11,7 @@ from mailtui.screens.dashboard.bans import BansPanel, bans_summary, jail_line, l
 from mailtui.screens.dashboard.dashboard import Confirm, DashboardScreen
 from textual.widgets import Button, DataTable, TabbedContent
 
-from mailtui.ops.bans import Ban, JailStatus
+from mailtui.system.fail2ban import Ban, JailStatus
 from tests.tui.conftest import make_app, screen_plain, screen_text, wait_for
 from tests.tui.fakes import T0
 from tests.tui.fakes_ops import OpsEngine, default_bans
@@ -349,7 +349,7 @@ SNAP_NOW = datetime(2027, 1, 15, 8, 0).timestamp()
 def snapshot_app(**kwargs: object) -> MailtuiApp:
     banned = [Ban(b.jail, b.address, (b.banned_at or 0) - T0 + SNAP_NOW, (b.ends_at or 0) - T0 + SNAP_NOW)
               for b in default_bans()]
-    return MailtuiApp(engine=OpsEngine(banned=banned, **kwargs), clock=lambda: SNAP_NOW)  # type: ignore[arg-type]
+    return MailtuiApp(ops=OpsEngine(banned=banned, **kwargs), clock=lambda: SNAP_NOW)
 
 
 def test_bans_snapshot(snap_compare) -> None:  # noqa: ANN001

@@ -4,7 +4,9 @@ a missing log file."""
 
 from __future__ import annotations
 
-from mailtui.screens.dashboard.log import JourneyScreen, LogLines, MailLogPanel
+from mailtui.screens.dashboard.journey import JourneyScreen
+from mailtui.screens.dashboard.log import MailLogPanel
+from mailtui.screens.dashboard.log_lines import LogLines
 from textual.widgets import Input, Sparkline, Static
 
 from tests.tui.conftest import make_app, screen_plain, screen_text, wait_for

@@ -1,5 +1,5 @@
 """Pilot tests: every screen of the wizard, asserting on what the screen says. The engine is a
-scripted fake (tests/tui/fakes.py) handed to MailtuiApp(engine=…): nothing touches the machine."""
+scripted fake (tests/tui/fakes.py) handed to MailtuiApp(ops=…): nothing touches the machine."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from tests.tui.conftest import (
     wait_for,
     walk_to,
 )
-from tests.tui.fakes import STEP_NAMES, FakeEngine, Preflight, Run, State, failing_run, ok_run
+from tests.tui.fakes import STEP_NAMES, DashboardEngine, FakeEngine, Preflight, Run, State, failing_run, ok_run
 
 
 def sidebar(app) -> str:  # noqa: ANN001
@@ -351,7 +351,7 @@ async def confirm(pilot) -> None:  # noqa: ANN001
 
 
 async def test_apply_shows_progress_then_verify_shows_checks_dns_and_clients() -> None:
-    engine = FakeEngine(runs=[ok_run()])
+    engine = DashboardEngine(installed=False, runs=[ok_run()])  # a fresh machine; installed once the install ran
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await confirm(pilot)
@@ -373,6 +373,7 @@ async def test_apply_shows_progress_then_verify_shows_checks_dns_and_clients() -
         assert "example.org. MX 10 mail.example.org." in said
         assert "IMAP: mail.example.org, port 993, SSL/TLS" in said
         assert engine.roundtrip_args == ("admin@example.org", PASSWORD)
+        engine.installed = True  # what the finished install saved
         await pilot.click("#verify-dashboard")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
@@ -393,12 +394,12 @@ async def test_failure_shows_reason_and_tail_then_retry_runs_from_the_failed_ste
         assert not app.screen.query_one("#apply-skip").display  # postfix is not skippable
         await pilot.click("#apply-retry")
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
-        assert engine.started[1][1] == ["postfix", "dovecot", "firewall", "verify"]
+        assert engine.started[1][1] == ["postfix", "dovecot", "firewall", "fail2ban", "verify"]
         assert "✓ Postfix" in sidebar(app)
 
 
 async def test_skip_is_offered_only_for_skippable_steps() -> None:
-    engine = FakeEngine(runs=[failing_run(STEP_NAMES, "firewall", "ufw is missing"), ok_run(["verify"])])
+    engine = FakeEngine(runs=[failing_run(STEP_NAMES, "firewall", "ufw is missing"), ok_run(["fail2ban", "verify"])])
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await confirm(pilot)
@@ -406,7 +407,7 @@ async def test_skip_is_offered_only_for_skippable_steps() -> None:
         assert app.screen.query_one("#apply-skip").display
         await pilot.click("#apply-skip")
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
-        assert engine.started[1][1] == ["verify"]
+        assert engine.started[1][1] == ["fail2ban", "verify"]
 
 
 async def test_quit_button_after_failure() -> None:
@@ -463,7 +464,7 @@ async def test_restart_after_an_interrupted_install_offers_to_resume() -> None:
         assert "interrupted before it finished" in screen_text(app)
         await pilot.press("enter")  # Resume has the focus
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
-        assert engine.started[0][1] == ["tls", "postfix", "dovecot", "firewall", "verify"]
+        assert engine.started[0][1] == ["tls", "postfix", "dovecot", "firewall", "fail2ban", "verify"]
         await pilot.click("#apply-continue")
         await wait_for(pilot, lambda: "Round trip skipped" in screen_text(app))
 

@@ -8,7 +8,9 @@ import stat
 import pytest
 
 from mailtui.errors import ValidationError
-from mailtui.model import answers, passwords
+from mailtui.install import state as install_state
+from mailtui.model import answers_file, passwords
+from mailtui.model import problems as problems_mod
 
 GOOD = """
 hostname = "Mail.Example.TEST"
@@ -45,7 +47,7 @@ def good_text() -> str:
 
 
 def test_good_answers_are_canonical() -> None:
-    a = answers.check(answers.loads(good_text()), check_files=False)
+    a = problems_mod.check(answers_file.loads(good_text()), check_files=False)
     assert a.hostname == "mail.example.test"
     assert a.users[0].email == "alice@example.test"
     assert a.domain_names == ["example.test", "other.test"]
@@ -54,7 +56,7 @@ def test_good_answers_are_canonical() -> None:
 
 def problems_of(text: str) -> dict[str, str]:
     try:
-        answers.check(answers.loads(text), check_files=False)
+        problems_mod.check(answers_file.loads(text), check_files=False)
     except ValidationError as exc:
         return exc.problems
     return {}
@@ -142,7 +144,7 @@ def test_bad_hash() -> None:
 
 def test_idn_domains_are_stored_as_punycode() -> None:
     text = good_text().replace('"other.test"', '"bücher.test"').replace("@other.test", "@bücher.test")
-    a = answers.check(answers.loads(text), check_files=False)
+    a = problems_mod.check(answers_file.loads(text), check_files=False)
     assert "xn--bcher-kva.test" in a.domain_names
     assert a.users[1].email == "bob@xn--bcher-kva.test"
 
@@ -150,7 +152,7 @@ def test_idn_domains_are_stored_as_punycode() -> None:
 def test_files_mode_needs_existing_files(tmp_path) -> None:
     text = good_text().replace('mode = "self-signed"', f'mode = "files"\ncert = "{tmp_path}/c.pem"\nkey = "k.pem"')
     with pytest.raises(ValidationError) as info:
-        answers.check(answers.loads(text))
+        problems_mod.check(answers_file.loads(text))
     assert "does not exist" in info.value.problems["tls.cert"]
     assert "absolute" in info.value.problems["tls.key"]
 
@@ -172,22 +174,22 @@ def test_test_profile_requires_relayhost() -> None:
 def test_saved_answers_keep_only_hashes_and_reload(tmp_path, monkeypatch) -> None:
     if os.geteuid() != 0:
         pytest.skip("saving sets owner root")
-    a = answers.check(answers.loads(good_text()), check_files=False).with_generated_secrets()
+    a = problems_mod.check(answers_file.loads(good_text()), check_files=False).with_generated_secrets()
     path = tmp_path / "answers.toml"
-    answers.save(a, path)
+    install_state.save_answers(a, path)
     text = path.read_text()
     assert "correct horse" not in text
     assert "{SHA512-CRYPT}$6$" in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    again = answers.check(answers.load(path), check_files=False)
+    again = problems_mod.check(answers_file.load(path), check_files=False)
     assert passwords.verify_password("correct horse", again.users[0].password_hash)
     assert again.database.password == a.database.password
     assert again.aliases == a.aliases
 
 
 def test_generated_secrets_are_valid() -> None:
-    a = answers.check(answers.loads(good_text()), check_files=False)
+    a = problems_mod.check(answers_file.loads(good_text()), check_files=False)
     a = a.with_generated_secrets()
     assert a.database.password == "dbpassword-123456"
     assert len(a.database.admin_password) == 20
-    assert answers.problems(a, check_files=False) == {}
+    assert problems_mod.problems(a, check_files=False) == {}

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailtui.errors import ValidationError
-from mailtui.model import answers, validate
+from mailtui.model import answers, answers_file, validate
+from mailtui.model import problems as problems_mod
 
 BASE = """
 hostname = "mail.example.test"
@@ -21,7 +22,7 @@ name = "example.test"
 
 
 def load(security: str) -> answers.Answers:
-    return answers.check(answers.loads(BASE + "[security]\n" + security), check_files=False)
+    return problems_mod.check(answers_file.loads(BASE + "[security]\n" + security), check_files=False)
 
 
 def refused(security: str) -> dict[str, str]:
@@ -31,7 +32,7 @@ def refused(security: str) -> dict[str, str]:
 
 
 def test_defaults() -> None:
-    a = answers.check(answers.loads(BASE), check_files=False)
+    a = problems_mod.check(answers_file.loads(BASE), check_files=False)
     assert a.security == answers.Security(True, 5, 600, 3600, ())
     assert load("") == a
 
@@ -80,19 +81,19 @@ def test_security_in_code_with_wrong_types_is_a_problem_not_a_crash() -> None:
     a = answers.Answers(hostname="mail.example.test", domains=[answers.Domain("example.test")],
                         security=answers.Security(fail2ban="yes", max_retry="5", ignore="192.0.2.7"))  # type: ignore[arg-type]
     with pytest.raises(ValidationError) as exc:
-        answers.check(a, check_files=False)
+        problems_mod.check(a, check_files=False)
     assert {"security.fail2ban", "security.max_retry", "security.ignore"} <= set(exc.value.problems)
 
 
 def test_round_trip_through_the_saved_file(tmp_path: Path) -> None:
     a = load('max_retry = 3\nignore = ["192.0.2.0/24", "2001:db8::7"]\n')
-    text = answers.dumps(a)
+    text = answers_file.dumps(a)
     assert '[security]\nfail2ban = true\nmax_retry = 3\nfind_time = 600\nban_time = 3600\n' \
            'ignore = ["192.0.2.0/24", "2001:db8::7"]\n' in text
-    assert answers.check(answers.loads(text), check_files=False).security == a.security
-    empty = answers.dumps(load(""))
+    assert problems_mod.check(answers_file.loads(text), check_files=False).security == a.security
+    empty = answers_file.dumps(load(""))
     assert "ignore = []\n" in empty
-    assert answers.loads(empty).security.ignore == ()
+    assert answers_file.loads(empty).security.ignore == ()
 
 
 # ---------------------------------------------------------------- properties of the address validators

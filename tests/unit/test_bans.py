@@ -9,6 +9,7 @@ import pytest
 
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.ops import bans
+from mailtui.system import fail2ban
 from mailtui.system.commands import Result
 
 # Captured from the test hosts (fail2ban 1.1.0 on trixie; 1.0.2 on bookworm prints the same tree).
@@ -44,41 +45,41 @@ def local(text: str) -> float:
 
 
 def test_jail_list() -> None:
-    assert bans.parse_jail_list(STATUS) == ["dovecot", "postfix-sasl"]
-    assert bans.parse_jail_list(STATUS_ONE) == ["sshd"]
-    assert bans.parse_jail_list(STATUS_NONE) == []
-    assert bans.parse_jail_list("ERROR   Failed to access socket path") == []
+    assert fail2ban.parse_jail_list(STATUS) == ["dovecot", "postfix-sasl"]
+    assert fail2ban.parse_jail_list(STATUS_ONE) == ["sshd"]
+    assert fail2ban.parse_jail_list(STATUS_NONE) == []
+    assert fail2ban.parse_jail_list("ERROR   Failed to access socket path") == []
 
 
 def test_jail_status_counters() -> None:
-    assert bans.parse_jail_status("sshd", JAIL_SSHD) == bans.JailStatus("sshd", 0, 0, 0, 0)
-    assert bans.parse_jail_status("dovecot", JAIL_DOVECOT) == bans.JailStatus("dovecot", 1, 7, 2, 3)
+    assert fail2ban.parse_jail_status("sshd", JAIL_SSHD) == fail2ban.JailStatus("sshd", 0, 0, 0, 0)
+    assert fail2ban.parse_jail_status("dovecot", JAIL_DOVECOT) == fail2ban.JailStatus("dovecot", 1, 7, 2, 3)
 
 
 def test_bans_with_time() -> None:
-    found = bans.parse_bans("dovecot", BANIP)
+    found = fail2ban.parse_bans("dovecot", BANIP)
     assert found == [
-        bans.Ban("dovecot", "198.19.5.1", local("2026-11-26 01:20:03"), local("2026-11-26 01:30:03")),
-        bans.Ban("dovecot", "2001:db8::7", local("2026-11-26 01:22:10"), local("2026-11-26 01:32:10")),
+        fail2ban.Ban("dovecot", "198.19.5.1", local("2026-11-26 01:20:03"), local("2026-11-26 01:30:03")),
+        fail2ban.Ban("dovecot", "2001:db8::7", local("2026-11-26 01:22:10"), local("2026-11-26 01:32:10")),
     ]
     assert found[0].ends_at - found[0].banned_at == 600  # type: ignore[operator]
     assert found[0].to_json()["since"] == "2026-11-26 01:20:03"
 
 
 def test_bans_without_time_and_permanent_bans() -> None:
-    assert bans.parse_bans("x", "198.19.5.1 2001:DB8::7\n") == [
-        bans.Ban("x", "198.19.5.1", None, None), bans.Ban("x", "2001:db8::7", None, None)]
-    (ban,) = bans.parse_bans("x", "198.19.5.1 \t2026-11-26 01:20:03 + -1 = 9999-12-31 23:59:59\n")
+    assert fail2ban.parse_bans("x", "198.19.5.1 2001:DB8::7\n") == [
+        fail2ban.Ban("x", "198.19.5.1", None, None), fail2ban.Ban("x", "2001:db8::7", None, None)]
+    (ban,) = fail2ban.parse_bans("x", "198.19.5.1 \t2026-11-26 01:20:03 + -1 = 9999-12-31 23:59:59\n")
     assert ban.banned_at is not None and ban.ends_at is None
-    assert bans.parse_bans("x", "") == []
-    assert bans.parse_bans("x", "garbage here\n") == []
+    assert fail2ban.parse_bans("x", "") == []
+    assert fail2ban.parse_bans("x", "garbage here\n") == []
 
 
 def test_newest_first() -> None:
-    a = bans.Ban("dovecot", "198.19.5.1", 100.0, 700.0)
-    b = bans.Ban("postfix-sasl", "198.19.5.2", 200.0, 800.0)
-    c = bans.Ban("dovecot", "198.19.5.3", None, None)
-    assert bans.newest_first([a, c, b]) == [b, a, c]
+    a = fail2ban.Ban("dovecot", "198.19.5.1", 100.0, 700.0)
+    b = fail2ban.Ban("postfix-sasl", "198.19.5.2", 200.0, 800.0)
+    c = fail2ban.Ban("dovecot", "198.19.5.3", None, None)
+    assert fail2ban.newest_first([a, c, b]) == [b, a, c]
 
 
 class FakeClient:
@@ -112,8 +113,8 @@ class FakeClient:
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch) -> FakeClient:
     fake = FakeClient({"dovecot": ["198.19.5.1"], "postfix-sasl": ["198.19.5.1", "198.19.5.2"]})
-    monkeypatch.setattr(bans, "run", fake)
-    monkeypatch.setattr(bans, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(fail2ban, "run", fake)
+    monkeypatch.setattr(fail2ban, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(bans, "_disabled_in_answers", lambda: False)
     return fake
 
@@ -123,7 +124,7 @@ def test_list_and_jails(client: FakeClient) -> None:
     assert [(b.jail, b.address) for b in bans.list_bans()] == [
         ("postfix-sasl", "198.19.5.2"), ("postfix-sasl", "198.19.5.1"), ("dovecot", "198.19.5.1")]
     assert [j.name for j in bans.jails()] == ["dovecot", "postfix-sasl"]
-    assert bans.jails()[0] == bans.JailStatus("dovecot", 1, 7, 2, 3)
+    assert bans.jails()[0] == fail2ban.JailStatus("dovecot", 1, 7, 2, 3)
 
 
 def test_unban_lifts_every_jail_or_one(client: FakeClient) -> None:
@@ -159,12 +160,12 @@ def test_unban_of_an_address_banned_elsewhere_changes_nothing(client: FakeClient
 
 def test_available_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bans, "_disabled_in_answers", lambda: False)
-    monkeypatch.setattr(bans, "which", lambda name: None)
+    monkeypatch.setattr(fail2ban, "which", lambda name: None)
     assert "not installed" in (bans.available() or "")
     with pytest.raises(MailtuiError, match="not installed"):
         bans.list_bans()
-    monkeypatch.setattr(bans, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(bans, "run", FakeClient({}, ping=False))
+    monkeypatch.setattr(fail2ban, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(fail2ban, "run", FakeClient({}, ping=False))
     assert "not running" in (bans.available() or "")
     monkeypatch.setattr(bans, "_disabled_in_answers", lambda: True)
     assert "switched off" in (bans.available() or "")

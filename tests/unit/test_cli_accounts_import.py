@@ -5,31 +5,56 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from mailtui.api.live import LiveOperations
+from mailtui.api.operations import Operations
+from mailtui.api.types import ImportReport
+from mailtui.cli import common
 from mailtui.cli import main as cli
-from mailtui.install import run as install
 from mailtui.model.answers import Answers
-from mailtui.ops import selftest
-from mailtui.stack import probes as checks
-from mailtui.steps.base import Check
+from mailtui.ops import accounts_import, check
+from mailtui.report import Check
+from mailtui.stack import roundtrip as roundtrip_probe
+from tests.scripted import ScriptedOperations
 from tests.unit.test_accounts_import import FakeTarget
 from tests.unit.test_cli import assert_clean_error, mailtui
 
 PASSWORD = "correct-horse-1"
+OPS: list[Operations] = []  # the operations the next run() uses (set by the fixtures)
+
+
+class ImportOps(ScriptedOperations):
+    """`user import` through the real CSV import into a stand-in database."""
+
+    def __init__(self, target: FakeTarget) -> None:
+        self.target = target
+
+    def import_users(self, path: str, *, dry_run: bool = False,
+                     progress: Callable[[int, int], None] | None = None) -> ImportReport:
+        rows = accounts_import.read_file(path)
+        return accounts_import.import_rows(self.target, rows, dry_run=dry_run, progress=progress)
+
+
+class InstalledOps(LiveOperations):
+    """The real `check` composition (ops/check.py) on an installed machine; its probes are the fixture's."""
+
+    def installed_answers(self) -> Answers:
+        return Answers(hostname="mail.example.org")
 
 
 @pytest.fixture
-def target(monkeypatch: pytest.MonkeyPatch) -> FakeTarget:
+def target() -> FakeTarget:
     fake = FakeTarget()
-    monkeypatch.setattr(cli, "_accounts", lambda: fake)
+    OPS[:] = [ImportOps(fake)]
     return fake
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
+    code = cli.main(list(argv), OPS[0] if OPS else ScriptedOperations())
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -112,21 +137,22 @@ def test_import_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
 def installed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """An installed machine whose every check passes; records the round trips asked for."""
     asked: list[tuple[str, str]] = []
-    monkeypatch.setattr(cli, "_saved_answers", lambda: Answers(hostname="mail.example.org"))
-    monkeypatch.setattr(install, "make_context", lambda answers, *a, **k: None)
-    monkeypatch.setattr(install, "steps_for", lambda ctx, *a, **k: [])
-    monkeypatch.setattr(checks, "port_checks", lambda answers: [Check("port 25 listening", True)])
-    monkeypatch.setattr(checks, "tls_checks", lambda answers: [])
-    monkeypatch.setattr(cli, "_answers_file_check", lambda: Check("answers root-only", True))
+    OPS[:] = [InstalledOps()]
+    monkeypatch.setattr(check.install_plan, "make_context", lambda answers, *a, **k: None)
+    monkeypatch.setattr(check.install_plan, "steps_for", lambda ctx, *a, **k: [])
+    monkeypatch.setattr(check.probes, "port_checks", lambda answers: [Check("port 25 listening", True)])
+    monkeypatch.setattr(check.probes, "tls_checks", lambda answers: [])
+    monkeypatch.setattr(check, "answers_file_check", lambda: Check("answers root-only", True))
 
     def roundtrip(email: str, password: str) -> list[Check]:
         asked.append((email, password))
         if password != PASSWORD:
-            return [Check(selftest.ACCEPTED, True, "queued as 4F00"),
-                    Check(selftest.DELIVERED, False, f"IMAPS login as {email} refused: AUTHENTICATIONFAILED")]
-        return [Check(selftest.ACCEPTED, True, "queued as 4F00"), Check(f"{selftest.DELIVERED} (1.2 s)", True)]
+            return [Check(roundtrip_probe.ACCEPTED, True, "queued as 4F00"),
+                    Check(roundtrip_probe.DELIVERED, False, f"IMAPS login as {email} refused: AUTHENTICATIONFAILED")]
+        return [Check(roundtrip_probe.ACCEPTED, True, "queued as 4F00"),
+                Check(f"{roundtrip_probe.DELIVERED} (1.2 s)", True)]
 
-    monkeypatch.setattr(selftest, "roundtrip", roundtrip)
+    monkeypatch.setattr(roundtrip_probe, "roundtrip", roundtrip)
     return asked
 
 
@@ -150,7 +176,7 @@ def test_a_failed_roundtrip_says_why_and_exits_1(installed: list[tuple[str, str]
     report = json.loads(out)
     assert report["ok"] is False
     failed = [c for c in report["checks"] if not c["ok"]]
-    assert failed == [{"step": "roundtrip", "name": selftest.DELIVERED, "ok": False,
+    assert failed == [{"step": "roundtrip", "name": roundtrip_probe.DELIVERED, "ok": False,
                        "detail": "IMAPS login as alice@example.org refused: AUTHENTICATIONFAILED"}]
     assert "wrong-password" not in out
 
@@ -158,7 +184,7 @@ def test_a_failed_roundtrip_says_why_and_exits_1(installed: list[tuple[str, str]
 def test_roundtrip_and_login_check_of_the_same_mailbox_read_the_password_once(
         installed: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     logins: list[tuple[str, str]] = []
-    monkeypatch.setattr(checks, "imap_login_check",
+    monkeypatch.setattr(check.probes, "imap_login_check",
                         lambda email, password: logins.append((email, password)) or Check("IMAPS login", True))
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     code, _, err = run(capsys, "check", "--user", "alice@example.org", "--roundtrip", "alice@example.org",
@@ -188,8 +214,15 @@ def test_roundtrip_prompts_on_a_terminal(installed: list[tuple[str, str]], monke
 
     prompts: list[str] = []
     monkeypatch.setattr("sys.stdin", Tty(""))
-    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt: prompts.append(prompt) or PASSWORD)
+    monkeypatch.setattr(common.getpass, "getpass", lambda prompt: prompts.append(prompt) or PASSWORD)
     code, _, _ = run(capsys, "check", "--roundtrip", "alice@example.org")
     assert code == 0
     assert prompts == ["Password for alice@example.org: "]
     assert installed == [("alice@example.org", PASSWORD)]
+
+
+@pytest.fixture(autouse=True)
+def no_operations_left_over() -> Iterator[None]:
+    OPS.clear()
+    yield
+    OPS.clear()

@@ -3,6 +3,9 @@ the account engine's input validation (which must refuse before touching the dat
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
 
 from mailtui.errors import StepFailed, ValidationError
@@ -13,10 +16,12 @@ from mailtui.stack import db
 from mailtui.steps import sql_session, sql_statements
 from mailtui.steps.base import Context
 from mailtui.steps.database import DatabaseStep, account_hosts, database_resources
-from mailtui.steps.sql_resources import CLIENT_HOST, SCHEMA, AccountResource, UserRowsResource
+from mailtui.steps.sql_resources import CLIENT_HOST, SCHEMA, AccountResource
+from mailtui.steps.sql_rows import UserRowsResource
 from mailtui.steps.sql_session import SqlSession
 from mailtui.steps.sql_statements import Sql, SqlPlan, create_user_sql, grant_sql, parse_schema, revoke_sql
 from mailtui.system.platform import Platform
+from tests.state import use_state_dir
 
 LOOKUP_PW = "Lookup-secret-123"
 ADMIN_PW = "Admin-secret-4567"
@@ -146,9 +151,13 @@ def test_remote_root_connection_without_credentials_says_what_to_give() -> None:
 
 
 def test_connect_error_names_server_and_account() -> None:
-    # Port 9 on loopback: nothing listens there.
-    with pytest.raises(db.ConnectFailed, match=r"cannot connect to MariaDB at 127.0.0.1:9 as mailadmin: ") as info:
-        db.connect(db.Endpoint("127.0.0.1", 9), "mailadmin", "x", timeout=2)
+    # A loopback port this test holds without listening: the connection is refused.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        with pytest.raises(db.ConnectFailed, match=rf"cannot connect to MariaDB at 127.0.0.1:{port} as mailadmin: ") \
+                as info:
+            db.connect(db.Endpoint("127.0.0.1", port), "mailadmin", "x", timeout=2)
     assert not info.value.access_denied
 
 
@@ -236,7 +245,8 @@ def test_offline_plan_without_seed_rows() -> None:
 
 
 @pytest.mark.usefixtures("server_down")
-def test_verify_offline_reports_everything_missing() -> None:
+def test_verify_offline_reports_everything_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_state_dir(monkeypatch, tmp_path / "state")  # mailtui's own state: this test's, not the machine's
     checks = DatabaseStep().verify(Context(make_answers(), platform()))
     assert checks and not any(c.ok for c in checks)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +16,7 @@ from mailtui.model.answers import Answers, Database, Domain, Services, Tls
 from mailtui.steps import dovecot
 from mailtui.steps.dovecot import DovecotFiles, DovecotSettings, DovecotStep, render, render_23, render_24
 from mailtui.steps.resources import DirectoryResource, FileResource, SystemUserResource
+from tests.state import use_state_dir
 
 PASSWORD = "Zq7xK2mP9wL4vN8rT3yB"
 DIALECTS = ("2.3", "2.4")
@@ -323,10 +325,11 @@ def test_step_resources(dialect: str) -> None:
     assert order.index("vmail") < order.index("/var/mail/vhosts")
 
 
-def test_step_checks_before_writing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_step_checks_before_writing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A configuration doveconf rejects is never written (check runs before FileResource.apply)."""
     from mailtui.errors import StepFailed
 
+    use_state_dir(monkeypatch, tmp_path / "state")  # the debug switch is read from mailtui's state
     written: list[str] = []
     monkeypatch.setattr(dovecot, "check_files", lambda files, conf_dir: "line 3: Unknown setting: x")
     monkeypatch.setattr(FileResource, "apply", lambda self, ctx, out: written.append(self.path))
@@ -337,7 +340,8 @@ def test_step_checks_before_writing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert written == []
 
 
-def test_step_checks_once_per_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_step_checks_once_per_rendering(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_state_dir(monkeypatch, tmp_path / "state")
     calls: list[DovecotFiles] = []
     monkeypatch.setattr(dovecot, "check_files", lambda files, conf_dir: calls.append(files))
     monkeypatch.setattr(FileResource, "apply", lambda self, ctx, out: None)

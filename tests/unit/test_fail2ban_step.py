@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from mailtui.model import answers
-from mailtui.steps import ENGINE_ORDER, all_steps
 from mailtui.steps import fail2ban as f2b
+from mailtui.steps.order import ENGINE_ORDER, all_steps
 from mailtui.steps.packages_list import FAIL2BAN, all_possible_packages
+from tests.state import use_state_dir
 
 # Real lines from the test hosts' /var/log/mail.log.
 D23_FAILED = ("Nov 26 00:59:41 mail dovecot: imap-login: Info: Disconnected: Aborted login by logging out (auth "
@@ -153,7 +154,8 @@ def test_step_order_and_packages() -> None:
     assert "nftables" in FAIL2BAN
 
 
-def test_step_runs_when_on_or_when_fail2ban_is_there_to_clean_up(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_step_runs_when_on_or_when_fail2ban_is_there_to_clean_up(monkeypatch: pytest.MonkeyPatch,
+                                                                   debian12: object) -> None:
     from mailtui.steps.base import Context
     from mailtui.system.platform import Platform
 
@@ -167,13 +169,14 @@ def test_step_runs_when_on_or_when_fail2ban_is_there_to_clean_up(monkeypatch: py
     assert step.enabled(Context(base_answers(fail2ban=False), platform))
 
 
-def test_switched_off_the_step_removes_its_files_and_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_switched_off_the_step_removes_its_files_and_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           debian12: object) -> None:
     from mailtui.steps.base import Context
     from mailtui.steps.resources import AbsentFileResource
-    from mailtui.system import files
+    from mailtui.system import backups
     from mailtui.system.platform import Platform
 
-    monkeypatch.setattr(files, "STATE_DIR", tmp_path / "state")
+    use_state_dir(monkeypatch, tmp_path / "state")
     jail, filt = tmp_path / "jail.d" / "mailtui.local", tmp_path / "filter.d" / "mailtui-dovecot.conf"
     monkeypatch.setattr(f2b, "JAIL_FILE", jail)
     monkeypatch.setattr(f2b, "DOVECOT_FILTER", filt)
@@ -197,8 +200,8 @@ def test_switched_off_the_step_removes_its_files_and_reloads(tmp_path: Path, mon
     resources[0].apply(ctx, ctx.out("fail2ban"))
     assert not jail.exists() and step.plan(ctx) == []
     # Recorded before the removal (here the file was not mailtui's): rollback can put it back.
-    assert files.load_index()["paths"][str(jail)]["was"] == "file"
-    assert files.original_copy(jail).read_text() == "[dovecot]\nenabled = true\n"
+    assert backups.load_index()["paths"][str(jail)]["was"] == "file"
+    assert backups.original_copy(jail).read_text() == "[dovecot]\nenabled = true\n"
 
 
 def test_enabled_on_disk_ignores_mailtuis_own_file(tmp_path: Path) -> None:

@@ -18,10 +18,14 @@ from pathlib import Path
 import pytest
 
 from mailtui import faults
-from mailtui.install import run as install
-from mailtui.model import answers as answers_mod
+from mailtui.install import plan as install_plan
+from mailtui.install import state as install_state
+from mailtui.install import worker as install_worker
+from mailtui.model import answers_file
 from mailtui.model.answers import Answers, Domain, User
-from mailtui.system import commands, files
+from mailtui.system import atomic, backups, commands, files
+from tests import guard
+from tests.state import use_state_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,8 +99,10 @@ CHILD = textwrap.dedent("""
     import sys
     from pathlib import Path
     from mailtui import faults
+    from mailtui import paths
     from mailtui.system import commands, files
-    files.STATE_DIR = Path(sys.argv[1]) / "state"
+    for name, path in paths.state_paths(Path(sys.argv[1]) / "state").items():
+        setattr(paths, name, path)
     etc = Path(sys.argv[1]) / "etc"
     faults.arm()
     me = __import__("pwd").getpwuid(__import__("os").getuid()).pw_name
@@ -135,7 +141,7 @@ def test_killed_between_temp_file_and_rename_leaves_the_old_file(tmp_path: Path,
     result = run_child(tmp_path, "write-tmp:/b.conf")
     assert result.returncode == -signal.SIGKILL, result.stderr
     assert (etc / "b.conf").read_text() == "old b.conf\n"  # never half-written
-    temps = [p for p in etc.iterdir() if p.name.endswith(files.TMP_SUFFIX)]
+    temps = [p for p in etc.iterdir() if p.name.endswith(atomic.TMP_SUFFIX)]
     assert len(temps) == 1 and temps[0].read_text() == "new b.conf\n"
     # The next write of that file removes what the killed one left.
     files.write_file(etc / "b.conf", "again\n", owner=_me(), group=_group(), backup=False)
@@ -191,8 +197,11 @@ APT_CHILD = textwrap.dedent("""
 
 
 def _dead(pid: int) -> bool:
+    """The fake apt this test started (through its child) is gone. The guard is paused for this look at
+    the test's own process tree: the process is the test's, not the machine's."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        with guard.paused():
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError):
         return True
     return state in ("Z", "X")
@@ -270,14 +279,15 @@ def test_effect_of(argv: list[str], effect: commands.Effect) -> None:
 
 
 def test_a_command_backs_up_what_it_changes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(files, "STATE_DIR", tmp_path / "state")
+    use_state_dir(monkeypatch, tmp_path / "state")
     conf = tmp_path / "etc" / "main.cf"
     conf.parent.mkdir()
     conf.write_text("stock\n")
-    result = commands.run(["sh", "-c", f"echo changed > {conf}"], changes=[conf])
+    write = f"open({str(conf)!r}, 'w').write('changed\\n')"
+    result = commands.run([sys.executable, "-c", write], changes=[conf], env=guard.child_env())
     assert result.ok and conf.read_text() == "changed\n"
-    assert files.original_copy(conf).read_text() == "stock\n"
-    entry = files.load_index()["paths"][str(conf)]
+    assert backups.original_copy(conf).read_text() == "stock\n"
+    entry = backups.load_index()["paths"][str(conf)]
     assert entry["was"] == "file" and entry["sha256"] == hashlib.sha256(b"stock\n").hexdigest()
 
 
@@ -286,12 +296,7 @@ def test_a_command_backs_up_what_it_changes_first(tmp_path: Path, monkeypatch: p
 
 def test_worker_gets_the_fault_switch_from_its_environment_and_passwords_through_a_pipe(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(files, "STATE_DIR", tmp_path / "state")
-    inst = tmp_path / "state" / "install"
-    for name, value in (("INSTALL_DIR", inst), ("STATE_FILE", inst / "state.json"),
-                        ("EVENTS_FILE", inst / "events.jsonl"), ("LOCK_FILE", inst / "lock"),
-                        ("WORKER_LOG", inst / "worker.log"), ("PENDING_ANSWERS", inst / "answers.toml")):
-        monkeypatch.setattr(install, name, value)
+    use_state_dir(monkeypatch, tmp_path / "state")
     monkeypatch.setenv("MAILTUI_FAULT", "write:3")
     password = "Plain-Secret-Password-9"
     answers = Answers(hostname="mail.example.test", domains=[Domain("example.test")],
@@ -307,7 +312,7 @@ def test_worker_gets_the_fault_switch_from_its_environment_and_passwords_through
 
         def close(self) -> None:  # the worker reads its answers, then takes over the state file
             started["stdin"] = self.data.decode()
-            install.write_state(install.InstallState(status="running", pid=FakePopen.pid))
+            install_state.write_state(install_state.InstallState(status="running", pid=FakePopen.pid))
 
     class FakePopen:
         pid = 4242
@@ -320,7 +325,7 @@ def test_worker_gets_the_fault_switch_from_its_environment_and_passwords_through
             return None
 
     monkeypatch.setattr(subprocess, "Popen", FakePopen)
-    assert install.start_worker(answers) == 4242
+    assert install_worker.start_worker(install_plan.CheckedAnswers(answers)) == 4242
     argv, kw = started["argv"], started["kw"]
     assert password not in " ".join(argv)  # type: ignore[arg-type]
     # No env= given: the worker inherits this environment, MAILTUI_FAULT included, and no password is in it.
@@ -328,7 +333,7 @@ def test_worker_gets_the_fault_switch_from_its_environment_and_passwords_through
     assert os.environ["MAILTUI_FAULT"] == "write:3"
     assert all(password not in value for value in os.environ.values())
     assert password in str(started["stdin"])
-    assert answers_mod.loads(str(started["stdin"])).users[0].password == password
+    assert answers_file.loads(str(started["stdin"])).users[0].password == password
 
 
 # ---------------------------------------------------------------- repairing what a kill left in dpkg

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from mailtui import paths
 from mailtui.ops import last_login
 from mailtui.ops.last_login import last_logins
-from mailtui.stack import maillog
+from mailtui.stack import logfile
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 
@@ -72,7 +73,7 @@ def test_missing_log_and_no_emails(tmp_path: Path) -> None:
 
 def test_default_path_is_the_mail_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = write(tmp_path / "mail.log", LINES)
-    monkeypatch.setattr(maillog, "mail_log_path", lambda: log)
+    monkeypatch.setattr(paths, "MAIL_LOG", str(log))
     assert last_logins(["carol@example.test"], now=NOW)["carol@example.test"] == local(11, 25, 14, 40, 10)
 
 
@@ -103,14 +104,14 @@ def test_the_scan_stops_once_every_address_is_found(tmp_path: Path, monkeypatch:
     log = write(tmp_path / "mail.log", [FILLER.format(s=i % 60) for i in range(5000)] + LINES)
     write(tmp_path / "mail.log.1", LINES)
     read: list[str] = []
-    real = maillog.iter_lines_backwards
+    real = logfile.iter_lines_backwards
 
     def counting(path: Path):  # noqa: ANN202
         for line in real(path):
             read.append(line)
             yield line
 
-    monkeypatch.setattr(last_login.maillog, "iter_lines_backwards", counting)
+    monkeypatch.setattr(last_login.logfile, "iter_lines_backwards", counting)
     got = last_logins(["alice@example.test", "carol@example.test"], log, now=NOW)
     assert got["alice@example.test"] == local(11, 25, 15, 36, 29)
     assert got["carol@example.test"] == local(11, 25, 14, 40, 10)

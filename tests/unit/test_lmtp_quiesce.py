@@ -16,11 +16,15 @@ from typing import Any
 
 import pytest
 
+from mailtui import paths
 from mailtui.errors import CommandFailed
 from mailtui.stack import lmtp_quiesce
 from mailtui.stack import probes as checks
-from mailtui.system import files, services
+from mailtui.stack import services as safe_services
+from mailtui.system import services
 from mailtui.system.commands import Result
+from tests import guard
+from tests.state import use_state_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = 100
@@ -59,7 +63,7 @@ class FakePostfix:
 
     def record(self, what: str) -> None:
         state = self.load()
-        state["calls"].append([what, lmtp_quiesce.marker_path().exists()])
+        state["calls"].append([what, paths.LMTP_MARKER.exists()])
         self.save(state)
 
     # -- the command line
@@ -121,7 +125,7 @@ class Clock:
 
 def use_fake(monkeypatch: pytest.MonkeyPatch, fake: FakePostfix, state_dir: Path, clock: Clock | None = None) -> None:
     clock = clock or Clock()
-    monkeypatch.setattr(files, "STATE_DIR", state_dir)
+    use_state_dir(monkeypatch, state_dir)
     monkeypatch.setattr(lmtp_quiesce, "run", fake.run)
     monkeypatch.setattr(lmtp_quiesce, "children_named", fake.children_named)
     monkeypatch.setattr(lmtp_quiesce, "unix_sockets", fake.unix_sockets)
@@ -219,8 +223,8 @@ def test_deliveries_are_paused_until_idle_and_put_back_exactly(fake: FakePostfix
     seen: dict[str, Any] = {}
     with lmtp_quiesce.quiesced("restart") as q:
         state = fake.load()
-        seen.update(loaded=state["loaded"], marker=json.loads(lmtp_quiesce.marker_path().read_text()),
-                    mode=lmtp_quiesce.marker_path().stat().st_mode & 0o777)
+        seen.update(loaded=state["loaded"], marker=json.loads(paths.LMTP_MARKER.read_text()),
+                    mode=paths.LMTP_MARKER.stat().st_mode & 0o777)
     # Inside: Postfix runs with lmtp deferred; the marker records the value before (not set) and is private.
     assert seen["loaded"] == {"defer_transports": "lmtp"}
     assert seen["marker"]["before"] is None and seen["marker"]["transport"] == "lmtp"
@@ -232,7 +236,7 @@ def test_deliveries_are_paused_until_idle_and_put_back_exactly(fake: FakePostfix
     # After: removed again (not set before), reloaded, only the mail deferred by the pause asked for.
     state = fake.load()
     assert state["main"] == {} and state["loaded"] == {}
-    assert not lmtp_quiesce.marker_path().exists()
+    assert not paths.LMTP_MARKER.exists()
     calls = fake.calls_with_marker()
     edits = [(c, m) for c, m in calls if c.startswith(("postconf -e", "postconf -X", "postfix reload",
                                                          "postqueue -f"))]
@@ -276,14 +280,14 @@ def test_plain_when_postfix_is_down_or_does_not_deliver_over_lmtp(fake: FakePost
         pass
     assert q.route is None and not q.notes
     assert not any(c.startswith(("postconf -e", "postconf -X", "postfix")) for c in fake.calls)
-    assert not lmtp_quiesce.marker_path().exists()
+    assert not paths.LMTP_MARKER.exists()
 
 
 def test_an_error_inside_still_puts_everything_back(fake: FakePostfix) -> None:
     with pytest.raises(RuntimeError, match="dovecot would not stop"), lmtp_quiesce.quiesced("stop"):
         raise RuntimeError("dovecot would not stop")
     assert fake.load()["main"] == {} and fake.load()["loaded"] == {}
-    assert not lmtp_quiesce.marker_path().exists()
+    assert not paths.LMTP_MARKER.exists()
 
 
 def test_the_wait_is_bounded(fake: FakePostfix) -> None:
@@ -292,7 +296,7 @@ def test_the_wait_is_bounded(fake: FakePostfix) -> None:
         assert fake.load()["loaded"] == {"defer_transports": "lmtp"}
     assert not q.drained and 5 <= q.waited_seconds < 5.2
     assert "going on anyway" in q.notes[0] and "3 LMTP session(s) open" in q.notes[0]
-    assert fake.load()["main"] == {} and not lmtp_quiesce.marker_path().exists()
+    assert fake.load()["main"] == {} and not paths.LMTP_MARKER.exists()
 
 
 def test_a_failed_reload_on_the_way_out_keeps_the_marker(fake: FakePostfix, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -311,10 +315,10 @@ def test_a_failed_reload_on_the_way_out_keeps_the_marker(fake: FakePostfix, monk
         pass
     # main.cf is put back, but the running Postfix may still defer: the marker stays for the repair.
     assert fake.load()["main"] == {}
-    assert lmtp_quiesce.marker_path().exists()
+    assert paths.LMTP_MARKER.exists()
     assert lmtp_quiesce.problems()
     assert "undoing it" in lmtp_quiesce.repair_leftover()
-    assert fake.load()["loaded"] == {} and not lmtp_quiesce.marker_path().exists()
+    assert fake.load()["loaded"] == {} and not paths.LMTP_MARKER.exists()
 
 
 def test_the_mail_waiting_for_dovecot_is_counted_and_flushed(fake: FakePostfix) -> None:
@@ -364,7 +368,7 @@ def test_a_marker_with_a_free_lock_is_repaired_and_reported_until_then(fake: Fak
 def test_a_restart_in_progress_is_neither_repaired_nor_reported(fake: FakePostfix) -> None:
     fake.update(main={"defer_transports": "lmtp"})
     lmtp_quiesce.Marker("lmtp", None, "restart", 4242, "now").write()
-    fd = os.open(lmtp_quiesce.lock_path(), os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(paths.LMTP_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another open file: conflicts like another process would
         assert lmtp_quiesce.problems() == []
@@ -398,19 +402,19 @@ def test_killed_mid_restart_the_next_service_action_repairs(tmp_path: Path, fake
     child = subprocess.run(
         [sys.executable, "-c", "import sys; from tests.unit.test_lmtp_quiesce import child_main; "
          "child_main(sys.argv[1], sys.argv[2])", str(fake.path), str(tmp_path / "state")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=guard.child_env())
     assert child.returncode == -9, child.stderr
     # What the kill left: Postfix deferring LMTP, the marker, the lock free again.
     assert fake.load()["loaded"] == {"defer_transports": "lmtp"}
-    assert lmtp_quiesce.marker_path().exists()
+    assert paths.LMTP_MARKER.exists()
     assert not checks.lmtp_deferral_check().ok
     # The next `mailtui service …` action (here: start of MariaDB) undoes it first.
     monkeypatch.setattr(services, "control", lambda name, verb, check=True: Result(["service", name, verb], 0, ""))
     monkeypatch.setattr(services, "is_running", lambda name: True)
-    result = services.start("mariadb")
+    result = safe_services.start("mariadb")
     assert "interrupted" in result.output and "put back as it was (defer_transports not set)" in result.output
     assert fake.load()["main"] == {} and fake.load()["loaded"] == {}
-    assert not lmtp_quiesce.marker_path().exists() and checks.lmtp_deferral_check().ok
+    assert not paths.LMTP_MARKER.exists() and checks.lmtp_deferral_check().ok
 
 
 # ---------------------------------------------------------------- services
@@ -429,23 +433,23 @@ def fake_dovecot(fake: FakePostfix, monkeypatch: pytest.MonkeyPatch) -> FakePost
 
     monkeypatch.setattr(services, "control", control)
     monkeypatch.setattr(services, "main_pid", lambda name: pid[name] if name == "dovecot" else MASTER)
-    monkeypatch.setattr(services, "_postfix_reloaded_for", None)
+    monkeypatch.setattr(safe_services, "_postfix_reloaded_for", None)
     return fake
 
 
 def test_restart_dovecot_happens_while_lmtp_is_deferred(fake_dovecot: FakePostfix) -> None:
-    result = services.restart("dovecot")
+    result = safe_services.restart("dovecot")
     calls = [c for c in fake_dovecot.calls if not c.startswith(("postconf -h", "postconf -n", "postqueue -j"))]
     assert calls == ["postconf -e defer_transports=lmtp", "postfix reload", "service dovecot restart",
                      "postconf -X defer_transports", "postfix reload", "postqueue -f"]
     assert result.output.startswith("restart dovecot.\n") and "paused" in result.output
     # Postfix was reloaded after Dovecot came back: no second reload for the smtpd processes.
-    assert "reloaded once Dovecot was back" in services.reconnect_postfix_to_dovecot()
+    assert "reloaded once Dovecot was back" in safe_services.reconnect_postfix_to_dovecot()
     assert fake_dovecot.calls.count("postfix reload") == 2
 
 
 def test_stop_dovecot_puts_defer_transports_back_once_it_is_down(fake_dovecot: FakePostfix) -> None:
-    services.stop("dovecot")
+    safe_services.stop("dovecot")
     calls = [c for c in fake_dovecot.calls if c.startswith(("postconf -e", "postconf -X", "service"))]
     assert calls == ["postconf -e defer_transports=lmtp", "service dovecot stop", "postconf -X defer_transports"]
     assert fake_dovecot.load()["loaded"] == {}
@@ -454,18 +458,18 @@ def test_stop_dovecot_puts_defer_transports_back_once_it_is_down(fake_dovecot: F
 def test_other_services_restart_plainly(fake_dovecot: FakePostfix, monkeypatch: pytest.MonkeyPatch) -> None:
     pids = iter([1, 2, 2])
     monkeypatch.setattr(services, "main_pid", lambda name: next(pids))
-    services.restart("mariadb")
+    safe_services.restart("mariadb")
     assert fake_dovecot.calls == ["service mariadb restart"]
 
 
 def test_start_dovecot_reloads_postfix_once_and_flushes(fake_dovecot: FakePostfix,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "_wait", lambda name, running, timeout: True)
-    result = services.start("dovecot")
+    monkeypatch.setattr(services, "wait_until", lambda name, running, timeout: True)
+    result = safe_services.start("dovecot")
     assert "postfix reload; postqueue -f" in result.output
     assert fake_dovecot.calls[-2:] == ["postqueue -j", "postqueue -f"]
-    assert "reloaded once Dovecot was back" in services.reconnect_postfix_to_dovecot()
+    assert "reloaded once Dovecot was back" in safe_services.reconnect_postfix_to_dovecot()
     assert fake_dovecot.calls.count("postfix reload") == 1
     # Without that, reconnecting reloads Postfix itself.
-    monkeypatch.setattr(services, "reload", lambda name: Result(["service", name, "reload"], 0, ""))
-    assert "postfix reload (its smtpd" in services.reconnect_postfix_to_dovecot()
+    monkeypatch.setattr(safe_services, "reload", lambda name: Result(["service", name, "reload"], 0, ""))
+    assert "postfix reload (its smtpd" in safe_services.reconnect_postfix_to_dovecot()

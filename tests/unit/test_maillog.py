@@ -20,9 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from mailtui.api.live import LiveOperations
 from mailtui.cli import logs as cli_logs
-from mailtui.stack import maillog
-from mailtui.stack.maillog import LogEvent, follow, journey, parse_line, summary_per_minute, tail_lines
+from mailtui.ops import logs
+from mailtui.stack import journal, logfile, logparse
+from mailtui.stack.logfile import follow, tail_lines
+from mailtui.stack.logparse import LogEvent, journey, parse_line, summary_per_minute
 
 NOW = datetime(2026, 11, 25, 16, 0, 0)
 
@@ -218,7 +221,7 @@ def test_summary_per_minute() -> None:
     later = summary_per_minute([ev(x) for x in lines], minutes=3,
                                now=datetime(2026, 11, 25, 16, 0, 30).astimezone())
     assert later["delivered"] == [1, 1, 0]
-    assert summary_per_minute([], minutes=2) == {k: [0, 0] for k in maillog.SUMMARY_OUTCOMES}
+    assert summary_per_minute([], minutes=2) == {k: [0, 0] for k in logparse.SUMMARY_OUTCOMES}
 
 
 # ---------------------------------------------------------------- the journal
@@ -263,7 +266,7 @@ JOURNAL_FIXTURE = [
 
 def test_journal_records_become_events() -> None:
     records = [json.dumps(r) for r in JOURNAL_FIXTURE] + ["", "not json", json.dumps({"MESSAGE": "no ident"})]
-    events = list(maillog.journal_lines(records=records))
+    events = list(journal.journal_lines(records=records))
     assert [(e.service, e.pid, e.outcome, e.recipient) for e in events] == [
         ("postfix/smtpd", 2001, "rejected", "x@outside.test"),
         ("postfix/lmtp", 2010, "delivered", "alice@example.test"),
@@ -284,24 +287,24 @@ def test_journal_lines_runs_journalctl_and_follows(tmp_path: Path, monkeypatch: 
     """A stand-in journalctl on PATH: its output is parsed; with follow, stop() ends it and kills it."""
     records = tmp_path / "records.json"
     records.write_text("".join(json.dumps(r) + "\n" for r in JOURNAL_FIXTURE[:3]))
-    fake = tmp_path / "bin" / "journalctl"
-    fake.parent.mkdir()
-    fake.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/argv\ncat {records}\n"
-                    "case \"$*\" in *-f*) exec sleep 30;; esac\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
-    assert [e.service for e in maillog.journal_lines(10)] == ["postfix/smtpd", "postfix/lmtp", "dovecot/lmtp"]
+    fake = tmp_path / "journalctl.py"  # this Python runs it: the unit tier runs no other program
+    fake.write_text(f"import sys, time\nopen({str(tmp_path / 'argv')!r}, 'w').write(' '.join(sys.argv[1:]))\n"
+                    f"sys.stdout.write(open({str(records)!r}).read())\nsys.stdout.flush()\n"
+                    "if '-f' in sys.argv: time.sleep(30)\n")
+    real = journal.journal_command
+    monkeypatch.setattr(journal, "journal_command", lambda n, follow: [sys.executable, str(fake), *real(n, follow)[1:]])
+    assert [e.service for e in journal.journal_lines(10)] == ["postfix/smtpd", "postfix/lmtp", "dovecot/lmtp"]
     assert (tmp_path / "argv").read_text().split() == ["-o", "json", "--no-pager", "-n", "10", "SYSLOG_FACILITY=2"]
     got: list[LogEvent] = []
     began = time.monotonic()
-    for event in maillog.journal_lines(10, follow=True, poll=0.02, stop=lambda: len(got) >= 3 or
+    for event in journal.journal_lines(10, follow=True, poll=0.02, stop=lambda: len(got) >= 3 or
                                        time.monotonic() - began > 5):
         got.append(event)
     assert len(got) == 3 and time.monotonic() - began < 5
 
 
 def test_journal_command_reads_the_mail_facility() -> None:
-    assert maillog.journal_command(50, True) == ["journalctl", "-o", "json", "--no-pager", "-n", "50", "-f",
+    assert journal.journal_command(50, True) == ["journalctl", "-o", "json", "--no-pager", "-n", "50", "-f",
                                                  "SYSLOG_FACILITY=2"]
 
 
@@ -345,7 +348,7 @@ def test_tail_of_a_big_file_is_instant(tmp_path: Path) -> None:
 def test_lines_backwards(tmp_path: Path) -> None:
     log = tmp_path / "mail.log"
     log.write_bytes(b"".join(b"x" * (i % 70000) + f" {i}\n".encode() for i in range(0, 300000, 7001)) + b"tail")
-    got = list(maillog.iter_lines_backwards(log))
+    got = list(logfile.iter_lines_backwards(log))
     assert got == list(reversed(log.read_text().splitlines()))
 
 
@@ -548,7 +551,7 @@ def run_logs(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[
     parser = argparse.ArgumentParser(prog="mailtui")
     cli_logs.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["logs", *argv])
-    code = args.func(args)
+    code = args.func(args, LiveOperations())  # the log file is the test's own: nothing else is read
     return code, capsys.readouterr().out.splitlines()
 
 
@@ -574,7 +577,7 @@ def test_cli_logs_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_cli_logs_follow_queue_id_holds_dovecot_lines(tmp_path: Path) -> None:
-    matcher = cli_logs._Matcher(None, QID)
+    matcher = logparse.JourneyMatcher(None, QID)
     shown = [e.raw for line in MESSAGE_LOG.splitlines() for e in matcher.feed(ev(line))]
     assert shown == [e.raw for e in journey([ev(x) for x in MESSAGE_LOG.splitlines()], QID)]
 
@@ -583,8 +586,7 @@ def test_cli_logs_follow(tmp_path: Path) -> None:
     """`mailtui logs -f --grep` in a subprocess: the matching tail, then matching new lines."""
     log = tmp_path / "mail.log"
     log.write_text(MESSAGE_LOG)
-    code = ("import sys\nfrom mailtui.cli import logs as cli_logs\nimport argparse\np = argparse.ArgumentParser()\n"
-            "cli_logs.add_parser(p.add_subparsers())\na = p.parse_args(sys.argv[1:])\nsys.exit(a.func(a))\n")
+    code = ("import sys\nfrom mailtui.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
     proc = subprocess.Popen([sys.executable, "-c", code, "logs", "-f", "--grep", "status=", "--file", str(log)],
                             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
     try:
@@ -604,10 +606,10 @@ def test_cli_logs_follow_loses_no_line_written_during_the_search(tmp_path: Path,
     log = tmp_path / "mail.log"
     log.write_text(MESSAGE_LOG)
     deferred = "Nov 25 15:50:01 mail postfix/lmtp[2]: 5A5B5C5D5E: to=<a@x.test>, relay=r, status=deferred (x)"
-    search = cli_logs._last_matching
+    search = logs._last_matching
 
-    def slow_search(path: Path, args: argparse.Namespace, end: int | None = None) -> list[LogEvent]:
-        found = search(path, args, end)
+    def slow_search(path: Path, query: logs.LogQuery, end: int | None = None) -> list[LogEvent]:
+        found = search(path, query, end)
         append(log, deferred + "\n")  # written after the search read the file, before the follow began
         return found
 
@@ -620,12 +622,12 @@ def test_cli_logs_follow_loses_no_line_written_during_the_search(tmp_path: Path,
                 raise KeyboardInterrupt  # what ends `logs -f`
         return show
 
-    monkeypatch.setattr(cli_logs, "_last_matching", slow_search)
-    monkeypatch.setattr(cli_logs, "_printer", printer)
+    monkeypatch.setattr(logs, "_last_matching", slow_search)
+    monkeypatch.setattr(cli_logs, "printer", printer)
     parser = argparse.ArgumentParser()
     cli_logs.add_parser(parser.add_subparsers())
     args = parser.parse_args(["logs", "-f", "--grep", "status=", "--file", str(log)])
-    worker = threading.Thread(target=cli_logs.cmd_logs, args=(args,), daemon=True)
+    worker = threading.Thread(target=cli_logs.cmd_logs, args=(args, LiveOperations()), daemon=True)
     worker.start()
     worker.join(10)
     assert not worker.is_alive(), f"the line written during the search never came: {shown}"
@@ -635,13 +637,13 @@ def test_cli_logs_follow_loses_no_line_written_during_the_search(tmp_path: Path,
 def test_lines_backwards_up_to_an_offset_are_complete_lines(tmp_path: Path) -> None:
     log = tmp_path / "mail.log"
     log.write_bytes(b"one\ntwo\nthr")
-    assert list(maillog.iter_lines_backwards(log)) == ["thr", "two", "one"]
-    assert list(maillog.iter_lines_backwards(log, 12)) == ["two", "one"]  # "thr" is still being written
-    assert list(maillog.iter_lines_backwards(log, 8)) == ["two", "one"]
-    assert list(maillog.iter_lines_backwards(log, 7)) == ["one"]  # the newline after "two" is not before 7
-    assert list(maillog.iter_lines_backwards(log, 4)) == ["one"]
-    assert list(maillog.iter_lines_backwards(log, 0)) == []
-    follower = maillog.follow(log, start=12, poll=0.01)
+    assert list(logfile.iter_lines_backwards(log)) == ["thr", "two", "one"]
+    assert list(logfile.iter_lines_backwards(log, 12)) == ["two", "one"]  # "thr" is still being written
+    assert list(logfile.iter_lines_backwards(log, 8)) == ["two", "one"]
+    assert list(logfile.iter_lines_backwards(log, 7)) == ["one"]  # the newline after "two" is not before 7
+    assert list(logfile.iter_lines_backwards(log, 4)) == ["one"]
+    assert list(logfile.iter_lines_backwards(log, 0)) == []
+    follower = logfile.follow(log, start=12, poll=0.01)
     append(log, "ee\nfour\n")
     assert [next(follower), next(follower)] == ["three", "four"]  # from the offset, the held partial line
     follower.close()

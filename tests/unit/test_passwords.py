@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 from mailtui.model import passwords
 
 
@@ -22,12 +19,3 @@ def test_unprefixed_hash_is_normalized() -> None:
 
 def test_generated_passwords_are_distinct() -> None:
     assert len({passwords.generate_password() for _ in range(50)}) == 50
-
-
-def test_doveadm_verifies_our_hashes() -> None:
-    assert shutil.which("doveadm"), "doveadm missing: scripts/test installs dovecot-core"
-    h = passwords.hash_password("pässwörd with spaces")
-    result = subprocess.run(["doveadm", "pw", "-t", h], input="pässwörd with spaces\n", capture_output=True,
-                            text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert "verified" in result.stdout + result.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mailtui.model import answers
+from mailtui.model import answers, answers_file
+from mailtui.model import problems as problems_mod
+from mailtui.policy import maps
 from mailtui.steps import postfix
 
 BASE = """
@@ -19,7 +21,7 @@ password = "alice password"
 
 def load(extra: str = "") -> answers.Answers:
     text = BASE.replace("[database]", extra + "\n[database]") if extra else BASE
-    return answers.check(answers.loads(text), check_files=False)
+    return problems_mod.check(answers_file.loads(text), check_files=False)
 
 
 def test_lookups_are_proxied_and_lmtp_delivers() -> None:
@@ -36,7 +38,7 @@ def test_lookups_are_proxied_and_lmtp_delivers() -> None:
 
 
 def test_map_files_use_tcp_not_the_socket() -> None:
-    content = postfix.map_file_content(load(), postfix.MAP_QUERIES["mysql-virtual-mailbox-maps.cf"])
+    content = postfix.map_file_content(load(), maps.by_file("mysql-virtual-mailbox-maps.cf").query)
     assert "hosts = 127.0.0.1:3306" in content
     assert "user = mailuser" in content
     assert "password = dbpassword-123456" in content
@@ -86,6 +88,6 @@ def test_master_entry_is_compared_without_its_options() -> None:
 
 
 def test_retry_interval_only_where_postfix_knows_it() -> None:
-    query = postfix.MAP_QUERIES["mysql-virtual-mailbox-maps.cf"]
+    query = maps.by_file("mysql-virtual-mailbox-maps.cf").query
     assert "retry_interval" not in postfix.map_file_content(load(), query, (3, 7, 11))
     assert "retry_interval = 10" in postfix.map_file_content(load(), query, (3, 10, 13))

@@ -12,9 +12,10 @@ import pytest
 
 from mailtui import paths
 from mailtui.install import preflight
-from mailtui.install import run as install
+from mailtui.install import state as install_state
 from mailtui.install.preflight import PortStatus, Preflight
-from mailtui.model import answers as answers_mod
+from mailtui.model import defaults
+from mailtui.model import problems as problems_mod
 from mailtui.model.answers import Answers, Database, Domain, User
 
 TCP_HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
@@ -55,16 +56,6 @@ def test_ports_name_the_listening_process(tmp_path: Path) -> None:
     assert not by_port[143].in_use and by_port[143].label == "IMAP without TLS"
 
 
-def test_a_real_listener_is_found_with_its_process_name() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
-        (status,) = preflight.port_statuses([(port, "test")])
-    assert status.in_use
-    assert status.by == Path("/proc/self/comm").read_text().strip()  # our own fds are always readable
-
-
 @pytest.mark.parametrize(("machine", "expected"), [
     ("mx1.mail.example.org", "mx1.mail.example.org"),
     ("MAIL.Example.ORG", "mail.example.org"),
@@ -77,7 +68,7 @@ def test_a_real_listener_is_found_with_its_process_name() -> None:
     ("bad_name.example.org", "mail.example.org"),
 ])
 def test_suggested_hostname(machine: str, expected: str) -> None:
-    assert preflight.suggested_hostname(machine) == expected
+    assert defaults.suggested_hostname(machine) == expected
 
 
 def make(**kw: object) -> Preflight:
@@ -96,8 +87,11 @@ def test_suggested_answers_from_the_machine() -> None:
     assert a.hostname == "mail.shop.example" and a.domain_names == ["shop.example"]
     assert len(a.database.password) >= 16 and len(a.database.admin_password) >= 16
     assert a.database.password != a.database.admin_password
-    assert a.users == [] and a.profile == "production"
-    assert answers_mod.problems(a) == {}
+    # The first mailbox and postmaster@ come from model/defaults.py (the one place that builds them); the
+    # mailbox's password is the operator's to give.
+    assert [u.email for u in a.users] == ["admin@shop.example"] and a.profile == "production"
+    assert [(x.source, x.destination) for x in a.aliases] == [("postmaster@shop.example", "admin@shop.example")]
+    assert set(problems_mod.problems(a)) == {"users[0].password"}
     fallback = make(hostname="vm").suggested_answers()
     assert fallback.hostname == "mail.example.org" and fallback.domain_names == ["example.org"]
 
@@ -108,7 +102,7 @@ def test_suggested_answers_start_from_an_earlier_install(tmp_path: Path, monkeyp
     saved = Answers(hostname="mx.saved.example", domains=[Domain("saved.example"), Domain("two.example")],
                     users=[User("a@saved.example", "a-long-Password-1")],
                     database=Database(password="kept-db-password-1", admin_password="kept-admin-password-1"))
-    answers_mod.save(saved, saved_file)
+    install_state.save_answers(saved, saved_file)
     a = make(hostname="mail.shop.example", earlier_install=True).suggested_answers()
     assert a.hostname == "mx.saved.example" and a.domain_names == ["saved.example", "two.example"]
     assert a.database.password == "kept-db-password-1" and a.database.admin_password == "kept-admin-password-1"
@@ -122,9 +116,12 @@ def test_suggested_answers_start_from_an_earlier_install(tmp_path: Path, monkeyp
 def test_machine_hostname_prefers_a_dotted_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(socket, "getfqdn", lambda: "localhost")
     monkeypatch.setattr(socket, "gethostname", lambda: "mail.shop.example")
-    assert preflight.machine_hostname() == "mail.shop.example"
+    assert preflight.machine_hostname(tmp_path / "missing") == "mail.shop.example"
     monkeypatch.setattr(socket, "gethostname", lambda: "vm")
-    assert preflight.machine_hostname() in ("vm", Path("/etc/hostname").read_text().strip().lower())
+    (tmp_path / "hostname").write_text("vm.shop.example\n")
+    assert preflight.machine_hostname(tmp_path / "hostname") == "vm.shop.example"  # /etc/hostname's dotted name
+    (tmp_path / "hostname").write_text("vm\n")
+    assert preflight.machine_hostname(tmp_path / "hostname") == "vm"
 
 
 def test_mailname(tmp_path: Path) -> None:
@@ -136,7 +133,7 @@ def test_mailname(tmp_path: Path) -> None:
 
 
 def test_install_status_tells_an_interrupted_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(install, "STATE_FILE", tmp_path / "state.json")
+    monkeypatch.setattr(paths, "INSTALL_STATE", tmp_path / "state.json")
     assert preflight.install_status() == "idle"
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "mailtui-worker"])
     try:
@@ -157,40 +154,3 @@ def test_install_status_tells_an_interrupted_install(tmp_path: Path, monkeypatch
     assert preflight.install_status() == "done"  # the firewall was skipped
 
 
-def test_tutorial_database_is_false_without_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mailtui.stack import db
-
-    monkeypatch.setattr(db, "local_socket", lambda: None)
-    assert preflight.has_tutorial_database() is False
-    monkeypatch.setattr(db, "local_socket", lambda: "/nonexistent/mysqld.sock")
-    assert preflight.has_tutorial_database() is False  # connect fails: False, never raises
-
-
-def test_run_preflight_on_this_machine_changes_nothing_and_never_raises(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(paths, "ANSWERS_FILE", tmp_path / "no-answers.toml")
-    monkeypatch.setattr(install, "STATE_FILE", tmp_path / "state.json")
-    before = sorted(os.listdir(tmp_path))
-    result = preflight.run_preflight()
-    assert sorted(os.listdir(tmp_path)) == before
-    assert result.is_root == (os.geteuid() == 0)
-    assert [p.port for p in result.ports] == [25, 587, 465, 993, 143, 110]
-    assert result.earlier_install is False and result.install_state == "idle"
-    assert result.hostname
-    assert result.mail_log in (None, paths.MAIL_LOG)
-    assert isinstance(result.suggested_answers(), Answers)
-    if result.supported and result.is_root:
-        assert result.problems == []
-
-
-def test_problems_for_not_root_and_an_unsupported_release(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mailtui.system import platform
-
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(platform.Platform, "detect", classmethod(
-        lambda cls, *a: cls("centos", "9", "", "CentOS Stream 9", False)))
-    result = preflight.run_preflight()
-    assert not result.is_root and not result.supported and result.os_pretty == "CentOS Stream 9"
-    assert len(result.problems) == 2
-    assert "must run as root" in result.problems[0]
-    assert "CentOS Stream 9 is not a supported release" in result.problems[1]

@@ -17,13 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailtui.errors import MailtuiError, ValidationError
-from mailtui.model import answers, passwords
+from mailtui.model import answers_file, passwords
+from mailtui.model import problems as problems_mod
 from mailtui.model.answers import Alias, Answers, Database, Domain, Firewall, Limits, Outbound, Services, Tls, User
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEWER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-TOP_LEVEL = {"hostname", "profile", "database", "tls", "firewall", "services", "outbound", "limits", "security",
-             "domains", "users", "aliases"}
+TOP_LEVEL = {"version", "hostname", "profile", "database", "tls", "firewall", "services", "outbound", "limits",
+             "security", "domains", "users", "aliases"}
 # One hash for every generated user with a stored hash: hashing is slow, and any valid hash will do.
 A_HASH = passwords.hash_password("a stored password")
 
@@ -110,21 +111,21 @@ def valid_answers(draw: st.DrawFn) -> Answers:
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=valid_answers())
 def test_valid_answers_round_trip(raw: Answers) -> None:
-    a = answers.check(raw, check_files=False)
-    assert answers.canonical(a) == a
-    assert answers.check(a, check_files=False) == a
-    text = answers.dumps(a, keep_passwords=True)
-    again = answers.check(answers.loads(text), check_files=False)
+    a = problems_mod.check(raw, check_files=False)
+    assert problems_mod.canonical(a) == a
+    assert problems_mod.check(a, check_files=False) == a
+    text = answers_file.dumps(a, keep_passwords=True)
+    again = problems_mod.check(answers_file.loads(text), check_files=False)
     assert again == a
-    assert answers.dumps(again, keep_passwords=True) == text
+    assert answers_file.dumps(again, keep_passwords=True) == text
 
 
 @settings(max_examples=25, deadline=None)
 @given(raw=valid_answers())
 def test_saved_answers_hold_only_hashes_that_verify(raw: Answers) -> None:
-    a = answers.check(raw, check_files=False)
-    text = answers.dumps(a)
-    saved = answers.check(answers.loads(text), check_files=False)
+    a = problems_mod.check(raw, check_files=False)
+    text = answers_file.dumps(a)
+    saved = problems_mod.check(answers_file.loads(text), check_files=False)
     for before, after in zip(a.users, saved.users, strict=True):
         assert after.email == before.email and after.password == ""
         if before.password:
@@ -158,14 +159,14 @@ def answers_of_any_text(draw: st.DrawFn) -> Answers:
 @given(a=answers_of_any_text())
 def test_any_text_survives_dumps_and_loads(a: Answers) -> None:
     """Quotes, backslashes, control characters, non-BMP characters: what is saved is what is loaded."""
-    loaded = answers.loads(answers.dumps(a, keep_passwords=True))
-    assert loaded == answers.canonical(a)
-    found = answers.problems(loaded, check_files=False)  # never raises, whatever the values
+    loaded = answers_file.loads(answers_file.dumps(a, keep_passwords=True))
+    assert loaded == problems_mod.canonical(a)
+    found = problems_mod.problems(loaded, check_files=False)  # never raises, whatever the values
     assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in found.items())
 
 
 def test_a_lone_surrogate_is_saved_as_a_replacement_character() -> None:
-    loaded = answers.loads(answers.dumps(Answers(hostname="mail\udcff.example")))
+    loaded = answers_file.loads(answers_file.dumps(Answers(hostname="mail\udcff.example")))
     assert loaded.hostname == "mail\ufffd.example"
 
 
@@ -237,7 +238,7 @@ def assert_refused_by_field(exc: MailtuiError, top_level: set[str]) -> None:
 
 def load_or_refuse(text: str, top_level: set[str]) -> Answers | None:
     try:
-        loaded = answers.loads(text)
+        loaded = answers_file.loads(text)
     except ValidationError as exc:
         assert_refused_by_field(exc, top_level | TOP_LEVEL)
         if "file" in exc.problems:
@@ -245,7 +246,7 @@ def load_or_refuse(text: str, top_level: set[str]) -> Answers | None:
             assert "line" in message or "nested" in message, message
         return None
     try:
-        return answers.check(loaded, check_files=False)
+        return problems_mod.check(loaded, check_files=False)
     except ValidationError as exc:
         assert_refused_by_field(exc, TOP_LEVEL)
         return None
@@ -263,12 +264,12 @@ def test_from_dict_with_any_python_values(data: dict[str, Any]) -> None:
     """from_dict() may be handed data that did not come from TOML (None, tuples, bytes)."""
     data = {**data, **{k: v for k, v in [("hostname", None), ("limits", {"message_size_mb": None})] if k not in data}}
     try:
-        loaded = answers.from_dict(data)
+        loaded = answers_file.from_dict(data)
     except ValidationError as exc:
         assert_refused_by_field(exc, set(data))
         return
     try:
-        answers.check(loaded, check_files=False)
+        problems_mod.check(loaded, check_files=False)
     except ValidationError as exc:
         assert_refused_by_field(exc, TOP_LEVEL)
 
@@ -282,7 +283,8 @@ def test_random_text_is_refused_cleanly(text: str) -> None:
 @st.composite
 def damaged_file(draw: st.DrawFn) -> str:
     """A valid answers file with a few lines broken the way an editor slip would."""
-    lines = answers.dumps(answers.check(draw(valid_answers()), check_files=False), keep_passwords=True).splitlines()
+    checked = problems_mod.check(draw(valid_answers()), check_files=False)
+    lines = answers_file.dumps(checked, keep_passwords=True).splitlines()
     for _ in range(draw(st.integers(1, 4))):
         i = draw(st.integers(0, len(lines) - 1))
         how = draw(st.sampled_from(["delete-char", "insert", "duplicate", "drop-quote", "retype"]))
@@ -319,7 +321,7 @@ def test_load_never_changes_the_file(content: bytes) -> None:
         os.chmod(path, 0o640)
         before = path.stat()
         try:
-            answers.load(path)
+            answers_file.load(path)
         except ValidationError as exc:
             assert_refused_by_field(exc, TOP_LEVEL)
         after = path.stat()
@@ -356,18 +358,18 @@ def short_id(value: object) -> str:
 ])
 def test_refused_with_field_and_reason(text: str, field: str, words: str) -> None:
     with pytest.raises(ValidationError) as info:
-        answers.check(answers.loads(text), check_files=False)
+        problems_mod.check(answers_file.loads(text), check_files=False)
     assert words in info.value.problems[field], info.value.problems
 
 
 def test_a_wrongly_typed_required_field_is_reported_once() -> None:
     with pytest.raises(ValidationError) as info:
-        answers.loads('[[users]]\nemail = 5\n')
+        answers_file.loads('[[users]]\nemail = 5\n')
     assert info.value.problems == {"users[0].email": "must be a string"}
 
 
 def test_a_byte_order_mark_is_ignored() -> None:
-    a = answers.loads('\ufeffhostname = "Mail.Example.org"\n')
+    a = answers_file.loads('\ufeffhostname = "Mail.Example.org"\n')
     assert a.hostname == "mail.example.org"
 
 
@@ -376,7 +378,7 @@ def test_idn_and_mixed_case_are_stored_as_a_labels_everywhere() -> None:
             '[outbound]\nrelayhost = "[Relay.Bücher.Example]:0587"\n'
             '[[domains]]\nname = "BÜCHER.example."\n[[users]]\nemail = "Alice@Bücher.Example"\npassword = "p4ssword"\n'
             '[[aliases]]\nsource = "@bücher.example"\ndestination = "alice@xn--bcher-kva.example"\n')
-    a = answers.check(answers.loads(text), check_files=False)
+    a = problems_mod.check(answers_file.loads(text), check_files=False)
     assert a.hostname == "mail.xn--bcher-kva.example"
     assert a.database.host == "db.xn--bcher-kva.example"
     assert a.outbound.relayhost == "[relay.xn--bcher-kva.example]:587"
@@ -391,7 +393,7 @@ def test_values_of_the_wrong_python_type_are_problems_not_crashes() -> None:
                 limits=Limits("50"))  # type: ignore[arg-type]
     a = replace(a, domains=[Domain(["x"])], users=[User({"e": 1}, password_hash=[1])],  # type: ignore[arg-type]
                 aliases=[Alias(["s"], None)])  # type: ignore[arg-type]
-    found = answers.problems(answers.canonical(a), check_files=False)
+    found = problems_mod.problems(problems_mod.canonical(a), check_files=False)
     assert found["domains[0].name"] == found["users[0].email"] == found["aliases[0].source"] == "must be text"
     assert "SHA512-CRYPT" in found["users[0].password_hash"]
     assert found["hostname"] == "must be text"

@@ -4,7 +4,7 @@ invalid input, naming the field), never a traceback or an "internal error".
 
 The account commands run in-process against an in-memory Accounts stand-in that validates through the
 same functions as mailtui.accounts (mailtui.validate and accounts.alias_fields). `install --dry-run`
-runs the real loading, validation and install.prepare(); the machine-facing parts (the saved answers,
+runs the real loading, validation and install_plan.prepare(); the machine-facing parts (the saved answers,
 preflight, plan, the worker) are replaced, so nothing on this machine is read for the plan or changed."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,24 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from mailtui import paths
+from mailtui.api.live import LiveOperations
+from mailtui.api.operations import Operations, StepPlan
+from mailtui.api.types import CheckedAnswers
 from mailtui.cli import main as cli
 from mailtui.errors import ValidationError
-from mailtui.model import answers as answers_mod
-from mailtui.model import validate
-from mailtui.ops.accounts import AliasRow, AlreadyExists, DomainRow, NotFound, RemovalSummary, UserRow, alias_fields
+from mailtui.model import answers_file, validate
+from mailtui.model.answers import Answers
+from mailtui.ops.account_types import (
+    AliasRow,
+    AlreadyExists,
+    DomainRow,
+    NotFound,
+    RemovalSummary,
+    UserRow,
+    alias_fields,
+)
+from tests.scripted import ScriptedOperations
 from tests.unit.test_properties_answers import damaged_file, plausible_structure, toml_document, valid_answers
 from tests.unit.test_properties_validate import address_base, anything, domain_base, password_base, source_base
 
@@ -143,6 +156,69 @@ class FakeAccounts:
         return len(gone)
 
 
+class AccountsOps(ScriptedOperations):
+    """The account operations over FakeAccounts (an installed machine)."""
+
+    def __init__(self, accounts: FakeAccounts) -> None:
+        self.accounts = accounts
+
+    def installed_answers(self) -> Answers:
+        return Answers(hostname=HOSTNAME)
+
+    def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
+                     order: str | None = None) -> list[DomainRow]:
+        return self.accounts.list_domains(filter, limit, offset)
+
+    def add_domain(self, name: str) -> str:
+        return self.accounts.add_domain(name)
+
+    def removal_preview(self, name: str) -> RemovalSummary:
+        return self.accounts.removal_preview(name)
+
+    def remove_domain(self, name: str) -> RemovalSummary:
+        return self.accounts.remove_domain(name)
+
+    def list_users(self, filter: str = "", limit: int = 100, offset: int = 0, order: str | None = None,
+                   domain: str | None = None) -> list[UserRow]:
+        return self.accounts.list_users(filter, domain, limit, offset)
+
+    def add_user(self, email: str, password: str) -> str:
+        return self.accounts.add_user(email, password)
+
+    def set_password(self, email: str, password: str) -> None:
+        self.accounts.set_password(email, password)
+
+    def remove_user(self, email: str) -> RemovalSummary:
+        return self.accounts.remove_user(email)
+
+    def maildir_path(self, email: str) -> Path:
+        return Path("/var/mail/vhosts") / email.split("@")[1] / email.split("@")[0]
+
+    def list_aliases(self, filter: str = "", limit: int = 100, offset: int = 0,
+                     order: str | None = None) -> list[AliasRow]:
+        return self.accounts.list_aliases(filter, None, limit, offset)
+
+    def add_alias(self, source: str, destination: str) -> AliasRow:
+        return self.accounts.add_alias(source, destination)
+
+    def remove_alias(self, source: str, destination: str | None = None) -> int:
+        return self.accounts.remove_alias(source, destination)
+
+
+class DryRunOps(LiveOperations):
+    """install --dry-run: the real loading, validation and prepare(); the machine's parts replaced (no
+    preflight problems, an empty plan, and no worker ever)."""
+
+    def install_problems(self, answers: CheckedAnswers) -> list[str]:
+        return []
+
+    def plan(self, answers: CheckedAnswers, only: Sequence[str] | None = None) -> list[StepPlan]:
+        return []
+
+    def start_worker(self, answers: CheckedAnswers, steps: Sequence[str] | None = None) -> int:
+        raise AssertionError("a dry run must not start the install worker")
+
+
 @dataclass
 class Result:
     code: int
@@ -150,15 +226,16 @@ class Result:
     stderr: str
 
 
-def run_cli(argv: list[str], stdin: str = "", accounts: FakeAccounts | None = None) -> Result:
+def run_cli(argv: list[str], stdin: str = "", accounts: FakeAccounts | None = None,
+            ops: Operations | None = None) -> Result:
     out, err = io.StringIO(), io.StringIO()
+    operations = ops or AccountsOps(accounts or FakeAccounts())
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.object(cli, "_accounts", lambda: accounts))
         stack.enter_context(mock.patch.object(sys, "stdin", io.StringIO(stdin)))
         stack.enter_context(contextlib.redirect_stdout(out))
         stack.enter_context(contextlib.redirect_stderr(err))
         try:
-            code = cli.main(argv)
+            code = cli.main(argv, operations)
         except SystemExit as exc:  # argparse: usage error (exit 2) or --help (0)
             code = int(exc.code or 0)
     return Result(code, out.getvalue(), err.getvalue())
@@ -260,25 +337,8 @@ def test_the_cli_reports_the_name_it_stored(argv: list[str], stored: str) -> Non
 # ---------------------------------------------------------------- install --answers FILE --dry-run
 
 
-@contextlib.contextmanager
-def dry_run_machine() -> Iterator[None]:
-    """install --dry-run with everything that looks at or touches this machine replaced."""
-    from mailtui.install import run as install
-
-    def never(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("a dry run must not start the install worker")
-
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.object(install, "load_saved_answers", lambda: None))
-        stack.enter_context(mock.patch.object(install, "make_context", lambda answers, **kw: answers))
-        stack.enter_context(mock.patch.object(install, "preflight", lambda ctx: []))
-        stack.enter_context(mock.patch.object(install, "plan", lambda ctx, only=None: []))
-        stack.enter_context(mock.patch.object(install, "start_worker", never))
-        yield
-
-
 answers_files = st.one_of(
-    valid_answers().map(lambda a: answers_mod.dumps(a, keep_passwords=True).encode()),
+    valid_answers().map(lambda a: answers_file.dumps(a, keep_passwords=True).encode()),
     damaged_file().map(str.encode),
     plausible_structure().map(lambda d: toml_document(d).encode()),
     st.text().map(str.encode),
@@ -289,10 +349,11 @@ answers_files = st.one_of(
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(content=answers_files)
 def test_install_dry_run_never_crashes(content: bytes) -> None:
-    with tempfile.TemporaryDirectory() as tmp, dry_run_machine():
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as state, \
+            mock.patch.multiple(paths, **paths.state_paths(Path(state))):  # no saved answers: a fresh machine
         path = Path(tmp) / "mail.toml"
         path.write_bytes(content)
-        result = run_cli(["install", "--answers", str(path), "--dry-run"])
+        result = run_cli(["install", "--answers", str(path), "--dry-run"], ops=DryRunOps())
         event(f"install --dry-run: exit {result.code}")
         assert_clean(result)
         assert path.read_bytes() == content and os.listdir(tmp) == ["mail.toml"]

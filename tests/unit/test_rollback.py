@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import pwd
+import shutil
 import signal
 import stat
 import subprocess
@@ -22,11 +23,16 @@ from typing import Any
 
 import pytest
 
-from mailtui import faults
+from mailtui import faults, paths
+from mailtui.api.live import LiveOperations
 from mailtui.cli import rollback as cli_rollback
+from mailtui.install import plan as install_plan
 from mailtui.install import rollback
-from mailtui.install import run as install
-from mailtui.system import commands, files, services
+from mailtui.install import state as install_state
+from mailtui.stack import services as safe_services
+from mailtui.system import backups, commands, files, services
+from tests import guard
+from tests.state import use_state_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -52,20 +58,14 @@ def tree(root: Path) -> dict[str, tuple[Any, ...]]:
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """mailtui's state (backups, install progress and lock) under tmp_path."""
-    state_dir = tmp_path / "state"
-    monkeypatch.setattr(files, "STATE_DIR", state_dir)
-    inst = state_dir / "install"
-    for name, value in (("INSTALL_DIR", inst), ("STATE_FILE", inst / "state.json"),
-                        ("EVENTS_FILE", inst / "events.jsonl"), ("LOCK_FILE", inst / "lock")):
-        monkeypatch.setattr(install, name, value)
-    return state_dir
+    return use_state_dir(monkeypatch, tmp_path / "state")
 
 
 @pytest.fixture
 def etc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A machine's files before mailtui: a config file (0640, old mtime), a symlink, a directory (made
     "before mailtui started": files counts an empty directory made since then as mailtui's own)."""
-    monkeypatch.setattr(files, "_STARTED", time.time() + 1)
+    monkeypatch.setattr(backups, "_STARTED", time.time() + 1)
     etc = tmp_path / "etc"
     (etc / "postfix").mkdir(parents=True)
     main = etc / "postfix" / "main.cf"
@@ -83,9 +83,14 @@ def etc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def no_services(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     monkeypatch.setattr(services, "is_running", lambda name: False)
-    monkeypatch.setattr(services, "start", lambda name, timeout=30: calls.append(f"start {name}"))
-    monkeypatch.setattr(services, "stop", lambda name, timeout=30: calls.append(f"stop {name}"))
+    monkeypatch.setattr(safe_services, "start", lambda name, timeout=30: calls.append(f"start {name}"))
+    monkeypatch.setattr(safe_services, "stop", lambda name, timeout=30: calls.append(f"stop {name}"))
     return calls
+
+
+def append_edited(path: Path) -> list[str]:
+    """A program that changes `path` (this Python: the unit tier runs no other program)."""
+    return [sys.executable, "-c", f"open({str(path)!r}, 'a').write('edited\\n')"]
 
 
 def install_like_mailtui(etc: Path) -> None:
@@ -98,14 +103,14 @@ def install_like_mailtui(etc: Path) -> None:
     files.set_owner_mode(etc / "alternatives", owner=ME, group=GROUP, mode=0o700)
     files.make_directory(etc / "vhosts" / "example", owner=ME, group=GROUP, mode=0o770)
     # A command mailtui runs that changes a file it names (like postconf -e main.cf).
-    commands.run(["sh", "-c", f"echo edited >> {etc / 'mailname'}"], changes=[etc / "mailname"])
+    commands.run(append_edited(etc / "mailname"), changes=[etc / "mailname"], env=guard.child_env())
 
 
 def test_originals_are_recorded_once_before_the_first_change(state: Path, etc: Path) -> None:
     main = etc / "postfix" / "main.cf"
     install_like_mailtui(etc)
-    index = files.load_index()
-    assert files.original_copy(main).read_text() == "# stock main.cf\nmyhostname = old\n"
+    index = backups.load_index()
+    assert backups.original_copy(main).read_text() == "# stock main.cf\nmyhostname = old\n"
     entry = index["paths"][str(main)]
     assert (entry["was"], entry["mode"], entry["mtime_ns"]) == ("file", 0o640, 1_600_000_000_000_000_000)
     assert index["paths"][str(etc / "postfix" / "mysql-maps.cf")] == {"was": "absent"}
@@ -117,8 +122,8 @@ def test_originals_are_recorded_once_before_the_first_change(state: Path, etc: P
     assert index["paths"][str(etc / "link.conf")]["was"] == "symlink"
     assert index["paths"][str(etc / "alternatives")]["mode"] == 0o755
     assert index["paths"][str(etc / "vhosts")] == {"was": "absent"}
-    assert files.original_copy(etc / "mailname").read_text() == "old.example\n"
-    assert oct(os.stat(files.index_path()).st_mode & 0o777) == "0o600"
+    assert backups.original_copy(etc / "mailname").read_text() == "old.example\n"
+    assert oct(os.stat(backups.index_path()).st_mode & 0o777) == "0o600"
 
 
 def test_rollback_puts_everything_back_byte_for_byte(state: Path, etc: Path, no_services: list[str]) -> None:
@@ -162,10 +167,10 @@ def test_a_file_changed_after_mailtui_is_restored_and_the_change_kept(state: Pat
 def test_older_backups_are_honoured(state: Path, etc: Path, no_services: list[str]) -> None:
     """mailtui before the index: created.txt and bare copies; also a copy a kill left without its entry."""
     (etc / "new.cf").write_text("mailtui made this\n")
-    backups = state / "backups"
-    backups.mkdir(parents=True)
-    (backups / "created.txt").write_text(f"{etc / 'new.cf'}\n")
-    copy = files.original_copy(etc / "mailname")
+    store = state / "backups"
+    store.mkdir(parents=True)
+    (store / "created.txt").write_text(f"{etc / 'new.cf'}\n")
+    copy = backups.original_copy(etc / "mailname")
     copy.parent.mkdir(parents=True)
     copy.write_text("older original\n")
     (etc / "mailname").write_text("mailtui's\n")
@@ -178,13 +183,13 @@ def test_older_backups_are_honoured(state: Path, etc: Path, no_services: list[st
 
 def test_services_come_back_as_they_were_before_mailtui(state: Path, etc: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    files.note_services_before({"postfix": True, "dovecot": False, "fail2ban": True})
-    files.note_services_before({"postfix": False, "dovecot": True})  # a later install: the first record stays
+    backups.note_services_before({"postfix": True, "dovecot": False, "fail2ban": True})
+    backups.note_services_before({"postfix": False, "dovecot": True})  # a later install: the first record stays
     files.write_file(etc / "mailname", "mailtui\n", owner=ME, group=GROUP)
     calls: list[str] = []
     monkeypatch.setattr(services, "is_running", lambda name: True)
-    monkeypatch.setattr(services, "stop", lambda name, timeout=30: calls.append(f"stop {name}"))
-    monkeypatch.setattr(services, "start", lambda name, timeout=30: calls.append(f"start {name}"))
+    monkeypatch.setattr(safe_services, "stop", lambda name, timeout=30: calls.append(f"stop {name}"))
+    monkeypatch.setattr(safe_services, "start", lambda name, timeout=30: calls.append(f"start {name}"))
     rollback.apply(rollback.plan(), lambda line: None)
     assert calls == ["stop fail2ban", "stop dovecot", "stop postfix", "start postfix", "start fail2ban"]
 
@@ -193,34 +198,34 @@ def test_a_service_that_does_not_start_again_is_a_problem(state: Path, etc: Path
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from mailtui.errors import MailtuiError
 
-    files.note_services_before({"postfix": True, "dovecot": False})
+    backups.note_services_before({"postfix": True, "dovecot": False})
     files.write_file(etc / "mailname", "mailtui\n", owner=ME, group=GROUP)
     monkeypatch.setattr(services, "is_running", lambda name: False)
 
     def refuse(name: str, timeout: float = 30) -> None:
         raise MailtuiError("Postfix did not start: fatal: bad config")
 
-    monkeypatch.setattr(services, "start", refuse)
+    monkeypatch.setattr(safe_services, "start", refuse)
     result = rollback.apply(rollback.plan(), lambda line: None)
     assert (etc / "mailname").read_text() == "old.example\n"
     assert not result.ok and "postfix does not start on its restored configuration" in result.problems[0]
 
 
 def test_accounts_mailtui_created(state: Path) -> None:
-    assert files.record_account("user", "no-such-user-mailtui-test")
-    assert not files.record_account("user", "root")  # exists already: never mailtui's
-    assert files.load_index()["accounts"]["users"] == ["no-such-user-mailtui-test"]
+    assert backups.record_account("user", "no-such-user-mailtui-test")
+    assert not backups.record_account("user", "root")  # exists already: never mailtui's
+    assert backups.load_index()["accounts"]["users"] == ["no-such-user-mailtui-test"]
     assert [a.kind for a in rollback.plan()] == []  # not there (the command failed): nothing to delete
-    files.forget_account("user", "no-such-user-mailtui-test")
-    assert files.load_index()["accounts"]["users"] == []
-    index = files.load_index()
+    backups.forget_account("user", "no-such-user-mailtui-test")
+    assert backups.load_index()["accounts"]["users"] == []
+    index = backups.load_index()
     index["accounts"]["users"] = ["nobody"]
     assert [(a.kind, a.target) for a in rollback.plan(index)] == [("delete-user", "nobody")]
 
 
 def test_nothing_is_recorded_under_mailtuis_own_state_or_while_paused(state: Path, etc: Path) -> None:
     files.write_file(state / "answers.toml", "x = 1\n", owner=ME, group=GROUP, mode=0o600)
-    with files.paused():
+    with backups.paused():
         files.write_file(etc / "mailname", "paused\n", owner=ME, group=GROUP)
     assert rollback.nothing_recorded()
 
@@ -231,8 +236,10 @@ KILLED_INSTALL = textwrap.dedent("""
     import os, grp, pwd, sys
     from pathlib import Path
     from mailtui import faults
+    from mailtui import paths
     from mailtui.system import commands, files
-    files.STATE_DIR = Path(sys.argv[1])
+    for name, path in paths.state_paths(Path(sys.argv[1])).items():
+        setattr(paths, name, path)
     etc = Path(sys.argv[2])
     me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
     faults.arm()
@@ -240,7 +247,8 @@ KILLED_INSTALL = textwrap.dedent("""
     files.write_file(etc / "postfix" / "mysql-maps.cf", "password = x\\n", owner=me, group=group, mode=0o640)
     files.write_file(etc / "ssl" / "mailtui" / "cert.pem", "cert\\n", owner=me, group=group)
     files.set_owner_mode(etc / "alternatives", owner=me, group=group, mode=0o700)
-    commands.run(["sh", "-c", f"echo edited >> {etc / 'mailname'}"], changes=[etc / "mailname"])
+    edit = f"open({str(etc / 'mailname')!r}, 'a').write('edited' + chr(10))"
+    commands.run([sys.executable, "-c", edit], changes=[etc / "mailname"], env=dict(os.environ))
 """)
 
 
@@ -251,13 +259,14 @@ def test_rollback_after_a_kill_at_every_point(tmp_path: Path, state: Path, etc: 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MAILTUI_FAULT_TRACE": str(trace)}
     env.pop("MAILTUI_FAULT", None)
     pristine = tmp_path / "pristine"
-    subprocess.run(["cp", "-a", str(etc), str(pristine)], check=True)
+    shutil.copytree(etc, pristine, symlinks=True)
     subprocess.run([sys.executable, "-c", KILLED_INSTALL, str(state), str(etc)], env=env, check=True, timeout=60)
     points = [json.loads(line) for line in trace.read_text().splitlines()]
     assert len(points) > 20
     for point in points:
-        subprocess.run(["rm", "-rf", str(etc), str(state)], check=True)
-        subprocess.run(["cp", "-a", str(pristine), str(etc)], check=True)
+        for directory in (etc, state):
+            shutil.rmtree(directory, ignore_errors=True)
+        shutil.copytree(pristine, etc, symlinks=True)
         result = subprocess.run([sys.executable, "-c", KILLED_INSTALL, str(state), str(etc)],
                                 env={**env, "MAILTUI_FAULT": f"any:{point['n']}", "MAILTUI_FAULT_TRACE": ""},
                                 capture_output=True, text=True, timeout=60)
@@ -275,7 +284,7 @@ def test_cli_dry_run_lists_and_changes_nothing(state: Path, etc: Path, capsys: p
                                                no_services: list[str]) -> None:
     install_like_mailtui(etc)
     after = tree(etc)
-    assert cli_rollback.cmd_rollback(argparse.Namespace(dry_run=True, yes=False)) == 0
+    assert cli_rollback.cmd_rollback(argparse.Namespace(dry_run=True, yes=False), LiveOperations()) == 0
     out = capsys.readouterr().out
     assert f"restore {etc / 'postfix' / 'main.cf'}" in out and f"remove {etc / 'postfix' / 'mysql-maps.cf'}" in out
     assert "Left alone: the installed packages" in out and "dry run: nothing was changed" in out
@@ -291,11 +300,11 @@ def test_cli_yes_rolls_back_and_without_a_terminal_asks_for_yes(state: Path, etc
     install_like_mailtui(etc)
     monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
     with pytest.raises(MailtuiError, match="--yes"):
-        cli_rollback.cmd_rollback(argparse.Namespace(dry_run=False, yes=False))
-    assert cli_rollback.cmd_rollback(argparse.Namespace(dry_run=False, yes=True)) == 0
+        cli_rollback.cmd_rollback(argparse.Namespace(dry_run=False, yes=False), LiveOperations())
+    assert cli_rollback.cmd_rollback(argparse.Namespace(dry_run=False, yes=True), LiveOperations()) == 0
     assert tree(etc) == before
     assert "rolled back" in capsys.readouterr().out
-    assert cli_rollback.cmd_rollback(argparse.Namespace(dry_run=False, yes=True)) == 0
+    assert cli_rollback.cmd_rollback(argparse.Namespace(dry_run=False, yes=True), LiveOperations()) == 0
     assert "nothing to roll back" in capsys.readouterr().out
 
 
@@ -310,23 +319,21 @@ def test_a_new_install_after_rollback_keeps_the_database_passwords_and_hashes(
         state: Path, etc: Path, no_services: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Rollback leaves the database alone: a new install takes its passwords and the mailboxes' hashes from
     the answers of the install rolled back (new ones would not be what the database holds)."""
-    from mailtui import paths
-    from mailtui.model import answers as answers_mod
     from mailtui.model.answers import Answers, Database, Domain, User
 
     monkeypatch.setattr(paths, "ANSWERS_FILE", state / "answers.toml")
-    first = install.prepare(Answers(hostname="mail.example.test", domains=[Domain("example.test")],
-                                    users=[User(email="a@example.test", password="Secret-Password-1")]))
+    first = install_plan.prepare(Answers(hostname="mail.example.test", domains=[Domain("example.test")],
+                                         users=[User(email="a@example.test", password="Secret-Password-1")])).answers
     state.mkdir(parents=True, exist_ok=True)
-    answers_mod.save(first, state / "answers.toml")
+    install_state.save_answers(first, state / "answers.toml")
     files.write_file(etc / "mailname", "mailtui\n", owner=ME, group=GROUP)
     rollback.apply(rollback.plan(), lambda line: None)
-    assert install.load_saved_answers() is None  # the machine counts as not installed by mailtui
+    assert install_state.load_saved_answers() is None  # the machine counts as not installed by mailtui
     left = rollback.answers_left_behind()
     assert left is not None and left.database.password == first.database.password
-    again = install.prepare(Answers(hostname="mail.example.test", domains=[Domain("example.test")],
-                                    users=[User(email="a@example.test", password="Secret-Password-1")],
-                                    database=Database()))
+    again = install_plan.prepare(Answers(hostname="mail.example.test", domains=[Domain("example.test")],
+                                         users=[User(email="a@example.test", password="Secret-Password-1")],
+                                         database=Database())).answers
     assert again.database.password == first.database.password
     assert again.database.admin_password == first.database.admin_password
     assert again.users[0].password_hash == first.users[0].password_hash
@@ -336,10 +343,10 @@ def test_a_directory_an_earlier_killed_run_made_counts_as_mailtuis(state: Path, 
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Run 1 (killed) made the directory but never recorded it; run 2 (a later process) records it as new:
     it is empty and was made after mailtui's first install began."""
-    files.note_services_before({"postfix": False, "dovecot": False})  # the first install begins
+    backups.note_services_before({"postfix": False, "dovecot": False})  # the first install begins
     (etc / "ssl-made-by-run-1").mkdir()
-    monkeypatch.setattr(files, "_STARTED", time.time() + 1)  # run 2 started later
+    monkeypatch.setattr(backups, "_STARTED", time.time() + 1)  # run 2 started later
     files.set_owner_mode(etc / "ssl-made-by-run-1", owner=ME, group=GROUP, mode=0o755)
-    assert files.load_index()["paths"][str(etc / "ssl-made-by-run-1")] == {"was": "absent"}
+    assert backups.load_index()["paths"][str(etc / "ssl-made-by-run-1")] == {"was": "absent"}
     rollback.apply(rollback.plan(), lambda line: None)
     assert not (etc / "ssl-made-by-run-1").exists()

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from mailtui.model.answers import Answers, Domain, Services, Tls, User
-from mailtui.ops import selftest
-from mailtui.ops.selftest import ClientSetting, DnsRecord
+from mailtui.ops import dns
+from mailtui.ops.dns import ClientSetting, DnsRecord
+from mailtui.stack import roundtrip
 
 
 def answers(**kw: Any) -> Answers:
@@ -27,7 +28,7 @@ def by_type(records: list[DnsRecord], type_: str) -> list[DnsRecord]:
 
 
 def test_dns_records_per_domain_and_for_the_host() -> None:
-    records = selftest.dns_records(answers(), "203.0.113.7", "2001:db8::7")
+    records = dns.dns_records(answers(), "203.0.113.7", "2001:db8::7")
     assert [(r.name, r.value) for r in by_type(records, "MX")] == [
         ("shop.example", "10 mail.shop.example"), ("other.example", "10 mail.shop.example")]
     txt = {(r.name, r.value) for r in by_type(records, "TXT")}
@@ -46,7 +47,7 @@ def test_dns_records_per_domain_and_for_the_host() -> None:
 
 
 def test_dns_records_without_known_addresses_use_a_placeholder() -> None:
-    records = selftest.dns_records(answers(domains=[Domain("shop.example")]))
+    records = dns.dns_records(answers(domains=[Domain("shop.example")]))
     (a,) = by_type(records, "A")
     assert a.value == "<this server's public IPv4>"
     assert by_type(records, "AAAA") == []
@@ -55,7 +56,7 @@ def test_dns_records_without_known_addresses_use_a_placeholder() -> None:
 
 
 def test_client_settings() -> None:
-    settings = {s.label: s.value for s in selftest.client_settings(answers())}
+    settings = {s.label: s.value for s in dns.client_settings(answers())}
     assert settings["Incoming mail (IMAP) server"] == "mail.shop.example"
     assert settings["IMAP port and security"] == "993, SSL/TLS"
     assert settings["Outgoing mail (SMTP) server"] == "mail.shop.example"
@@ -69,7 +70,7 @@ def test_client_settings() -> None:
 
 def test_client_settings_follow_the_services_and_tls() -> None:
     a = answers(services=Services(pop3=True, submissions=False), tls=Tls("files", "/c.pem", "/k.pem"), users=[])
-    settings = selftest.client_settings(a)
+    settings = dns.client_settings(a)
     labels = [s.label for s in settings]
     assert "POP3 port and security (instead of IMAP)" in labels
     assert "SMTP port and security (alternative)" not in labels and "Certificate" not in labels
@@ -89,12 +90,12 @@ IP_ADDR = r"""2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\     
 
 
 def test_public_addresses_parsing_skips_private_documentation_and_temporary() -> None:
-    assert selftest.parse_ip_addr(IP_ADDR) == ("93.184.216.34", "2a01:4f8:1:2::1")
+    assert dns.parse_ip_addr(IP_ADDR) == ("93.184.216.34", "2a01:4f8:1:2::1")
     # What this VM shows: a documentation IPv4 and a ULA IPv6 are not public.
     vm = (r"4: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\       valid_lft forever" "\n"
           r"4: eth0    inet6 fd00::2/64 scope global nodad \       valid_lft forever" "\n")
-    assert selftest.parse_ip_addr(vm) == (None, None)
-    assert selftest.parse_ip_addr("") == (None, None)
+    assert dns.parse_ip_addr(vm) == (None, None)
+    assert dns.parse_ip_addr("") == (None, None)
 
 
 def test_if_inet6_parsing() -> None:
@@ -103,8 +104,8 @@ def test_if_inet6_parsing() -> None:
             "fe8000000000000000fc00fffe000001 04 40 20 80     eth0\n"
             "2a0104f8000100020000000000000099 04 40 00 01     eth0\n"  # temporary
             "2a0104f8000100020000000000000001 04 40 00 80     eth0\n")
-    assert selftest.parse_if_inet6(text) == "2a01:4f8:1:2::1"
-    assert selftest.parse_if_inet6(text.splitlines()[0]) is None
+    assert dns.parse_if_inet6(text) == "2a01:4f8:1:2::1"
+    assert dns.parse_if_inet6(text.splitlines()[0]) is None
 
 
 def test_public_addresses_reads_only_local_interfaces(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,19 +119,19 @@ def test_public_addresses_reads_only_local_interfaces(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(commands, "run", fake_run)
     monkeypatch.setattr(commands, "which", lambda p: "/usr/sbin/ip")
-    assert selftest.public_addresses() == ("93.184.216.34", "2a01:4f8:1:2::1")
+    assert dns.public_addresses() == ("93.184.216.34", "2a01:4f8:1:2::1")
     assert seen == [["ip", "-o", "addr", "show", "scope", "global"]]
 
 
 def test_queue_id_and_log_lines(tmp_path: Path) -> None:
-    assert selftest.queue_id("250 2.0.0 Ok: queued as 4Fh0Yq1QZ3z8") == "4Fh0Yq1QZ3z8"
-    assert selftest.queue_id("250 ok") is None
+    assert roundtrip.queue_id("250 2.0.0 Ok: queued as 4Fh0Yq1QZ3z8") == "4Fh0Yq1QZ3z8"
+    assert roundtrip.queue_id("250 ok") is None
     log = tmp_path / "mail.log"
     log.write_text("a 4Fh0Yq1QZ3z8: client=localhost\nb other\nc 4Fh0Yq1QZ3z8: to=<x>, status=deferred\n")
-    assert selftest.log_lines("4Fh0Yq1QZ3z8", log) == ["a 4Fh0Yq1QZ3z8: client=localhost",
+    assert roundtrip.log_lines("4Fh0Yq1QZ3z8", log) == ["a 4Fh0Yq1QZ3z8: client=localhost",
                                                        "c 4Fh0Yq1QZ3z8: to=<x>, status=deferred"]
-    assert selftest.log_lines("4Fh0Yq1QZ3z8", tmp_path / "missing") == []
-    assert selftest.log_lines(None, log) == []
+    assert roundtrip.log_lines("4Fh0Yq1QZ3z8", tmp_path / "missing") == []
+    assert roundtrip.log_lines(None, log) == []
 
 
 # ---------------------------------------------------------------- the round trip against fakes
@@ -203,11 +204,11 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     FakeIMAP.deliver = True
     monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
     monkeypatch.setattr(imaplib, "IMAP4_SSL", FakeIMAP)
-    monkeypatch.setattr(selftest, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(roundtrip, "POLL_SECONDS", 0.01)
 
 
 def test_roundtrip_ok(fakes: None) -> None:
-    accepted, delivered = selftest.roundtrip("alice@shop.example", "right")
+    accepted, delivered = roundtrip.roundtrip("alice@shop.example", "right")
     assert accepted.ok and accepted.name == "message accepted by Postfix" and "ABC123" in accepted.detail
     assert delivered.ok and delivered.name.startswith("message delivered and read back over IMAPS (")
     assert delivered.name.endswith(" s)")
@@ -216,7 +217,7 @@ def test_roundtrip_ok(fakes: None) -> None:
 
 
 def test_roundtrip_wrong_password_says_so(fakes: None) -> None:
-    accepted, delivered = selftest.roundtrip("alice@shop.example", "wrong")
+    accepted, delivered = roundtrip.roundtrip("alice@shop.example", "wrong")
     assert accepted.ok and not delivered.ok
     assert delivered.name == "message delivered and read back over IMAPS"
     assert delivered.detail == ("IMAPS login as alice@shop.example refused: "
@@ -225,7 +226,7 @@ def test_roundtrip_wrong_password_says_so(fakes: None) -> None:
 
 def test_roundtrip_refused_recipient_gives_the_smtp_reply(fakes: None) -> None:
     FakeSMTP.rcpt_reply = (550, b"5.1.1 <nobody@shop.example>: Recipient address rejected: User unknown")
-    accepted, delivered = selftest.roundtrip("nobody@shop.example", "right")
+    accepted, delivered = roundtrip.roundtrip("nobody@shop.example", "right")
     assert not accepted.ok
     assert accepted.detail == ("RCPT TO <nobody@shop.example> refused: 550 5.1.1 <nobody@shop.example>: "
                                "Recipient address rejected: User unknown")
@@ -236,8 +237,8 @@ def test_roundtrip_timeout_shows_the_mail_log(fakes: None, monkeypatch: pytest.M
     FakeIMAP.deliver = False
     log = tmp_path / "mail.log"
     log.write_text("postfix/lmtp[9]: ABC123: to=<alice@shop.example>, status=deferred (connection refused)\n")
-    monkeypatch.setattr(selftest.paths, "MAIL_LOG", str(log))
-    accepted, delivered = selftest.roundtrip("alice@shop.example", "right", timeout=0.05)
+    monkeypatch.setattr(roundtrip.paths, "MAIL_LOG", str(log))
+    accepted, delivered = roundtrip.roundtrip("alice@shop.example", "right", timeout=0.05)
     assert accepted.ok and not delivered.ok
     assert delivered.detail.startswith("not in INBOX after 0 s; mail.log says:\n")
     assert "status=deferred (connection refused)" in delivered.detail
@@ -248,6 +249,6 @@ def test_roundtrip_nothing_listening(monkeypatch: pytest.MonkeyPatch) -> None:
         raise ConnectionRefusedError(111, "Connection refused")
 
     monkeypatch.setattr(smtplib, "SMTP", refuse)
-    accepted, delivered = selftest.roundtrip("alice@shop.example", "x")
+    accepted, delivered = roundtrip.roundtrip("alice@shop.example", "x")
     assert not accepted.ok and "cannot talk SMTP to 127.0.0.1:25" in accepted.detail
     assert "Connection refused" in accepted.detail and not delivered.ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from mailtui.model import answers
+from mailtui.model import answers, answers_file
 from mailtui.steps import tls
 
 
@@ -18,7 +18,7 @@ def make_cert(tmp: Path, name: str, cn: str, days: int = 30) -> tuple[Path, Path
 
 
 def answers_with(cert: Path, key: Path, hostname: str = "mail.example.test") -> answers.Answers:
-    return answers.loads(f'hostname = "{hostname}"\n[tls]\nmode = "files"\ncert = "{cert}"\nkey = "{key}"\n')
+    return answers_file.loads(f'hostname = "{hostname}"\n[tls]\nmode = "files"\ncert = "{cert}"\nkey = "{key}"\n')
 
 
 def test_matching_files_pass(tmp_path: Path) -> None:

@@ -1,33 +1,24 @@
-"""Proving the installed server works end to end, and what the operator does next.
-
-* roundtrip(): a real message over SMTP to a mailbox, read back over IMAPS (the wizard's verify stage,
-  later `mailtui check --roundtrip`).
-* dns_records(): the records to publish (MX, SPF, A/AAAA, PTR advice, optional DMARC).
-* client_settings(): what to type into a mail client.
-
-Nothing here changes the machine's configuration; roundtrip() sends one message and deletes it again
-after reading it back.
+"""The round trip: a real message over SMTP to a mailbox, read back over IMAPS (the wizard's Verify
+stage and `mailtui check --roundtrip`). It sends one message and deletes it again after reading it back;
+nothing else changes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import imaplib
-import ipaddress
 import re
 import smtplib
 import ssl
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
 from mailtui import paths
-from mailtui.model.answers import Answers
-from mailtui.steps.base import Check
+from mailtui.report import Check
 
 SMTP_PORT = 25
 IMAPS_PORT = 993
@@ -182,153 +173,3 @@ def roundtrip(email: str, password: str, *, host: str = "127.0.0.1", timeout: fl
         elif qid:
             reason += f" (queue id {qid}; see `postqueue -p` and the mail log)"
     return [accepted, Check(DELIVERED, False, reason)]
-
-
-# ---------------------------------------------------------------- DNS
-
-
-@dataclass(frozen=True)
-class DnsRecord:
-    name: str
-    type: str
-    value: str
-    note: str
-
-
-IPV4_PLACEHOLDER = "<this server's public IPv4>"
-
-
-def dns_records(answers: Answers, public_ipv4: str | None = None, public_ipv6: str | None = None) -> list[DnsRecord]:
-    """The DNS records the operator should publish for this server and its domains."""
-    host = answers.hostname
-    records = [
-        DnsRecord(host, "A", public_ipv4 or IPV4_PLACEHOLDER,
-                  "the mail server's address; the MX records point here"),
-    ]
-    if public_ipv6:
-        records.append(DnsRecord(host, "AAAA", public_ipv6, "the mail server's IPv6 address"))
-    records.append(DnsRecord(public_ipv4 or IPV4_PLACEHOLDER, "PTR", host,
-                             "reverse DNS: set it at your hosting provider, not in your zone; it must "
-                             f"resolve to {host}, or many receivers reject or spam-file your mail"))
-    if public_ipv6:
-        records.append(DnsRecord(public_ipv6, "PTR", host,
-                                 f"reverse DNS for the IPv6 address, also at your hosting provider: {host}"))
-    records.append(DnsRecord(host, "TXT", "v=spf1 a -all",
-                             "SPF for the server's own name (bounces and the HELO name)"))
-    for domain in answers.domain_names:
-        records += [
-            DnsRecord(domain, "MX", f"10 {host}", f"mail for {domain} is delivered to {host}"),
-            DnsRecord(domain, "TXT", "v=spf1 mx -all",
-                      f"SPF: only the domain's MX servers send mail for {domain}"),
-            DnsRecord(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=none; rua=mailto:postmaster@{domain}",
-                      "optional DMARC: reports only (p=none); tighten once everything passes"),
-        ]
-    return records
-
-
-def parse_ip_addr(text: str) -> tuple[str | None, str | None]:
-    """The first public IPv4 and IPv6 address in `ip -o addr show scope global` output.
-
-    Private (RFC 1918, ULA), documentation and other non-global ranges are skipped, and so are
-    temporary (privacy), deprecated and tentative IPv6 addresses: none of them belongs in DNS."""
-    v4: str | None = None
-    v6: str | None = None
-    for line in text.splitlines():
-        fields = line.replace("\\", " ").split()
-        for family in ("inet", "inet6"):
-            if family not in fields:
-                continue
-            i = fields.index(family)
-            if i + 1 >= len(fields):
-                continue
-            flags = set(fields[i + 2:])
-            if "scope" in flags and "global" not in flags:
-                continue
-            if flags & {"temporary", "deprecated", "tentative", "dadfailed"}:
-                continue
-            address = fields[i + 1].split("/", 1)[0]
-            if family == "inet" and v4 is None and _is_public(address):
-                v4 = address
-            elif family == "inet6" and v6 is None and _is_public(address):
-                v6 = address
-    return v4, v6
-
-
-def parse_if_inet6(text: str) -> str | None:
-    """The first public IPv6 address in /proc/net/if_inet6 (scope 00 = global; flags skip temporary,
-    deprecated and tentative ones)."""
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 6 or fields[3] != "00":
-            continue
-        flags = int(fields[4], 16)
-        if flags & (0x01 | 0x20 | 0x40):  # IFA_F_TEMPORARY, IFA_F_DEPRECATED, IFA_F_TENTATIVE
-            continue
-        raw = fields[0]
-        if len(raw) != 32:
-            continue
-        address = str(ipaddress.IPv6Address(bytes.fromhex(raw)))
-        if _is_public(address):
-            return address
-    return None
-
-
-def _is_public(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return ip.is_global and not ip.is_multicast
-
-
-def public_addresses() -> tuple[str | None, str | None]:
-    """(IPv4, IPv6): this machine's first public addresses, from its own interfaces only (never the
-    network). Behind NAT the public IPv4 is not on an interface: then None (the records show a
-    placeholder)."""
-    from mailtui.system.commands import run, which
-
-    if which("ip"):
-        result = run(["ip", "-o", "addr", "show", "scope", "global"], check=False, timeout=10)
-        if result.ok:
-            return parse_ip_addr(result.output)
-    try:
-        v6 = parse_if_inet6(Path("/proc/net/if_inet6").read_text())
-    except OSError:
-        v6 = None
-    return None, v6
-
-
-# ---------------------------------------------------------------- mail clients
-
-
-@dataclass(frozen=True)
-class ClientSetting:
-    label: str
-    value: str
-
-
-def client_settings(answers: Answers) -> list[ClientSetting]:
-    """What a mail client (Thunderbird, a phone) needs, in the order they ask for it."""
-    host = answers.hostname
-    example = answers.users[0].email if answers.users else (
-        f"you@{answers.domain_names[0]}" if answers.domains else "you@example.org")
-    settings = [
-        ClientSetting("Incoming mail (IMAP) server", host),
-        ClientSetting("IMAP port and security", f"{IMAPS_PORT}, SSL/TLS"),
-    ]
-    if answers.services.pop3:
-        settings.append(ClientSetting("POP3 port and security (instead of IMAP)", "995, SSL/TLS"))
-    settings += [
-        ClientSetting("Outgoing mail (SMTP) server", host),
-        ClientSetting("SMTP port and security", "587, STARTTLS"),
-    ]
-    if answers.services.submissions:
-        settings.append(ClientSetting("SMTP port and security (alternative)", "465, SSL/TLS"))
-    settings += [
-        ClientSetting("Username", f"the full address, e.g. {example}"),
-        ClientSetting("Password", "the mailbox password (normal password authentication)"),
-    ]
-    if answers.tls.mode == "self-signed":
-        settings.append(ClientSetting("Certificate",
-                                      "self-signed: the client asks once to accept it (or install your own)"))
-    return settings

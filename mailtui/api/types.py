@@ -1,0 +1,30 @@
+"""The engine's data types (and the pure checks) the front ends use: one import place for cli/ and screens/."""
+
+from __future__ import annotations
+
+from mailtui.api.operations import StepInfo, StepPlan
+from mailtui.install.plan import CheckedAnswers
+from mailtui.install.preflight import PortStatus, Preflight
+from mailtui.install.rollback import Action as RollbackAction
+from mailtui.install.rollback import Result as RollbackResult
+from mailtui.install.state import InstallState
+from mailtui.ops.account_types import AliasRow, AlreadyExists, DomainRow, NotFound, RemovalSummary, UserRow
+from mailtui.ops.accounts_import import ImportFileError, ImportReport, Rejected
+from mailtui.ops.check import CheckResult
+from mailtui.ops.dns import ClientSetting, DnsRecord
+from mailtui.ops.logs import LogQuery, LogSource
+from mailtui.ops.maildirs import MaildirStats
+from mailtui.ops.queue import QueueAction
+from mailtui.ops.services import STACK, VERBS, ServiceStatus
+from mailtui.report import Change, Check
+from mailtui.stack.logparse import OUTCOMES, SUMMARY_OUTCOMES, LogEvent, queue_id_of_session
+from mailtui.system.fail2ban import Ban, JailStatus
+from mailtui.system.postqueue import QueuedMessage, check_queue_id
+
+__all__ = [
+    "OUTCOMES", "STACK", "SUMMARY_OUTCOMES", "VERBS", "AliasRow", "AlreadyExists", "Ban", "Change", "Check",
+    "CheckResult", "CheckedAnswers", "ClientSetting", "DnsRecord", "DomainRow", "ImportFileError", "ImportReport",
+    "InstallState", "JailStatus", "LogEvent", "LogQuery", "LogSource", "MaildirStats", "NotFound", "PortStatus",
+    "Preflight", "QueueAction", "QueuedMessage", "Rejected", "RemovalSummary", "RollbackAction", "RollbackResult",
+    "ServiceStatus", "StepInfo", "StepPlan", "UserRow", "check_queue_id", "queue_id_of_session",
+]

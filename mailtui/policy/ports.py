@@ -1,0 +1,67 @@
+"""The port table: every port of the mail stack, once. The firewall opens from it, fail2ban bans on it, the
+checks probe it, preflight looks whether something else holds it. A new port is one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from mailtui.model.answers import Answers
+
+Listener = Literal["postfix", "dovecot"]
+Tls = Literal["starttls", "implicit", "none"]
+
+
+def _always(answers: Answers) -> bool:
+    return True
+
+
+def _submissions(answers: Answers) -> bool:
+    return answers.services.submissions
+
+
+def _pop3(answers: Answers) -> bool:
+    return answers.services.pop3
+
+
+@dataclass(frozen=True)
+class Port:
+    number: int
+    label: str  # what the operator reads: "SMTP", "submission", …
+    listener: Listener
+    tls: Tls
+    passwords: bool  # logins travel here: the strict TLS profile applies and fail2ban counts failures
+    open: bool  # True: served and reached from the internet; False: must stay closed (no TLS: no password)
+    used: Callable[[Answers], bool] = _always  # whether these answers use the port at all
+    default: bool = True  # used by a new install's default answers (preflight checks it is free)
+    protocol: str = "tcp"
+
+    def describe(self) -> str:
+        return f"{self.number} ({self.label})"
+
+
+PORTS: tuple[Port, ...] = (
+    Port(25, "SMTP", "postfix", "starttls", passwords=False, open=True),
+    Port(587, "submission", "postfix", "starttls", passwords=True, open=True),
+    Port(465, "submissions", "postfix", "implicit", passwords=True, open=True, used=_submissions),
+    Port(993, "IMAPS", "dovecot", "implicit", passwords=True, open=True),
+    Port(995, "POP3S", "dovecot", "implicit", passwords=True, open=True, used=_pop3, default=False),
+    Port(143, "IMAP without TLS", "dovecot", "none", passwords=False, open=False),
+    Port(110, "POP3 without TLS", "dovecot", "none", passwords=False, open=False, used=_pop3, default=False),
+)
+
+
+def served(answers: Answers) -> list[Port]:
+    """The ports these answers serve (the firewall opens them, the checks expect them to listen)."""
+    return [p for p in PORTS if p.open and p.used(answers)]
+
+
+def closed(answers: Answers) -> list[Port]:
+    """The ports that must not listen (a plain-text protocol these answers would expose)."""
+    return [p for p in PORTS if not p.open and p.used(answers)]
+
+
+def for_preflight() -> tuple[list[Port], list[Port]]:
+    """(served by a new install: blocking when something else holds them, plain-text ones: shown)."""
+    return [p for p in PORTS if p.open and p.default], [p for p in PORTS if not p.open]

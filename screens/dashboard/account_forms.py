@@ -1,0 +1,272 @@
+"""The small forms of the Accounts tab: add a domain, an alias or a mailbox, change a password, import a CSV file.
+Each OK runs one operation in a thread; its ValidationError problems are shown under the fields they name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailtui.screens.dashboard.common import error_text
+from mailtui.screens.dashboard.import_report import ImportReportScreen
+from mailtui.screens.widgets.fields import FieldRow
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from mailtui.api.operations import Operations
+from mailtui.errors import ValidationError
+
+
+class AccountForm(ModalScreen[str | None]):
+    """A small form whose OK runs one engine call in a thread. The engine's ValidationError problems
+    are shown under their fields and nothing changes; other errors become a notification. Dismisses
+    with the message to show on success."""
+
+    BINDINGS = [("escape", "cancel", "Cancel")]
+    ok_label = "Add"
+
+    def __init__(self, ops: Operations, title: str, rows: list[FieldRow], note: str = "") -> None:
+        super().__init__()
+        self.ops = ops
+        self.title_text = title
+        self.note = note
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog account-form"):
+            yield Static(self.title_text, classes="pane-title")
+            if self.note:
+                yield Static(self.note, classes="why")
+            yield from self.rows
+            yield from self.extra()
+            yield Static("", id="form-error", classes="form-error")
+            with Horizontal(classes="buttons"):
+                yield from self.extra_buttons()
+                yield Button(self.ok_label, id="form-ok", variant="primary", compact=True)
+                yield Button("Cancel", id="form-cancel", compact=True)
+
+    def extra(self) -> ComposeResult:
+        yield from ()
+
+    def extra_buttons(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.rows[0].input.focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#form-cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)
+
+    def values(self) -> dict[str, str]:
+        return {row.key: row.value for row in self.rows}
+
+    def local_problems(self, values: dict[str, str]) -> dict[str, str]:
+        return {}
+
+    def apply(self, values: dict[str, str]) -> str:
+        """The engine call (runs in a worker thread); returns what to tell the operator."""
+        raise NotImplementedError
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        inputs = [row.input for row in self.rows]
+        if event.input in inputs and event.input is not inputs[-1]:
+            inputs[inputs.index(event.input) + 1].focus()
+        else:
+            self.submit()
+
+    @on(Button.Pressed, "#form-ok")
+    def submit(self) -> None:
+        values = self.values()
+        self.show_problems({})
+        problems = self.local_problems(values)
+        if problems:
+            self.show_problems(problems)
+            return
+        self.run_apply(values)
+
+    @work(thread=True, exclusive=True, group="account-form")
+    def run_apply(self, values: dict[str, str]) -> None:
+        try:
+            message = self.apply(values)
+        except ValidationError as exc:
+            self.app.call_from_thread(self.show_problems, exc.problems)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self.app.notify, error_text(exc), title="Not changed", severity="error")
+            return
+        self.app.call_from_thread(self.dismiss, message)
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        unplaced = []
+        for row in self.rows:
+            row.show_error(None)
+        for key, message in problems.items():
+            row = next((r for r in self.rows if key in r.keys), None)
+            if row is not None:
+                row.show_error(message)
+            else:
+                unplaced.append(message)
+        error = self.query_one("#form-error", Static)
+        error.update(Text("\n".join(unplaced), style="red"))
+        error.display = bool(unplaced)
+
+
+class AddDomainForm(AccountForm):
+    def __init__(self, ops: Operations) -> None:
+        super().__init__(ops, "Add a domain", [FieldRow("Domain", "name", placeholder="example.org")],
+                         "Mail for every address of the domain is then accepted here.")
+
+    def apply(self, values: dict[str, str]) -> str:
+        return f"Added the domain {self.ops.add_domain(values['name'])}"
+
+
+class AddAliasForm(AccountForm):
+    def __init__(self, ops: Operations) -> None:
+        super().__init__(ops, "Add an alias", [
+            FieldRow("Source", "source", placeholder="name@domain, or @domain for a catch-all"),
+            FieldRow("Destination", "destination", placeholder="a mailbox here, or any address outside"),
+        ])
+
+    def apply(self, values: dict[str, str]) -> str:
+        row = self.ops.add_alias(values["source"], values["destination"])
+        return f"Added the alias {row.source} → {row.destination}"
+
+
+class PasswordForm(AccountForm):
+    """Add a mailbox (email given) or change a mailbox's password (email fixed): the password typed
+    twice, masked, or generated and shown once."""
+
+    def __init__(self, ops: Operations, email: str | None = None) -> None:
+        self.email = email
+        rows = [] if email else [FieldRow("Address", "email", placeholder="name@example.org")]
+        rows += [FieldRow("Password", "password", password=True),
+                 FieldRow("Again", "password2", password=True)]
+        title = f"New password for {email}" if email else "Add a mailbox"
+        super().__init__(ops, title, rows)
+        self.ok_label = "Save" if email else "Add"
+
+    def extra(self) -> ComposeResult:
+        yield Static("", id="generated", classes="generated")
+
+    def extra_buttons(self) -> ComposeResult:
+        yield Button("Generate", id="form-generate", compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#generated").display = False
+
+    @on(Button.Pressed, "#form-generate")
+    def generate(self) -> None:
+        password = self.ops.generate_password()
+        for row in self.rows:
+            if row.key in ("password", "password2"):
+                row.value = password
+        shown = self.query_one("#generated", Static)
+        shown.update(f"Generated password, shown only now: {password}")
+        shown.display = True
+
+    def local_problems(self, values: dict[str, str]) -> dict[str, str]:
+        if values["password"] != values["password2"]:
+            return {"password2": "does not match the password"}
+        return {}
+
+    def apply(self, values: dict[str, str]) -> str:
+        if self.email:
+            self.ops.set_password(self.email, values["password"])
+            return f"Changed the password of {self.email}"
+        return f"Added the mailbox {self.ops.add_user(values['email'], values['password'])}"
+
+
+class ImportForm(AccountForm):
+    """Mailboxes from a CSV file on this machine. "Check only" runs the import as a dry run and shows
+    its report (the form stays); Import adds every valid row and closes with the report in `report`."""
+
+    ok_label = "Import"
+
+    def __init__(self, ops: Operations) -> None:
+        super().__init__(ops, "Import mailboxes from a CSV file",
+                         [FieldRow("CSV file", "file", placeholder="/root/mailboxes.csv")],
+                         "One mailbox per line: email,password (UTF-8; a first line email,password and lines "
+                         "starting with # are skipped). Rows that cannot be added are listed with the reason; "
+                         "the others are added.")
+        self.report: Any = None
+        self.busy = False
+        self._dry_run = False
+
+    def extra(self) -> ComposeResult:
+        yield Static("", id="import-progress", classes="why")
+
+    def extra_buttons(self) -> ComposeResult:
+        yield Button("Check only", id="form-dry-run", compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#import-progress").display = False
+
+    @on(Button.Pressed, "#form-dry-run")
+    def dry_run(self) -> None:
+        self._dry_run = True
+        self.submit()
+
+    def run_apply(self, values: dict[str, str]) -> None:  # type: ignore[override]
+        dry_run, self._dry_run = self._dry_run, False
+        if self.busy:
+            return
+        self.set_busy(True)
+        self.show_progress("Checking the file…")
+        self.run_import(values["file"], dry_run)
+
+    def set_busy(self, busy: bool) -> None:
+        """While an import runs, the form stays: its report must have somewhere to land."""
+        self.busy = busy
+        for button in self.query(Button):
+            button.disabled = busy
+
+    def action_cancel(self) -> None:
+        if self.busy:
+            self.app.bell()
+            return
+        super().action_cancel()
+
+    def show_progress(self, text: str) -> None:
+        progress = self.query_one("#import-progress", Static)
+        progress.update(text)
+        progress.display = bool(text)
+
+    @work(thread=True, exclusive=True, group="account-import")
+    def run_import(self, path: str, dry_run: bool) -> None:
+        def progress(done: int, total: int) -> None:
+            self.app.call_from_thread(self.show_progress, f"Hashing the passwords: {done:,} of {total:,}…")
+
+        try:
+            report = self.ops.import_users(path.strip(), dry_run=dry_run, progress=progress)
+        except ValidationError as exc:
+            self.app.call_from_thread(self.failed, exc.problems)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self.failed, {}, error_text(exc))
+            return
+        self.app.call_from_thread(self.finished, report)
+
+    def failed(self, problems: dict[str, str], error: str = "") -> None:
+        self.set_busy(False)
+        self.show_progress("")
+        self.show_problems(problems)
+        if error:
+            self.app.notify(error, title="Not imported", severity="error")
+
+    def finished(self, report: Any) -> None:
+        self.set_busy(False)
+        self.show_progress("")
+        if report.dry_run:
+            self.app.push_screen(ImportReportScreen(report))
+            return
+        self.report = report
+        self.dismiss(report.summary().capitalize())

@@ -1,0 +1,129 @@
+"""The Users form: the first mailbox (a password typed twice, or generated and shown once) and its aliases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mailtui.screens.widgets.fields import FieldRow
+from mailtui.screens.wizard.form import (
+    FormPane,
+    optional_check,
+)
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Static
+
+from mailtui.api.operations import Operations
+from mailtui.api.types import Preflight
+from mailtui.model import validate
+from mailtui.model.answers import Alias, Answers, User
+
+ALIAS_ROWS = 3
+
+
+class UsersForm(FormPane):
+    stage = "users"
+    heading = "4 · First user and aliases"
+    why_text = ("The first mailbox, and addresses that forward to it. Other mail servers expect "
+                "postmaster@ and abuse@ to reach a person.")
+
+    def __init__(self, ops: Operations) -> None:
+        super().__init__(ops)
+        self.derived: dict[str, str] = {}  # field key -> the default it was given (kept in step with the domain)
+        self.alias_rows = ALIAS_ROWS
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_head()
+        yield FieldRow("Email", "users[0].email", problem=validate.address_problem)
+        yield FieldRow("Password", "users[0].password", password=True, problem=validate.mailbox_password_problem)
+        yield FieldRow("Again", "users[0].password2", password=True)
+        with Horizontal(classes="inline-buttons"):
+            yield Button("Generate a password", id="btn-generate", compact=True)
+            yield Static("", id="generated")
+        yield Static("Aliases (address → where it goes; leave a row empty to skip it):", classes="note")
+        for i in range(self.alias_rows):
+            yield FieldRow(f"Alias {i + 1}", f"aliases[{i}].source", optional=True,
+                           problem=optional_check(validate.alias_source_problem))
+            yield FieldRow("  goes to", f"aliases[{i}].destination", optional=True,
+                           problem=optional_check(validate.address_problem))
+
+    def _f(self, key: str) -> FieldRow:
+        f = self.field_for(key)
+        assert f is not None, key
+        return f
+
+    def load(self, a: Answers, pf: Preflight | None = None) -> None:
+        user = a.users[0] if a.users else User("")
+        self._f("users[0].email").value = user.email
+        self._f("users[0].password").value = user.password
+        self._f("users[0].password2").value = user.password
+        for i in range(self.alias_rows):
+            alias = a.aliases[i] if i < len(a.aliases) else Alias("", "")
+            self._f(f"aliases[{i}].source").value = alias.source
+            self._f(f"aliases[{i}].destination").value = alias.destination
+        # Other servers expect postmaster@ and abuse@ to reach a person: offer them where missing.
+        domain = a.domains[0].name if a.domains else ""
+        if domain and user.email:
+            sources = {x.source for x in a.aliases}
+            free = [i for i in range(self.alias_rows) if not self._f(f"aliases[{i}].source").value]
+            for local in ("postmaster", "abuse"):
+                if f"{local}@{domain}" not in sources and free:
+                    i = free.pop(0)
+                    self._f(f"aliases[{i}].source").value = f"{local}@{domain}"
+                    self._f(f"aliases[{i}].destination").value = user.email
+        self.derived = {f.key: f.value for f in self.fields() if "password" not in f.key}
+        self.domain_seen = a.domains[0].name if a.domains else ""
+
+    def follow_domain(self, domain: str) -> None:
+        """Keep the addresses nobody edited (admin@, postmaster@, abuse@ …) in the domain typed on Postfix."""
+        old = getattr(self, "domain_seen", "")
+        self.domain_seen = domain
+        if not domain or not old or domain == old:
+            return
+        for f in self.fields():
+            if "password" in f.key:
+                continue
+            value = f.value
+            if value == self.derived.get(f.key) and value.endswith(f"@{old}"):
+                f.value = value[: -len(old)] + domain
+                self.derived[f.key] = f.value
+
+    @on(Button.Pressed, "#btn-generate")
+    def generate(self) -> None:
+        password = self.ops.generate_password()
+        self._f("users[0].password").value = password
+        self._f("users[0].password2").value = password
+        self.query_one("#generated", Static).update(f"Generated: {password} — note it now, it is not shown again")
+
+    def store(self, a: Answers) -> Answers:
+        email = self._f("users[0].email").value.strip()
+        first = User(email, self._f("users[0].password").value)
+        aliases = []
+        self.alias_keys: dict[str, str] = {}
+        for i in range(self.alias_rows):
+            src = self._f(f"aliases[{i}].source").value.strip()
+            dst = self._f(f"aliases[{i}].destination").value.strip()
+            if src or dst:
+                n = len(aliases)
+                self.alias_keys[f"aliases[{n}].source"] = f"aliases[{i}].source"
+                self.alias_keys[f"aliases[{n}].destination"] = f"aliases[{i}].destination"
+                aliases.append(Alias(src, dst))
+        return replace(a, users=[first, *a.users[1:]], aliases=aliases + a.aliases[self.alias_rows:])
+
+    def field_for(self, key: str) -> FieldRow | None:
+        key = getattr(self, "alias_keys", {}).get(key, key)
+        return super().field_for(key)
+
+    def extra_problems(self) -> dict[str, str]:
+        p: dict[str, str] = {}
+        if self._f("users[0].password").value != self._f("users[0].password2").value:
+            p["users[0].password2"] = "the two passwords differ"
+        for i in range(self.alias_rows):
+            src = self._f(f"aliases[{i}].source").value.strip()
+            dst = self._f(f"aliases[{i}].destination").value.strip()
+            if src and not dst:
+                p[f"aliases[{i}].destination"] = "is empty (where should the alias go?)"
+            if dst and not src:
+                p[f"aliases[{i}].source"] = "is empty (which address forwards?)"
+        return p
