@@ -72,7 +72,7 @@ def read_state() -> InstallState:
 
 
 def write_state(state: InstallState) -> None:
-    files.write_file(paths.INSTALL_STATE, json.dumps(asdict(state), indent=1), mode=0o600, backup=False)
+    files.write_private(paths.INSTALL_STATE, json.dumps(asdict(state), indent=1))
 
 
 def ensure_install_dir() -> None:
@@ -107,7 +107,7 @@ def load_pending_answers() -> Answers | None:
 
 def save_answers(answers: Answers, path: Path) -> None:
     """Save root-only (0600): the file holds the database passwords (mailbox passwords only as hashes)."""
-    files.write_file(path, answers_file.dumps(answers), owner="root", group="root", mode=0o600, backup=False)
+    files.write_private(path, answers_file.dumps(answers))
 
 
 # ---------------------------------------------------------------- events

@@ -219,7 +219,7 @@ def dovecot_debug_enabled() -> bool:
 def _write_flag(on: bool) -> None:
     if on:
         files.ensure_state_dir()
-        files.write_file(paths.DEBUG_FLAG, "on\n", mode=0o600, backup=False)
+        files.write_private(paths.DEBUG_FLAG, "on\n")
     else:
         paths.DEBUG_FLAG.unlink(missing_ok=True)
 

@@ -108,7 +108,7 @@ def load_index() -> dict[str, Any]:
 
 def _save_index(index: dict[str, Any]) -> None:
     data = (json.dumps(index, indent=1) + "\n").encode()
-    atomic_write_bytes(index_path(), data, 0, 0, 0o600)
+    atomic_write_bytes(index_path(), data, os.geteuid(), os.getegid(), 0o600)
 
 
 def sha256_file(path: Path) -> str:

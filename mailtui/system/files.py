@@ -73,6 +73,13 @@ def write_file(path: Path, content: str | bytes, *, owner: str = "root", group: 
     atomic_write_bytes(path, data, uid_of(owner), gid_of(group), mode)
 
 
+def write_private(path: Path, content: str | bytes) -> None:
+    """mailtui's own state (progress, saved answers, switches): atomic, 0600, owned by whoever runs mailtui
+    (root on a server), never backed up."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    atomic_write_bytes(path, data, os.geteuid(), os.getegid(), 0o600)
+
+
 def make_directory(path: Path, *, owner: str, group: str, mode: int) -> None:
     """Create `path` (and missing parents) with owner and mode; recorded first, so rollback removes
     what mailtui created (when empty) and puts back the owner and mode of what existed."""
