@@ -183,6 +183,9 @@ class LiveOperations(Operations):
     def add_user(self, email: str, password: str) -> str:
         return self._accounts().add_user(email, password)
 
+    def mailbox_problem(self, email: str, *, new: bool) -> dict[str, str]:
+        return self._accounts().mailbox_problem(email, new=new)
+
     def set_password(self, email: str, password: str) -> None:
         self._accounts().set_password(email, password)
 

@@ -207,6 +207,11 @@ class Operations(ABC):
         """Add a mailbox; its canonical address."""
 
     @abstractmethod
+    def mailbox_problem(self, email: str, *, new: bool) -> dict[str, str]:
+        """Checked before a password is asked for: {} when a new mailbox could be added (new=True) or the
+        mailbox exists (new=False); else {"email": why}. ValidationError for an address that is not one."""
+
+    @abstractmethod
     def set_password(self, email: str, password: str) -> None: ...
 
     @abstractmethod

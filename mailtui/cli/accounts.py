@@ -8,6 +8,7 @@ import sys
 
 from mailtui.api.operations import Operations
 from mailtui.cli.common import EXIT_FAIL, EXIT_INVALID, EXIT_OK, confirm, print_rows, read_new_password
+from mailtui.errors import ValidationError
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -90,12 +91,14 @@ def cmd_user(args: argparse.Namespace, ops: Operations) -> int:
         rows = ops.list_users(args.filter or "", limit=args.limit, offset=0, domain=args.domain)
         print_rows(rows, [("EMAIL", lambda r: r.email)])
     elif args.action == "add":
+        _refuse(ops.mailbox_problem(args.email, new=True))  # before the password is asked for
         password = ops.generate_password() if args.generate else read_new_password(args)
         email = ops.add_user(args.email, password)
         print(f"added mailbox {email}")
         if args.generate:
             print(f"generated password (shown once): {password}")
     elif args.action == "passwd":
+        _refuse(ops.mailbox_problem(args.email, new=False))
         password = read_new_password(args)
         ops.set_password(args.email, password)
         print(f"changed the password of {args.email}")
@@ -111,6 +114,11 @@ def cmd_user(args: argparse.Namespace, ops: Operations) -> int:
         else:
             print(f"its mail stays in {ops.maildir_path(args.email)} (use --delete-maildir to remove it)")
     return EXIT_OK
+
+
+def _refuse(problems: dict[str, str]) -> None:
+    if problems:
+        raise ValidationError(problems)
 
 
 def _import_users(args: argparse.Namespace, ops: Operations) -> int:

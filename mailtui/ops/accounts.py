@@ -276,6 +276,16 @@ class Accounts(AccountDb):
         with self._write() as cur:
             return self._new_mailbox_problems(cur, emails)[1]
 
+    def mailbox_problem(self, email: str, *, new: bool) -> dict[str, str]:
+        """What is wrong with `email` before a password is asked for: {} when a new mailbox could be added
+        (new=True) or the mailbox exists (new=False); else {"email": why}. Changes nothing."""
+        email = checked_email(email)  # ValidationError naming "email"
+        if new:
+            problem = self.new_mailbox_problems([email]).get(email)
+        else:
+            problem = None if self.user_exists(email) else f"the mailbox {email} does not exist"
+        return {"email": problem} if problem else {}
+
     def add_user_hashes(self, rows: Sequence[tuple[str, str]]) -> dict[str, str]:
         """Add many mailboxes, each (address, stored hash) as add_user_hash takes them, in one
         transaction with one multi-row INSERT. A row add_user would refuse (see new_mailbox_problems,

@@ -3,7 +3,8 @@
 On a fresh test host (no network: Python packages come from a local wheelhouse through pip's own
 PIP_NO_INDEX/PIP_FIND_LINKS, Debian packages from the host's apt cache), with another process holding
 the dpkg lock when the install starts: scripts/run creates its venv (installing python3-venv first),
-the packages step waits for the lock visibly, and the install completes.
+the packages step waits for the lock visibly, and the install completes. Then `mailtui` is a command that
+works from any directory and outlives the clone.
 """
 
 from __future__ import annotations
@@ -72,3 +73,8 @@ def test_scripts_run_bootstraps_and_installs_on_a_fresh_host(release: str) -> No
         assert "lock" in output.lower(), output[:5000]
         assert time.monotonic() - began > 10
         assert "install finished" in output
+        # `mailtui` is a command now: from any directory, and once the clone is gone too.
+        host.run(["rm", "-rf", "/root/mailtui"])
+        after = host.run(["sh", "-c", "cd / && mailtui --version && command -v mailtui"], check=False)
+        assert after.returncode == 0 and after.stdout.startswith("mailtui "), after.stdout + after.stderr
+        assert after.stdout.splitlines()[-1] == "/usr/local/sbin/mailtui"

@@ -185,6 +185,16 @@ class AccountsOps(ScriptedOperations):
     def add_user(self, email: str, password: str) -> str:
         return self.accounts.add_user(email, password)
 
+    def mailbox_problem(self, email: str, *, new: bool) -> dict[str, str]:
+        email = validate.check_address(email, "email")
+        if not new:
+            return {} if email in self.accounts.users else {"email": f"the mailbox {email} does not exist"}
+        if email.split("@")[1] not in self.accounts.domains:
+            return {"email": "the domain is not served here; add it first"}
+        if email in self.accounts.users:
+            return {"email": f"the mailbox {email} already exists"}
+        return {}
+
     def set_password(self, email: str, password: str) -> None:
         self.accounts.set_password(email, password)
 
