@@ -139,13 +139,26 @@ class MailtuiApp(App[int]):
         return run
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield SystemCommand("Next step", "Check this form and go to the next one", self._wizard_action("next"))
-        yield SystemCommand("Previous step", "Go back one form (keeps what you typed)", self._wizard_action("back"))
-        yield SystemCommand("Review the plan", "Check every form and show what would change",
-                            self._wizard_action("review"))
-        yield SystemCommand("Save answers…", "Write the answers to a file for `mailtui install --answers`",
-                            self._wizard_action("save_answers"))
-        yield SystemCommand("Dashboard", "Accounts, services, queue, mail log and bans of the installed server",
+        """Only what can work here: the wizard's steps on the wizard; the dashboard's actions once mailtui
+        has installed this machine."""
+        if isinstance(screen, WizardScreen):
+            yield SystemCommand("Next step", "Check this form and go to the next one", self._wizard_action("next"))
+            yield SystemCommand("Previous step", "Go back one form (keeps what you typed)",
+                                self._wizard_action("back"))
+            yield SystemCommand("Review the plan", "Check every form and show what would change",
+                                self._wizard_action("review"))
+            yield SystemCommand("Save answers…", "Write the answers to a file for `mailtui install --answers`",
+                                self._wizard_action("save_answers"))
+        if self._installed():
+            yield from self._dashboard_commands()
+        if not isinstance(screen, WizardScreen):
+            yield SystemCommand("Install wizard", "Walk the install forms (to install or change the setup)",
+                                self.action_wizard)
+        yield SystemCommand("Help", "Keys and what to expect", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    def _dashboard_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Dashboard", "Accounts, services, queue, mail log, bans and DNS of the installed server",
                             self.action_dashboard)
         yield SystemCommand("Add mailbox", "Dashboard: add a mailbox with a password",
                             self._accounts_action("add", "mailboxes"))
@@ -177,10 +190,10 @@ class MailtuiApp(App[int]):
                             self._panel_action("bans", "reload"))
         yield SystemCommand("Bans: unban selected", "Dashboard: lift the selected address's ban (asks first)",
                             self._panel_action("bans", "unban"))
-        yield SystemCommand("Install wizard", "Walk the install forms (to install or change the setup)",
-                            self.action_wizard)
-        yield SystemCommand("Help", "Keys and what to expect", self.action_help)
-        yield from super().get_system_commands(screen)
+        yield SystemCommand("DNS records", "Dashboard: the records to publish for every domain, client settings",
+                            self._panel_action("dns", "refresh"))
+        yield SystemCommand("DNS records: write to a file", "Dashboard: save them whole, for copying",
+                            self._panel_action("dns", "write"))
 
 
 def run_app(ops: Operations) -> int:

@@ -33,7 +33,7 @@ from mailtui.ops.account_types import AliasRow, DomainRow, RemovalSummary, UserR
 from mailtui.ops.accounts import Accounts
 from mailtui.ops.accounts_import import ImportReport
 from mailtui.ops.check import CheckResult
-from mailtui.ops.dns import ClientSetting, DnsRecord
+from mailtui.ops.dns import DnsReport
 from mailtui.ops.logs import LogQuery, LogSource
 from mailtui.ops.maildirs import MaildirStats
 from mailtui.ops.queue import QueueAction
@@ -139,14 +139,15 @@ class LiveOperations(Operations):
     def roundtrip(self, email: str, password: str) -> list[Check]:
         return roundtrip_probe.roundtrip(email, password)
 
-    def public_addresses(self) -> tuple[str | None, str | None]:
-        return dns.public_addresses()
+    def dns_report(self, answers: Answers | None = None) -> DnsReport:
+        ipv4, ipv6 = dns.public_addresses()
+        if answers is not None:
+            return dns.report(answers, ipv4, ipv6)
+        installed = self.installed_answers()
+        return dns.report(installed, ipv4, ipv6, [*installed.domain_names, *self._accounts().domain_names()])
 
-    def dns_records(self, answers: Answers, ipv4: str | None, ipv6: str | None) -> list[DnsRecord]:
-        return dns.dns_records(answers, ipv4, ipv6)
-
-    def client_settings(self, answers: Answers) -> list[ClientSetting]:
-        return dns.client_settings(answers)
+    def write_dns_report(self, report: DnsReport, path: Path) -> Path:
+        return dns.write_report(report, path)
 
     # ------------------------------------------------------------ accounts
 

@@ -24,7 +24,7 @@ from mailtui.model.answers import Answers
 from mailtui.ops.account_types import AliasRow, DomainRow, RemovalSummary, UserRow
 from mailtui.ops.accounts_import import ImportReport
 from mailtui.ops.check import CheckResult
-from mailtui.ops.dns import ClientSetting, DnsRecord
+from mailtui.ops.dns import DnsReport
 from mailtui.ops.logs import LogQuery, LogSource
 from mailtui.ops.maildirs import MaildirStats
 from mailtui.ops.queue import QueueAction
@@ -166,14 +166,14 @@ class Operations(ABC):
         """A real message sent over SMTP to `email` and read back over IMAPS, then deleted."""
 
     @abstractmethod
-    def public_addresses(self) -> tuple[str | None, str | None]:
-        """(IPv4, IPv6): this machine's first public addresses, from its own interfaces."""
+    def dns_report(self, answers: Answers | None = None) -> DnsReport:
+        """The DNS records to publish and the mail client settings, with this machine's public addresses
+        (from its own interfaces): for `answers` (the Verify screen), else for the installed server and
+        every domain in its database."""
 
     @abstractmethod
-    def dns_records(self, answers: Answers, ipv4: str | None, ipv6: str | None) -> list[DnsRecord]: ...
-
-    @abstractmethod
-    def client_settings(self, answers: Answers) -> list[ClientSetting]: ...
+    def write_dns_report(self, report: DnsReport, path: Path) -> Path:
+        """Save the report as `mailtui dns` prints it; ValidationError names `path` when it cannot be."""
 
     # ------------------------------------------------------------ accounts
 

@@ -11,7 +11,7 @@ from mailtui.install.state import InstallState
 from mailtui.ops.account_types import AliasRow, AlreadyExists, DomainRow, NotFound, RemovalSummary, UserRow
 from mailtui.ops.accounts_import import ImportFileError, ImportReport, Rejected
 from mailtui.ops.check import CheckResult
-from mailtui.ops.dns import ClientSetting, DnsRecord
+from mailtui.ops.dns import ClientSetting, DnsRecord, DnsReport
 from mailtui.ops.logs import LogQuery, LogSource
 from mailtui.ops.maildirs import MaildirStats
 from mailtui.ops.queue import QueueAction
@@ -23,7 +23,8 @@ from mailtui.system.postqueue import QueuedMessage, check_queue_id
 
 __all__ = [
     "OUTCOMES", "STACK", "SUMMARY_OUTCOMES", "VERBS", "AliasRow", "AlreadyExists", "Ban", "Change", "Check",
-    "CheckResult", "CheckedAnswers", "ClientSetting", "DnsRecord", "DomainRow", "ImportFileError", "ImportReport",
+    "CheckResult", "CheckedAnswers", "ClientSetting", "DnsRecord", "DnsReport", "DomainRow", "ImportFileError",
+    "ImportReport",
     "InstallState", "JailStatus", "LogEvent", "LogQuery", "LogSource", "MaildirStats", "NotFound", "PortStatus",
     "Preflight", "QueueAction", "QueuedMessage", "Rejected", "RemovalSummary", "RollbackAction", "RollbackResult",
     "ServiceStatus", "StepInfo", "StepPlan", "UserRow", "check_queue_id", "queue_id_of_session",

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.events import Event
+from mailtui.model import validate
 
 # 0 success, 1 a failure (failed step or check, declined), 2 invalid input or usage, 3 busy.
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_BUSY = 0, 1, 2, 3
@@ -52,7 +53,7 @@ def read_new_password(args: argparse.Namespace) -> str:
     first = getpass.getpass("New password: ")
     second = getpass.getpass("Repeat it: ")
     if first != second:
-        raise ValidationError({"password": "the two passwords differ"})
+        raise ValidationError({"password typed again": validate.PASSWORDS_DIFFER})
     return first
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from mailtui import __version__
 from mailtui.api.live import LiveOperations
 from mailtui.api.operations import Operations
-from mailtui.cli import accounts, bans, check, install, logs, ops, rollback
+from mailtui.cli import accounts, bans, check, dns, install, logs, ops, rollback
 from mailtui.cli.common import EXIT_FAIL, EXIT_INVALID
 from mailtui.errors import MailtuiError, ValidationError
 
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_parsers(sub)
     rollback.add_parser(sub)
     bans.add_parser(sub)
+    dns.add_parser(sub)
     return parser
 
 

@@ -94,6 +94,7 @@ class User:
     email: str
     password: str = ""
     password_hash: str = ""
+    keep_password: bool = False  # an existing mailbox: its password stays as it is (set elsewhere, e.g. the dashboard)
 
     @property
     def domain(self) -> str:
@@ -137,6 +138,7 @@ class Answers:
 
     def with_hashed_passwords(self) -> Answers:
         users = [
+            u if u.keep_password else
             User(u.email, "", passwords.normalize_hash(u.password_hash) if u.password_hash
                  else passwords.hash_password(u.password))
             for u in self.users

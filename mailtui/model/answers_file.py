@@ -230,7 +230,8 @@ def dumps(a: Answers, *, include_secrets: bool = True, keep_passwords: bool = Fa
             lines.append(f"\n[[{name}]]")
             for f in fields(item):
                 value = getattr(item, f.name)
-                if value == "" and f.name in ("password", "password_hash"):
+                if (value == "" and f.name in ("password", "password_hash")) or \
+                        (f.name == "keep_password" and value is False):
                     continue
                 lines.append(f"{f.name} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"

@@ -164,7 +164,12 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
             p[f"{key}.email"] = f"{u.email} is listed twice"
         if isinstance(u.email, str):
             mailboxes.add(u.email)
-        if u.password and u.password_hash:
+        if u.keep_password is True:
+            if u.password or u.password_hash:
+                p[f"{key}.keep_password"] = "keeps the mailbox's password: give no password or password_hash with it"
+        elif u.keep_password is not False:
+            p[f"{key}.keep_password"] = "must be true or false"
+        elif u.password and u.password_hash:
             p[f"{key}.password"] = "give password or password_hash, not both"
         elif u.password_hash:
             if not isinstance(u.password_hash, str) or not passwords.is_hash(u.password_hash):

@@ -54,6 +54,7 @@ MAX_LOCAL_PART = 64
 MAX_ADDRESS = 254
 MAX_PATH = 4096
 NOT_TEXT = "must be text"
+PASSWORDS_DIFFER = "does not match the password"  # the password typed again (CLI, wizard, dashboard)
 
 # fullmatch() only: `$` would also match before a trailing newline.
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -238,6 +239,8 @@ def domain_problem(value: Any) -> str | None:
                 "valid IDNA, of letters and digits)")
     if len(name) > MAX_DOMAIN:
         return f"is longer than {MAX_DOMAIN} characters"
+    if " " in name:
+        return f"{_shown(name)} contains a space: a domain name has none (e.g. example.org)"
     labels = name.split(".")
     if len(labels) < 2:
         return f"{_shown(name)} needs at least one dot (e.g. example.org)"

@@ -118,6 +118,10 @@ class Accounts(AccountDb):
         where, params = self._domain_where(filter)
         return int(self._scalar(f"SELECT COUNT(*) FROM virtual_domains{where}", params))
 
+    def domain_names(self) -> list[str]:
+        """Every domain served, sorted (the DNS report covers each)."""
+        return [str(row[0]) for row in self._read("SELECT name FROM virtual_domains ORDER BY name")]
+
     def domain_exists(self, name: str) -> bool:
         name = checked_domain(name)
         return self._scalar("SELECT 1 FROM virtual_domains WHERE name = %s", (name,)) is not None

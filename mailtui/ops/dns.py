@@ -1,18 +1,24 @@
 """What the operator does next, outside this machine: the DNS records to publish and the mail client settings.
 
-* dns_records(): MX, SPF, A/AAAA, PTR advice, DMARC — the one source for `mailtui dns`, the Verify screen
-  and the dashboard.
+* dns_records(): MX, SPF, A/AAAA, PTR advice, DMARC.
 * client_settings(): what to type into a mail client.
+* DnsReport / report(): both for the server and every domain it serves — the one source for `mailtui dns`,
+  the Verify screen and the dashboard's DNS tab; report_text() is the text `mailtui dns` prints and
+  "Write to a file" saves (a zone-file fragment: records as lines, everything else as comments).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mailtui.model.answers import Answers
-from mailtui.system import commands
+from mailtui import __version__
+from mailtui.errors import ValidationError
+from mailtui.model.answers import Answers, Domain
+from mailtui.system import commands, files
 
 IMAPS_PORT = 993
 
@@ -161,3 +167,82 @@ def client_settings(answers: Answers) -> list[ClientSetting]:
         settings.append(ClientSetting("Certificate",
                                       "self-signed: the client asks once to accept it (or install your own)"))
     return settings
+
+
+# ---------------------------------------------------------------- the report: records and settings together
+
+
+@dataclass(frozen=True)
+class DnsReport:
+    hostname: str
+    ipv4: str | None  # this machine's public addresses (None: not on an interface, e.g. behind NAT)
+    ipv6: str | None
+    domains: list[str]
+    records: list[DnsRecord]
+    settings: list[ClientSetting]
+
+    def text(self) -> str:
+        """Zone-file syntax, values whole: what `mailtui dns` prints and "Write to a file" saves."""
+        return report_text(self)
+
+    def to_json(self) -> dict[str, object]:
+        return {"hostname": self.hostname, "ipv4": self.ipv4, "ipv6": self.ipv6, "domains": self.domains,
+                "records": [vars(r) for r in self.records],
+                "client_settings": [vars(s) for s in self.settings]}
+
+
+def report(answers: Answers, ipv4: str | None, ipv6: str | None, domains: Sequence[str] | None = None) -> DnsReport:
+    """The records for the server and `domains` (default: the answers' own; an installed server passes every
+    domain in its database, so a domain added in the dashboard is there too)."""
+    names = list(dict.fromkeys(domains if domains is not None else answers.domain_names))
+    served = replace(answers, domains=[Domain(name) for name in names])
+    return DnsReport(answers.hostname, ipv4, ipv6, names, dns_records(served, ipv4, ipv6), client_settings(answers))
+
+
+def _fqdn(name: str) -> str:
+    return name if name.endswith(".") or name.startswith("<") else f"{name}."
+
+
+def _zone_value(record: DnsRecord) -> str:
+    if record.type == "TXT":  # a zone file's TXT strings are quoted, at most 255 characters each
+        chunks = [record.value[i:i + 255] for i in range(0, len(record.value), 255)] or [""]
+        return " ".join(f'"{chunk}"' for chunk in chunks)
+    if record.type in ("MX", "CNAME", "NS"):
+        *rest, target = record.value.split(" ")
+        return " ".join([*rest, _fqdn(target)])
+    return record.value
+
+
+def report_text(r: DnsReport) -> str:
+    """What `mailtui dns` prints: each record under its note, in zone-file syntax; the reverse DNS and the
+    client settings as comments (neither goes into your zone)."""
+    lines = [f"; DNS for the mail server {r.hostname} (written by mailtui {__version__})",
+             "; Publish the records below in each domain's zone at your DNS provider.",
+             "; Reverse DNS (PTR) is set at your hosting provider, not in a zone.",
+             "; `mailtui dns` prints this again at any time; `mailtui dns --output FILE` saves it.", ""]
+    for record in r.records:
+        lines.append(f"; {record.note}" if record.note else ";")
+        if record.type == "PTR":
+            pointer = record.name
+            with contextlib.suppress(ValueError):  # the placeholder of an address not known
+                pointer = ipaddress.ip_address(record.name).reverse_pointer + "."
+            lines.append(f";   {pointer} IN PTR {_fqdn(record.value)}")
+        else:
+            lines.append(f"{_fqdn(record.name)} IN {record.type} {_zone_value(record)}")
+        lines.append("")
+    lines.append("; Mail client settings")
+    lines += [f";   {s.label}: {s.value}" for s in r.settings]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(r: DnsReport, path: Path) -> Path:
+    """Save report_text() to `path` (an absolute path; the file is replaced whole, readable by all: it holds
+    nothing secret). ValidationError names `path` when it cannot be."""
+    if not path.is_absolute():
+        raise ValidationError({"path": f"{path} is not an absolute path (e.g. /root/mailtui-dns.txt)"})
+    if path.is_dir():
+        raise ValidationError({"path": f"{path} is a directory: give a file name"})
+    if not path.parent.is_dir():
+        raise ValidationError({"path": f"{path.parent} does not exist"})
+    files.write_export(path, report_text(r))
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mailtui.errors import ValidationError
 from mailtui.model import passwords
 from mailtui.model.answers import Alias, User
 from mailtui.steps.sql_resources import SqlResource
@@ -55,13 +56,15 @@ class DomainRowsResource(SqlResource):
 
 class UserRowsResource(SqlResource):
     """The answers' mailboxes in virtual_users. A stored hash that verifies against the answers'
-    password is left alone; otherwise the hash is replaced."""
+    password is left alone; otherwise the hash is replaced. A user with keep_password keeps whatever is
+    stored (it must exist: there is no password to give a new mailbox)."""
 
     needs_root = False
 
     def __init__(self, session: SqlSession, users: Sequence[User]) -> None:
         super().__init__(session)
         self.users = list({u.email: u for u in users}.values())
+        self.index = {u.email: i for i, u in reversed(list(enumerate(users)))}  # as answers.problems() names them
 
     @property
     def target(self) -> str:
@@ -91,6 +94,12 @@ class UserRowsResource(SqlResource):
                    (self.wanted_hash(user), user.email), frozenset({0}))
 
     def plan_for(self, missing: list[User], changed: list[User]) -> SqlPlan:
+        kept = [u for u in missing if u.keep_password]
+        if kept:
+            raise ValidationError({f"users[{self.index[u.email]}].password":
+                                   f"is empty, and {u.email} has no mailbox yet: only an existing mailbox keeps "
+                                   "its password" for u in kept})
+        changed = [u for u in changed if not u.keep_password]
         if not missing and not changed:
             return SqlPlan()
         parts = []

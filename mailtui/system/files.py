@@ -80,6 +80,12 @@ def write_private(path: Path, content: str | bytes) -> None:
     atomic_write_bytes(path, data, os.geteuid(), os.getegid(), 0o600)
 
 
+def write_export(path: Path, content: str) -> None:
+    """A file the operator asked for (e.g. the DNS records): atomic, 0644, owned by whoever runs mailtui,
+    not a configuration change (never backed up, never rolled back)."""
+    atomic_write_bytes(path, content.encode("utf-8"), os.geteuid(), os.getegid(), 0o644)
+
+
 def make_directory(path: Path, *, owner: str, group: str, mode: int) -> None:
     """Create `path` (and missing parents) with owner and mode; recorded first, so rollback removes
     what mailtui created (when empty) and puts back the owner and mode of what existed."""

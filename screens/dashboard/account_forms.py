@@ -7,7 +7,7 @@ from typing import Any
 
 from mailtui.screens.dashboard.common import error_text
 from mailtui.screens.dashboard.import_report import ImportReportScreen
-from mailtui.screens.widgets.fields import FieldRow
+from mailtui.screens.widgets.fields import PASSWORDS_DIFFER, FieldRow, PasswordPair
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -116,6 +116,9 @@ class AccountForm(ModalScreen[str | None]):
         error = self.query_one("#form-error", Static)
         error.update(Text("\n".join(unplaced), style="red"))
         error.display = bool(unplaced)
+        marked = next((row for row in self.rows if row.has_class("has-error")), None)
+        if marked is not None:
+            marked.input.focus()  # the next keys typed go where the problem is
 
 
 class AddDomainForm(AccountForm):
@@ -161,6 +164,17 @@ class PasswordForm(AccountForm):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#generated").display = False
+        self.pair = PasswordPair(*[row for row in self.rows if row.key in ("password", "password2")])
+
+    @on(FieldRow.Edited)
+    def passwords_edited(self, event: FieldRow.Edited) -> None:
+        self.pair.follow(event.row)
+
+    @on(Input.Blurred)
+    def passwords_left(self, event: Input.Blurred) -> None:
+        row = next((r for r in self.rows if r.input is event.input), None)
+        if row is not None:
+            self.pair.follow(row, final=True)
 
     @on(Button.Pressed, "#form-generate")
     def generate(self) -> None:
@@ -174,7 +188,7 @@ class PasswordForm(AccountForm):
 
     def local_problems(self, values: dict[str, str]) -> dict[str, str]:
         if values["password"] != values["password2"]:
-            return {"password2": "does not match the password"}
+            return {"password2": PASSWORDS_DIFFER}
         return {}
 
     def apply(self, values: dict[str, str]) -> str:

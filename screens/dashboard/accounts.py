@@ -30,12 +30,18 @@ class AccountsPanel(AccountsView):
         Binding("slash", "filter", "Filter"),
         # Sorting is done by the database, so only its columns sort (not Messages, Size, Last login).
         Binding("o", "sort", "Sort", tooltip="Sort by the next column (or click a column's title)"),
-        Binding("O", "reverse", "Reverse", tooltip="Reverse the sort"),
+        Binding("O", "reverse", "Reverse the sort", show=False),
         Binding("i", "import", "Import", tooltip="Add mailboxes from a CSV file of email,password lines"),
         Binding("1", "view('domains')", "Domains", show=False),
         Binding("2", "view('mailboxes')", "Mailboxes", show=False),
         Binding("3", "view('aliases')", "Aliases", show=False),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Passwords and imports are the mailboxes' (hidden from the footer on the other views)."""
+        if action in ("password", "import"):
+            return self.view == "mailboxes"
+        return True
 
     # ------------------------------------------------------------ actions
 

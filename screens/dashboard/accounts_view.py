@@ -325,6 +325,7 @@ class AccountsView(Vertical):
             self.view = view
             self.query_one("#accounts-password").display = view == "mailboxes"
             self.query_one("#accounts-import").display = view == "mailboxes"
+            self.refresh_bindings()  # the footer offers only what the view can do
             self.filter_input.value = self.filters[view]
             self.query_one("#accounts-status", Static).update("loading…")
             self.reload()

@@ -10,6 +10,7 @@ from mailtui.screens.widgets.fields import with_label
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -19,6 +20,15 @@ from textual.worker import get_current_worker
 
 from mailtui.api.operations import Operations
 from mailtui.errors import ValidationError
+
+TAB_KEYS = (("accounts", "Accounts"), ("services", "Services"), ("queue", "Queue"), ("mail-log", "Mail log"),
+            ("bans", "Bans"), ("dns", "DNS"))  # F2 … F7, in this order
+
+
+def tab_title(tab: str, title: str) -> Content:
+    """A dashboard tab's title with its key ("F3 Services")."""
+    key = 2 + [t for t, _ in TAB_KEYS].index(tab)
+    return Content.from_markup(f"[dim]F{key}[/] {title}")
 
 
 def error_text(exc: BaseException) -> str:

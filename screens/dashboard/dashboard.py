@@ -1,6 +1,6 @@
 """The dashboard: what an operator uses day to day on an installed machine.
 
-Tabs: Accounts (accounts.py), Services, Queue, the Mail log and Bans (fail2ban). Each tab is a
+Tabs: Accounts (accounts.py), Services, Queue, the Mail log, Bans (fail2ban) and DNS. Each tab is a
 panel of its own module; this screen only holds them together.
 """
 
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from mailtui.screens.dashboard.accounts import AccountsPanel
 from mailtui.screens.dashboard.bans import BansPanel
-from mailtui.screens.dashboard.common import Confirm, error_text
+from mailtui.screens.dashboard.common import TAB_KEYS, Confirm, error_text, tab_title
+from mailtui.screens.dashboard.dns import DnsPanel
 from mailtui.screens.dashboard.log import MailLogPanel
 from mailtui.screens.dashboard.queue import QueuePanel
 from mailtui.screens.dashboard.services import ServicesPanel
@@ -25,13 +26,14 @@ __all__ = ["AccountsPanel", "Confirm", "DashboardScreen", "dashboard_help", "err
 
 PANELS: tuple[tuple[str, type], ...] = (
     ("Accounts", AccountsPanel), ("Services", ServicesPanel), ("Queue", QueuePanel), ("Mail log", MailLogPanel),
-    ("Bans", BansPanel))
+    ("Bans", BansPanel), ("DNS", DnsPanel))
 
 HELP_HEAD = """\
-The dashboard: Accounts, Services, Queue, Mail log and Bans tabs.
+The dashboard: Accounts, Services, Queue, Mail log, Bans and DNS tabs.
+  F2 … F7           Accounts, Services, Queue, Mail log, Bans, DNS
   Tab / Shift+Tab   move between the tab bar, lists and fields
   Left / Right      switch tab (on the tab bar)
-  PgDn / PgUp       next / previous page of a list
+  PgDn / PgUp       next / previous page of a list (Accounts)
   Ctrl+P            command palette (every action by name)
   F1 or ?           this help     Ctrl+Q  quit     Esc  close a dialog
 """
@@ -71,8 +73,10 @@ def dashboard_help() -> str:
 class DashboardScreen(Screen[None]):
     SUB_TITLE = "dashboard"
     BINDINGS = [
-        Binding("pagedown", "page(1)", "Next page", priority=True),
-        Binding("pageup", "page(-1)", "Prev page", priority=True),
+        Binding("pagedown", "page(1)", "Next page", priority=True, show=False),
+        Binding("pageup", "page(-1)", "Prev page", priority=True, show=False),
+        # A key per tab, from anywhere on the dashboard (each tab's title shows its key).
+        *[Binding(f"f{n}", f"tab('{tab}')", title, show=False) for n, (tab, title) in enumerate(TAB_KEYS, 2)],
     ]
 
     def __init__(self, ops: Operations) -> None:
@@ -82,16 +86,18 @@ class DashboardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(id="dashboard-tabs"):
-            with TabPane("Accounts", id="tab-accounts"):
+            with TabPane(tab_title("accounts", "Accounts"), id="tab-accounts"):
                 yield AccountsPanel(self.ops)
-            with TabPane("Services", id="tab-services"):
+            with TabPane(tab_title("services", "Services"), id="tab-services"):
                 yield ServicesPanel(self.ops)
-            with TabPane("Queue", id="tab-queue"):
+            with TabPane(tab_title("queue", "Queue"), id="tab-queue"):
                 yield QueuePanel(self.ops)
-            with TabPane("Mail log", id="tab-mail-log"):
+            with TabPane(tab_title("mail-log", "Mail log"), id="tab-mail-log"):
                 yield MailLogPanel(self.ops)
-            with TabPane("Bans", id="tab-bans"):
+            with TabPane(tab_title("bans", "Bans"), id="tab-bans"):
                 yield BansPanel(self.ops)
+            with TabPane(tab_title("dns", "DNS"), id="tab-dns"):
+                yield DnsPanel(self.ops)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -109,8 +115,11 @@ class DashboardScreen(Screen[None]):
     def action_page(self, direction: int) -> None:
         self.accounts.page(direction)
 
+    def action_tab(self, tab: str) -> None:
+        self.show_tab(tab)
+
     def show_tab(self, tab: str) -> None:
-        """Switch to a tab ("accounts", "services", "queue", "mail-log", "bans") and focus its list.
+        """Switch to a tab ("accounts", "services", "queue", "mail-log", "bans", "dns") and focus its list.
 
         Focus is dropped first: Textual moves the focus of a widget that gets hidden to a sibling in the
         same (now hidden) pane, and TabbedContent then switches straight back to that pane."""
@@ -121,9 +130,10 @@ class DashboardScreen(Screen[None]):
         tabs.active = f"tab-{tab}"
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()  # the footer follows the tab (PgUp/PgDn are the Accounts tab's)
         main = {"tab-accounts": "#accounts-table", "tab-services": "#services-table", "tab-queue": "#queue-table",
-                "tab-mail-log": "#log-lines",
-                "tab-bans": "#bans-table, #bans-refresh"}.get(event.pane.id or "")  # the first one shown
+                "tab-mail-log": "#log-lines", "tab-bans": "#bans-table, #bans-refresh",
+                "tab-dns": "#dns-scroll"}.get(event.pane.id or "")  # the first one shown
         if main is None:
             return
         tabs, pane = event.tabbed_content, event.pane
@@ -152,5 +162,6 @@ class DashboardScreen(Screen[None]):
     def run_panel_action(self, tab: str, action: str, *args: object) -> None:
         """For the command palette: show a tab, then call its panel's action_<action>(*args)."""
         self.show_tab(tab)
-        panel = {"services": ServicesPanel, "queue": QueuePanel, "mail-log": MailLogPanel, "bans": BansPanel}[tab]
+        panel = {"services": ServicesPanel, "queue": QueuePanel, "mail-log": MailLogPanel, "bans": BansPanel,
+                 "dns": DnsPanel}[tab]
         self.call_after_refresh(getattr(self.query_one(panel), f"action_{action}"), *args)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mailtui.screens.dashboard.common import ActionTablePanel, Confirm, describe
+from mailtui.screens.dashboard.common import ActionTablePanel, Confirm, describe, tab_title
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -231,7 +231,7 @@ class ServicesPanel(ActionTablePanel):
             tab = self.screen.query_one(TabbedContent).get_tab(TAB_ID)
         except (NoMatches, ValueError, AttributeError):
             return
-        tab.label = f"{TAB_LABEL} (debug ON)" if enabled else TAB_LABEL
+        tab.label = tab_title("services", f"{TAB_LABEL} (debug ON)" if enabled else TAB_LABEL)
 
     # ------------------------------------------------------------ actions
 

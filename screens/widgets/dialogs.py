@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from mailtui.screens.dashboard.dashboard import DashboardScreen
-from rich.text import Text
-from textual import on
+from mailtui.screens.widgets.ask_path import AskPathScreen
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Static
 
-__all__ = ["ConfirmQuit", "DashboardScreen", "HelpScreen", "ResumeScreen", "SaveAnswersScreen"]
+__all__ = ["AskPathScreen", "ConfirmQuit", "DashboardScreen", "HelpScreen", "ResumeScreen", "SaveAnswersScreen"]
 
 HELP = """\
 Keys
@@ -78,42 +77,12 @@ class ConfirmQuit(ModalScreen[bool]):
         self.dismiss(event.button.id == "quit-yes")
 
 
-class SaveAnswersScreen(ModalScreen[str | None]):
-    """Ask where to save the answers file; returns the path or None."""
-
-    BINDINGS = [("escape", "cancel", "Cancel")]
+class SaveAnswersScreen(AskPathScreen):
+    """Ask where to save the answers file."""
 
     def __init__(self, default: str, error: str = "") -> None:
-        super().__init__()
-        self.default = default
-        self.error = error
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="save-answers"):
-            yield Static("Save answers", classes="pane-title")
-            yield Static("For a later unattended `mailtui install --answers FILE`. Saved root-only (0600); "
-                         "mailbox passwords only as hashes.")
-            yield Input(self.default, id="save-path", compact=True)
-            yield Static(Text(self.error, style="red"), id="save-error")
-            with Horizontal(classes="buttons"):
-                yield Button("Save", id="save-ok", variant="primary", compact=True)
-                yield Button("Cancel", id="save-cancel", compact=True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#save-ok")
-    def ok(self) -> None:
-        path = self.query_one("#save-path", Input).value.strip()
-        if not path.startswith("/"):
-            self.query_one("#save-error", Static).update(Text("Give an absolute path", style="red"))
-            return
-        self.dismiss(path)
-
-    @on(Button.Pressed, "#save-cancel")
-    def cancel(self) -> None:
-        self.dismiss(None)
+        super().__init__("Save answers", "For a later unattended `mailtui install --answers FILE`. Saved root-only "
+                         "(0600); mailbox passwords only as hashes.", default, error)
 
 
 class ResumeScreen(ModalScreen[str]):

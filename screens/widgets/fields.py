@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static
 
@@ -144,6 +145,14 @@ class FieldRow(Vertical):
         self.error.display = bool(message)
         self.set_class(bool(message), "has-error")
 
+    class Edited(Message):
+        """The value changed (typed, or set by the form); the form may keep dependent fields in step."""
+
+        def __init__(self, row: FieldRow, value: str) -> None:
+            super().__init__()
+            self.row = row
+            self.value = value
+
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         result = event.validation_result
@@ -151,6 +160,7 @@ class FieldRow(Vertical):
             self.show_error(None)
         else:
             self.show_error(result.failure_descriptions[0])
+        self.post_message(self.Edited(self, event.value))
 
     def check(self) -> bool:
         """Validate now (as on Next); show the error; return whether the value is fine."""
@@ -167,3 +177,35 @@ class FieldRow(Vertical):
 
 def safe_id(key: str) -> str:
     return key.replace(".", "-").replace("[", "-").replace("]", "")
+
+
+PASSWORDS_DIFFER = validate.PASSWORDS_DIFFER
+
+
+class PasswordPair:
+    """A password typed twice. The second field says it differs as soon as what is typed there cannot
+    become the first (it is no longer a beginning of it), and on leaving it or on Next when it differs."""
+
+    def __init__(self, password: FieldRow, again: FieldRow) -> None:
+        self.password = password
+        self.again = again
+
+    def problem(self, *, final: bool) -> str | None:
+        password, again = self.password.value, self.again.value
+        if again == password or (not again and not final):
+            return None
+        if final or not password.startswith(again):
+            return PASSWORDS_DIFFER
+        return None
+
+    def follow(self, row: FieldRow, *, final: bool = False) -> None:
+        """Call with the row that was edited (final=False) or left (final=True)."""
+        if row is not self.password and row is not self.again:
+            return
+        if row is self.password and not self.again.value:
+            return  # nothing typed twice yet
+        problem = self.problem(final=final)
+        if problem is not None:
+            self.again.show_error(problem)
+        elif self.again.has_class("has-error"):
+            self.again.check()  # back to its own check (none: clears the mismatch)

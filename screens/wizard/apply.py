@@ -82,6 +82,7 @@ class ApplyPane(Vertical):
         self.tail: deque[str] = deque(maxlen=8)
         self.current = ""
         self.state: InstallState | None = None
+        self.packages_took = 0.0  # the packages-only run before the second review (its time counts too)
 
     def compose(self) -> ComposeResult:
         yield Static("Installing", classes="pane-title", id="apply-title")
@@ -142,8 +143,13 @@ class ApplyPane(Vertical):
             if steps is None or row.step_name in steps:
                 row.set("waiting", "dim")
                 row.bar.update(progress=0)
-            elif row.status.content == "waiting":
-                row.set("not in this run", "dim")
+            elif row.status.content in ("waiting", "after the review"):
+                # Not run now: after the review of the real diffs (the packages-only run), or done before
+                # (a resumed or retried install runs what is left).
+                if self.after == "review":
+                    row.set("after the review", "dim")
+                else:
+                    row.set("done before", "green")
 
     def start(self, answers: CheckedAnswers, steps: Sequence[str] | None = None, *, after: str = "verify") -> None:
         """Start the install worker for `steps` (None: all) and follow it."""
@@ -190,19 +196,26 @@ class ApplyPane(Vertical):
 
     # ------------------------------------------------------------ events
 
+    def _log(self, line: str) -> None:
+        """Add a line to the live log and keep its end in view, unless the operator is in it, reading
+        (Log follows only while already at its end: a layout change would stop it for good)."""
+        log = self.query_one("#apply-log", Log)
+        log.write_line(line)
+        if not log.has_focus:
+            log.scroll_end(animate=False, immediate=True, x_axis=False)
+
     def on_apply_pane_engine_event(self, message: ApplyPane.EngineEvent) -> None:
         e = message.event
-        log = self.query_one("#apply-log", Log)
         row = self._row(e.step)
         if e.kind == "started":
             self.current = e.message or e.step
             self.tail.clear()
-            log.write_line(f"==> {e.message or e.step}")
+            self._log(f"==> {e.message or e.step}")
             if row:
                 row.set("running", "yellow")
             self._sidebar(e.step, "running")
         elif e.kind == "output":
-            log.write_line(f"    {e.message}")
+            self._log(f"    {e.message}")
             self.tail.append(e.message)
         elif e.kind == "progress":
             if row:
@@ -210,23 +223,23 @@ class ApplyPane(Vertical):
                 if e.message:
                     row.set(e.message[:20], "yellow")
         elif e.kind == "done":
-            log.write_line(f"ok  {e.message}")
+            self._log(f"ok  {e.message}")
             if row:
                 row.bar.update(total=100, progress=100)
                 row.set("done", "green")
             self._sidebar(e.step, "done")
         elif e.kind == "skipped":
-            log.write_line(f"--  skipped {e.step}: {e.message}")
+            self._log(f"--  skipped {e.step}: {e.message}")
             if row:
                 row.set("skipped", "dim")
             self._sidebar(e.step, "done")
         elif e.kind == "failed":
-            log.write_line(f"FAILED {e.step}: {e.message}")
+            self._log(f"FAILED {e.step}: {e.message}")
             if row:
                 row.set("FAILED", "bold red")
             self._sidebar(e.step, "failed")
         elif e.kind == "info":
-            log.write_line(f"--  {e.message}")
+            self._log(f"--  {e.message}")
         if e.ts and self.started and e.kind in ("done", "failed"):
             self.finished = e.ts
 
@@ -245,11 +258,17 @@ class ApplyPane(Vertical):
         ok = state is not None and state.status == "done"
         self._sidebar("apply", "done" if ok and self.after == "verify" else "todo" if ok else "failed")
         if ok:
-            took = f" in {elapsed(state.finished - state.started)}" if state.finished and state.started else ""
+            seconds = state.finished - state.started if state.finished and state.started else 0.0
             if self.after == "review":
-                self._status(f"Packages installed{took}. Continue to review the real diffs against the stock "
-                             "files before anything else changes.", "green")
+                self.packages_took = seconds
+                self._status(f"Packages installed in {elapsed(seconds)}. Continue to review the real diffs "
+                             "against the stock files before anything else changes.", "green")
+            elif self.packages_took:
+                self._status(f"Install finished in {elapsed(self.packages_took + seconds)} (packages "
+                             f"{elapsed(self.packages_took)}, the rest {elapsed(seconds)}). Continue to verify it.",
+                             "bold green")
             else:
+                took = f" in {elapsed(seconds)}" if seconds else ""
                 self._status(f"Install finished{took}. Continue to verify it.", "bold green")
             self._buttons("continue")
             self.query_one("#apply-continue", Button).focus()

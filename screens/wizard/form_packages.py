@@ -1,4 +1,4 @@
-"""The Packages form: POP3, port 465, and brute-force protection (fail2ban) with its numbers."""
+"""The Packages form: port 465, and brute-force protection (fail2ban) with its numbers."""
 
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ class PackagesForm(FormPane):
         yield Static("", id="pkg-versions", classes="facts")
         yield Checkbox("Submission on port 465 too (implicit TLS, beside 587)", True, id="cb-submissions",
                        compact=True)
-        yield Checkbox("POP3 as well as IMAP (POP3S on 995)", False, id="cb-pop3", compact=True)
         yield Checkbox("Ban addresses after repeated failed logins (fail2ban)", True, id="cb-fail2ban",
                        compact=True)
         yield FieldRow("Max retries", "security.max_retry", problem=security_check("max_retry"))
@@ -46,7 +45,6 @@ class PackagesForm(FormPane):
 
     def load(self, a: Answers, pf: Preflight | None = None) -> None:
         self.query_one("#cb-submissions", Checkbox).value = a.services.submissions
-        self.query_one("#cb-pop3", Checkbox).value = a.services.pop3
         self.loaded_security = a.security
         self.query_one("#cb-fail2ban", Checkbox).value = a.security.fail2ban
         for name in SECURITY_FIELDS:
@@ -62,8 +60,8 @@ class PackagesForm(FormPane):
 
     def store(self, a: Answers) -> Answers:
         return replace(a, services=replace(
-            a.services, submissions=self.query_one("#cb-submissions", Checkbox).value,
-            pop3=self.query_one("#cb-pop3", Checkbox).value), security=self.security(a.security))
+            a.services, submissions=self.query_one("#cb-submissions", Checkbox).value),
+            security=self.security(a.security))
 
     def _security_field(self, name: str) -> FieldRow:
         f = self.field_for(f"security.{name}")

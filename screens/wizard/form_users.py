@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mailtui.screens.widgets.fields import FieldRow
+from mailtui.screens.widgets.fields import PASSWORDS_DIFFER, FieldRow, PasswordPair
 from mailtui.screens.wizard.form import (
     FormPane,
     optional_check,
@@ -12,7 +12,7 @@ from mailtui.screens.wizard.form import (
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 from mailtui.api.operations import Operations
 from mailtui.api.types import Preflight
@@ -32,15 +32,26 @@ class UsersForm(FormPane):
         super().__init__(ops)
         self.derived: dict[str, str] = {}  # field key -> the default it was given (kept in step with the domain)
         self.alias_rows = ALIAS_ROWS
+        self.existing = ""  # the first mailbox of an earlier install: its password stays unless one is typed
+
+    def keeps_password(self) -> bool:
+        """Password left empty for the mailbox an earlier install made: it keeps its password."""
+        return bool(self.existing) and self._f("users[0].email").value.strip() == self.existing \
+            and not self._f("users[0].password").value
+
+    def password_problem(self, value: str) -> str | None:
+        if not value and self.keeps_password():
+            return None
+        return validate.mailbox_password_problem(value)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_head()
         yield FieldRow("Email", "users[0].email", problem=validate.address_problem)
-        yield FieldRow("Password", "users[0].password", password=True, problem=validate.mailbox_password_problem)
+        yield FieldRow("Password", "users[0].password", password=True, problem=self.password_problem)
         yield FieldRow("Again", "users[0].password2", password=True)
         with Horizontal(classes="inline-buttons"):
             yield Button("Generate a password", id="btn-generate", compact=True)
-            yield Static("", id="generated")
+        yield Static("", id="generated", classes="generated")
         yield Static("Aliases (address → where it goes; leave a row empty to skip it):", classes="note")
         for i in range(self.alias_rows):
             yield FieldRow(f"Alias {i + 1}", f"aliases[{i}].source", optional=True,
@@ -55,9 +66,12 @@ class UsersForm(FormPane):
 
     def load(self, a: Answers, pf: Preflight | None = None) -> None:
         user = a.users[0] if a.users else User("")
+        self.existing = user.email if (user.password_hash or user.keep_password) and not user.password else ""
         self._f("users[0].email").value = user.email
-        self._f("users[0].password").value = user.password
-        self._f("users[0].password2").value = user.password
+        for key in ("users[0].password", "users[0].password2"):
+            row = self._f(key)
+            row.value = user.password
+            row.input.placeholder = "unchanged (type a new one to change it)" if self.existing else ""
         for i in range(self.alias_rows):
             alias = a.aliases[i] if i < len(a.aliases) else Alias("", "")
             self._f(f"aliases[{i}].source").value = alias.source
@@ -74,6 +88,41 @@ class UsersForm(FormPane):
                     self._f(f"aliases[{i}].destination").value = user.email
         self.derived = {f.key: f.value for f in self.fields() if "password" not in f.key}
         self.domain_seen = a.domains[0].name if a.domains else ""
+        self.email_seen = user.email
+
+    def on_mount(self) -> None:
+        self.pair = PasswordPair(self._f("users[0].password"), self._f("users[0].password2"))
+        self.generated = ""
+        self.query_one("#generated").display = False
+
+    @on(FieldRow.Edited)
+    def edited(self, event: FieldRow.Edited) -> None:
+        self.pair.follow(event.row)
+        self.follow_email(event)
+        if event.row.key == "users[0].password" and self.generated and event.value != self.generated:
+            self.generated = ""  # a password of the operator's own: the generated one is gone
+            self.query_one("#generated").display = False
+
+    @on(Input.Blurred)
+    def passwords_left(self, event: Input.Blurred) -> None:
+        row = next((f for f in self.fields() if f.input is event.input), None)
+        if row is not None:
+            self.pair.follow(row, final=True)
+
+    def follow_email(self, event: FieldRow.Edited) -> None:
+        """Alias targets nobody edited go where the first mailbox goes: type alice@ over admin@ and
+        postmaster@ and abuse@ follow (an edited target stays as typed)."""
+        if event.row.key != "users[0].email":
+            return
+        old, new = getattr(self, "email_seen", ""), event.value.strip()
+        self.email_seen = new
+        if not old or old == new:
+            return
+        for i in range(self.alias_rows):
+            f = self._f(f"aliases[{i}].destination")
+            if f.value == old and self.derived.get(f.key) == old:
+                self.derived[f.key] = new
+                f.value = new
 
     def follow_domain(self, domain: str) -> None:
         """Keep the addresses nobody edited (admin@, postmaster@, abuse@ …) in the domain typed on Postfix."""
@@ -94,11 +143,15 @@ class UsersForm(FormPane):
         password = self.ops.generate_password()
         self._f("users[0].password").value = password
         self._f("users[0].password2").value = password
-        self.query_one("#generated", Static).update(f"Generated: {password} — note it now, it is not shown again")
+        shown = self.query_one("#generated", Static)
+        shown.update(f"Generated password: {password}\nNote it now: it is not shown again.")
+        shown.display = True
+        self.generated = password
 
     def store(self, a: Answers) -> Answers:
         email = self._f("users[0].email").value.strip()
-        first = User(email, self._f("users[0].password").value)
+        first = User(email, keep_password=True) if self.keeps_password() else \
+            User(email, self._f("users[0].password").value)
         aliases = []
         self.alias_keys: dict[str, str] = {}
         for i in range(self.alias_rows):
@@ -118,7 +171,7 @@ class UsersForm(FormPane):
     def extra_problems(self) -> dict[str, str]:
         p: dict[str, str] = {}
         if self._f("users[0].password").value != self._f("users[0].password2").value:
-            p["users[0].password2"] = "the two passwords differ"
+            p["users[0].password2"] = PASSWORDS_DIFFER
         for i in range(self.alias_rows):
             src = self._f(f"aliases[{i}].source").value.strip()
             dst = self._f(f"aliases[{i}].destination").value.strip()

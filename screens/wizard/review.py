@@ -1,32 +1,36 @@
-"""Review: everything the install will change, per step, before anything is applied."""
+"""Review: everything the install will change, per step, before anything is applied.
+
+One list holds every change under its step's heading (↑↓ move, Enter reads a change's diff full screen,
+where n/p go on to the next/previous diff); Tab reaches the buttons."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from mailtui.screens.wizard.brute_force import protection_text
+from mailtui.screens.wizard.diff_view import DiffEntry, DiffScreen
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Collapsible, Static
+from textual.widgets import Button, OptionList, Static
+from textual.widgets.option_list import Option
 
 from mailtui.api.operations import Operations
 from mailtui.api.types import CheckedAnswers, StepPlan
+from mailtui.errors import ValidationError
 from mailtui.model.answers import Answers
 
 
-def diff_text(diff: str) -> Text:
-    """A unified diff, coloured line by line (never parsed as markup)."""
-    t = Text(no_wrap=True)
-    for line in diff.splitlines():
-        style = ("green" if line.startswith("+") and not line.startswith("+++")
-                 else "red" if line.startswith("-") and not line.startswith("---")
-                 else "cyan" if line.startswith("@@") else "")
-        t.append(line + "\n", style=style)
-    return t
+def hanging(mark: str, text: str) -> Table:
+    """A list line whose wrapped rest stays indented under its text."""
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(width=3, justify="right", no_wrap=True)
+    grid.add_column()
+    grid.add_row(Text(mark), Text(text))
+    return grid
 
 
 @dataclass
@@ -51,16 +55,26 @@ class ReviewPane(Vertical):
     class SaveRequested(Message):
         pass
 
+    class Refused(Message):
+        """The engine refused answers the forms let through (e.g. a mailbox to keep that does not exist):
+        the wizard shows each problem on its field."""
+
+        def __init__(self, problems: dict[str, str]) -> None:
+            super().__init__()
+            self.problems = problems
+
     def __init__(self, ops: Operations) -> None:
         super().__init__(id="review", classes="pane")
         self.ops = ops
         self.result: PlanResult | None = None
         self.banner = ""
+        self.entries: list[DiffEntry] = []
+        self.entry_of_option: dict[int, int] = {}  # option index -> its diff in entries
 
     def compose(self) -> ComposeResult:
         yield Static("Review: what will change", classes="pane-title")
         yield Static("", id="review-summary", classes="why")
-        yield VerticalScroll(id="review-steps")
+        yield OptionList(id="review-steps")
         with Horizontal(classes="buttons"):
             yield Button("Back", id="review-back", compact=True)
             yield Button("Save answers…", id="review-save", compact=True)
@@ -73,7 +87,8 @@ class ReviewPane(Vertical):
         self.query_one("#review-confirm", Button).disabled = True
         self.query_one("#review-summary", Static).update(
             (banner + "\n" if banner else "") + "Working out what would change (nothing is changed)…")
-        self.query_one("#review-steps", VerticalScroll).remove_children()
+        self.query_one("#review-steps", OptionList).clear_options()
+        self.entries, self.entry_of_option = [], {}
         self.make_plan(answers)
 
     @work(thread=True, exclusive=True, group="plan")
@@ -82,6 +97,10 @@ class ReviewPane(Vertical):
             prepared = self.ops.prepare(answers)
             plan = self.ops.plan(prepared)
             pending = self.ops.pending_packages(prepared)
+        except ValidationError as exc:
+            self.post_message(self.Ready(None, str(exc)))
+            self.post_message(self.Refused(exc.problems))
+            return
         except Exception as exc:  # shown on screen, in words
             self.post_message(self.Ready(None, str(exc) or type(exc).__name__))
             return
@@ -89,7 +108,7 @@ class ReviewPane(Vertical):
 
     def on_review_pane_ready(self, message: ReviewPane.Ready) -> None:
         summary = self.query_one("#review-summary", Static)
-        steps = self.query_one("#review-steps", VerticalScroll)
+        steps = self.query_one("#review-steps", OptionList)
         if message.result is None:
             summary.update(Text(f"The plan could not be made: {message.error}", style="bold red"))
             return
@@ -97,27 +116,43 @@ class ReviewPane(Vertical):
         total = sum(len(step.changes) for step in result.plan)
         lines = [self.banner] if self.banner else []
         lines.append(f"{total} change{'s' if total != 1 else ''} in {len(result.plan)} steps. "
-                     "Open a step (Enter) to see each change and its diff.")
+                     "↑↓ move, Enter reads a diff (▸), Tab to the buttons.")
         lines.append(f"Brute-force protection: {protection_text(result.answers.answers.security)}")
         if result.pending_packages:
             lines.append(f"Not installed yet: {', '.join(result.pending_packages)} — their stock files "
                          "cannot be diffed now: the install pauses after the packages to show the real diffs.")
         summary.update("\n".join(lines))
-        widgets = []
+        options: list[Option] = []
         for step in result.plan:
             changes = step.changes
-            children: list[Any] = []
-            for change in changes:
-                children.append(Static(Text(f"• {change.kind}: {change.summary}"), classes="change"))
-                if change.diff:
-                    children.append(Collapsible(Static(diff_text(change.diff), classes="diff"),
-                                                title=f"diff {change.target}", classes="diff-box"))
-            if not children:
-                children.append(Static("nothing to change", classes="change"))
             count = f"{len(changes)} change{'s' if len(changes) != 1 else ''}" if changes else "nothing to change"
-            widgets.append(Collapsible(*children, title=f"{step.title} — {count}", classes="step-box"))
-        steps.mount_all(widgets)
+            options.append(Option(Text(f"{step.title} — {count}", style="bold"), disabled=True))
+            for change in changes:
+                if change.diff:
+                    self.entry_of_option[len(options)] = len(self.entries)
+                    self.entries.append(DiffEntry(f"{step.title}: {change.summary}", change.diff))
+                mark = "▸" if change.diff else "·"
+                options.append(Option(hanging(mark, f"{change.kind}: {change.summary}")))
+        steps.add_options(options)
+        first = next((i for i, option in enumerate(options) if not option.disabled), None)
+        steps.highlighted = first
         self.query_one("#review-confirm", Button).disabled = False
+
+    @on(OptionList.OptionSelected, "#review-steps")
+    def open_diff(self, event: OptionList.OptionSelected) -> None:
+        entry = self.entry_of_option.get(event.option_index)
+        if entry is None:
+            self.notify("This change has no diff: its line says all of it.")
+            return
+        self.app.push_screen(DiffScreen(self.entries, entry), self._diff_closed)
+
+    def _diff_closed(self, entry: int | None) -> None:
+        """Back from the diffs: the list highlights the change whose diff was shown last."""
+        steps = self.query_one("#review-steps", OptionList)
+        for option, index in self.entry_of_option.items():
+            if index == entry:
+                steps.highlighted = option
+        steps.focus()
 
     @on(Button.Pressed, "#review-confirm")
     def confirm(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailtui.screens.widgets.dns import records_text, settings_text
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -86,23 +87,12 @@ class VerifyPane(Vertical):
             for title, cs in by_step.items():
                 sections.append(checklist(title, cs))
         failed += sum(not result.check.ok for result in checks)
-        addresses = guarded("Public addresses", lambda: [self.ops.public_addresses()])
-        ipv4, ipv6 = addresses[0] if addresses else (None, None)
-        records = guarded("DNS records", lambda: self.ops.dns_records(answers, ipv4, ipv6))
-        if records:
-            t = Text("DNS records to publish\n", style="bold")
-            for r in records:
-                t.append(f" {r.name} {r.type} {r.value}\n")
-                if r.note:
-                    t.append(f"   {r.note}\n", style="dim")
-            sections.append(t)
-        settings = guarded("Client settings", lambda: self.ops.client_settings(answers))
-        if settings:
-            t = Text("Mail client settings\n", style="bold")
-            for s in settings:
-                t.append(f" {s.label}: ", style="bold")
-                t.append(f"{s.value}\n")
-            sections.append(t)
+        reports = guarded("DNS records", lambda: [self.ops.dns_report(answers)])
+        if reports:
+            sections.append(records_text(reports[0]))
+            sections.append(Text("Later: the dashboard's DNS tab (or `mailtui dns`) shows these again, for "
+                                 "every domain.\n", style="dim"))
+            sections.append(settings_text(reports[0]))
         self.post_message(self.Results(sections, failed))
 
     def on_verify_pane_results(self, message: VerifyPane.Results) -> None:

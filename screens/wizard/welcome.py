@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Vertical, VerticalScroll
@@ -13,31 +12,28 @@ from textual.widgets import Button, Checkbox, Footer, Header, Static
 from mailtui.api.types import Preflight
 
 
-def _yes(flag: Any) -> str:
-    return "yes" if flag else "no"
-
-
-def describe_preflight(pf: Preflight) -> Text:
-    """The preflight facts as lines an operator reads."""
-    t = Text()
+def describe_preflight(pf: Preflight) -> Table:
+    """The preflight facts, a label and its value per row; a long value wraps under itself."""
+    grid = Table.grid(padding=(0, 2, 0, 0))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
 
     def row(label: str, value: str, style: str = "") -> None:
-        t.append(f"{label:<14}", style="bold")
-        t.append(f"{value}\n", style=style)
+        grid.add_row(label, Text(value, style=style))
 
-    support = "" if pf.supported else "  (not a supported release)"
+    support = "  (not a supported release)" if not pf.supported else ""
     row("System", f"{pf.os_pretty}{support}", "" if pf.supported else "red")
-    row("Hostname", f"{pf.hostname}   mailname: {pf.mailname or '—'}")
+    row("Hostname", pf.hostname)
+    row("Mailname", pf.mailname or "— (/etc/mailname is not there yet)")
     versions = ", ".join(f"{n} {v}" for n, v in (("Postfix", pf.postfix_version), ("Dovecot", pf.dovecot_version),
                                                   ("MariaDB", pf.mariadb_version)) if v)
     row("Installed", versions or "none of Postfix, Dovecot, MariaDB yet")
-    ports = "  ".join(
-        f"{p.port} {'in use by ' + (p.by or '?') if p.in_use else 'free'}" for p in pf.ports)
-    row("Ports", ports)
-    ufw = "active" if pf.ufw_active else "installed, inactive" if pf.ufw_installed else "not installed"
-    row("systemd / ufw", f"{_yes(pf.systemd)} / {ufw}")
+    row("Ports", " · ".join(f"{p.port} {'in use by ' + (p.by or '?') if p.in_use else 'free'}" for p in pf.ports))
+    row("Services", "systemd" if pf.systemd else "no systemd: mailtui starts the services itself")
+    row("Firewall", "ufw, active" if pf.ufw_active else "ufw, installed, inactive" if pf.ufw_installed
+        else "ufw is not installed (the install adds it)")
     row("Mail log", pf.mail_log or "none yet (Postfix will write one)")
-    return t
+    return grid
 
 
 class WelcomePane(VerticalScroll):

@@ -52,6 +52,7 @@ class WizardScreen(Screen[None]):
         self.loaded_adopt: bool | None = None
         self.prepared: CheckedAnswers | None = None
         self.packages_paused = False
+        self.back_to_review = False  # after a problem found at the review: a form's Next goes back there
         self.forms = [cls(ops) for cls in FORMS]
         whys: dict[str, str] = {}
         with contextlib.suppress(Exception):  # the whys are helpful, not essential
@@ -218,24 +219,28 @@ class WizardScreen(Screen[None]):
     def go(self, stage: str) -> None:
         if stage == "users":
             self.form("users").follow_domain(self.form("postfix").domain)  # type: ignore[attr-defined]
-        if stage in ("dovecot", "firewall"):
-            a = self.build_answers()
-            if stage == "dovecot":
-                self.form("dovecot").load(a, self.pf)
-            else:
-                self.form("firewall").update_rules(a)  # type: ignore[attr-defined]
+        if stage == "firewall":
+            self.form("firewall").update_rules(self.build_answers())  # type: ignore[attr-defined]
         self.query_one(ContentSwitcher).current = stage
         self.query_one(StepList).set_current(stage)
         self.refresh_bindings()
         nav = self.query_one("#nav")
         nav.display = stage in NAV_STAGES
         self.query_one("#nav-back", Button).disabled = stage == "welcome"
-        self.query_one("#nav-next", Button).label = "Review" if stage == "firewall" else "Next"
+        self.query_one("#nav-next", Button).label = "Review" if stage == "firewall" or (
+            self.back_to_review and stage in FORM_STAGES) else "Next"
         self.call_after_refresh(self._focus_first, stage)
 
     def _focus_first(self, stage: str) -> None:
+        """Focus the first marked field of a form (after a problem sent the wizard there), else its
+        first field."""
+        if stage in FORM_STAGES:
+            bad = self.form(stage).first_error()
+            if bad is not None:
+                bad.input.focus()
+                return
         pane = self.query_one(f"#{stage}")
-        for widget in pane.query("Input, Checkbox, RadioSet, Button, Collapsible"):
+        for widget in pane.query("Input, Checkbox, RadioSet, OptionList, #verify-scroll, Button"):
             if widget.focusable:
                 widget.focus()
                 return
@@ -273,22 +278,33 @@ class WizardScreen(Screen[None]):
                     bad.input.focus()
                 return
             sl.set_state(stage, "done")
-            if stage != "firewall":
+            if stage != "firewall" and not self.back_to_review:
                 self.go(FORM_STAGES[FORM_STAGES.index(stage) + 1])
                 return
-            answers = self.build_answers()
-            problems = dict(self.ops.problems(answers))
-            for form in self.forms:
-                problems.update({k: v for k, v in form.extra_problems().items() if k not in problems})
-            if problems:
-                first = self.show_problems(problems)
-                self.notify("Some answers do not fit together; the fields are marked.", severity="error")
-                if first is not None:
-                    sl.set_state(first, "todo")
-                    self.go(first)
-                return
-            self.go("review")
-            self.query_one(ReviewPane).load(answers)
+            self.to_review()
+
+    def to_review(self) -> None:
+        """Check the answers as a whole: to the first marked field when something is wrong (Next there
+        then comes straight back here), else to the review."""
+        answers = self.build_answers()
+        problems = dict(self.ops.problems(answers))
+        for form in self.forms:
+            problems.update({k: v for k, v in form.extra_problems().items() if k not in problems})
+        if problems:
+            first = self.show_problems(problems)
+            self.notify("Some answers do not fit together; the fields are marked.", severity="error")
+            if first is not None:
+                self.bounce_to(first)
+            return
+        self.back_to_review = False
+        self.go("review")
+        self.query_one(ReviewPane).load(answers)
+
+    def bounce_to(self, stage: str) -> None:
+        """A problem found at the review: to its form; that form's Next returns to the review."""
+        self.back_to_review = True
+        self.query_one(StepList).set_state(stage, "todo")
+        self.go(stage)
 
     @on(Button.Pressed, "#nav-back")
     @on(Button.Pressed, "#review-back")
@@ -303,13 +319,20 @@ class WizardScreen(Screen[None]):
         """Command palette: check everything and show the review."""
         for stage in FORM_STAGES:
             if not self.form(stage).check():
-                self.go(stage)
+                self.bounce_to(stage)
                 self.notify("Fix the marked fields first.", severity="error")
                 return
-        self.go("firewall")
-        self.action_next()
+        for stage in FORM_STAGES:
+            self.query_one(StepList).set_state(stage, "done")
+        self.to_review()
 
     # ------------------------------------------------------------ review -> apply -> verify
+
+    def on_review_pane_refused(self, message: ReviewPane.Refused) -> None:
+        first = self.show_problems(message.problems)
+        self.notify("The install cannot use these answers; the fields are marked.", severity="error")
+        if first is not None:
+            self.bounce_to(first)
 
     def on_review_pane_save_requested(self) -> None:
         self.action_save_answers()

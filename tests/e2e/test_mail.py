@@ -223,6 +223,24 @@ def test_bad_account_input_changes_nothing(installed: Installed) -> None:
     assert installed.mailtui("user", "list").stdout == before
 
 
+def test_mailtui_dns_covers_a_domain_added_later(installed: Installed) -> None:
+    """`mailtui dns` reads the domains from the database: one added with `mailtui domain add` is there,
+    MX and SPF; --output writes the same text; a removed domain is gone again."""
+    added = installed.mailtui("domain", "add", "later.test", check=False)
+    assert added.returncode == 0, added.stderr
+    try:
+        printed = installed.mailtui("dns").stdout
+        assert "later.test. IN MX 10 mail.example.test." in printed, printed
+        assert 'later.test. IN TXT "v=spf1 mx -all"' in printed
+        assert "example.test. IN MX 10 mail.example.test." in printed
+        written = installed.mailtui("dns", "--output", "/root/dns.txt")
+        assert "/root/dns.txt" in written.stdout
+        assert installed.host.run(["cat", "/root/dns.txt"]).stdout == printed
+    finally:
+        installed.mailtui("domain", "remove", "later.test", "--yes")
+    assert "later.test" not in installed.mailtui("dns").stdout
+
+
 def test_check_passes(installed: Installed) -> None:
     result = installed.mailtui("check", check=False)
     assert result.returncode == 0, result.stdout + result.stderr

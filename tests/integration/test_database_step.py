@@ -8,7 +8,7 @@ import secrets
 import pymysql
 import pytest
 
-from mailtui.errors import StepFailed
+from mailtui.errors import StepFailed, ValidationError
 from mailtui.model import passwords
 from mailtui.model.answers import Alias, Database, Domain, User
 from mailtui.ops.accounts import Accounts
@@ -160,6 +160,34 @@ def test_user_passwords_are_idempotent_and_updated(make_answers, context, names)
         assert not accounts.verify_password("alice@example.org", MAILBOX_PW)
     bob = root_sql(f"SELECT password FROM `{names.database}`.virtual_users WHERE email = 'bob@example.net'")[0][0]
     assert bob == passwords.normalize_hash(answers.users[1].password_hash)
+
+
+def test_keep_password_leaves_a_mailbox_as_it_is_and_refuses_one_that_is_not_there(
+        make_answers, context, names) -> None:
+    """A second wizard run leaves the first mailbox's password empty: the password set since (e.g. in the
+    dashboard) stays. A mailbox that does not exist has no password to keep: the plan names the field."""
+    answers = seeded(make_answers)
+    step = DatabaseStep()
+    step.apply(context(answers))
+    with Accounts.connect(answers) as accounts:
+        accounts.set_password("alice@example.org", "changed-in-the-dashboard")
+    kept = dataclasses.replace(answers, users=[answers.users[1], User("alice@example.org", keep_password=True)])
+    assert sql_changes(step.plan(context(kept))) == []
+    step.apply(context(kept))
+    with Accounts.connect(answers) as accounts:
+        assert accounts.verify_password("alice@example.org", "changed-in-the-dashboard")
+    # Positive control: the same answers with the old password would set it back.
+    assert "set the password of 1 mailbox" in sql_changes(step.plan(context(answers)))[0].summary
+
+    missing = dataclasses.replace(answers, users=[answers.users[0], User("carol@example.org", keep_password=True)])
+    with pytest.raises(ValidationError) as refused:
+        step.plan(context(missing))
+    assert refused.value.problems == {
+        "users[1].password": "is empty, and carol@example.org has no mailbox yet: only an existing mailbox keeps "
+                             "its password"}
+    with pytest.raises(ValidationError):
+        step.apply(context(missing))
+    assert not root_sql(f"SELECT email FROM `{names.database}`.virtual_users WHERE email = 'carol@example.org'")
 
 
 TUTORIAL_DDL = """

@@ -171,7 +171,7 @@ from mailtui.model import answers_file
 from mailtui.install import plan as install_plan
 from mailtui.install import worker as install_worker
 a = install_plan.prepare(answers_file.load(Path(sys.argv[1])))
-sys.exit(install_worker.worker_main(answers_file.dumps(a, keep_passwords=True), ["packages"]))
+sys.exit(install_worker.worker_main(answers_file.dumps(a.answers, keep_passwords=True), ["packages"]))
 """
 
 

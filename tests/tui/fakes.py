@@ -22,8 +22,7 @@ from mailtui.api.types import (
     AliasRow,
     CheckedAnswers,
     CheckResult,
-    ClientSetting,
-    DnsRecord,
+    DnsReport,
     DomainRow,
     ImportReport,
     InstallState,
@@ -35,12 +34,12 @@ from mailtui.api.types import (
     UserRow,
 )
 from mailtui.api.types import Preflight as RealPreflight
-from mailtui.errors import MailtuiError
+from mailtui.errors import MailtuiError, ValidationError
 from mailtui.events import Event
 from mailtui.model import defaults
 from mailtui.model import problems as problems_mod
 from mailtui.model.answers import Answers, Domain, User
-from mailtui.ops import accounts_import
+from mailtui.ops import accounts_import, dns
 from mailtui.report import Change, Check
 from mailtui.steps import firewall
 from mailtui.steps.order import all_steps
@@ -112,6 +111,7 @@ class Run:
     events: list[Event]
     final: State
     hold: threading.Event | None = None  # keep "running" until set
+    after_hold: list[Event] = field(default_factory=list)  # written once hold is set
 
 
 def ok_run(steps: Sequence[str] = STEP_NAMES) -> Run:
@@ -150,6 +150,74 @@ def default_plan() -> list[StepPlan]:
     ]
 
 
+MASTER_CF_DIFF = """--- /etc/postfix/master.cf
++++ /etc/postfix/master.cf
+@@ -14,6 +14,17 @@
+ smtp      inet  n       -       y       -       -       smtpd
+ #smtp      inet  n       -       y       -       1       postscreen
+ #smtpd     pass  -       -       y       -       -       smtpd
++submission inet n       -       y       -       -       smtpd
++  -o syslog_name=postfix/submission
++  -o smtpd_tls_security_level=encrypt
++  -o smtpd_sasl_auth_enable=yes
++  -o smtpd_tls_auth_only=yes
++  -o smtpd_reject_unlisted_recipient=no
++  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
++  -o smtpd_sender_restrictions=reject_sender_login_mismatch
++  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
++  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
++  -o milter_macro_daemon_name=ORIGINATING
+ #628       inet  n       -       y       -       -       qmqpd
+ pickup    unix  n       -       y       60      1       pickup
+ cleanup   unix  n       -       y       -       0       cleanup
+"""
+
+MAIN_CF_DIFF = """--- /etc/postfix/main.cf
++++ /etc/postfix/main.cf
+@@ -1,4 +1,4 @@
+-myhostname = debian
++myhostname = mail.example.org
+ alias_maps = hash:/etc/aliases
+ alias_database = hash:/etc/aliases
+-mydestination = $myhostname, debian, localhost.localdomain, localhost
++mydestination = localhost
+@@ -30,3 +30,9 @@
++virtual_mailbox_domains = proxy:mysql:/etc/postfix/mysql-virtual-mailbox-domains.cf
++virtual_mailbox_maps = proxy:mysql:/etc/postfix/mysql-virtual-mailbox-maps.cf
++virtual_alias_maps = proxy:mysql:/etc/postfix/mysql-virtual-alias-maps.cf, proxy:mysql:/etc/postfix/mysql-e2e.cf
++virtual_transport = lmtp:unix:private/dovecot-lmtp
++smtpd_tls_cert_file = /etc/ssl/certs/mailtui-mail.example.org.pem
++smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+"""
+
+
+def long_plan() -> list[StepPlan]:
+    """A plan with the real install's shape: many changes, diffs longer than a screen, lines wider than it."""
+    dovecot = "\n".join(["--- /etc/dovecot/conf.d/99-mailtui.conf", "+++ /etc/dovecot/conf.d/99-mailtui.conf",
+                          "@@ -0,0 +1,40 @@"]
+                         + [f"+# line {i}: mail_location = maildir:/var/vmail/%d/%n/Maildir:LAYOUT=fs "
+                            f"(setting number {i} of the mailtui profile)" for i in range(1, 41)]) + "\n"
+    return [
+        StepPlan("packages", "Packages", [Change("package", p, f"install {p}")
+                                          for p in ("postfix", "postfix-mysql", "dovecot-imapd", "dovecot-lmtpd",
+                                                    "dovecot-mysql", "mariadb-server")]),
+        StepPlan("database", "Database", [Change("sql", "mailserver", "create database mailserver"),
+                                          Change("sql", "mailuser", "create user mailuser (SELECT only)")]),
+        StepPlan("tls", "SSL/TLS and DH parameters", [Change("file", "/etc/ssl/certs/mailtui-mail.example.org.pem",
+                                                             "create a self-signed certificate for mail.example.org")]),
+        StepPlan("postfix", "Postfix", [
+            Change("postconf", "main.cf", "set 9 parameters of main.cf", MAIN_CF_DIFF),
+            Change("master", "submission", "add the submission service (587) to master.cf", MASTER_CF_DIFF),
+            Change("file", "/etc/mailname", "write /etc/mailname",
+                   "--- /etc/mailname\n+++ /etc/mailname\n-debian\n+mail.example.org\n")]),
+        StepPlan("dovecot", "Dovecot", [Change("file", "/etc/dovecot/conf.d/99-mailtui.conf",
+                                               "write /etc/dovecot/conf.d/99-mailtui.conf", dovecot)]),
+        StepPlan("firewall", "Firewall", [Change("firewall", f"{p}/tcp", f"allow {p}/tcp")
+                                          for p in (22, 25, 587, 465, 993)]),
+        StepPlan("fail2ban", "Brute-force protection", []),
+    ]
+
+
 class FakeEngine(ScriptedOperations):
     """The wizard's operations, scripted: a machine mailtui has not installed, plans and installs replayed."""
 
@@ -158,7 +226,7 @@ class FakeEngine(ScriptedOperations):
     def __init__(self, *, root: bool = True, preflight: Preflight | None = None, state: State | None = None,
                  runs: list[Run] | None = None, pending: Answers | None = None,
                  plan: list[StepPlan] | None = None, pending_packages: Sequence[str] = (),
-                 preflight_error: str = "") -> None:
+                 preflight_error: str = "", plan_refuses: dict[str, str] | None = None) -> None:
         self.root = root
         self.pf = preflight or Preflight()
         self.preflight_error = preflight_error
@@ -166,12 +234,14 @@ class FakeEngine(ScriptedOperations):
         self.runs = list(runs or [])
         self.pending = pending
         self._plan = plan if plan is not None else default_plan()
+        self.plan_refuses = dict(plan_refuses or {})  # the first plan() raises ValidationError(these)
         self._pending_packages = list(pending_packages)
         self.started: list[tuple[Answers, list[str] | None]] = []
         self.saved: list[tuple[Answers, Path]] = []
         self.plans: list[Answers] = []
         self.current: Run | None = None
         self.roundtrip_args: tuple[str, str] | None = None
+        self.dns_written: list[tuple[DnsReport, Path]] = []
         self._n = 0
 
     # ------------------------------------------------------------ the machine
@@ -227,6 +297,9 @@ class FakeEngine(ScriptedOperations):
 
     def plan(self, answers: CheckedAnswers, only: Sequence[str] | None = None) -> list[StepPlan]:
         self.plans.append(answers.answers)
+        if self.plan_refuses:
+            refused, self.plan_refuses = self.plan_refuses, {}
+            raise ValidationError(refused)
         return self._plan
 
     def pending_packages(self, answers: CheckedAnswers) -> list[str]:
@@ -246,6 +319,7 @@ class FakeEngine(ScriptedOperations):
             if run.hold is not None:
                 while not run.hold.is_set() and not stop():
                     time.sleep(0.01)
+                yield from run.after_hold
             self.state = run.final
         while not stop():
             time.sleep(0.01)
@@ -271,16 +345,17 @@ class FakeEngine(ScriptedOperations):
         self.roundtrip_args = (email, password)
         return [Check(f"sent a message to {email} on 587", True), Check("read it back over IMAPS", True)]
 
-    def public_addresses(self) -> tuple[str | None, str | None]:
-        return ("192.0.2.10", None)
+    def dns_report(self, answers: Answers | None = None) -> DnsReport:
+        """The real (pure) report for a machine whose public IPv4 is 192.0.2.10."""
+        if answers is None:
+            raise NotScripted("dns_report() of the installed server: a DashboardEngine scripts it")
+        return dns.report(answers, "192.0.2.10", None)
 
-    def dns_records(self, answers: Answers, ipv4: str | None, ipv6: str | None) -> list[DnsRecord]:
-        return [DnsRecord("example.org.", "MX", "10 mail.example.org.", ""),
-                DnsRecord("mail.example.org.", "A", ipv4 or "?", "PTR for 192.0.2.10 should name it")]
-
-    def client_settings(self, answers: Answers) -> list[ClientSetting]:
-        return [ClientSetting("IMAP", "mail.example.org, port 993, SSL/TLS"),
-                ClientSetting("SMTP", "mail.example.org, port 587, STARTTLS")]
+    def write_dns_report(self, report: DnsReport, path: Path) -> Path:
+        if not path.is_absolute():
+            raise ValidationError({"path": f"{path} is not an absolute path (e.g. /root/mailtui-dns.txt)"})
+        self.dns_written.append((report, path))
+        return path
 
 
 # ---------------------------------------------------------------- dashboard: an in-memory Accounts
@@ -548,6 +623,12 @@ class DashboardEngine(FakeEngine):
     def _accounts(self) -> FakeAccounts:
         self.installed_answers()
         return self.accounts
+
+    def dns_report(self, answers: Answers | None = None) -> DnsReport:
+        if answers is not None:
+            return super().dns_report(answers)
+        installed = self.installed_answers()
+        return dns.report(installed, "192.0.2.10", None, [*installed.domain_names, *sorted(self._accounts().domains)])
 
     def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
                      order: str | None = None) -> list[DomainRow]:

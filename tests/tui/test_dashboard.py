@@ -139,6 +139,23 @@ async def test_add_mailbox_with_mismatching_passwords_shows_inline_error_and_add
         assert "dave@nowhere.example" not in engine.accounts.users
 
 
+async def test_add_mailbox_error_focuses_the_marked_field() -> None:
+    """The engine refuses the address: the next keys typed go into Address, not into Again."""
+    engine = DashboardEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await view(pilot, "2", "rows 1–3 of 3")
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"dave@nowhere.example", "tab", *"correct-horse-1", "tab", *"correct-horse-2")
+        await pilot.pause()
+        assert "Again: does not match the password" in screen_plain(app)  # said while typing
+        await pilot.press("backspace", "1", "enter")
+        await wait_for(pilot, lambda: "not served here" in screen_text(app))
+        await pilot.press("ctrl+shift+a", "backspace", *"dave@example.org", "enter", "enter", "enter")
+        await wait_for(pilot, lambda: "dave@example.org" in engine.accounts.users)
+
+
 async def test_add_valid_mailbox_appears() -> None:
     engine = DashboardEngine()
     app = make_app(engine)

@@ -219,13 +219,13 @@ async def test_debug_switch_shows_a_reminder_until_turned_off() -> None:
         await wait_for(pilot, lambda: "Dovecot debug logging is ON — turn it off when done (d)" in screen_text(app))
         assert engine.debug is True
         assert "set auth_debug = yes" in flat(app) and "doveadm reload" in flat(app)
-        assert tab_label(app) == "Services (debug ON)"
+        assert tab_label(app) == "F3 Services (debug ON)"
         assert "Debug off" in screen_text(app)
         await pilot.press("d")
         await wait_for(pilot, lambda: "✓ Dovecot debug logging is off" in flat(app))
         assert engine.debug is False
         assert "turn it off when done" not in screen_text(app)
-        assert tab_label(app) == "Services"
+        assert tab_label(app) == "F3 Services"
         assert engine.calls_of("set_dovecot_debug") == [("set_dovecot_debug", True), ("set_dovecot_debug", False)]
 
 
@@ -248,7 +248,7 @@ async def test_debug_switch_failure_shows_the_error_and_no_reminder() -> None:
         await wait_for(pilot, lambda: "✗ could not turn Dovecot debug logging on: mailtui has not installed"
                        in flat(app))
         assert "turn it off when done" not in screen_text(app)
-        assert tab_label(app) == "Services"
+        assert tab_label(app) == "F3 Services"
 
 
 async def test_unreadable_services_show_the_error() -> None:

@@ -136,6 +136,24 @@ def test_password_and_hash_both_given() -> None:
     assert "not both" in problems_of(text)["users[0].password"]
 
 
+def test_keep_password_stands_alone_and_survives_saving() -> None:
+    """keep_password: an existing mailbox keeps its password (the database step refuses it for a mailbox
+    that does not exist); it goes with neither a password nor a hash, and saving keeps it as it is."""
+    kept = good_text().replace('password = "correct horse"', "keep_password = true")
+    a = answers_file.loads(kept)
+    assert a.users[0].keep_password and not a.users[0].password and not a.users[0].password_hash
+    assert "users[0].password" not in problems_mod.problems(a)
+    again = answers_file.loads(answers_file.dumps(a))
+    assert again.users[0].keep_password and not again.users[0].password_hash
+    assert "keep_password" not in answers_file.dumps(answers_file.loads(good_text()))  # only when set
+    both = good_text().replace('password = "correct horse"', 'password = "correct horse"\nkeep_password = true')
+    assert "give no password" in problems_of(both)["users[0].keep_password"]
+    assert "true or false" in problems_of(kept.replace("keep_password = true", 'keep_password = "yes"'))[
+        "users[0].keep_password"]
+    # Positive control: without it, an empty password is still refused.
+    assert "users[0].password" in problems_of(good_text().replace('password = "correct horse"', ""))
+
+
 def test_bad_hash() -> None:
     text = good_text().replace('"$6$', '"$1$', 1)
     assert "SHA512-CRYPT" in problems_of(text)["users[1].password_hash"]

@@ -358,6 +358,13 @@ def test_deviation_message_shows_both_encodings() -> None:
     assert "'fass.de'" in message and "'xn--fa-hia.de'" in message and "A-label" in message
 
 
+@pytest.mark.parametrize("value", ["example test", "ex ample.test", "mail.example .test"])
+def test_a_space_is_named_as_the_problem(value: str) -> None:
+    """`example test` has no dot, but the dot is not what the operator got wrong."""
+    assert "contains a space" in (validate.domain_problem(value) or "")
+    assert "contains a space" in (validate.hostname_problem(value) or "")
+
+
 # ---------------------------------------------------------------- cross-checks
 
 

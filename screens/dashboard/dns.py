@@ -1,0 +1,110 @@
+"""The dashboard's DNS tab: the records to publish for the server and every domain it serves (a domain
+added in the Accounts tab shows up here), and the mail client settings — from the one source the Verify
+screen and `mailtui dns` use. Long values (a DKIM key) wrap here; "Write to a file" and `mailtui dns` give
+them whole, for copying."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailtui.screens.dashboard.common import error_text
+from mailtui.screens.widgets.ask_path import AskPathScreen
+from mailtui.screens.widgets.dns import records_text, settings_text
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Static
+
+from mailtui.api.operations import Operations
+from mailtui.api.types import DnsReport
+from mailtui.errors import ValidationError
+
+DEFAULT_DNS_FILE = "/root/mailtui-dns.txt"
+INTRO = ("Publish these in each domain's zone at your DNS provider; reverse DNS (PTR) is set at your hosting "
+         "provider. Whole values, for copying: w writes them to a file; `mailtui dns` prints them.")
+
+
+class DnsPanel(Vertical):
+    BINDINGS = [
+        Binding("w", "write", "Write to a file"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, report: DnsReport | None, error: str = "") -> None:
+            super().__init__()
+            self.report = report
+            self.error = error
+
+    def __init__(self, ops: Operations) -> None:
+        super().__init__(id="dns-panel")
+        self.ops = ops
+        self.report: DnsReport | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(INTRO, classes="why", id="dns-intro")
+        with VerticalScroll(id="dns-scroll"):
+            yield Static("Reading the domains…", id="dns-body")
+        with Horizontal(classes="buttons"):
+            yield Button("Refresh", id="dns-refresh", compact=True)
+            yield Button("Write to a file…", id="dns-write", variant="primary", compact=True)
+
+    def on_show(self) -> None:
+        self.action_refresh()
+
+    @on(Button.Pressed, "#dns-refresh")
+    def action_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="dns")
+    def load(self) -> None:
+        try:
+            report = self.ops.dns_report()
+        except Exception as exc:  # shown, in words
+            self.post_message(self.Loaded(None, error_text(exc)))
+            return
+        self.post_message(self.Loaded(report))
+
+    def on_dns_panel_loaded(self, message: DnsPanel.Loaded) -> None:
+        body = self.query_one("#dns-body", Static)
+        if message.report is None:
+            body.update(Text(f"✗ {message.error}", style="red"))
+            return
+        self.report = report = message.report
+        text = Text(f"{len(report.domains)} domain{'s' if len(report.domains) != 1 else ''}: "
+                    f"{', '.join(report.domains)}\n\n", style="dim")
+        text.append_text(records_text(report))
+        text.append("\n")
+        text.append_text(settings_text(report))
+        body.update(text)
+
+    @on(Button.Pressed, "#dns-write")
+    def action_write(self, error: str = "", path: str = DEFAULT_DNS_FILE) -> None:
+        report = self.report
+        if report is None:
+            self.notify("The records are not read yet.", severity="warning")
+            return
+
+        def chosen(answer: str | None) -> None:
+            if answer is not None:
+                self.write(report, answer)
+
+        self.app.push_screen(AskPathScreen(
+            "Write the DNS records to a file",
+            "The records in zone-file syntax, values whole (as `mailtui dns` prints them); readable by all "
+            "(nothing secret in it).", path, error), chosen)
+
+    @work(thread=True, exclusive=True, group="dns-write")
+    def write(self, report: DnsReport, path: str) -> None:
+        try:
+            written = self.ops.write_dns_report(report, Path(path))
+        except ValidationError as exc:
+            self.app.call_from_thread(self.action_write, "; ".join(exc.problems.values()), path)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self.action_write, error_text(exc), path)
+            return
+        self.app.call_from_thread(self.notify, f"DNS records written to {written}")

@@ -1,0 +1,65 @@
+"""The dashboard's DNS tab: the records for every domain served (one added in the Accounts tab too), from
+the one source the Verify screen and `mailtui dns` use; written to a file on request; in the palette."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailtui.screens.dashboard.dashboard import DashboardScreen
+from mailtui.screens.widgets.ask_path import AskPathScreen
+from textual.widgets import TabbedContent
+
+from tests.tui.conftest import make_app, screen_plain, wait_for
+from tests.tui.fakes import DashboardEngine
+
+
+async def open_dns(pilot) -> None:  # noqa: ANN001
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen))
+    await pilot.press("ctrl+p")
+    await pilot.pause(0.3)
+    await pilot.press(*"dns records")
+    await pilot.pause(0.5)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: "DNS records to publish" in screen_plain(pilot.app))
+
+
+async def test_palette_dns_shows_every_domain_served_including_one_added_later() -> None:
+    engine = DashboardEngine()
+    engine.accounts.add_domain("added-later.test")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dns(pilot)
+        assert app.screen.query_one(TabbedContent).active == "tab-dns"
+        plain = screen_plain(app)
+        assert "3 domains: example.org, added-later.test, example.net" in plain
+        assert "mail.example.org A 192.0.2.10" in plain
+        seen = plain
+        for _ in range(12):  # the records of the domain added later, scrolling with the keyboard
+            await pilot.press("pagedown")
+            await pilot.pause()
+            seen += screen_plain(app)
+        assert "added-later.test MX 10 mail.example.org" in seen
+        assert "Incoming mail (IMAP) server: mail.example.org" in seen
+
+
+async def test_write_to_a_file_asks_for_a_path_and_refuses_a_relative_one() -> None:
+    engine = DashboardEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dns(pilot)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskPathScreen))
+        assert app.screen.query_one("#save-path").value == "/root/mailtui-dns.txt"
+        await pilot.press("ctrl+shift+a", "backspace", *"/tmp/dns.txt", "enter")
+        await wait_for(pilot, lambda: bool(engine.dns_written))
+        report, path = engine.dns_written[0]
+        assert path == Path("/tmp/dns.txt") and "example.net" in report.domains
+        await wait_for(pilot, lambda: any("DNS records written to /tmp/dns.txt" in str(n.message)
+                                          for n in app._notifications))
+        # A relative path: the dialog comes back saying why, and nothing is written.
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskPathScreen))
+        await pilot.press("ctrl+shift+a", "backspace", *"dns.txt", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AskPathScreen) and "absolute path" in screen_plain(app)
+        assert len(engine.dns_written) == 1
