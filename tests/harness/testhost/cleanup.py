@@ -109,7 +109,7 @@ def _meta_of(host_dir: Path) -> dict[str, object]:
 
 def clean(*, everything: bool = False) -> list[str]:
     """Remove leftovers of hosts and networks whose test process died (with everything=True also those of
-    running test processes using this cache dir), app dirs of dead processes, unused old bases and layers,
+    running test processes using this cache dir), old app dirs, unused old bases and layers,
     partial builds. Returns what it removed."""
     require_root()
     root = cache_dir()
@@ -121,10 +121,9 @@ def clean(*, everything: bool = False) -> list[str]:
             procs.umount(point)
             done.append(f"mount {point}")
     for app in (root / "sessions").glob("app-*") if (root / "sessions").is_dir() else []:
-        pid = int(app.name.split("-")[1])
-        if everything or procs.start_time(pid) is None:
-            shutil.rmtree(app, ignore_errors=True)
-            done.append(f"app dir {app.name}")
+        shutil.rmtree(app, ignore_errors=True)  # the old harness's per-process app dirs
+        done.append(f"app dir {app.name}")
+    done += [f"app dir {name}" for name in pydeps.prune_app_dirs(everything=everything and not live_netns)]
     with cache_lock(exclusive=True, blocking=False) as locked:
         if not locked:
             return [*done, "the cache is busy: left old bases and layers alone"]

@@ -153,7 +153,7 @@ def tree_hash(root: Path, pattern: str = "*.py") -> str:
     """A hash of every file matching `pattern` below `root` (paths and contents)."""
     digest = hashlib.sha256()
     for path in sorted(root.rglob(pattern)):
-        if "__pycache__" in path.parts:
+        if "__pycache__" in path.parts or not path.is_file():
             continue
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]

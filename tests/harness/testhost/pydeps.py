@@ -1,14 +1,13 @@
 """The Python a host runs mailtui with: mailtui's runtime deps (pip --target, shared by every host, compiled
-with each release's python3) and the repo's own mailtui (pip --target, once per test process). Both are
+with each release's python3) and the repo's own mailtui (pip --target, once per version of its sources). Both are
 bind-mounted read-only into every host at DEPS_MOUNT and APP_MOUNT.
 
     <cache>/pydeps-<hash>/              the runtime deps (pure Python), .compiled-<release> markers
-    <cache>/sessions/app-<pid>-<tok>/   the repo's mailtui for one test process (removed at its exit)
+    <cache>/apps/app-<hash>/            the repo's mailtui, per content of its sources (shared by processes)
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import re
@@ -17,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
+import time
 from pathlib import Path
 
 from tests.harness.testhost import bases
@@ -32,6 +31,7 @@ from tests.harness.testhost.common import (
     short_hash,
     timed,
     tool,
+    tree_hash,
 )
 
 try:
@@ -102,25 +102,40 @@ def compile_pydeps(release: str) -> None:
         marker.write_text("")
 
 
-_APP_DIRS: dict[Path, Path] = {}
-_APP_LOCK = threading.Lock()
+APP_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "mailtui", "screens", "assets")
+APP_KEEP = 6  # app dirs kept (newest first); older ones go once a day idle
+
+
+def _app_hash(repo: Path) -> str:
+    parts = []
+    for name in APP_SOURCES:
+        path = repo / name
+        if path.is_dir():
+            parts.append(f"{name}:{tree_hash(path, '*')}")
+        elif path.exists():
+            parts.append(f"{name}:{short_hash([path.read_text(errors='replace')])}")
+    return short_hash(parts)
 
 
 def build_app_dir(repo: Path = REPO_ROOT) -> Path:
-    """`pip install --no-deps --target` of the repo's own mailtui, once per test process (removed at exit).
+    """`pip install --no-deps --target` of the repo's own mailtui, shared by every test process whose
+    sources are the same (<cache>/apps/app-<hash of the sources>); mounted read-only into hosts.
 
     Built from a scratch copy so that setuptools leaves no build/ or *.egg-info in the work tree.
     """
     repo = repo.resolve()
-    with _APP_LOCK:
-        if repo in _APP_DIRS:
-            return _APP_DIRS[repo]
-        sessions = cache_dir() / "sessions"
-        sessions.mkdir(parents=True, exist_ok=True)
-        target = sessions / f"app-{os.getpid()}-{secrets.token_hex(3)}"
+    apps = cache_dir() / "apps"
+    target = apps / f"app-{_app_hash(repo)}"
+    if (target / ".complete").exists():
+        os.utime(target / ".complete")
+        return target
+    with file_lock(apps / f".{target.name}.lock", exclusive=True):
+        if (target / ".complete").exists():
+            return target
+        tmp = apps / f".build-{target.name}-{secrets.token_hex(3)}"
         with tempfile.TemporaryDirectory(prefix="mailtui-src-") as src_dir:
             src = Path(src_dir)
-            for name in ("pyproject.toml", "README.md", "LICENSE", "mailtui", "screens", "assets"):
+            for name in APP_SOURCES:
                 if (repo / name).is_dir():
                     shutil.copytree(repo / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
                 elif (repo / name).exists():
@@ -128,14 +143,28 @@ def build_app_dir(repo: Path = REPO_ROOT) -> Path:
             if not (src / "README.md").exists():
                 (src / "README.md").write_text("mailtui\n")  # pyproject names it as readme
             with timed("pip install --no-deps of the repo's mailtui"):
-                cmd([*_pip(), "install", "--quiet", "--no-deps", "--no-compile", "--target", target, src],
+                cmd([*_pip(), "install", "--quiet", "--no-deps", "--no-compile", "--target", tmp, src],
                     what=f"pip install of mailtui from {repo}")
-        _APP_DIRS[repo] = target
-        return target
-
-
-@atexit.register
-def _remove_app_dirs() -> None:
-    for target in _APP_DIRS.values():
+        (tmp / ".complete").write_text(str(repo) + "\n")
         shutil.rmtree(target, ignore_errors=True)
-    _APP_DIRS.clear()
+        tmp.rename(target)
+    prune_app_dirs()
+    return target
+
+
+def prune_app_dirs(*, everything: bool = False) -> list[str]:
+    """Delete partial app builds nobody is making, and app dirs beyond the APP_KEEP newest that sat a day idle."""
+    apps = cache_dir() / "apps"
+    removed = []
+    for tmp in apps.glob(".build-app-*") if apps.is_dir() else []:
+        with file_lock(apps / f".{tmp.name[7:-7]}.lock", exclusive=True, blocking=False) as idle:
+            if idle:
+                shutil.rmtree(tmp, ignore_errors=True)
+                removed.append(tmp.name)
+    done = sorted(apps.glob("app-*/.complete") if apps.is_dir() else [], key=lambda p: p.stat().st_mtime,
+                  reverse=True)
+    for marker in done if everything else done[APP_KEEP:]:
+        if everything or time.time() - marker.stat().st_mtime > 86400:
+            shutil.rmtree(marker.parent, ignore_errors=True)
+            removed.append(marker.parent.name)
+    return removed
