@@ -1,23 +1,20 @@
 """Helpers for the interruption and rollback tests: a cached "packages installed" layer, hosts stacked on
 it, snapshots of files inside a host, and the fault-injected install.
 
-A layer is the upper directory of a test host on which mailtui's packages step ran (the stack's packages
-installed by apt, nothing configured, /var/lib/mailtui removed: a machine whose admin installed the
-packages). Hosts made with `layered_host(layer)` mount it between the release's cached base and their own
-upper dir (`lowerdir=<layer>:<base>`): a fresh "packages installed" machine in a fraction of a second, so
-that every interruption point of the configuration steps gets its own untouched machine.
+The layer is the harness's cached stack layer (th.stack_layer: a test host on which mailtui's packages step
+ran — the stack's packages installed by apt, nothing configured, /var/lib/mailtui removed: a machine whose
+admin installed the packages). Hosts made with `layered_host(layer)` mount it between the release's cached
+base and their own upper dir: a fresh "packages installed" machine in a fraction of a second, so that every
+interruption point of the configuration steps gets its own untouched machine.
 """
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures
 import contextlib
 import json
 import os
 import re
-import secrets
-import shutil
 import subprocess
 import threading
 import time
@@ -120,7 +117,7 @@ def read_trace(host: th.TestHost, path: str = TRACE_PATH) -> list[dict[str, Any]
 def install(host: th.TestHost, *args: str, env: dict[str, str] | None = None,
             timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """`mailtui install ARGS --yes` as the operator runs it (the session's SSH port in SSH_CONNECTION)."""
-    ssh = {"SSH_CONNECTION": f"{host.gateway_ip} 40000 {host.ip} {SSH_PORT}"}
+    ssh = {"SSH_CONNECTION": f"{host.runner_ip} 40000 {host.ip} {SSH_PORT}"}
     return host.mailtui("install", *args, "--yes", env={**ENV, **ssh, **(env or {})}, check=False,
                         timeout=timeout)
 
@@ -153,88 +150,38 @@ def check_failures(host: th.TestHost) -> list[str]:
 @dataclass
 class Layer:
     release: str
-    dir: Path  # the layer (an upper dir of a host whose packages step ran)
+    dir: Path  # the layer's root (an upper dir of a host whose packages step ran)
     base: Path  # the base it was made on
     build_seconds: float = 0.0
     originals: dict[str, dict[str, Any]] = field(default_factory=dict)  # snapshot of WATCHED
     packages_trace: list[dict[str, Any]] = field(default_factory=list)  # the packages step's points
+    cached: th.Layer | None = None  # the harness's cached layer this is
 
 
 # What the rollback and interruption tests compare: everything mailtui configures lives here.
 WATCHED = ["/etc", "/var/spool/postfix/private", "/var/mail"]
 
-PACKAGES_ONLY = r"""
-import sys
-from pathlib import Path
-from mailtui.model import answers
-from mailtui.install import run as install
-a = install.prepare(answers.load(Path(sys.argv[1])))
-sys.exit(install.worker_main(answers.dumps(a, keep_passwords=True), ["packages"]))
-"""
-
 
 def build_layer(release: str) -> Layer:
-    """A fresh host, mailtui's packages step (and nothing else, traced), /var/lib/mailtui removed; its
-    upper dir copied aside. Remove with drop_layer()."""
+    """The release's cached "packages installed" layer for ANSWERS (th.stack_layer: mailtui's packages step,
+    traced, /var/lib/mailtui removed; built once and kept in the cache while nothing it depends on changes),
+    with a snapshot of WATCHED on a fresh host stacked on it."""
     began = time.monotonic()
-    root = th.cache_dir() / "layers"
-    root.mkdir(parents=True, exist_ok=True)
-    for old in root.glob("*-*-*"):  # layers of test processes that were killed before their atexit ran
-        pid = old.name.split("-")[1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(old, ignore_errors=True)
-    target = root / f"{release}-{os.getpid()}-{secrets.token_hex(3)}"
-    with th.test_host(release, hostname=HOSTNAME) as host:
-        host.write_file(ANSWERS_PATH, ANSWERS, mode=0o600)
-        result = host.run(["python3", "-c", PACKAGES_ONLY, ANSWERS_PATH], env={**ENV, FAULT_TRACE: TRACE_PATH},
-                          check=False, timeout=900)
-        assert result.returncode == 0, f"packages step on {release} failed:\n{result.stdout[-3000:]}{result.stderr}"
-        packages_trace = read_trace(host)
-        host.run(["rm", "-rf", STATE_DIR, TRACE_PATH])
-        originals = snapshot(host, WATCHED)
-        base = Path(os.path.realpath(_lower_of(host)))
-        subprocess.run(["cp", "-a", "--reflink=auto", str(host.dir / "upper"), str(target)], check=True)
-    return Layer(release, target, base, time.monotonic() - began, originals, packages_trace)
-
-
-def _lower_of(host: th.TestHost) -> str:
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        if line.split()[4] == str(host.root):
-            opts = line.split(" - ", 1)[1]
-            for opt in opts.split()[-1].split(","):
-                if opt.startswith("lowerdir="):
-                    return opt.split("=", 1)[1].split(":")[-1]
-    raise AssertionError(f"no overlay mounted at {host.root}")
-
-
-def drop_layer(layer: Layer) -> None:
-    shutil.rmtree(layer.dir, ignore_errors=True)
+    cached = th.stack_layer(release, ANSWERS)
+    layer = Layer(release, cached.root, cached.base, cached=cached,
+                  packages_trace=cached.meta["results"]["packages_trace"])
+    with layered_host(layer) as host:
+        layer.originals = snapshot(host, WATCHED)
+    layer.build_seconds = time.monotonic() - began
+    return layer
 
 
 def create_layered_host(layer: Layer) -> th.TestHost:
     """th.create_host(), with `layer` stacked on the release's base (which must still be the one the
     layer was made on)."""
-    th.require_root()
-    th._install_sigterm_handler()
-    deps = th.ensure_pydeps()
-    th.compile_pydeps(layer.release)
-    app = th.build_app_dir()
-    host_id = secrets.token_hex(4)
-    host_dir = th.cache_dir() / "hosts" / host_id
-    host_dir.mkdir(parents=True)
-    slot, slot_fd = th._claim_slot()
-    host = th.TestHost(release=layer.release, hostname=HOSTNAME, id=host_id, slot=slot, dir=host_dir,
-                       _slot_fd=slot_fd)
-    th._LIVE[host_id] = host
-    try:
-        with th._lock(exclusive=False):
-            if not layer.base.is_dir():
-                raise th.TestHostError(f"the base {layer.base} of layer {layer.dir} is gone")
-            host._start(f"{layer.dir}:{layer.base}", deps, app)  # type: ignore[arg-type]  # overlay lowerdir list
-    except BaseException:
-        host.close()
-        raise
-    return host
+    if layer.cached is None:
+        raise th.TestHostError(f"layer {layer.dir} is not a cached layer")
+    return th.create_host(layer.release, HOSTNAME, layers=[layer.cached])
 
 
 @contextlib.contextmanager
@@ -277,18 +224,11 @@ _BUILD_LOCK = threading.Lock()
 
 
 def get_layer(release: str) -> Layer:
-    """The release's layer, built once per test process (removed at exit)."""
+    """The release's layer (the cached one, with its snapshot), once per test process."""
     with _BUILD_LOCK:
-        if release not in _LAYERS or not _LAYERS[release].base.is_dir():
+        if release not in _LAYERS or not _LAYERS[release].dir.is_dir():
             _LAYERS[release] = build_layer(release)
         return _LAYERS[release]
-
-
-@atexit.register
-def _drop_layers() -> None:
-    for layer in _LAYERS.values():
-        drop_layer(layer)
-    _LAYERS.clear()
 
 
 # ------------------------------------------------------------------------------ the reference run
