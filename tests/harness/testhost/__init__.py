@@ -16,7 +16,7 @@ One idea per module:
     procs        processes, namespaces, mounts and links of this machine
     bases        the cached per-release debootstrap bases (with every .deb hosts need in their apt cache)
     layers       cached layers stacked on a base (a host's upper dir after a recipe ran)
-    stack_layer  the "packages installed" layer: mailtui's packages step for given answers
+    packages_layer the "packages installed" layer: mailtui's packages step for given answers
     pydeps       mailtui's runtime deps and the repo's own mailtui, mounted into every host
     network      the sealed test network: bridge namespace, runner veth, subnets, names
     boot         starting a host's PID 1 (pid1.py) inside its network namespace
@@ -52,8 +52,8 @@ from tests.harness.testhost.dns import DnsServer, dns_layer, query_from
 from tests.harness.testhost.host import TestHost, create_host, live_hosts, test_host
 from tests.harness.testhost.layers import Layer, ensure_layer, list_layers, prune_layers
 from tests.harness.testhost.network import NET_PREFIX, TestNetwork, live_networks, test_network
+from tests.harness.testhost.packages_layer import stack_layer
 from tests.harness.testhost.pydeps import build_app_dir, compile_pydeps, ensure_pydeps
-from tests.harness.testhost.stack_layer import stack_layer
 
 __all__ = [
     "BASE_FORMAT", "DEFAULT_HOSTNAME", "MAILTUI_PYTHONPATH", "NET_PREFIX", "RELEASES", "TEST_PACKAGES",

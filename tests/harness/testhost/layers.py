@@ -10,7 +10,7 @@ second instead of running it again.
 The key hashes everything the layer depends on: LAYER_FORMAT and this module's source (how layers are
 made), the base build it sits on (a rebuilt base makes new layers), the layers below it and the recipe's
 inputs (for the stack layer: the package set, the debconf answers and mailtui's source, see
-stack_layer.py). Changing any of them makes another key, so a stale layer is never used; old layers go
+packages_layer.py). Changing any of them makes another key, so a stale layer is never used; old layers go
 once unused (their base superseded, or not used for LAYER_MAX_IDLE_DAYS).
 """
 
