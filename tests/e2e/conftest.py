@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.harness.fixtures import net  # noqa: F401  (several hosts on one sealed network)
 from tests.harness.release_groups import group_by_release
 from tests.harness.testhost import TestHost, test_host
 

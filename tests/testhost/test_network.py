@@ -272,3 +272,13 @@ def test_the_machine_namespace_is_untouched() -> None:
     after = machine_snapshot()
     assert after == before
     assert not ours & set(os.listdir("/run/netns")), "a namespace of the network is left behind"
+
+
+def test_the_net_fixture_gives_several_hosts_at_once(net: th.TestNetwork) -> None:
+    dns = net.dns("trixie")
+    mx, ca, client = net.hosts("bookworm", "mx", "ca", "client")
+    assert [h.hostname for h in (mx, ca, client)] == ["mx.test", "ca.test", "client.test"]
+    assert len({h.ip for h in (dns.host, mx, ca, client)}) == 4
+    dns.serve({"example.test": f"@ MX 10 mx.test.\nca A {ca.ip}\n"})
+    assert client.run(["getent", "hosts", "ca.example.test"]).stdout.split()[0] == ca.ip  # through the DNS
+    assert client.run(["getent", "hosts", "mx"]).stdout.split()[0] == mx.ip  # through /etc/hosts

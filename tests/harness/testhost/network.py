@@ -327,6 +327,10 @@ class TestNetwork:
 
         return create_host(release, hostname or f"{name}.{NETWORK_DOMAIN}", network=self, name=name, **kw)
 
+    def hosts(self, release: str, *names: str, **kw: Any) -> list[TestHost]:
+        """Several hosts at once on this network (`net.hosts("bookworm", "mx", "client")`), named <name>.test."""
+        return [self.host(release, name, **kw) for name in names]
+
     def dns(self, release: str = "bookworm", name: str = "dns") -> DnsServer:
         """The network's authoritative test DNS (nsd) on a host of its own; every host's resolver names it."""
         from tests.harness.testhost.dns import start_dns
