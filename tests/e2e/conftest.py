@@ -89,6 +89,7 @@ class Installed:
         return result.returncode, result.stdout + result.stderr
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     group_by_release(items)
 

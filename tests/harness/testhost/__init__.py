@@ -53,13 +53,14 @@ from tests.harness.testhost.host import TestHost, create_host, live_hosts, test_
 from tests.harness.testhost.layers import Layer, ensure_layer, list_layers, prune_layers
 from tests.harness.testhost.network import NET_PREFIX, TestNetwork, live_networks, test_network
 from tests.harness.testhost.packages_layer import stack_layer
-from tests.harness.testhost.pydeps import build_app_dir, compile_pydeps, ensure_pydeps
+from tests.harness.testhost.pydeps import build_app_dir, compile_pydeps, ensure_pydeps, python_requirements
 
 __all__ = [
     "BASE_FORMAT", "DEFAULT_HOSTNAME", "MAILTUI_PYTHONPATH", "NET_PREFIX", "RELEASES", "TEST_PACKAGES",
     "CommandFailed", "DnsServer", "Layer", "TestHost", "TestHostError", "TestNetwork",
     "base_dir", "base_state", "build_app_dir", "cache_dir", "cached_packages", "clean", "close_everything",
     "compile_pydeps", "create_host", "current_base", "dns_layer", "ensure_base", "ensure_layer", "ensure_pydeps",
-    "list_layers", "live_hosts", "live_networks", "prune_layers", "purge", "query_from", "require_root",
+    "list_layers", "live_hosts", "live_networks", "prune_layers", "purge", "python_requirements", "query_from",
+    "require_root",
     "stack_layer", "stack_packages", "stamp_path", "test_host", "test_network",
 ]
