@@ -507,6 +507,30 @@ def exhaustive() -> bool:
     return os.environ.get("MAILTUI_FAULT_ALL", "") not in ("", "0")
 
 
+RELEASES = ["bookworm", "trixie"]
+
+
+def other_release(release: str) -> str:
+    return RELEASES[1 - RELEASES.index(release)]
+
+
+def both_releases() -> bool:
+    """MAILTUI_FAULT_BOTH=1: the CI sample walks each of its points on both releases. By default (split()) a
+    class of point both releases have is walked on one of them, alternately; a class only one has, on that
+    one (every full walk, MAILTUI_FAULT_ALL=1, walks every point of both)."""
+    return os.environ.get("MAILTUI_FAULT_BOTH", "") not in ("", "0")
+
+
+def split(release: str, mine: dict[Any, dict[str, Any]], other: dict[Any, dict[str, Any]],
+          order: list[Any]) -> list[dict[str, Any]]:
+    """The points of `mine` (one point per class, by class) this release walks: its classes the other release
+    does not have, and every other one of the classes both have, in `order` (the same list on both releases:
+    the common classes in the order bookworm's install meets them), starting with bookworm."""
+    common = [c for c in order if c in mine and c in other]
+    ours = {c for i, c in enumerate(common) if RELEASES[i % 2] == release}
+    return [point for c, point in mine.items() if c not in other or c in ours]
+
+
 def only() -> set[str] | None:
     """MAILTUI_FAULT_ONLY=SPEC[,SPEC…] (e.g. dpkg-unpack:19,any:40): walk just those points (to re-run what
     a full walk found); None when unset."""

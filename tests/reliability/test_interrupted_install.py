@@ -15,7 +15,9 @@ state a kill can leave, one point of each class (point_class: the backup index w
 temp file, a backup copy made but not indexed, the answers saved, the progress file, a config file
 written or cut between temp file and rename, a directory's owner set, a read-only command, and each
 command that changes something: service starts, openssl, postconf -e/-M/-P, postfix check, groupadd,
-useradd, ufw allow/enable, fail2ban) — about 30 points a release. Package points, one of each class: the
+useradd, ufw allow/enable, fail2ban) — 31 classes; a class both releases have is walked on one of them,
+alternately (both with MAILTUI_FAULT_BOTH=1): about 16 points a release. Package points (apt 2 and apt 3
+differ: on both releases), one of each class: the
 package dpkg unpacks after mariadb-server-core (the MariaDB server binary is unpacked, the mariadb-server
 package not yet), debconf's preseeding, apt done (MAILTUI_FAULT_ALL=1: every point of the packages step).
 MAILTUI_FAULT_JOBS hosts run at a time (default: one a CPU, at least 2, shared by the xdist workers).
@@ -64,16 +66,28 @@ def point_class(point: dict[str, Any]) -> tuple[str, str]:
     return point["kind"], f"{os.path.basename(words[0])} {verb}".strip()
 
 
+def first_of_each_class(trace: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    firsts: dict[tuple[str, str], dict[str, Any]] = {}
+    for point in trace:
+        firsts.setdefault(point_class(point), point)
+    return firsts
+
+
 def config_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
-    """Every point with MAILTUI_FAULT_ALL=1; else (CI) one point of each class (point_class), the first:
-    about 30 points a release, every kind of state a kill leaves."""
+    """Every point with MAILTUI_FAULT_ALL=1; else (CI) one point of each class (point_class), the first,
+    every kind of state a kill leaves: a class both releases have on one of them, alternately (ih.split; on
+    both with MAILTUI_FAULT_BOTH=1), about 16 points a release instead of 31."""
     if ih.exhaustive() or ih.only():
         chosen = list(ref.trace)
     else:
-        firsts: dict[tuple[str, str], dict[str, Any]] = {}
-        for point in ref.trace:
-            firsts.setdefault(point_class(point), point)
-        wanted = {p["n"] for p in firsts.values()}
+        firsts = first_of_each_class(ref.trace)
+        if ih.both_releases():
+            sample = list(firsts.values())
+        else:
+            other = first_of_each_class(ih.get_reference(ih.other_release(ref.release)).trace)
+            bookworm = firsts if ref.release == "bookworm" else other
+            sample = ih.split(ref.release, firsts, other, list(bookworm))
+        wanted = {p["n"] for p in sample}
         chosen = [p for p in ref.trace if p["n"] in wanted]
     return _only([(point, f"any:{point['n']}", {}) for point in chosen])
 
