@@ -485,12 +485,16 @@ def rollback_problems(before: dict[str, dict[str, Any]], after: dict[str, dict[s
 def walk(ref: Reference, jobs: list[tuple[dict[str, Any], str, dict[str, Any]]], workers: int) -> list[Outcome]:
     """walk_point for each (point, spec, options), `workers` hosts at a time; prints each outcome."""
     outcomes: list[Outcome] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
         futures = [pool.submit(walk_point, ref, point, spec, **options) for point, spec, options in jobs]
         for future in concurrent.futures.as_completed(futures):
             outcome = future.result()
             outcomes.append(outcome)
             print(f"[{ref.release}] {outcome.line()}", flush=True)
+    finally:
+        # On a failure, a timeout or SIGTERM: the points not started yet are not walked any more.
+        pool.shutdown(wait=True, cancel_futures=True)
     return sorted(outcomes, key=lambda o: o.point["n"])
 
 
