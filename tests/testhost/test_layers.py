@@ -99,4 +99,4 @@ def test_the_stack_layer_is_the_packages_installed_and_nothing_configured(releas
         host.write_file("/root/answers.toml", ANSWERS, mode=0o600)
         dry = host.mailtui("install", "--answers", "/root/answers.toml", "--dry-run", check=False, timeout=300)
         assert dry.returncode == 0, dry.stdout + dry.stderr
-        assert "== Packages ==\n   nothing to change" in dry.stdout, dry.stdout[:3000]
+        assert "== Packages (packages) ==\n   nothing to change\n" in dry.stdout, dry.stdout[:3000]

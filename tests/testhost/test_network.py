@@ -47,7 +47,7 @@ except OSError as exc:
 
 
 @pytest.fixture(scope="module")
-def net() -> Iterator[th.TestNetwork]:
+def shared() -> Iterator[th.TestNetwork]:
     """One network for the module: a DNS host and two hosts of different releases."""
     with th.test_network() as n:
         n.dns("bookworm")
@@ -70,8 +70,8 @@ def _connect(host: th.TestHost, address: str, port: int) -> tuple[str, float]:
 # ------------------------------------------------------------------------------------ hosts see each other
 
 
-def test_hosts_reach_each_other_by_name(net: th.TestNetwork) -> None:
-    alpha, beta = _host(net, "alpha"), _host(net, "beta")
+def test_hosts_reach_each_other_by_name(shared: th.TestNetwork) -> None:
+    alpha, beta = _host(shared, "alpha"), _host(shared, "beta")
     alpha.start_daemon(["python3", "-m", "http.server", "8080", "--bind", "0.0.0.0", "--directory", "/etc"])
     alpha.wait_tcp(8080)
     for name in ("alpha", "alpha.test"):
@@ -80,14 +80,14 @@ def test_hosts_reach_each_other_by_name(net: th.TestNetwork) -> None:
     assert beta.run(["getent", "hosts", "alpha"]).stdout.split()[0] == alpha.ip
     assert alpha.run(["getent", "hosts", "mail.example.test"]).stdout.split()[0] == beta.ip
     assert alpha.run(["getent", "hosts", "beta"]).stdout.split()[0] == beta.ip
-    assert alpha.run(["getent", "hosts", "runner"]).stdout.split()[0] == net.runner_ip
+    assert alpha.run(["getent", "hosts", "runner"]).stdout.split()[0] == shared.runner_ip
     assert alpha.run("hostname").stdout.strip() == "alpha.test"
 
 
-def test_every_host_resolves_through_the_test_dns(net: th.TestNetwork) -> None:
-    assert net.dns_server is not None
-    dns = net.dns_server
-    alpha, beta = _host(net, "alpha"), _host(net, "beta")
+def test_every_host_resolves_through_the_test_dns(shared: th.TestNetwork) -> None:
+    assert shared.dns_server is not None
+    dns = shared.dns_server
+    alpha, beta = _host(shared, "alpha"), _host(shared, "beta")
     dns.serve({"example.test": f"@ MX 10 mail\nmail A {beta.ip}\nwww CNAME mail\n@ TXT \"v=spf1 mx -all\"\n"})
     for host in (alpha, beta, dns.host):
         assert host.read_file("/etc/resolv.conf").splitlines()[0] == f"nameserver {dns.ip}"
@@ -104,9 +104,9 @@ def test_every_host_resolves_through_the_test_dns(net: th.TestNetwork) -> None:
     assert time.monotonic() - began < 5
 
 
-def test_serve_replaces_the_zones_and_refuses_a_broken_one(net: th.TestNetwork) -> None:
-    assert net.dns_server is not None
-    dns = net.dns_server
+def test_serve_replaces_the_zones_and_refuses_a_broken_one(shared: th.TestNetwork) -> None:
+    assert shared.dns_server is not None
+    dns = shared.dns_server
     dns.serve({"one.test": "www A 198.18.0.10\n"})
     assert dns.query("www.one.test").values("A") == ["198.18.0.10"]
     dns.serve({"two.test": "www A 198.18.0.20\n", "2.0.18.198.in-addr.arpa": "20 PTR www.two.test.\n"})
@@ -117,10 +117,10 @@ def test_serve_replaces_the_zones_and_refuses_a_broken_one(net: th.TestNetwork) 
         dns.serve({"bad.test": "www A not-an-address\n"})
 
 
-def test_a_second_runner_address_is_a_second_client(net: th.TestNetwork) -> None:
-    alpha = _host(net, "alpha")
+def test_a_second_runner_address_is_a_second_client(shared: th.TestNetwork) -> None:
+    alpha = _host(shared, "alpha")
     second = alpha.add_client_address()
-    assert ipaddress.ip_address(second) in ipaddress.ip_network(net.subnet) and second != net.runner_ip
+    assert ipaddress.ip_address(second) in ipaddress.ip_network(shared.subnet) and second != shared.runner_ip
     with socket.create_server((second, 0)) as server:  # the host reaches it
         port = server.getsockname()[1]
         server.settimeout(10)
@@ -138,15 +138,15 @@ def test_a_second_runner_address_is_a_second_client(net: th.TestNetwork) -> None
 # ------------------------------------------------------------------------------------------- the seal
 
 
-def test_nothing_outside_is_reachable_from_a_host(net: th.TestNetwork) -> None:
-    alpha, beta = _host(net, "alpha"), _host(net, "beta")
+def test_nothing_outside_is_reachable_from_a_host(shared: th.TestNetwork) -> None:
+    alpha, beta = _host(shared, "alpha"), _host(shared, "beta")
     # positive controls: the same probes reach what is on the network
     alpha.start_daemon(["python3", "-m", "http.server", "8082", "--bind", "0.0.0.0"])
     alpha.wait_tcp(8082)
     assert _connect(beta, alpha.ip, 8082)[0] == "connected"
-    assert net.dns_server is not None
-    net.dns_server.serve({"example.test": f"mail A {beta.ip}\n"})
-    assert th.query_from(alpha, net.dns_server.ip, "mail.example.test")["records"][0][2] == beta.ip
+    assert shared.dns_server is not None
+    shared.dns_server.serve({"example.test": f"mail A {beta.ip}\n"})
+    assert th.query_from(alpha, shared.dns_server.ip, "mail.example.test")["records"][0][2] == beta.ip
     for host in (alpha, beta):
         for address, port in OUTSIDE_TCP:
             outcome, seconds = _connect(host, address, port)
@@ -158,27 +158,27 @@ def test_nothing_outside_is_reachable_from_a_host(net: th.TestNetwork) -> None:
             assert time.monotonic() - began < 3  # one nsenter + python3 start; the send itself fails at once
         routes = host.run("ip route show table all; ip -6 route show table all").stdout
         assert "default" not in routes, routes
-        assert f"{net.subnet} dev eth0" in routes
+        assert f"{shared.subnet} dev eth0" in routes
 
 
-def test_the_bridge_namespace_routes_and_forwards_nothing(net: th.TestNetwork) -> None:
-    ns = net.bridge_netns
+def test_the_bridge_namespace_routes_and_forwards_nothing(shared: th.TestNetwork) -> None:
+    ns = shared.bridge_netns
     routes = _out(["ip", "-n", ns, "route", "show", "table", "all"]) + _out(["ip", "-n", ns, "-6", "route"])
-    assert "default" not in routes and net.prefix not in routes, routes
+    assert "default" not in routes and shared.prefix not in routes, routes
     addrs = _out(["ip", "-n", ns, "-o", "addr"])
     assert [line.split()[1] for line in addrs.splitlines()] == ["lo"], addrs  # 127.0.0.1 only; no IPv6
     forwarding = _out(["ip", "netns", "exec", ns, "sysctl", "-n", "net.ipv4.ip_forward",
                        "net.ipv6.conf.all.forwarding"]).split()
     assert forwarding == ["0", "0"]
     ports = _out(["ip", "-n", ns, "-o", "link", "show", "master", "br0"])
-    assert len(ports.splitlines()) == 1 + len(net.members), ports  # the runner's veth and one per host
+    assert len(ports.splitlines()) == 1 + len(shared.members), ports  # the runner's veth and one per host
 
 
-def test_two_networks_get_different_subnets_and_do_not_see_each_other(net: th.TestNetwork) -> None:
+def test_two_networks_get_different_subnets_and_do_not_see_each_other(shared: th.TestNetwork) -> None:
     with th.test_host("bookworm") as other:
-        assert other.network.subnet != net.subnet
-        assert _connect(other, _host(net, "alpha").ip, 8082)[0] == "ENETUNREACH"
-        assert _connect(_host(net, "alpha"), other.ip, 22)[0] == "ENETUNREACH"
+        assert other.network.subnet != shared.subnet
+        assert _connect(other, _host(shared, "alpha").ip, 8082)[0] == "ENETUNREACH"
+        assert _connect(_host(shared, "alpha"), other.ip, 22)[0] == "ENETUNREACH"
 
 
 def test_claim_skips_subnets_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
