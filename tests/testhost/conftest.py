@@ -11,8 +11,8 @@ from tests.harness.fixtures import net  # noqa: F401  (several hosts on one seal
 
 @pytest.fixture(scope="session", autouse=True)
 def caches_ready() -> None:
-    """Both releases' bases (and DNS layers) built side by side before the first test (a cold cache: the time
-    of one build, not two)."""
+    """Both releases' bases built side by side before the first test (a cold cache: the time of one build, not
+    two). Layers are built when a test first needs them, after test_cache.py's top-up of the bookworm base."""
     if os.geteuid() != 0:
         return
     th.ensure_pydeps()
@@ -21,7 +21,6 @@ def caches_ready() -> None:
     def prepare(release: str) -> None:
         th.ensure_base(release)
         th.compile_pydeps(release)
-        th.dns_layer(release)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(th.RELEASES)) as pool:
         list(pool.map(prepare, th.RELEASES))
