@@ -1,8 +1,9 @@
 """End-to-end: the real install on a fresh Debian 12 and a fresh Debian 13 test host.
 
-One install per release (session-scoped, pytest groups the tests by release), then every test talks
-to the installed stack from this machine over the veth pair, i.e. from an address outside the test
-host's mynetworks — exactly what a stranger on the Internet would see.
+One install per release (session-scoped; the tests of one release run in one xdist worker, the two
+releases side by side), on a bare base: this is the fresh-install test. Then every test talks to the
+installed stack from the test runner over the test network, i.e. from an address outside the test host's
+mynetworks — exactly what a stranger on the Internet would see.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.harness.fixtures import net  # noqa: F401  (several hosts on one sealed network)
+from tests.harness.release_groups import group_by_release
 from tests.harness.testhost import TestHost, test_host
 
 RELEASES = ["bookworm", "trixie"]
@@ -80,10 +83,15 @@ class Installed:
         return self.host.mailtui(*args, **kw)
 
     def install(self) -> tuple[int, str]:
-        env = {"SSH_CONNECTION": f"{self.host.gateway_ip} 40000 {self.host.ip} {SSH_PORT}"}
+        env = {"SSH_CONNECTION": f"{self.host.runner_ip} 40000 {self.host.ip} {SSH_PORT}"}
         result = self.host.mailtui("install", "--answers", "/root/answers.toml", "--yes",
                                    env=env, check=False, timeout=900)
         return result.returncode, result.stdout + result.stderr
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    group_by_release(items)
 
 
 def _require_root() -> None:

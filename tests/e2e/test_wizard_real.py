@@ -32,7 +32,7 @@ def run_driver(inst: Installed) -> tuple[dict, str, float]:
     host = inst.host
     host.write_file("/root/wizard_driver.py", DRIVER.read_text())
     env = {"PYTHONPATH": MAILTUI_PYTHONPATH,
-           "SSH_CONNECTION": f"{host.gateway_ip} 40000 {host.ip} {SSH_PORT}"}
+           "SSH_CONNECTION": f"{host.runner_ip} 40000 {host.ip} {SSH_PORT}"}
     began = time.monotonic()
     result = host.run(["python3", "/root/wizard_driver.py"], env=env, input=PASSWORDS[ALICE] + "\n",
                       check=False, timeout=900)

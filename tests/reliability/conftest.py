@@ -1,13 +1,14 @@
 """Reliability tier, security part: mailtui's security promises proven on fresh Debian 12 and 13 test hosts.
 
-Two kinds of host per release (session-scoped; pytest groups the tests by release):
+Two kinds of host per release (session-scoped; the tests of one release run in one xdist worker):
 
 * `secured`: one install, shared by the tests that talk to the stack (TLS, database accounts, file modes,
-  logs) — from this machine, i.e. from outside the test host's mynetworks;
-* `traced`: a second fresh host whose whole install (plus `mailtui user add/passwd` and `mailtui check`)
-  runs under `strace -f -e trace=execve`, so every program started on the way is recorded with its full
-  argv and environment. After the trace the host's daemons are unusable for new programs (see
-  trace_install), so those tests only read files and the trace.
+  logs, load) — from the test runner, i.e. from outside the test host's mynetworks; on the cached "packages
+  installed" layer (these tests are not about installing packages);
+* `traced`: a second fresh host (a bare base: apt and dpkg are traced too) whose whole install (plus
+  `mailtui user add/passwd` and `mailtui check`) runs under `strace -f -e trace=execve`, so every program
+  started on the way is recorded with its full argv and environment. After the trace the host's daemons
+  are unusable for new programs (see trace_install), so those tests only read files and the trace.
 
 Every promise comes with a positive control: the same probe shown to succeed where it should, so that a
 test can fail at all.
@@ -30,7 +31,8 @@ import pytest
 import tomllib
 
 from tests.e2e.conftest import SSH_PORT, Installed
-from tests.harness.testhost import MAILTUI_PYTHONPATH, TestHost, test_host
+from tests.harness.release_groups import group_by_release
+from tests.harness.testhost import MAILTUI_PYTHONPATH, TestHost, stack_layer, test_host
 
 RELEASES = ["bookworm", "trixie"]
 HOSTNAME = "mail.example.test"
@@ -90,6 +92,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "reliability: proves a promise on fresh test hosts (root, debootstrap)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    group_by_release(items)
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("reliability tests need root (namespaces, overlayfs, debootstrap)")
@@ -136,9 +143,11 @@ def install_secured(host: TestHost, release: str) -> Installed:
 
 @pytest.fixture(scope="session", params=RELEASES)
 def secured(request: pytest.FixtureRequest) -> Iterator[Installed]:
-    """A fresh host per release with the stack installed from ANSWERS (one install, shared)."""
+    """A fresh host per release with the stack installed from ANSWERS (one install, shared), on the cached
+    "packages installed" layer."""
     require_root()
-    with test_host(request.param, hostname=HOSTNAME) as host:
+    layer = stack_layer(request.param, ANSWERS)
+    with test_host(request.param, hostname=HOSTNAME, layers=[layer]) as host:
         yield install_secured(host, request.param)
 
 
@@ -199,7 +208,7 @@ def trace_install(host: TestHost, trace_file: Path, timeout: float = 600) -> flo
         *host._argv(["/bin/sh", "/root/traced.sh"]),
     ]  # fmt: skip
     env = host._env({"PYTHONPATH": MAILTUI_PYTHONPATH,
-                     "SSH_CONNECTION": f"{host.gateway_ip} 40000 {host.ip} {SSH_PORT}"})
+                     "SSH_CONNECTION": f"{host.runner_ip} 40000 {host.ip} {SSH_PORT}"})
     done = host.root / "root" / "traced.done"
     began = time.monotonic()
     with tempfile.TemporaryFile() as out:

@@ -1,23 +1,20 @@
 """Helpers for the interruption and rollback tests: a cached "packages installed" layer, hosts stacked on
 it, snapshots of files inside a host, and the fault-injected install.
 
-A layer is the upper directory of a test host on which mailtui's packages step ran (the stack's packages
-installed by apt, nothing configured, /var/lib/mailtui removed: a machine whose admin installed the
-packages). Hosts made with `layered_host(layer)` mount it between the release's cached base and their own
-upper dir (`lowerdir=<layer>:<base>`): a fresh "packages installed" machine in a fraction of a second, so
-that every interruption point of the configuration steps gets its own untouched machine.
+The layer is the harness's cached stack layer (th.stack_layer: a test host on which mailtui's packages step
+ran — the stack's packages installed by apt, nothing configured, /var/lib/mailtui removed: a machine whose
+admin installed the packages). Hosts made with `layered_host(layer)` mount it between the release's cached
+base and their own upper dir: a fresh "packages installed" machine in a fraction of a second, so that every
+interruption point of the configuration steps gets its own untouched machine.
 """
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures
 import contextlib
 import json
 import os
 import re
-import secrets
-import shutil
 import subprocess
 import threading
 import time
@@ -120,7 +117,7 @@ def read_trace(host: th.TestHost, path: str = TRACE_PATH) -> list[dict[str, Any]
 def install(host: th.TestHost, *args: str, env: dict[str, str] | None = None,
             timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """`mailtui install ARGS --yes` as the operator runs it (the session's SSH port in SSH_CONNECTION)."""
-    ssh = {"SSH_CONNECTION": f"{host.gateway_ip} 40000 {host.ip} {SSH_PORT}"}
+    ssh = {"SSH_CONNECTION": f"{host.runner_ip} 40000 {host.ip} {SSH_PORT}"}
     return host.mailtui("install", *args, "--yes", env={**ENV, **ssh, **(env or {})}, check=False,
                         timeout=timeout)
 
@@ -153,90 +150,38 @@ def check_failures(host: th.TestHost) -> list[str]:
 @dataclass
 class Layer:
     release: str
-    dir: Path  # the layer (an upper dir of a host whose packages step ran)
+    dir: Path  # the layer's root (an upper dir of a host whose packages step ran)
     base: Path  # the base it was made on
     build_seconds: float = 0.0
     originals: dict[str, dict[str, Any]] = field(default_factory=dict)  # snapshot of WATCHED
     packages_trace: list[dict[str, Any]] = field(default_factory=list)  # the packages step's points
+    cached: th.Layer | None = None  # the harness's cached layer this is
 
 
 # What the rollback and interruption tests compare: everything mailtui configures lives here.
 WATCHED = ["/etc", "/var/spool/postfix/private", "/var/mail"]
 
-PACKAGES_ONLY = r"""
-import sys
-from pathlib import Path
-from mailtui.model import answers
-from mailtui.model import answers_file
-from mailtui.install import plan as install_plan
-from mailtui.install import worker as install_worker
-a = install_plan.prepare(answers_file.load(Path(sys.argv[1])))
-sys.exit(install_worker.worker_main(answers_file.dumps(a.answers, keep_passwords=True), ["packages"]))
-"""
-
 
 def build_layer(release: str) -> Layer:
-    """A fresh host, mailtui's packages step (and nothing else, traced), /var/lib/mailtui removed; its
-    upper dir copied aside. Remove with drop_layer()."""
+    """The release's cached "packages installed" layer for ANSWERS (th.stack_layer: mailtui's packages step,
+    traced, /var/lib/mailtui removed; built once and kept in the cache while nothing it depends on changes),
+    with a snapshot of WATCHED on a fresh host stacked on it."""
     began = time.monotonic()
-    root = th.cache_dir() / "layers"
-    root.mkdir(parents=True, exist_ok=True)
-    for old in root.glob("*-*-*"):  # layers of test processes that were killed before their atexit ran
-        pid = old.name.split("-")[1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(old, ignore_errors=True)
-    target = root / f"{release}-{os.getpid()}-{secrets.token_hex(3)}"
-    with th.test_host(release, hostname=HOSTNAME) as host:
-        host.write_file(ANSWERS_PATH, ANSWERS, mode=0o600)
-        result = host.run(["python3", "-c", PACKAGES_ONLY, ANSWERS_PATH], env={**ENV, FAULT_TRACE: TRACE_PATH},
-                          check=False, timeout=900)
-        assert result.returncode == 0, f"packages step on {release} failed:\n{result.stdout[-3000:]}{result.stderr}"
-        packages_trace = read_trace(host)
-        host.run(["rm", "-rf", STATE_DIR, TRACE_PATH])
-        originals = snapshot(host, WATCHED)
-        base = Path(os.path.realpath(_lower_of(host)))
-        subprocess.run(["cp", "-a", "--reflink=auto", str(host.dir / "upper"), str(target)], check=True)
-    return Layer(release, target, base, time.monotonic() - began, originals, packages_trace)
-
-
-def _lower_of(host: th.TestHost) -> str:
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        if line.split()[4] == str(host.root):
-            opts = line.split(" - ", 1)[1]
-            for opt in opts.split()[-1].split(","):
-                if opt.startswith("lowerdir="):
-                    return opt.split("=", 1)[1].split(":")[-1]
-    raise AssertionError(f"no overlay mounted at {host.root}")
-
-
-def drop_layer(layer: Layer) -> None:
-    shutil.rmtree(layer.dir, ignore_errors=True)
+    cached = th.stack_layer(release, ANSWERS)
+    layer = Layer(release, cached.root, cached.base, cached=cached,
+                  packages_trace=cached.meta["results"]["packages_trace"])
+    with layered_host(layer) as host:
+        layer.originals = snapshot(host, WATCHED)
+    layer.build_seconds = time.monotonic() - began
+    return layer
 
 
 def create_layered_host(layer: Layer) -> th.TestHost:
     """th.create_host(), with `layer` stacked on the release's base (which must still be the one the
     layer was made on)."""
-    th.require_root()
-    th._install_sigterm_handler()
-    deps = th.ensure_pydeps()
-    th.compile_pydeps(layer.release)
-    app = th.build_app_dir()
-    host_id = secrets.token_hex(4)
-    host_dir = th.cache_dir() / "hosts" / host_id
-    host_dir.mkdir(parents=True)
-    slot, slot_fd = th._claim_slot()
-    host = th.TestHost(release=layer.release, hostname=HOSTNAME, id=host_id, slot=slot, dir=host_dir,
-                       _slot_fd=slot_fd)
-    th._LIVE[host_id] = host
-    try:
-        with th._lock(exclusive=False):
-            if not layer.base.is_dir():
-                raise th.TestHostError(f"the base {layer.base} of layer {layer.dir} is gone")
-            host._start(f"{layer.dir}:{layer.base}", deps, app)  # type: ignore[arg-type]  # overlay lowerdir list
-    except BaseException:
-        host.close()
-        raise
-    return host
+    if layer.cached is None:
+        raise th.TestHostError(f"layer {layer.dir} is not a cached layer")
+    return th.create_host(layer.release, HOSTNAME, layers=[layer.cached])
 
 
 @contextlib.contextmanager
@@ -279,18 +224,11 @@ _BUILD_LOCK = threading.Lock()
 
 
 def get_layer(release: str) -> Layer:
-    """The release's layer, built once per test process (removed at exit)."""
+    """The release's layer (the cached one, with its snapshot), once per test process."""
     with _BUILD_LOCK:
-        if release not in _LAYERS or not _LAYERS[release].base.is_dir():
+        if release not in _LAYERS or not _LAYERS[release].dir.is_dir():
             _LAYERS[release] = build_layer(release)
         return _LAYERS[release]
-
-
-@atexit.register
-def _drop_layers() -> None:
-    for layer in _LAYERS.values():
-        drop_layer(layer)
-    _LAYERS.clear()
 
 
 # ------------------------------------------------------------------------------ the reference run
@@ -547,23 +485,54 @@ def rollback_problems(before: dict[str, dict[str, Any]], after: dict[str, dict[s
 def walk(ref: Reference, jobs: list[tuple[dict[str, Any], str, dict[str, Any]]], workers: int) -> list[Outcome]:
     """walk_point for each (point, spec, options), `workers` hosts at a time; prints each outcome."""
     outcomes: list[Outcome] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
         futures = [pool.submit(walk_point, ref, point, spec, **options) for point, spec, options in jobs]
         for future in concurrent.futures.as_completed(futures):
             outcome = future.result()
             outcomes.append(outcome)
             print(f"[{ref.release}] {outcome.line()}", flush=True)
+    finally:
+        # On a failure, a timeout or SIGTERM: the points not started yet are not walked any more.
+        pool.shutdown(wait=True, cancel_futures=True)
     return sorted(outcomes, key=lambda o: o.point["n"])
 
 
 def workers() -> int:
     """Hosts walked at a time: MAILTUI_FAULT_JOBS, else one a CPU (at least 2: a host waits on its
-    services much of the time)."""
-    return int(os.environ.get("MAILTUI_FAULT_JOBS", str(max(2, os.cpu_count() or 2))))
+    services much of the time) shared among the xdist workers (the other release walks in the other one)."""
+    if "MAILTUI_FAULT_JOBS" in os.environ:
+        return int(os.environ["MAILTUI_FAULT_JOBS"])
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, max(2, os.cpu_count() or 2) // processes)
 
 
 def exhaustive() -> bool:
     return os.environ.get("MAILTUI_FAULT_ALL", "") not in ("", "0")
+
+
+RELEASES = ["bookworm", "trixie"]
+
+
+def other_release(release: str) -> str:
+    return RELEASES[1 - RELEASES.index(release)]
+
+
+def both_releases() -> bool:
+    """MAILTUI_FAULT_BOTH=1: the CI sample walks each of its points on both releases. By default (split()) a
+    class of point both releases have is walked on one of them, alternately; a class only one has, on that
+    one (every full walk, MAILTUI_FAULT_ALL=1, walks every point of both)."""
+    return os.environ.get("MAILTUI_FAULT_BOTH", "") not in ("", "0")
+
+
+def split(release: str, mine: dict[Any, dict[str, Any]], other: dict[Any, dict[str, Any]],
+          order: list[Any]) -> list[dict[str, Any]]:
+    """The points of `mine` (one point per class, by class) this release walks: its classes the other release
+    does not have, and every other one of the classes both have, in `order` (the same list on both releases:
+    the common classes in the order bookworm's install meets them), starting with bookworm."""
+    common = [c for c in order if c in mine and c in other]
+    ours = {c for i, c in enumerate(common) if RELEASES[i % 2] == release}
+    return [point for c, point in mine.items() if c not in other or c in ours]
 
 
 def only() -> set[str] | None:

@@ -2,7 +2,7 @@
 ports while another address still logs in and sends; `mailtui bans` lists the ban and `mailtui bans unban`
 lifts it. On fresh Debian 12 (fail2ban 1.0.2, Dovecot 2.3) and 13 (fail2ban 1.1.0, Dovecot 2.4) hosts.
 
-Addresses: B is this machine's usual end of the veth pair (gateway_ip); each test gets its own attacker
+Addresses: B is the test runner's usual address on the host's test network (runner_ip); each test gets its own attacker
 address A (TestHost.add_client_address), bound as the client sockets' source address.
 
 Positive controls: N-1 failures from A do not ban it (A still connects and logs in); B logs in and sends
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.conftest import ANSWERS, SINK_PORT, Installed
-from tests.harness.testhost import TestHost, test_host
+from tests.harness.testhost import TestHost, stack_layer, test_host
 from tests.reliability.conftest import HOSTNAME, RELEASES, require_root
 
 pytestmark = pytest.mark.reliability
@@ -128,9 +128,11 @@ class Guarded:
 
 @pytest.fixture(scope="module", params=RELEASES)
 def guarded(request: pytest.FixtureRequest) -> Iterator[Guarded]:
-    """A fresh host per release with the stack and fail2ban installed by mailtui, N = MAX_RETRY."""
+    """A fresh host per release with the stack and fail2ban installed by mailtui, N = MAX_RETRY (on the cached
+    "packages installed" layer: this is not about installing packages)."""
     require_root()
-    with test_host(request.param, hostname=HOSTNAME) as host:
+    layer = stack_layer(request.param, GUARDED_ANSWERS)
+    with test_host(request.param, hostname=HOSTNAME, layers=[layer]) as host:
         host.write_file("/root/answers.toml", GUARDED_ANSWERS, mode=0o600)
         inst = Installed(host, request.param, "", 0.0)
         began = time.monotonic()
@@ -141,7 +143,7 @@ def guarded(request: pytest.FixtureRequest) -> Iterator[Guarded]:
         step = [line for line in output.splitlines() if "fail2ban:" in line and line.startswith("ok")]
         print(f"\n[{request.param}] install with fail2ban took {inst.install_seconds:.1f} s; {step}")
         host.start_daemon(["/usr/sbin/smtp-sink", "-u", "postfix", f"127.0.0.1:{SINK_PORT}", "100"])
-        yield Guarded(inst, host.gateway_ip)
+        yield Guarded(inst, host.runner_ip)
 
 
 def test_fail2ban_runs_the_mail_jails_and_check_says_so(guarded: Guarded) -> None:

@@ -11,15 +11,17 @@ package points a bare base — an install killed there, checks of what the kill 
 
 Which points: every point with MAILTUI_FAULT_ALL=1 (all 191-194 of the configuration steps a release;
 about 35 minutes a release, 2 at a time on 2 cores). In CI, a sample that still covers every kind of
-state a kill can leave: the first point of each class (point_class: the backup index written or only its
+state a kill can leave, one point of each class (point_class: the backup index written or only its
 temp file, a backup copy made but not indexed, the answers saved, the progress file, a config file
 written or cut between temp file and rename, a directory's owner set, a read-only command, and each
 command that changes something: service starts, openssl, postconf -e/-M/-P, postfix check, groupadd,
-useradd, ufw allow/enable, fail2ban) and the last config file write — 33 points a release, 6.5 minutes.
-Package points: the first and the last package dpkg unpacks and the one after mariadb-server-core (the
-MariaDB server binary is unpacked, the mariadb-server package not yet), debconf's preseeding, apt done
-(MAILTUI_FAULT_ALL=1: every point of the packages step). MAILTUI_FAULT_JOBS hosts run at a time
-(default: one a CPU, at least 2). MAILTUI_FAULT_ONLY=dpkg-unpack:19,any:40 walks just those points (the
+useradd, ufw allow/enable, fail2ban) — 31 classes; a class both releases have is walked on one of them,
+alternately (both with MAILTUI_FAULT_BOTH=1): about 16 points a release. Package points (apt 2 and apt 3
+differ: on both releases), one of each class: the
+package dpkg unpacks after mariadb-server-core (the MariaDB server binary is unpacked, the mariadb-server
+package not yet), debconf's preseeding, apt done (MAILTUI_FAULT_ALL=1: every point of the packages step).
+MAILTUI_FAULT_JOBS hosts run at a time (default: one a CPU, at least 2, shared by the xdist workers).
+MAILTUI_FAULT_ONLY=dpkg-unpack:19,any:40 walks just those points (the
 specs the walk prints), to re-run what a full walk found.
 """
 
@@ -64,17 +66,28 @@ def point_class(point: dict[str, Any]) -> tuple[str, str]:
     return point["kind"], f"{os.path.basename(words[0])} {verb}".strip()
 
 
+def first_of_each_class(trace: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    firsts: dict[tuple[str, str], dict[str, Any]] = {}
+    for point in trace:
+        firsts.setdefault(point_class(point), point)
+    return firsts
+
+
 def config_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
-    """Every point with MAILTUI_FAULT_ALL=1; else (CI) the first point of each class (point_class) and the
-    last config file write with its temp file: 20-odd points a release, every kind of state a kill leaves."""
+    """Every point with MAILTUI_FAULT_ALL=1; else (CI) one point of each class (point_class), the first,
+    every kind of state a kill leaves: a class both releases have on one of them, alternately (ih.split; on
+    both with MAILTUI_FAULT_BOTH=1), about 16 points a release instead of 31."""
     if ih.exhaustive() or ih.only():
         chosen = list(ref.trace)
     else:
-        firsts: dict[tuple[str, str], dict[str, Any]] = {}
-        for point in ref.trace:
-            firsts.setdefault(point_class(point), point)
-        lasts = [p for p in ref.trace if point_class(p)[1] == "config file"][-2:]
-        wanted = {p["n"] for p in [*firsts.values(), *lasts]}
+        firsts = first_of_each_class(ref.trace)
+        if ih.both_releases():
+            sample = list(firsts.values())
+        else:
+            other = first_of_each_class(ih.get_reference(ih.other_release(ref.release)).trace)
+            bookworm = firsts if ref.release == "bookworm" else other
+            sample = ih.split(ref.release, firsts, other, list(bookworm))
+        wanted = {p["n"] for p in sample}
         chosen = [p for p in ref.trace if p["n"] in wanted]
     return _only([(point, f"any:{point['n']}", {}) for point in chosen])
 
@@ -90,12 +103,12 @@ def package_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str,
     if ih.exhaustive() or ih.only():
         points = [p for p in trace if p["effect"] == "change"]
     else:
-        # The first and the last package, and the one after mariadb-server-core: the MariaDB server binary
-        # is unpacked then, the mariadb-server package not yet.
+        # One point of each class: a dpkg unpack — the one after mariadb-server-core (the MariaDB server
+        # binary is unpacked then, the mariadb-server package not yet: the state that once made the install
+        # skip the server) —, debconf's preseeding, apt done.
         names = [p["detail"] for p in unpacks]
         after_core = names.index("mariadb-server-core") + 1 if "mariadb-server-core" in names[:-1] else len(names) // 2
-        sample = {unpacks[0]["n"], unpacks[after_core]["n"], unpacks[-1]["n"]}
-        points = [p for p in trace if p["n"] in sample]
+        points = [p for p in trace if p["n"] == unpacks[after_core]["n"]]
         points += [next(p for p in trace if p["detail"].startswith(prefix))
                    for prefix in ("debconf-set-selections", "apt-get -y")]
     return _only([(p, f"{p['kind']}:{p['index']}", {"fresh": True}) for p in points])

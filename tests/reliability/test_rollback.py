@@ -11,7 +11,8 @@ works and a second rollback restores the same files again.
 
 After a kill: an install killed at points where backups are being recorded (an original copied but not
 yet in the index, a file recorded as new but not yet written, a write cut between temp file and rename,
-postconf, useradd, ufw, service starts) is rolled back to the same snapshot. MAILTUI_FAULT_ALL=1: at every
+postconf, useradd, ufw, service starts: 13 kinds, each on one of the two releases, alternately; on both with
+MAILTUI_FAULT_BOTH=1) is rolled back to the same snapshot. MAILTUI_FAULT_ALL=1: at every
 point that changes anything — where a known gap shows: a kill between steps/resources.py's own mkdir of a
 directory (/etc/ssl/mailtui, /var/mail/vhosts, on Debian 13 /var/spool/postfix/private) and the record
 set_owner_mode makes right after leaves that empty directory behind, until DirectoryResource creates it
@@ -125,6 +126,8 @@ def rollback_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str
             first(lambda p: p["detail"].startswith("ufw --force enable")),
             trace[-1],
         ]
+        if not ih.both_releases():  # each kind of point on one release, alternately (the list is the same on both)
+            points = [p for i, p in enumerate(points) if ih.RELEASES[i % 2] == ref.release]
     return [(p, f"any:{p['n']}", {"then_rollback": True}) for p in points]
 
 

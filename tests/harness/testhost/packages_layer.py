@@ -1,0 +1,69 @@
+"""The "packages installed" layer: a host on which mailtui's own packages step ran for given answers (the
+stack's packages installed by apt, offline, from the base's cache; nothing configured; /var/lib/mailtui
+removed) — a machine whose admin installed the packages. A host on it runs `mailtui install` in 6–7 s of
+host time instead of 30–35 s: the packages step then finds everything installed and does nothing.
+
+For tests that are not about installing packages. Tests about installing them (the fresh install, kills
+inside the packages step, scripts/run's bootstrap) keep a bare base.
+
+What makes the layer differ, all in its key: the package set the packages step picks for the answers and
+the debconf answers it preseeds (both computed by mailtui's own functions), the hostname it was made on,
+and the source of mailtui/ (whatever the packages step runs). The one place the harness calls mailtui's
+install internals.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from tests.harness.testhost.common import MAILTUI_PYTHONPATH, REPO_ROOT, TestHostError, tree_hash
+from tests.harness.testhost.host import TestHost
+from tests.harness.testhost.layers import Layer, ensure_layer
+
+TRACE_PATH = "/root/layer-packages-trace.jsonl"
+ANSWERS_PATH = "/root/layer-answers.toml"
+STATE_DIR = "/var/lib/mailtui"
+
+# Runs inside the layer's host: the packages step alone, as the detached worker runs it.
+PACKAGES_ONLY = r"""
+import sys
+from pathlib import Path
+from mailtui.model import answers_file
+from mailtui.install import plan as install_plan
+from mailtui.install import worker as install_worker
+a = install_plan.prepare(answers_file.load(Path(sys.argv[1])))
+sys.exit(install_worker.worker_main(answers_file.dumps(a.answers, keep_passwords=True), ["packages"]))
+"""
+
+
+def stack_inputs(answers_text: str) -> dict[str, Any]:
+    """What the packages step does for these answers: the packages it installs and the debconf answers."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from mailtui.model import answers_file as answers_mod
+    from mailtui.steps.packages import debconf_selections, wanted_packages
+
+    a = answers_mod.loads(answers_text)
+    return {"packages": sorted(wanted_packages(a, database_server=True)), "debconf": debconf_selections(a),
+            "hostname": a.hostname, "mailtui": tree_hash(REPO_ROOT / "mailtui")}
+
+
+def stack_layer(release: str, answers_text: str) -> Layer:
+    """The cached "packages installed" layer for these answers on `release` (built if missing, ~30-40 s).
+
+    layer.meta["results"]["packages_trace"]: the packages step's fault points (MAILTUI_FAULT_TRACE)."""
+    inputs = stack_inputs(answers_text)
+
+    def build(host: TestHost) -> dict[str, Any]:
+        host.write_file(ANSWERS_PATH, answers_text, mode=0o600)
+        result = host.run(["python3", "-c", PACKAGES_ONLY, ANSWERS_PATH], check=False, timeout=900,
+                          env={"PYTHONPATH": MAILTUI_PYTHONPATH, "MAILTUI_FAULT_TRACE": TRACE_PATH})
+        if result.returncode != 0:
+            raise TestHostError(f"the packages step on {release} failed:\n{result.stdout[-3000:]}{result.stderr}")
+        trace = [json.loads(line) for line in host.read_file(TRACE_PATH).splitlines() if line.strip()]
+        host.run(["rm", "-rf", STATE_DIR, TRACE_PATH, ANSWERS_PATH])
+        return {"packages_trace": trace}
+
+    return ensure_layer(release, "stack", inputs, build, hostname=inputs["hostname"])

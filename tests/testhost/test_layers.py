@@ -1,0 +1,102 @@
+"""Cached layers (root only): a host on a layer sees the recipe's result (deletions included), a layer is
+rebuilt whenever anything it depends on changes and reused otherwise, and the "packages installed" layer is
+a machine whose admin installed exactly the packages mailtui's packages step picks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.harness import testhost as th  # noqa: E402
+from tests.harness.testhost import layers, packages_layer  # noqa: E402
+from tests.reliability.interrupt_helpers import ANSWERS  # noqa: E402
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="layers need root (namespaces, overlayfs)")
+
+
+def _marker_recipe(value: str, calls: list[str]) -> Any:
+    def build(host: th.TestHost) -> dict[str, Any]:
+        calls.append(value)
+        host.write_file("/etc/layer-marker", value + "\n")
+        host.run(["rm", "/etc/issue.net"])  # a deletion: a whiteout in the layer
+        return {"value": value}
+
+    return build
+
+
+def test_a_layer_holds_its_recipe_and_is_rebuilt_only_when_an_input_changes() -> None:
+    calls: list[str] = []
+    token = os.urandom(4).hex()  # a key no earlier run made
+    first = th.ensure_layer("bookworm", "marker", {"token": token, "v": 1}, _marker_recipe("one", calls))
+    again = th.ensure_layer("bookworm", "marker", {"token": token, "v": 1}, _marker_recipe("never", calls))
+    second = th.ensure_layer("bookworm", "marker", {"token": token, "v": 2}, _marker_recipe("two", calls))
+    try:
+        assert calls == ["one", "two"]  # the same inputs: no rebuild; changed inputs: a new layer
+        assert again.dir == first.dir and second.dir != first.dir
+        assert first.meta["results"] == {"value": "one"} and first.base == th.current_base("bookworm")
+        for layer, value in ((first, "one"), (second, "two")):
+            with th.test_host("bookworm", layers=[layer]) as host:
+                assert host.read_file("/etc/layer-marker") == value + "\n"
+                assert host.run(["test", "-e", "/etc/issue.net"], check=False).returncode == 1  # deleted
+                assert host.read_file("/etc/debian_version").startswith("12.")  # the base shows through
+                host.write_file("/etc/layer-marker", "changed\n")  # into the host's own upper dir only
+        with th.test_host("bookworm", layers=[first]) as host:
+            assert host.read_file("/etc/layer-marker") == "one\n"
+        with pytest.raises(th.TestHostError, match="not trixie"):
+            th.create_host("trixie", layers=[first])
+    finally:
+        for layer in (first, second):
+            shutil.rmtree(layer.dir, ignore_errors=True)
+
+
+def test_the_key_changes_with_everything_a_layer_depends_on() -> None:
+    base = Path("/cache/bases/bookworm-1")
+    below = [th.Layer("bookworm", "dns", Path("/cache/layers/bookworm-dns-1"), base)]
+    inputs = {"packages": ["postfix"], "debconf": "x", "mailtui": "abc"}
+    key = layers.layer_key(base, [], inputs)
+    assert layers.layer_key(base, [], dict(inputs)) == key
+    assert layers.layer_key(Path("/cache/bases/bookworm-2"), [], inputs) != key  # a rebuilt base
+    assert layers.layer_key(base, below, inputs) != key  # other layers below
+    for field, value in (("packages", ["postfix", "ufw"]), ("debconf", "y"), ("mailtui", "abd")):
+        assert layers.layer_key(base, [], {**inputs, field: value}) != key, field
+
+
+def test_the_stack_layers_inputs_follow_the_answers_and_mailtuis_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = packages_layer.stack_inputs(ANSWERS)
+    assert "postfix" in plain["packages"] and "dovecot-pop3d" not in plain["packages"]
+    with_pop3 = packages_layer.stack_inputs(ANSWERS.replace("pop3 = false", "pop3 = true"))
+    assert "dovecot-pop3d" in with_pop3["packages"]
+    renamed = packages_layer.stack_inputs(ANSWERS.replace('"mail.example.test"', '"mx.other.test"'))
+    assert renamed["debconf"] != plain["debconf"] and "mx.other.test" in renamed["debconf"]
+    assert packages_layer.stack_inputs(ANSWERS.replace("lookup-Fault", "other-Fault")) == plain  # secrets: no matter
+    monkeypatch.setattr(packages_layer, "tree_hash", lambda _root: "edited")
+    assert packages_layer.stack_inputs(ANSWERS)["mailtui"] == "edited" != plain["mailtui"]
+
+
+@pytest.mark.parametrize("release", list(th.RELEASES))
+def test_the_stack_layer_is_the_packages_installed_and_nothing_configured(release: str) -> None:
+    layer = th.stack_layer(release, ANSWERS)
+    wanted = packages_layer.stack_inputs(ANSWERS)["packages"]
+    trace = layer.meta["results"]["packages_trace"]
+    assert sum(p["kind"] == "dpkg-unpack" for p in trace) > 10  # it ran the packages step, traced
+    with th.test_host(release, layers=[layer]) as host:
+        status = host.run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *wanted]).stdout
+        assert all(line.endswith("install ok installed") for line in status.splitlines()), status
+        assert host.run(["dpkg", "--audit"]).stdout.strip() == ""
+        assert host.run(["test", "-e", "/var/lib/mailtui"], check=False).returncode == 1  # no install state
+        running = host.run("ps -eo comm").stdout.split()
+        assert not {"master", "dovecot", "mariadbd"} & set(running), running
+        host.write_file("/root/answers.toml", ANSWERS, mode=0o600)
+        dry = host.mailtui("install", "--answers", "/root/answers.toml", "--dry-run", check=False, timeout=300)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert "== Packages (packages) ==\n   nothing to change\n" in dry.stdout, dry.stdout[:3000]
