@@ -27,3 +27,17 @@ class ValidationError(MailtuiError):
         self.problems = dict(problems)
         lines = [f"  {field}: {why}" for field, why in self.problems.items()]
         super().__init__("invalid input:\n" + "\n".join(lines))
+
+
+class NotFound(MailtuiError):
+    """What the operator named (a domain, mailbox, alias, queued message, ban…) does not exist: input that
+    names nothing, so the command line treats it as invalid input. `field` names the input it came from."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Busy(MailtuiError):
+    """Another mailtui holds what this needs (an install or rollback holds the install lock, another one is
+    restarting Dovecot): nothing was changed; try again once it has finished."""

@@ -20,6 +20,11 @@ class Change:
 
 @dataclass(frozen=True)
 class Check:
+    """One thing checked: `name` says what (never what would be done about it), `ok` the result, `detail`
+    the reason when it fails (or a note when it passes). `drift`: what an install would change to put it
+    right — a planned action, reported apart from the result and labelled as such (empty: none)."""
+
     name: str
     ok: bool
     detail: str = ""
+    drift: str = ""

@@ -13,6 +13,7 @@ from importlib.resources import files
 from mailtui.screens.dashboard.dashboard import DashboardScreen, dashboard_help
 from mailtui.screens.widgets.dialogs import ConfirmQuit, HelpScreen
 from mailtui.screens.wizard.apply import ApplyPane
+from mailtui.screens.wizard.step_help import step_help
 from mailtui.screens.wizard.wizard import WizardScreen
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -125,6 +126,8 @@ class MailtuiApp(App[int]):
             return
         if isinstance(self.screen, DashboardScreen):
             self.push_screen(HelpScreen(dashboard_help(), "Dashboard help"))
+        elif isinstance(self.screen, WizardScreen):
+            self.push_screen(HelpScreen(*step_help(self.screen.current)))  # the current step's own help
         else:
             self.push_screen(HelpScreen())
 
@@ -186,6 +189,8 @@ class MailtuiApp(App[int]):
                             self._panel_action("mail-log", "filter"))
         yield SystemCommand("Pause or resume the mail log", "Dashboard: hold the view while you read",
                             self._panel_action("mail-log", "toggle_pause"))
+        yield SystemCommand("Mail log: show or hide probe lines", "Dashboard: the lines of mailtui's own checks",
+                            self._panel_action("mail-log", "toggle_probes"))
         yield SystemCommand("Bans: refresh", "Dashboard: addresses fail2ban banned after failed logins",
                             self._panel_action("bans", "reload"))
         yield SystemCommand("Bans: unban selected", "Dashboard: lift the selected address's ban (asks first)",

@@ -16,6 +16,7 @@ from mailtui import paths
 from mailtui.api.operations import Operations, StepInfo, StepPlan
 from mailtui.events import Event
 from mailtui.install import plan as install_plan
+from mailtui.install import plan_inputs
 from mailtui.install import preflight as install_preflight
 from mailtui.install import rollback as install_rollback
 from mailtui.install import state as install_state
@@ -105,6 +106,9 @@ class LiveOperations(Operations):
     def install_problems(self, answers: CheckedAnswers) -> list[str]:
         return install_plan.preflight(install_plan.make_context(answers, dry_run=True))
 
+    def plan_inputs(self) -> str:
+        return plan_inputs.fingerprint()
+
     def plan(self, answers: CheckedAnswers, only: Sequence[str] | None = None) -> list[StepPlan]:
         ctx = install_plan.make_context(answers, dry_run=True)
         return [StepPlan(step.name, step.title, changes) for step, changes in install_plan.plan(ctx, only)]
@@ -178,8 +182,8 @@ class LiveOperations(Operations):
     def count_aliases(self, filter: str = "") -> int:
         return self._accounts().count_aliases(filter)
 
-    def add_domain(self, name: str) -> str:
-        return self._accounts().add_domain(name)
+    def add_domain(self, name: str, role_aliases_to: str | None = None) -> str:
+        return self._accounts().add_domain(name, role_aliases_to)
 
     def add_user(self, email: str, password: str) -> str:
         return self._accounts().add_user(email, password)

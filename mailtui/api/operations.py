@@ -115,6 +115,11 @@ class Operations(ABC):
     # ------------------------------------------------------------ plan and install
 
     @abstractmethod
+    def plan_inputs(self) -> str:
+        """A fingerprint of the files a plan reads: while it and the answers stay the same, a plan made
+        earlier is still current (the database is not part of it)."""
+
+    @abstractmethod
     def prepare(self, answers: Answers) -> CheckedAnswers:
         """Validated answers with their secrets: ValidationError names every problem."""
 
@@ -199,8 +204,9 @@ class Operations(ABC):
     def count_aliases(self, filter: str = "") -> int: ...
 
     @abstractmethod
-    def add_domain(self, name: str) -> str:
-        """Add a domain; its canonical name."""
+    def add_domain(self, name: str, role_aliases_to: str | None = None) -> str:
+        """Add a domain; its canonical name. With role_aliases_to, its postmaster@ and abuse@ (RFC 2142) become
+        aliases of that address in the same transaction (ValidationError names `role_aliases_to`)."""
 
     @abstractmethod
     def add_user(self, email: str, password: str) -> str:

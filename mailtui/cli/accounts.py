@@ -7,19 +7,34 @@ import json
 import sys
 
 from mailtui.api.operations import Operations
+from mailtui.api.types import MAX_PAGE
 from mailtui.cli.common import EXIT_FAIL, EXIT_INVALID, EXIT_OK, confirm, print_rows, read_new_password
 from mailtui.errors import ValidationError
+
+
+def page_size(text: str) -> int:
+    """--limit: refused (exit 2, naming --limit) before anything is asked of the database."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PAGE:
+        raise argparse.ArgumentTypeError(f"must be a number from 1 to {MAX_PAGE}, not {text!r}")
+    return value
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     def common_list(q: argparse.ArgumentParser) -> None:
         q.add_argument("--filter", default="", help="only names containing this text")
-        q.add_argument("--limit", type=int, default=1000)
+        q.add_argument("--limit", type=page_size, default=MAX_PAGE, help=f"at most this many rows (1-{MAX_PAGE})")
 
     p = sub.add_parser("domain", help="virtual domains")
     ds = p.add_subparsers(dest="action", required=True)
     common_list(ds.add_parser("list"))
-    ds.add_parser("add").add_argument("name")
+    q = ds.add_parser("add")
+    q.add_argument("name")
+    q.add_argument("--role-aliases-to", metavar="ADDRESS",
+                   help="also make postmaster@ and abuse@ of the domain (RFC 2142) aliases of ADDRESS")
     q = ds.add_parser("remove")
     q.add_argument("name")
     q.add_argument("--yes", "-y", action="store_true")
@@ -71,8 +86,12 @@ def cmd_domain(args: argparse.Namespace, ops: Operations) -> int:
         print_rows(rows, [("DOMAIN", lambda r: r.name), ("USERS", lambda r: r.users),
                           ("ALIASES", lambda r: r.aliases)])
     elif args.action == "add":
-        name = ops.add_domain(args.name)
-        print(f"added domain {name}")
+        name = ops.add_domain(args.name, args.role_aliases_to)
+        if args.role_aliases_to:
+            print(f"added domain {name}; postmaster@{name} and abuse@{name} go to {args.role_aliases_to}")
+        else:
+            print(f"added domain {name} (no postmaster@ or abuse@ alias: --role-aliases-to ADDRESS adds them)")
+        print("publish its DNS records: mailtui dns")
     elif args.action == "remove":
         summary = ops.removal_preview(args.name)
         if not confirm(f"Remove domain {args.name} with {summary}?", args.yes):
@@ -103,6 +122,7 @@ def cmd_user(args: argparse.Namespace, ops: Operations) -> int:
         ops.set_password(args.email, password)
         print(f"changed the password of {args.email}")
     elif args.action == "remove":
+        _refuse(ops.mailbox_problem(args.email, new=False))  # a mailbox that does not exist: 2, before asking
         if not confirm(f"Remove mailbox {args.email}?", args.yes):
             print("nothing changed")
             return EXIT_FAIL

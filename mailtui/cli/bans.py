@@ -1,8 +1,8 @@
 """`mailtui bans [--json]` and `mailtui bans unban ADDRESS [--jail NAME]` (see bans.py).
 
 `bans` lists fail2ban's jails with their counters and every banned address with since/until. `unban`
-checks the address (and jail) before anything runs: bad input exits 2 naming the field, an address
-banned nowhere exits 1; nothing is changed either way.
+checks the address (and jail) before anything runs: bad input, or an address banned nowhere (no such
+ban), exits 2 naming the field; nothing is changed either way.
 """
 
 from __future__ import annotations

@@ -1,12 +1,18 @@
 """`mailtui check [--json] [--user EMAIL] [--roundtrip EMAIL] [--password-stdin]`: the installed server
-checked; a non-zero exit names what fails."""
+checked; a non-zero exit names what fails.
+
+It prints what it checked and the result — pass, or FAIL with the reason — and then, apart and labelled
+"Drift", the changes an install would make to put the failures right. A planned action is never printed as
+a result."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 
 from mailtui.api.operations import Operations
+from mailtui.api.types import CheckResult
 from mailtui.cli.common import EXIT_FAIL, EXIT_OK, read_password
 from mailtui.errors import ValidationError
 from mailtui.model import validate
@@ -40,16 +46,32 @@ def cmd_check(args: argparse.Namespace, ops: Operations) -> int:
     results = ops.checks(answers, login=(args.user, login_password) if args.user else None,
                          roundtrip=(roundtrip, roundtrip_password) if roundtrip else None)
     failed = [r for r in results if not r.check.ok]
+    drift = [r for r in results if r.check.drift]
     if args.json:
         print(json.dumps({
             "ok": not failed,
-            "checks": [{"step": r.area, "name": r.check.name, "ok": r.check.ok, "detail": r.check.detail}
-                       for r in results],
+            "checks": [{"step": r.area, "name": r.check.name, "ok": r.check.ok, "detail": r.check.detail,
+                        "drift": r.check.drift} for r in results],
+            "drift": [{"step": r.area, "check": r.check.name, "change": r.check.drift} for r in drift],
         }, indent=1))
     else:
-        for r in results:
-            c = r.check
-            mark = "ok  " if c.ok else "FAIL"
-            print(f"{mark} [{r.area}] {c.name}" + (f" — {c.detail}" if c.detail and not c.ok else ""))
-        print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
+        print_results(results)
     return EXIT_FAIL if failed else EXIT_OK
+
+
+def print_results(results: Sequence[CheckResult]) -> None:
+    """What was checked and its result (pass, or FAIL with the reason); then, apart and labelled, what an
+    install would change to put the failures right (drift) — `check` itself never changes anything."""
+    print("Checked:")
+    for r in results:
+        c = r.check
+        reason = f" — {c.detail}" if c.detail and not c.ok else ""
+        print(f"  {'pass' if c.ok else 'FAIL'} [{r.area}] {c.name}{reason}")
+    drift = [r for r in results if r.check.drift]
+    if drift:
+        print("\nDrift — what an install would change to put that right (`check` changes nothing):")
+        for r in drift:
+            print(f"  [{r.area}] {r.check.drift}")
+    failed = sum(1 for r in results if not r.check.ok)
+    print(f"\n{len(results) - failed} passed, {failed} failed"
+          + (f"; {len(drift)} change{'' if len(drift) == 1 else 's'} an install would make" if drift else ""))

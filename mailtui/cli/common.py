@@ -12,7 +12,14 @@ from mailtui.errors import MailtuiError, ValidationError
 from mailtui.events import Event
 from mailtui.model import validate
 
-# 0 success, 1 a failure (failed step or check, declined), 2 invalid input or usage, 3 busy.
+# The exit codes of every command (README "The command line"; tests/unit/test_cli_exit_codes.py runs each
+# command against this table):
+#   0 success (`check`: every check passed);
+#   1 a failure: a failed step, check or action, a declined confirmation (or none possible: no terminal and
+#     no --yes), or the machine not ready for the command (not installed, no install to resume);
+#   2 invalid input or usage: a bad value, or a domain/mailbox/alias/queued message/ban that does not exist,
+#     named by its field (ValidationError, NotFound, argparse); nothing was changed;
+#   3 busy: another install or mailtui holds the lock (Busy); nothing was changed, try again later.
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_BUSY = 0, 1, 2, 3
 
 

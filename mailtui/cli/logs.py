@@ -4,7 +4,8 @@ Without -f: the last N lines of the mail log (with --grep / --queue-id: the last
 searching the file backwards). With -f: those, then new lines as they come, through rotation and
 truncation, until Ctrl-C. --queue-id shows one message's journey: its Postfix lines and Dovecot's LMTP
 delivery lines. Where there is no mail log but systemd's journal, the journal is read instead
-(ops/logs.py does the reading, for this command and the dashboard alike).
+(ops/logs.py does the reading, for this command and the dashboard alike). Lines of mailtui's own probes
+(`mailtui check`: connections from 127.0.0.2, EHLO mailtui-probe.invalid) are dimmed; --json has "probe".
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from mailtui import paths
 from mailtui.api.operations import Operations
 from mailtui.api.types import LogEvent, LogQuery
+from mailtui.cli.common import EXIT_OK
+from mailtui.errors import ValidationError
 
 _COLOURS = {"delivered": "32", "deferred": "33", "bounced": "31", "rejected": "31", "auth-failure": "35",
             "error": "1;31", "login": "36"}
@@ -45,8 +48,10 @@ def printer(as_json: bool) -> Callable[[LogEvent], None]:
                 "ts": event.ts.isoformat() if event.ts else None, "host": event.host, "service": event.service,
                 "pid": event.pid, "queue_id": event.queue_id, "outcome": event.outcome,
                 "recipient": event.recipient, "session_id": event.session_id, "message_id": event.message_id,
-                "message": event.message, "raw": event.raw,
+                "message": event.message, "raw": event.raw, "probe": event.probe,
             }), flush=True)
+        elif colour and event.probe:  # mailtui's own probes (`mailtui check`): dimmed
+            print(f"\033[2m{event.raw}\033[0m", flush=True)
         elif colour and event.outcome in _COLOURS:
             print(f"\033[{_COLOURS[event.outcome]}m{event.raw}\033[0m", flush=True)
         else:
@@ -57,14 +62,16 @@ def printer(as_json: bool) -> Callable[[LogEvent], None]:
 
 def cmd_logs(args: argparse.Namespace, ops: Operations) -> int:
     query = LogQuery(lines=args.lines, grep=args.grep, queue_id=args.queue_id, file=args.file, journal=args.journal)
+    if query.problems():
+        raise ValidationError(query.problems())
     show = printer(args.json)
     try:
         if not args.follow:
             for event in ops.read_log(query):
                 show(event)
-            return 0
+            return EXIT_OK
         for event in ops.follow_log(query, lambda: False):
             show(event)
     except KeyboardInterrupt:
-        return 0
-    return 0
+        return EXIT_OK
+    return EXIT_OK

@@ -1,7 +1,10 @@
 """`mailtui …` — the command line. Every action the TUI offers is here too, headless, through the same
 operations API (mailtui/api). This module parses the arguments and hands each command to its module.
 
-Exit codes: 0 success, 1 a failure (failed step or check), 2 invalid input or usage, 3 busy.
+Exit codes (cli/common.py, README "The command line"): 0 success; 1 a failure (a failed step, check or
+action, a declined confirmation, the machine not ready for it); 2 invalid input or usage (a bad value or a
+name that does not exist, named by its field; nothing changed); 3 busy (another install or mailtui holds
+the lock; nothing changed).
 Passwords never come from argv: a prompt (asked twice) or --password-stdin.
 """
 
@@ -18,8 +21,8 @@ from mailtui import __version__
 from mailtui.api.live import LiveOperations
 from mailtui.api.operations import Operations
 from mailtui.cli import accounts, bans, check, dns, install, logs, ops, rollback
-from mailtui.cli.common import EXIT_FAIL, EXIT_INVALID
-from mailtui.errors import MailtuiError, ValidationError
+from mailtui.cli.common import EXIT_BUSY, EXIT_FAIL, EXIT_INVALID
+from mailtui.errors import Busy, MailtuiError, NotFound, ValidationError
 
 
 def cmd_tui(args: argparse.Namespace, operations: Operations) -> int:
@@ -54,6 +57,12 @@ def main(argv: Sequence[str] | None = None, operations: Operations | None = None
     except ValidationError as exc:
         print(f"mailtui: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except NotFound as exc:  # a name that names nothing is invalid input, shown like any other
+        print(f"mailtui: {ValidationError({exc.field or 'input': str(exc)})}", file=sys.stderr)
+        return EXIT_INVALID
+    except Busy as exc:
+        print(f"mailtui: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except MailtuiError as exc:
         print(f"mailtui: {exc}", file=sys.stderr)
         return EXIT_FAIL

@@ -38,12 +38,12 @@ def cmd_queue(args: argparse.Namespace, ops: Operations) -> int:
                  ", ".join(m.recipients), m.reason] for m in messages])
         print(f"\n{len(messages)} message(s)")
     elif args.action == "flush":
+        if args.id:
+            check_queue_id(args.id)
         print_output(ops.queue_action("flush", args.id or None))
         print(f"asked Postfix to deliver {args.id or 'every queued message'} now")
-    elif args.action == "hold":
-        print_output(ops.queue_action("hold", args.id))
-    elif args.action == "release":
-        print_output(ops.queue_action("release", args.id))
+    elif args.action in ("hold", "release"):
+        print_output(ops.queue_action(args.action, check_queue_id(args.id)))
     elif args.action == "delete":
         if args.all_deferred:
             if args.id:
@@ -129,6 +129,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(func=cmd_service)
 
     p = sub.add_parser("debug", help="Dovecot's debug logging (never logs passwords)")
-    p.add_argument("action", choices=("on", "off", "status"))
+    ds = p.add_subparsers(dest="action", required=True)
+    ds.add_parser("on", help="log Dovecot's auth and mail debugging (never the settings that log passwords)")
+    ds.add_parser("off", help="stop it")
+    ds.add_parser("status", help="is it on?")
     p.set_defaults(func=cmd_debug)
 

@@ -2,7 +2,7 @@
 
 Lists what it will do (restore, remove, delete; what it leaves alone and why), asks, then does it.
 Exit codes: 0 done (or nothing to do), 1 something could not be restored or a service did not start
-again (named), 2 declined without a terminal.
+again (named), or declined (no terminal to ask on without --yes), 3 an install is running.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 from mailtui import paths
 from mailtui.api.operations import Operations
-from mailtui.errors import MailtuiError
+from mailtui.cli.common import EXIT_FAIL, EXIT_OK, confirm
 
 LEFT_ALONE = (
     "Left alone: the installed packages (remove them with apt if you want), the database and MariaDB "
@@ -28,19 +28,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _confirm(assume_yes: bool) -> bool:
-    if assume_yes:
-        return True
-    if not sys.stdin.isatty():
-        raise MailtuiError("Roll back these changes? — no terminal to ask on; pass --yes to confirm")
-    return input("Roll back these changes? [y/N] ").strip().lower() in ("y", "yes")
-
-
 def cmd_rollback(args: argparse.Namespace, ops: Operations) -> int:
     actions = ops.rollback_plan()
     if not actions:
         print(f"nothing to roll back: mailtui has recorded no changes on this machine ({paths.BACKUPS_DIR})")
-        return 0
+        return EXIT_OK
     todo = [a for a in actions if a.changes]
     print(f"mailtui rollback: {len(todo)} change{'' if len(todo) == 1 else 's'} to undo" +
           (":" if actions else " (every recorded file is as it was already)"))
@@ -51,13 +43,13 @@ def cmd_rollback(args: argparse.Namespace, ops: Operations) -> int:
     print(LEFT_ALONE)
     if args.dry_run:
         print("\n(dry run: nothing was changed)")
-        return 0
-    if not _confirm(args.yes):
+        return EXIT_OK
+    if not confirm("Roll back these changes?", args.yes):
         print("nothing changed")
-        return 1
+        return EXIT_FAIL
     result = ops.rollback(actions, lambda line: print(f"    {line}", flush=True))
     print(f"\nrolled back {len(result.done)} change{'' if len(result.done) == 1 else 's'}; the replaced files "
           f"and mailtui's state are kept in {result.archive}")
     for problem in result.problems:
         print(f"mailtui: {problem}", file=sys.stderr)
-    return 0 if result.ok else 1
+    return EXIT_OK if result.ok else EXIT_FAIL

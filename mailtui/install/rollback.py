@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from mailtui import paths
-from mailtui.errors import MailtuiError
+from mailtui.errors import Busy, MailtuiError
 from mailtui.install import state as install_state
 from mailtui.model import answers_file
 from mailtui.model.answers import Answers
@@ -368,11 +368,11 @@ def run(actions: list[Action], out: Out, *, index: dict[str, Any] | None = None)
     """apply() under the install lock; refuses while an install runs."""
 
     if install_state.read_state().alive:
-        raise MailtuiError("an install is running: let it finish (mailtui install --attach) before rolling back")
+        raise Busy("an install is running: let it finish (mailtui install --attach) before rolling back")
     install_state.ensure_install_dir()
     with paths.INSTALL_LOCK.open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise MailtuiError("an install is running: let it finish before rolling back") from None
+            raise Busy("an install is running: let it finish before rolling back") from None
         return apply(actions, out, index=index)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from mailtui import faults, paths
-from mailtui.errors import MailtuiError
+from mailtui.errors import Busy, MailtuiError
 from mailtui.events import Event
 from mailtui.install import rollback, state
 from mailtui.install.plan import CheckedAnswers, make_context, ordered_steps, steps_for
@@ -24,6 +24,8 @@ from mailtui.install.state import InstallState
 from mailtui.model import answers_file
 from mailtui.stack import lmtp_quiesce
 from mailtui.steps.base import Context
+
+BUSY_EXIT = 3  # the worker's exit code when another install holds the lock (the command line's "busy")
 
 
 def run_steps(ctx: Context, install_state: InstallState, *, on_state: Callable[[InstallState], None],
@@ -70,7 +72,7 @@ def worker_main(answers_text: str, only: Sequence[str] | None = None) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         print("another install is running", file=sys.stderr)
-        return 3
+        return BUSY_EXIT
     rollback.note_install_start()
     answers = answers_file.loads(answers_text)
     state.save_answers(answers, paths.PENDING_ANSWERS)
@@ -114,7 +116,7 @@ def start_worker(answers: CheckedAnswers, steps: Sequence[str] | None = None) ->
         argv += ["--only", ",".join(requested)]
     state.ensure_install_dir()
     if state.read_state().alive:
-        raise MailtuiError("an install is already running: follow it with `mailtui install --attach`")
+        raise Busy("an install is already running: follow it with `mailtui install --attach`")
     with paths.WORKER_LOG.open("ab") as log:
         os.chmod(paths.WORKER_LOG, 0o600)
         proc = subprocess.Popen(
@@ -136,6 +138,8 @@ def start_worker(answers: CheckedAnswers, steps: Sequence[str] | None = None) ->
             again = "`mailtui install --resume`" if paths.PENDING_ANSWERS.exists() else "the install"
             raise MailtuiError(f"the install was interrupted: its worker was killed (signal {-code}) as it "
                                f"started; run {again} again")
+        if code == BUSY_EXIT:  # another worker took the lock between the check above and this start
+            raise Busy("an install is already running: follow it with `mailtui install --attach`")
         if code is not None:
             raise MailtuiError(f"the install worker exited at once; see {paths.WORKER_LOG}:\n"
                                + paths.WORKER_LOG.read_text(errors="replace")[-2000:])

@@ -20,6 +20,11 @@ def suggested_hostname(machine: str) -> str:
     return name
 
 
+# RFC 2142's mailbox names every mail domain should have: bounces and complaints reach a person. A new
+# domain gets them as aliases unless the operator says no.
+ROLE_ADDRESSES = ("postmaster", "abuse")
+
+
 def new_install(hostname: str) -> Answers:
     """A fresh server called `hostname`: its parent domain as the first domain, admin@ as the first
     mailbox, and postmaster@ (RFC 5321 requires it) forwarded to it. Database passwords stay empty

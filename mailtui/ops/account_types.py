@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from mailtui.errors import MailtuiError, ValidationError
+from mailtui.errors import NotFound as NotFound  # the domain, mailbox or alias does not exist (re-exported)
+from mailtui.errors import ValidationError
 from mailtui.model import validate
 
 MAX_PAGE = 1000
@@ -18,14 +19,6 @@ USER_ORDERS = {"email": ("email",)}
 ALIAS_ORDERS = {"source": ("source", "destination"), "destination": ("destination", "source")}
 # Rows per IN (…) list when checking many addresses at once.
 IN_CHUNK = 500
-
-
-class NotFound(MailtuiError):
-    """The domain, mailbox or alias does not exist. `field` names the input it came from."""
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class AlreadyExists(ValidationError):

@@ -24,6 +24,7 @@ import pymysql
 from mailtui.errors import ValidationError
 from mailtui.model import passwords, validate
 from mailtui.model.answers import Answers
+from mailtui.model.defaults import ROLE_ADDRESSES
 from mailtui.ops.account_db import AccountDb
 from mailtui.ops.account_types import (
     ALIAS_ORDERS,
@@ -126,9 +127,11 @@ class Accounts(AccountDb):
         name = checked_domain(name)
         return self._scalar("SELECT 1 FROM virtual_domains WHERE name = %s", (name,)) is not None
 
-    def add_domain(self, name: str) -> str:
-        """Add a domain to serve; returns its canonical name."""
+    def add_domain(self, name: str, role_aliases_to: str | None = None) -> str:
+        """Add a domain to serve (its canonical name back); with role_aliases_to, its ROLE_ADDRESSES too."""
         name = checked_domain(name)
+        if role_aliases_to is not None:
+            role_aliases_to = checked_email(role_aliases_to, "role_aliases_to")
         if name in validate.LOCAL_NAMES:
             raise ValidationError({"name": f"{name} is a local name Postfix treats as its own (mydestination)"})
         if self.hostname and name == self.hostname:
@@ -137,8 +140,25 @@ class Accounts(AccountDb):
         with self._write() as cur:
             if self._one(cur, "SELECT id FROM virtual_domains WHERE name = %s", (name,)) is not None:
                 raise AlreadyExists({"name": f"the domain {name} already exists"})
+            if role_aliases_to is not None:
+                self._check_role_target(cur, name, role_aliases_to)
             cur.execute("INSERT INTO virtual_domains (name) VALUES (%s)", (name,))
+            if role_aliases_to is not None:
+                cur.executemany("INSERT INTO virtual_aliases (domain_id, source, destination) VALUES (%s, %s, %s)",
+                                [(cur.lastrowid, f"{role}@{name}", role_aliases_to) for role in ROLE_ADDRESSES])
         return name
+
+    def _check_role_target(self, cur: pymysql.cursors.Cursor, domain: str, target: str) -> None:
+        """The role aliases' destination: outside the served domains (a forward), or a mailbox or alias here."""
+        if domain_of(target) == domain or self._would_bounce(cur, target):
+            raise ValidationError({"role_aliases_to": f"{target} is neither a mailbox nor an alias here: "
+                                                      "postmaster and abuse mail to it would bounce"})
+
+    def _would_bounce(self, cur: pymysql.cursors.Cursor, address: str) -> bool:
+        """Is the address in a served domain but neither a mailbox nor an alias there?"""
+        return self._one(cur, "SELECT id FROM virtual_domains WHERE name = %s", (domain_of(address),)) is not None \
+            and self._one(cur, "SELECT 1 FROM virtual_users WHERE email = %s UNION ALL "
+                          "SELECT 1 FROM virtual_aliases WHERE source = %s LIMIT 1", (address, address)) is None
 
     def _removal_summary(self, cur: pymysql.cursors.Cursor, name: str) -> tuple[int, RemovalSummary]:
         domain_id = self._one(cur, "SELECT id FROM virtual_domains WHERE name = %s", (name,))
@@ -394,10 +414,7 @@ class Accounts(AccountDb):
             if not source.startswith("@") and self._one(
                     cur, "SELECT id FROM virtual_users WHERE email = %s", (source,)) is not None:
                 raise ValidationError({"source": f"{source} is a mailbox; an alias would divert its mail"})
-            if self._one(cur, "SELECT id FROM virtual_domains WHERE name = %s",
-                         (domain_of(destination),)) is not None and self._one(
-                    cur, "SELECT 1 FROM virtual_users WHERE email = %s UNION ALL "
-                    "SELECT 1 FROM virtual_aliases WHERE source = %s LIMIT 1", (destination, destination)) is None:
+            if self._would_bounce(cur, destination):
                 raise ValidationError({"destination": f"{destination} is in a domain served here but is neither a "
                                                       "mailbox nor an alias: mail to it would bounce"})
             if self._one(cur, "SELECT id FROM virtual_aliases WHERE source = %s AND destination = %s",

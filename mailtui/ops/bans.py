@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from mailtui.errors import MailtuiError, ValidationError
+from mailtui.errors import MailtuiError, NotFound, ValidationError
 from mailtui.install import state as install_state
 from mailtui.model import validate
 from mailtui.system import fail2ban
@@ -58,7 +58,7 @@ def unban(address: str, jail: str | None = None) -> list[str]:
     """Lift the ban of `address` (in `jail`, or in every jail that bans it); return those jails.
 
     The address (and jail) are checked before anything runs: ValidationError naming the field. An address
-    banned nowhere (or not in that jail) is a MailtuiError and nothing is changed."""
+    banned nowhere (or not in that jail) is NotFound (the ban named does not exist) and nothing is changed."""
     problem = validate.ip_address_problem(address)
     if problem:
         raise ValidationError({"address": problem})
@@ -75,5 +75,5 @@ def unban(address: str, jail: str | None = None) -> list[str]:
             lifted.append(name)
     if not lifted:
         where = f"in the jail {jail}" if jail is not None else "in any jail"
-        raise MailtuiError(f"{address} is not banned {where}")
+        raise NotFound(f"{address} is not banned {where}", "address")
     return lifted

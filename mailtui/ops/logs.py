@@ -15,7 +15,7 @@ from pathlib import Path
 from mailtui import paths
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.stack import journal, logfile, logparse
-from mailtui.stack.logparse import JourneyMatcher, LogEvent
+from mailtui.stack.logparse import JourneyMatcher, LogEvent, ProbeMarker
 
 JOURNEY_WINDOW = 20_000  # lines searched past the oldest line of a queue id before giving up
 JOURNAL_FILTERED_LINES = 10_000  # journal records read when filtering (it cannot be searched backwards)
@@ -64,6 +64,8 @@ def _checked(query: LogQuery) -> LogSource:
     if query.problems():
         raise ValidationError(query.problems())
     src = source(query)
+    if query.file and src.path is not None and not src.path.exists():  # a path typed wrong: invalid input
+        raise ValidationError({"--file": f"{src.path} does not exist"})
     if src.journal and not journal.journal_available():
         raise MailtuiError("there is no systemd journal on this machine")
     return src
@@ -104,39 +106,44 @@ def _last_matching(path: Path, query: LogQuery, end: int | None = None) -> list[
 
 
 def read(query: LogQuery) -> list[LogEvent]:
-    """The last `query.lines` lines that match (searching a file backwards: instant on a large log)."""
+    """The last `query.lines` lines that match (searching a file backwards: instant on a large log), the
+    probes' lines marked (LogEvent.probe)."""
     src = _checked(query)
     if src.path is None:
         matcher = JourneyMatcher(query.grep, query.queue_id)
+        marker = ProbeMarker()
         n = max(query.lines, JOURNAL_FILTERED_LINES) if (query.grep or query.queue_id) else query.lines
-        found = [out for event in journal.journal_lines(n) for out in matcher.feed(event)]
+        found = [out for event in journal.journal_lines(n) for out in matcher.feed(marker.mark(event))]
         return found[-query.lines:] if query.lines > 0 else []
     if not src.path.exists():
         raise MailtuiError(f"there is no mail log at {src.path} (and no systemd journal to read instead)")
-    return _last_matching(src.path, query)
+    return ProbeMarker().mark_all(_last_matching(src.path, query))
 
 
 def follow(query: LogQuery, stop: Callable[[], bool] | None = None) -> Iterator[LogEvent]:
     """The last `query.lines` matching lines, then every new matching line (through rotation and
-    truncation) until stop() is true. Lines that are not syslog lines come as outcome "info" events."""
+    truncation) until stop() is true. Lines that are not syslog lines come as outcome "info" events; the
+    probes' lines are marked (LogEvent.probe)."""
     src = _checked(query)
     matcher = JourneyMatcher(query.grep, query.queue_id)
+    marker = ProbeMarker()
     if src.path is None:
         n = max(query.lines, JOURNAL_FILTERED_LINES) if (query.grep or query.queue_id) else query.lines
         for event in journal.journal_lines(n, follow=True, stop=stop):
-            yield from matcher.feed(event)
+            yield from matcher.feed(marker.mark(event))
         return
     path = src.path
     if query.grep or query.queue_id:  # first the last N matching lines, then every line after them
         end = path.stat().st_size if path.exists() else None
         for event in _last_matching(path, query, end) if end is not None else []:
+            event = marker.mark(event)
             matcher.seen(event)
             yield event
         lines: Iterable[str] = logfile.follow(path, from_end_lines=0, start=end, stop=stop)
     else:
         lines = logfile.follow(path, from_end_lines=query.lines, stop=stop)
     for line in lines:
-        yield from matcher.feed(logparse.parse_or_plain(line))
+        yield from matcher.feed(marker.mark(logparse.parse_or_plain(line)))
 
 
 def journey(events: Iterable[LogEvent], queue_id: str) -> list[LogEvent]:

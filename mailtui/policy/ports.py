@@ -11,6 +11,7 @@ from mailtui.model.answers import Answers
 
 Listener = Literal["postfix", "dovecot"]
 Tls = Literal["starttls", "implicit", "none"]
+Speaks = Literal["smtp", "imap", "pop3"]
 
 
 def _always(answers: Answers) -> bool:
@@ -36,6 +37,7 @@ class Port:
     used: Callable[[Answers], bool] = _always  # whether these answers use the port at all
     default: bool = True  # used by a new install's default answers (preflight checks it is free)
     protocol: str = "tcp"
+    speaks: Speaks = "smtp"  # the mail protocol on it (the checks greet it and leave as a client does)
 
     def describe(self) -> str:
         return f"{self.number} ({self.label})"
@@ -45,10 +47,11 @@ PORTS: tuple[Port, ...] = (
     Port(25, "SMTP", "postfix", "starttls", passwords=False, open=True),
     Port(587, "submission", "postfix", "starttls", passwords=True, open=True),
     Port(465, "submissions", "postfix", "implicit", passwords=True, open=True, used=_submissions),
-    Port(993, "IMAPS", "dovecot", "implicit", passwords=True, open=True),
-    Port(995, "POP3S", "dovecot", "implicit", passwords=True, open=True, used=_pop3, default=False),
-    Port(143, "IMAP without TLS", "dovecot", "none", passwords=False, open=False),
-    Port(110, "POP3 without TLS", "dovecot", "none", passwords=False, open=False, used=_pop3, default=False),
+    Port(993, "IMAPS", "dovecot", "implicit", passwords=True, open=True, speaks="imap"),
+    Port(995, "POP3S", "dovecot", "implicit", passwords=True, open=True, used=_pop3, default=False, speaks="pop3"),
+    Port(143, "IMAP without TLS", "dovecot", "none", passwords=False, open=False, speaks="imap"),
+    Port(110, "POP3 without TLS", "dovecot", "none", passwords=False, open=False, used=_pop3, default=False,
+         speaks="pop3"),
 )
 
 

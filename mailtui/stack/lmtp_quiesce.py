@@ -48,7 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mailtui import paths
-from mailtui.errors import MailtuiError
+from mailtui.errors import Busy
 from mailtui.system import atomic, files, services
 from mailtui.system.commands import run
 
@@ -344,8 +344,8 @@ def _locked(wait: float | None = LOCK_WAIT_SECONDS) -> Iterator[bool]:
     try:
         held, _ = wait_until(lambda: _try_lock(fd), wait or 0.0)
         if not held and wait is not None:
-            raise MailtuiError(f"another mailtui has been restarting or stopping Dovecot for over {wait:.0f} s "
-                               f"(it holds {paths.LMTP_LOCK}): try again when it is done")
+            raise Busy(f"another mailtui has been restarting or stopping Dovecot for over {wait:.0f} s "
+                       f"(it holds {paths.LMTP_LOCK}): try again when it is done")
         yield held
     finally:
         os.close(fd)  # releases the lock

@@ -7,6 +7,10 @@
   session id Dovecot returns to Postfix (`250 2.0.0 <rcpt> SESSION Saved`); `JourneyMatcher` does the same
   for a stream of lines as they come, `queue_id_of_session` the other way round.
 - `summary_per_minute(events)`: delivered / deferred / rejected / auth-failure counts per minute.
+- Probe traffic: `probe` is set on a line of mailtui's own probes (`mailtui check`, the verify step, the round
+  trip; policy/probe.py): the probe address as the client, the probe's EHLO name, the round trip's
+  Message-ID. `ProbeMarker` carries the mark on to the lines of the same queue id or Dovecot session that
+  name none of these (a probe message's qmgr and lmtp lines, its IMAP session's logout).
 
 Where the lines come from: stack/logfile.py (the file) and stack/journal.py (systemd's journal).
 """
@@ -16,12 +20,15 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+from mailtui.policy import probe
 
 OUTCOMES = ("delivered", "deferred", "bounced", "rejected", "auth-failure", "login", "error", "info")
 SUMMARY_OUTCOMES = ("delivered", "deferred", "rejected", "auth-failure")
 DOVECOT_HELD = 5_000  # Dovecot LMTP lines a JourneyMatcher holds back (they come before Postfix's)
+PROBES_REMEMBERED = 1_000  # queue ids and Dovecot sessions of probes a ProbeMarker remembers
 
 @dataclass(frozen=True, slots=True)
 class LogEvent:
@@ -36,6 +43,7 @@ class LogEvent:
     raw: str
     session_id: str | None = None  # Dovecot session (its LMTP lines; Postfix's lmtp reply names it)
     message_id: str | None = None  # cleanup's message-id=<…>, Dovecot's msgid=<…>
+    probe: bool = False  # a line of mailtui's own probes (policy/probe.py), not of the server's users
 
 
 # ---------------------------------------------------------------- parsing
@@ -59,6 +67,14 @@ _SASL_FAIL = re.compile(r"SASL \S+ authentication failed")
 _ERROR_WORD = re.compile(r"(?:^|: )(?:warning|error|fatal|panic):", re.I)
 _USER = re.compile(r"\buser=<([^>]*)>")
 _STATUS_OUTCOME = {"sent": "delivered", "deferred": "deferred", "bounced": "bounced", "expired": "bounced"}
+# A probe's line: its client address (Postfix "name[127.0.0.2]", Dovecot "rip=127.0.0.2", auth's
+# "sql(user,127.0.0.2,…)"), its EHLO name (helo=<…> of a rejection), the round trip's Message-ID.
+_PROBE = re.compile(
+    r"(?<![\w.])" + re.escape(probe.SOURCE_ADDRESS) + r"(?![\w.])"
+    + "|helo=<" + re.escape(probe.EHLO_NAME) + ">"
+    + "|@" + re.escape(probe.MESSAGE_ID_DOMAIN) + ">"
+)
+_SESSION_FIELD = re.compile(r"\bsession=<([^>]+)>")
 
 
 def _bsd_time(m: re.Match[str], now: datetime) -> datetime | None:
@@ -101,7 +117,17 @@ def parse_line(line: str, *, now: datetime | None = None) -> LogEvent | None:
     return parse_tagged(raw, ts, m["host"], m["rest"])
 
 
+def is_probe_text(text: str) -> bool:
+    """Does this log text name one of mailtui's probes (policy/probe.py)?"""
+    return _PROBE.search(text) is not None
+
+
 def parse_tagged(raw: str, ts: datetime | None, host: str, rest: str) -> LogEvent:
+    event = _parse_tagged(raw, ts, host, rest)
+    return replace(event, probe=True) if is_probe_text(event.message) else event
+
+
+def _parse_tagged(raw: str, ts: datetime | None, host: str, rest: str) -> LogEvent:
     t = _TAG.match(rest)
     if t is None:
         return LogEvent(ts, host, "", None, None, "info", None, rest, raw)
@@ -281,3 +307,36 @@ class JourneyMatcher:
             while len(self.held) > DOVECOT_HELD:
                 self.held.popitem(last=False)
         return []
+
+
+class ProbeMarker:
+    """Marks probe lines in a stream, in log order: a line is a probe's when it names a probe itself
+    (`LogEvent.probe` from the parser) or belongs to the queue id or Dovecot session of one that did — the
+    round trip's message through qmgr and lmtp, its IMAP session to the logout."""
+
+    def __init__(self) -> None:
+        self.queue_ids: OrderedDict[str, None] = OrderedDict()
+        self.sessions: OrderedDict[str, None] = OrderedDict()
+
+    def mark(self, event: LogEvent) -> LogEvent:
+        if event.probe:
+            self._remember(self.queue_ids, event.queue_id)
+            self._remember(self.sessions, event.session_id)
+            field = _SESSION_FIELD.search(event.message) if "session=<" in event.message else None
+            self._remember(self.sessions, field[1] if field else None)
+            return event
+        if (event.queue_id and event.queue_id in self.queue_ids) or \
+                (event.session_id and event.session_id in self.sessions):
+            return replace(event, probe=True)
+        return event
+
+    def mark_all(self, events: Iterable[LogEvent]) -> list[LogEvent]:
+        return [self.mark(e) for e in events]
+
+    @staticmethod
+    def _remember(seen: OrderedDict[str, None], key: str | None) -> None:
+        if key:
+            seen[key] = None
+            seen.move_to_end(key)
+            while len(seen) > PROBES_REMEMBERED:
+                seen.popitem(last=False)

@@ -1,28 +1,29 @@
 """Checks that prove the installed stack works: ports, TLS, logins, and that files holding secrets are
 private. Used by `mailtui check` and the install's verify step. Each check returns a `Check` with the
-reason when it fails."""
+reason when it fails. Every connection to the stack goes through stack/probe_client.py, which marks it as
+mailtui's (policy/probe.py) and leaves the way a client does."""
 
 from __future__ import annotations
 
 import grp
 import imaplib
 import os
+import poplib
 import pwd
 import smtplib
-import socket
 import ssl
 from pathlib import Path
 
 from mailtui import paths
 from mailtui.errors import MailtuiError
 from mailtui.model.answers import Answers
-from mailtui.policy import ports
+from mailtui.policy import ports, probe
 from mailtui.report import Check
-from mailtui.stack import lmtp_quiesce
+from mailtui.stack import lmtp_quiesce, probe_client
 from mailtui.system import fail2ban
 
 LISTEN_STATE = "0A"
-LOCALHOST = "127.0.0.1"
+LOCALHOST = probe.LOOPBACK
 
 
 def listening_ports() -> set[int]:
@@ -66,38 +67,38 @@ def _insecure_context() -> ssl.SSLContext:
 def starttls_check(port: int, host: str = LOCALHOST, timeout: float = 10) -> Check:
     name = f"STARTTLS offered on {port}"
     try:
-        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
-            smtp.ehlo("mailtui-check.invalid")
+        with probe_client.smtp(host, port, timeout=timeout) as smtp:  # leaves with QUIT
+            smtp.ehlo()
             if not smtp.has_extn("starttls"):
                 return Check(name, False, "the server does not offer STARTTLS")
             smtp.starttls(context=_insecure_context())
-            smtp.ehlo("mailtui-check.invalid")
+            smtp.ehlo()
             version = smtp.sock.version() if isinstance(smtp.sock, ssl.SSLSocket) else "?"
             return Check(name, True, version or "")
     except (OSError, smtplib.SMTPException) as exc:
         return Check(name, False, f"{type(exc).__name__}: {exc}")
 
 
-def implicit_tls_check(port: int, label: str, host: str = LOCALHOST, timeout: float = 10) -> Check:
+def implicit_tls_check(port: int, label: str, host: str = LOCALHOST, timeout: float = 10,
+                       speaks: probe_client.Speaks = "smtp") -> Check:
+    """TLS from the first byte: the greeting read over it, then a clean goodbye in the port's protocol."""
     name = f"TLS on {port} ({label})"
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw, \
-                _insecure_context().wrap_socket(raw, server_hostname=host) as tls:
-            banner = tls.recv(200).decode(errors="replace").strip()
-            return Check(name, True, f"{tls.version()}: {banner[:60]}")
-    except (OSError, ssl.SSLError) as exc:
+        version, banner = probe_client.tls_greeting(speaks, host, port, timeout=timeout, context=_insecure_context())
+        return Check(name, True, f"{version}: {banner.strip()[:60]}")
+    except (OSError, ssl.SSLError, smtplib.SMTPException, imaplib.IMAP4.error, poplib.error_proto) as exc:
         return Check(name, False, f"{type(exc).__name__}: {exc}")
 
 
 def tls_checks(answers: Answers) -> list[Check]:
-    return [starttls_check(p.number) if p.tls == "starttls" else implicit_tls_check(p.number, p.label)
+    return [starttls_check(p.number) if p.tls == "starttls" else implicit_tls_check(p.number, p.label, speaks=p.speaks)
             for p in ports.served(answers)]
 
 
 def imap_login_check(email: str, password: str, host: str = LOCALHOST, timeout: float = 10) -> Check:
     name = f"IMAPS login as {email}"
     try:
-        with imaplib.IMAP4_SSL(host, 993, ssl_context=_insecure_context(), timeout=timeout) as imap:
+        with probe_client.imaps(host, 993, timeout=timeout, context=_insecure_context()) as imap:
             imap.login(email, password)
             status, _ = imap.select("INBOX", readonly=True)
             return Check(name, status == "OK", "" if status == "OK" else f"SELECT INBOX said {status}")

@@ -1,6 +1,7 @@
 """The round trip: a real message over SMTP to a mailbox, read back over IMAPS (the wizard's Verify
 stage and `mailtui check --roundtrip`). It sends one message and deletes it again after reading it back;
-nothing else changes.
+nothing else changes. Its sessions and its message are marked as a probe's (policy/probe.py): the probe
+address and EHLO name (stack/probe_client.py), a Message-ID in the probe domain, the probe sender.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from email.utils import formatdate
 from pathlib import Path
 
 from mailtui import paths
+from mailtui.policy import probe
 from mailtui.report import Check
+from mailtui.stack import probe_client
 
 SMTP_PORT = 25
 IMAPS_PORT = 993
@@ -44,7 +47,7 @@ def _message(sender: str, to: str, marker: str) -> EmailMessage:
     msg["To"] = to
     msg["Subject"] = f"mailtui self-test {marker[:8]}"
     msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = f"<{marker}@mailtui.invalid>"
+    msg["Message-ID"] = f"<{marker}@{probe.MESSAGE_ID_DOMAIN}>"
     msg[MARK_HEADER] = marker
     msg.set_content("This message was sent by mailtui to prove that mail reaches this mailbox.\n"
                     f"It is deleted again once it has been read back.\nmarker: {marker}\n")
@@ -64,11 +67,11 @@ def _smtp_reply(code: int, message: bytes | str) -> str:
 
 def send(email: str, marker: str, *, host: str, timeout: float = CONNECT_TIMEOUT) -> tuple[Check, str | None]:
     """Hand the marked message to Postfix on port 25. Returns the check and Postfix's queue id."""
-    sender = f"mailtui-selftest@{email.rsplit('@', 1)[1]}"
+    sender = f"{probe.SENDER_LOCALPART}@{email.rsplit('@', 1)[1]}"
     msg = _message(sender, email, marker)
     try:
-        with smtplib.SMTP(host, SMTP_PORT, timeout=timeout) as smtp:
-            smtp.ehlo("mailtui-selftest.invalid")
+        with probe_client.smtp(host, SMTP_PORT, timeout=timeout) as smtp:  # leaves with QUIT
+            smtp.ehlo()
             code, reply = smtp.mail(sender)
             if code != 250:
                 return Check(ACCEPTED, False, f"MAIL FROM refused: {_smtp_reply(code, reply)}"), None
@@ -115,8 +118,8 @@ def read_back(email: str, password: str, marker: str, *, host: str, timeout: flo
     Returns (ok, reason-or-detail)."""
     deadline = clock() + timeout
     try:
-        imap = imaplib.IMAP4_SSL(host, IMAPS_PORT, ssl_context=_tls_context(),
-                                 timeout=min(CONNECT_TIMEOUT, max(timeout, 1.0)))
+        imap = probe_client.imaps(host, IMAPS_PORT, context=_tls_context(),
+                                  timeout=min(CONNECT_TIMEOUT, max(timeout, 1.0)))
     except (OSError, imaplib.IMAP4.error) as exc:
         return False, f"cannot connect to IMAPS {host}:{IMAPS_PORT}: {type(exc).__name__}: {exc}"
     try:
@@ -150,7 +153,7 @@ def read_back(email: str, password: str, marker: str, *, host: str, timeout: flo
             imap.logout()
 
 
-def roundtrip(email: str, password: str, *, host: str = "127.0.0.1", timeout: float = 60,
+def roundtrip(email: str, password: str, *, host: str = probe.LOOPBACK, timeout: float = 60,
               cleanup: bool = True) -> list[Check]:
     """Send a uniquely marked message over SMTP (port 25; this machine is in mynetworks) to `email`,
     then read it back over IMAPS as email/password. Two checks: accepted, then delivered (with the

@@ -6,7 +6,8 @@ services, SQL objects, packages, …). Everything else is derived from that one 
   plan()   -> the resources not yet in place, each as a Change (with a diff) — the preview / --dry-run
   apply()  -> brings each pending resource into place (idempotent: nothing pending, nothing done),
               then restarts the step's service if anything changed, or starts it if it is down
-  verify() -> one Check per resource (in place or not) plus the step's own functional checks
+  verify() -> one Check per resource (in place or not; when not, the Change it would take is the Check's
+              drift, never its name) plus the step's own functional checks
 
 so "what would change" and "is it in place" can never disagree.
 """
@@ -39,6 +40,9 @@ class Context:
         return StepEmitter(self.emit, step)
 
 
+NOT_IN_PLACE = "not as the install sets it up"
+
+
 class Resource(ABC):
     """One declared piece of state."""
 
@@ -57,6 +61,8 @@ class Resource(ABC):
         """Bring the resource into place. Only called when pending() returned a Change."""
 
     def describe(self) -> str:
+        """What is checked, as a noun ("file /etc/…", "ufw enabled"): the name of its Check in `mailtui
+        check`. Never the action that would put it in place (that is the pending Change's summary)."""
         return f"{self.kind} {self.target}"
 
 
@@ -129,11 +135,15 @@ class Step(ABC):
         checks = []
         for resource in self.resources(ctx):
             change = resource.pending(ctx)
-            checks.append(Check(resource.describe(), change is None, change.summary if change else ""))
+            if change is None:
+                checks.append(Check(resource.describe(), True))
+            else:
+                checks.append(Check(resource.describe(), False, NOT_IN_PLACE, drift=change.summary))
 
         for name in self.services_for(ctx):
             running = services.is_running(name)
-            checks.append(Check(f"service {name} running", running, "" if running else f"{name} is not running"))
+            checks.append(Check(f"service {name} running", running, "" if running else f"{name} is not running",
+                                drift="" if running else f"start {name}"))
         checks.extend(self.functional_checks(ctx))
         return checks
 

@@ -184,13 +184,15 @@ class SystemUserResource:
 
 @dataclass
 class CommandResource:
-    """A command that creates something, run only while `creates` says it is missing."""
+    """A command that creates something, run only while `is_done` says it is missing. `summary` is the
+    action (the plan's line); `checks` what is in place once it ran (the line `mailtui check` prints)."""
 
     argv: list[str]
     summary: str
     is_done: Callable[[], bool]
     name: str = ""
     show_output: bool = True  # False: output shown only when the command fails (e.g. openssl's progress dots)
+    checks: str = ""
 
     kind = "command"
 
@@ -199,7 +201,7 @@ class CommandResource:
         return self.name or " ".join(self.argv)
 
     def describe(self) -> str:
-        return self.summary
+        return self.checks or f"{self.name or self.target} in place"
 
     def pending(self, ctx: Context) -> Change | None:
         if self.is_done():

@@ -103,10 +103,12 @@ class TlsStep(Step):
                 self_signed_command(a.hostname),
                 f"create a self-signed certificate for {a.hostname} (valid {CERT_DAYS} days)",
                 lambda: self_signed_ok(a.hostname), name=paths.SELF_SIGNED_CERT, show_output=False,
+                checks=f"self-signed certificate {paths.SELF_SIGNED_CERT} for {a.hostname}, unexpired, with its key",
             ))
             res.append(CommandResource(
                 ["chmod", "0600", paths.SELF_SIGNED_KEY], f"make {paths.SELF_SIGNED_KEY} readable by root only",
                 lambda: _mode_is(paths.SELF_SIGNED_KEY, 0o600), name=paths.SELF_SIGNED_KEY,
+                checks=f"private key {paths.SELF_SIGNED_KEY} mode 0600",
             ))
         dh = dh_file(ctx)
         if dh == paths.GENERATED_DH:
@@ -114,6 +116,7 @@ class TlsStep(Step):
                 ["openssl", "dhparam", "-out", paths.GENERATED_DH, "2048"],
                 "generate 2048-bit DH parameters for Dovecot 2.3 (takes a few seconds)",
                 lambda: os.path.exists(paths.GENERATED_DH), name=paths.GENERATED_DH, show_output=False,
+                checks=f"DH parameters {paths.GENERATED_DH} present",
             ))
         return res
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from mailtui.errors import CommandFailed, MailtuiError, ValidationError
+from mailtui.errors import CommandFailed, MailtuiError, NotFound, ValidationError
 from mailtui.system.commands import Result, run, which
 
 QUEUES = ("active", "deferred", "hold", "incoming", "maildrop")
@@ -133,8 +133,8 @@ def _postsuper(flag: str, queue_id: str, what: str, *extra: str) -> str:
     output = _run(["postsuper", flag, queue_id, *extra], f"{what} {queue_id}").output
     if queue_id != "ALL" and queue_id not in output:
         # postsuper says nothing (and exits 0) when no message matched.
-        raise MailtuiError(f"could not {what} {queue_id}: no such message in the queue"
-                           + (" on hold" if flag == "-H" else ""))
+        raise NotFound(f"could not {what} {queue_id}: no such message in the queue"
+                       + (" on hold" if flag == "-H" else ""), "queue id")
     return output
 
 

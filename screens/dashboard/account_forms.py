@@ -8,6 +8,7 @@ from typing import Any
 from mailtui.screens.dashboard.common import error_text
 from mailtui.screens.dashboard.import_report import ImportReportScreen
 from mailtui.screens.widgets.fields import PASSWORDS_DIFFER, FieldRow, PasswordPair
+from mailtui.screens.widgets.toggles import Checkbox
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,6 +18,7 @@ from textual.widgets import Button, Input, Static
 
 from mailtui.api.operations import Operations
 from mailtui.errors import ValidationError
+from mailtui.model.defaults import ROLE_ADDRESSES
 
 
 class AccountForm(ModalScreen[str | None]):
@@ -39,13 +41,16 @@ class AccountForm(ModalScreen[str | None]):
             yield Static(self.title_text, classes="pane-title")
             if self.note:
                 yield Static(self.note, classes="why")
-            yield from self.rows
-            yield from self.extra()
+            yield from self.body()
             yield Static("", id="form-error", classes="form-error")
             with Horizontal(classes="buttons"):
                 yield from self.extra_buttons()
                 yield Button(self.ok_label, id="form-ok", variant="primary", compact=True)
                 yield Button("Cancel", id="form-cancel", compact=True)
+
+    def body(self) -> ComposeResult:
+        yield from self.rows
+        yield from self.extra()
 
     def extra(self) -> ComposeResult:
         yield from ()
@@ -75,7 +80,7 @@ class AccountForm(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
-        inputs = [row.input for row in self.rows]
+        inputs = [row.input for row in self.rows if not row.disabled]
         if event.input in inputs and event.input is not inputs[-1]:
             inputs[inputs.index(event.input) + 1].focus()
         else:
@@ -122,12 +127,63 @@ class AccountForm(ModalScreen[str | None]):
 
 
 class AddDomainForm(AccountForm):
+    """A new domain, and (on by default) its RFC 2142 role addresses postmaster@ and abuse@ as aliases of a
+    mailbox, so bounces and complaints reach a person."""
+
     def __init__(self, ops: Operations) -> None:
-        super().__init__(ops, "Add a domain", [FieldRow("Domain", "name", placeholder="example.org")],
-                         "Mail for every address of the domain is then accepted here.")
+        self.domain_row = FieldRow("Domain", "name", placeholder="example.org")
+        self.role_row = FieldRow("Role aliases to", "role_aliases_to",
+                                 placeholder="a mailbox here, or an address outside")
+        super().__init__(ops, "Add a domain", [self.domain_row, self.role_row],
+                         "Only its mailboxes and aliases receive mail: other addresses of the domain are refused "
+                         "(550). Then publish its DNS records (the DNS tab, F7).")
+
+    def body(self) -> ComposeResult:
+        yield self.domain_row
+        yield Checkbox(f"Add {' and '.join(f'{r}@' for r in ROLE_ADDRESSES)} as aliases (RFC 2142)", True,
+                       id="cb-roles", compact=True)
+        yield self.role_row
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.suggest_target()
+
+    @work(thread=True, group="role-target")
+    def suggest_target(self) -> None:
+        """The first mailbox, as where role mail goes unless the operator types another address."""
+        try:
+            first = self.ops.list_users(limit=1)
+        except Exception:  # noqa: BLE001 - only a suggestion: the field stays empty
+            return
+        if first:
+            self.app.call_from_thread(self._suggest, first[0].email)
+
+    def _suggest(self, email: str) -> None:
+        if not self.role_row.value:
+            self.role_row.value = email
+
+    @on(Checkbox.Changed, "#cb-roles")
+    def roles_switched(self, event: Checkbox.Changed) -> None:
+        self.role_row.disabled = not event.value
+        self.role_row.show_error(None)
+
+    def values(self) -> dict[str, str]:
+        values = super().values()
+        if not self.query_one("#cb-roles", Checkbox).value:
+            values.pop("role_aliases_to")
+        return values
+
+    def local_problems(self, values: dict[str, str]) -> dict[str, str]:
+        if "role_aliases_to" in values and not values["role_aliases_to"].strip():
+            return {"role_aliases_to": "is empty: give the mailbox that receives postmaster@ and abuse@ mail, "
+                                       "or untick the box"}
+        return {}
 
     def apply(self, values: dict[str, str]) -> str:
-        return f"Added the domain {self.ops.add_domain(values['name'])}"
+        target = values.get("role_aliases_to")
+        name = self.ops.add_domain(values["name"], target)
+        roles = f"; {' and '.join(f'{r}@{name}' for r in ROLE_ADDRESSES)} go to {target}" if target else ""
+        return f"Added the domain {name}{roles}. Publish its DNS records: the DNS tab (F7)."
 
 
 class AddAliasForm(AccountForm):

@@ -18,6 +18,8 @@ from textual.widgets import Button
 from mailtui.api.types import RemovalSummary
 from mailtui.errors import ValidationError
 
+# How many aliases the remove-mailbox confirmation names before an ellipsis.
+ALIASES_NAMED = 5
 
 class AccountsPanel(AccountsView):
     """The accounts view with its actions."""
@@ -91,16 +93,7 @@ class AccountsPanel(AccountsView):
         if key is None:
             return
         if self.view == "mailboxes":
-            def answered(choice: str | None) -> None:
-                if choice in ("keep", "delete"):
-                    self.run_change(lambda: self._remove_user(key, choice == "delete"))
-
-            self.app.push_screen(Confirm(
-                f"Remove the mailbox {key}?",
-                "Its login stops working and aliases pointing to it go too.\n"
-                "Keep its mail on disk (the maildir), or delete it as well?",
-                [("keep", "Remove, keep mail", "warning"), ("delete", "Remove and delete mail", "error")]),
-                answered)
+            self.preview_mailbox(key)
         elif self.view == "aliases":
             source, destination = key.split("\n", 1)
 
@@ -112,6 +105,33 @@ class AccountsPanel(AccountsView):
                                          [("remove", "Remove", "error")]), answered_alias)
         else:
             self.preview_domain(key)
+
+    @work(thread=True, group="accounts-preview")
+    def preview_mailbox(self, email: str) -> None:
+        """The aliases that deliver to the mailbox (they go with it), named in the confirmation."""
+        try:
+            rows = self.ops.list_aliases(email, limit=ALIASES_NAMED + 50)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, error_text(exc), title="Not changed", severity="error")
+            return
+        sources = [row.source for row in rows if row.destination == email]
+        self.app.call_from_thread(self._confirm_mailbox, email, sources)
+
+    def _confirm_mailbox(self, email: str, alias_sources: list[str]) -> None:
+        if alias_sources:
+            named = ", ".join(alias_sources[:ALIASES_NAMED]) + ("…" if len(alias_sources) > ALIASES_NAMED else "")
+            aliases = f"These aliases stop delivering to it (their rows to it go too): {named}."
+        else:
+            aliases = "No alias delivers to it."
+        message = f"Its login stops working. {aliases}\nKeep its mail on disk (the maildir), or delete it as well?"
+
+        def answered(choice: str | None) -> None:
+            if choice in ("keep", "delete"):
+                self.run_change(lambda: self._remove_user(email, choice == "delete"))
+
+        self.app.push_screen(Confirm(
+            f"Remove the mailbox {email}?", message,
+            [("keep", "Remove, keep mail", "warning"), ("delete", "Remove and delete mail", "error")]), answered)
 
     def _remove_user(self, email: str, delete: bool) -> str:
         summary = self.ops.remove_user(email)

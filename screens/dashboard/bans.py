@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
 from mailtui.api.operations import Operations
-from mailtui.api.types import Ban, JailStatus
+from mailtui.api.types import NEVER_BANNED, Ban, JailStatus
 from mailtui.format import clip, human_age
 
 TIME_FORMAT = "%b %d %H:%M"  # "Nov 25 14:02"
@@ -58,6 +58,10 @@ def ban_key(ban: Ban) -> str:
     return f"{ban.jail}\t{ban.address}"
 
 
+# Why the Mail log can count failed logins that no jail counts: fail2ban ignores these addresses.
+NEVER_BANNED_NOTE = f"Never banned nor counted here: {', '.join(NEVER_BANNED)} and [security] ignore"
+
+
 def jail_line(jail: JailStatus) -> str:
     """'dovecot        failed 3 now / 41 total   banned 1 now / 9 total'."""
     return (f"{jail.name:<14} failed {jail.currently_failed} now / {jail.total_failed} total   "
@@ -89,7 +93,7 @@ class BansPanel(ActionTablePanel):
     }
     BansPanel #bans-jails {
         height: auto;
-        max-height: 4;
+        max-height: 6;
         color: $text-muted;
     }
     BansPanel #bans-unavailable {
@@ -222,7 +226,7 @@ class BansPanel(ActionTablePanel):
             self.bans.setdefault(ban_key(ban), ban)
         self.loaded = True
         self.query_one("#bans-jails", Static).update(
-            Text("\n".join(jail_line(j) for j in jails)) if jails
+            Text("\n".join([*(jail_line(j) for j in jails), NEVER_BANNED_NOTE])) if jails
             else Text("fail2ban runs, but no jail is active", style="yellow"))
         status.update(Text(bans_summary(list(self.bans.values()))))
         self._fill()

@@ -42,7 +42,7 @@ class JourneyScreen(ModalScreen[None]):
     }
     JourneyScreen #journey-detail {
         height: auto;
-        max-height: 4;
+        max-height: 8;  /* a whole lmtp or smtp delivery line (~250 characters) at 80 columns, and the rule */
         border-top: solid $primary 50%;
     }
     JourneyScreen #journey-note {

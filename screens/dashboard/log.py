@@ -9,6 +9,8 @@
 - Following: new lines scroll into view only while the cursor sits on the newest line. Space/p pauses
   (new lines are kept and counted, the view stays put); End/G shows the newest and follows again.
 - Enter opens one message's journey (`ops.journey`): its Postfix lines and Dovecot's LMTP delivery.
+- mailtui's own probes (`mailtui check`, the verify step, the round trip: `LogEvent.probe`) are folded away
+  by default — the status line counts them — and t shows them, dimmed.
 - The summary on top: per-minute counts of the last 30 minutes as sparklines (`ops.log_summary`,
   recomputed at most every SUMMARY_EVERY seconds, in a thread).
 """
@@ -50,16 +52,7 @@ SUMMARY_ROWS = (("delivered", "delivered"), ("deferred", "deferred"), ("rejected
                 ("auth-failure", "auth fail"))
 
 
-# ---------------------------------------------------------------- one line as text
-
-
-# ---------------------------------------------------------------- the lines view
-
-
-# ---------------------------------------------------------------- one message's journey
-
-
-# ---------------------------------------------------------------- the panel
+# ---------------------------------------------------------------- the panel (its lines: log_lines.py)
 
 class MailLogPanel(Vertical):
     """The Mail log tab. Starts following when first shown (not while the operator works in another tab)."""
@@ -69,6 +62,7 @@ class MailLogPanel(Vertical):
         Binding("space,p", "toggle_pause", "Pause"),
         Binding("end,G", "newest", "Newest"),
         Binding("enter", "journey", "Journey"),
+        Binding("t", "toggle_probes", "Probe lines", show=False),
         Binding("home,g", "oldest", "Oldest line", show=False),
         Binding("escape", "focus_list", "Back to the lines", show=False),
     ]
@@ -131,6 +125,8 @@ class MailLogPanel(Vertical):
         self.base = 0  # seq of buffer[0]
         self.total = 0  # events received so far (the seq of the next one)
         self.needle = ""  # the applied filter, lower case
+        self.show_probes = False  # mailtui's own probe lines: folded away unless asked for (t)
+        self.probes_kept = 0  # probe lines in the buffer
         self.paused = False
         self.paused_at = 0  # seq of the first event received while paused
         self.pending_new = 0  # events matching the filter received while paused
@@ -220,8 +216,10 @@ class MailLogPanel(Vertical):
         start = self.total
         self.buffer.extend(batch)
         self.total += len(batch)
+        self.probes_kept += sum(1 for e in batch if e.probe)
         excess = len(self.buffer) - BUFFER_MAX
         if excess > 0:
+            self.probes_kept -= sum(1 for e in self.buffer[:excess] if e.probe)
             del self.buffer[:excess]
             self.base += excess
         lines = self.lines
@@ -238,6 +236,8 @@ class MailLogPanel(Vertical):
             self._refresh_summary()
 
     def _matches(self, event: Any) -> bool:
+        if event.probe and not self.show_probes:
+            return False
         return not self.needle or self.needle in event.raw.lower()
 
     def _check_source(self) -> None:
@@ -266,13 +266,20 @@ class MailLogPanel(Vertical):
         counts = f"{shown:,} of {kept:,} lines"
         if self.needle:
             counts += f" matching “{self.needle}”"
-        return " · ".join(part for part in (self.source, state, counts) if part)
+        probes = ""
+        if self.probes_kept:
+            probes = f"{self.probes_kept:,} probe lines {'dimmed' if self.show_probes else 'hidden'} (t)"
+        return " · ".join(part for part in (self.source, state, counts, probes) if part)
 
     def empty_text(self) -> str:
         if self.lines.lines:
             return ""
         if self.buffer:
-            return f"no line matches “{self.needle}”" if self.needle else "no lines to show"
+            if self.needle:
+                return f"no line matches “{self.needle}”"
+            if self.probes_kept and not self.show_probes:
+                return "only mailtui's own probe lines so far (its checks): t shows them"
+            return "no lines to show"
         if self.ended:
             return self.ended
         if self.source_missing:
@@ -377,6 +384,11 @@ class MailLogPanel(Vertical):
     def action_focus_list(self) -> None:
         """Back from the filter box to the lines (Esc)."""
         self.lines.focus()
+
+    def action_toggle_probes(self) -> None:
+        """Show (dimmed) or hide the lines of mailtui's own probes, e.g. `mailtui check` (t)."""
+        self.show_probes = not self.show_probes
+        self._apply_filter()
 
     def action_pause(self) -> None:
         """Stop the view from moving; new lines are kept and counted."""

@@ -61,9 +61,9 @@ def line_columns(event: Any) -> tuple[str, str, str, str]:
 
 
 def event_text(event: Any) -> Text:
-    """One log line as shown: the time dimmed, the rest in its outcome's colour."""
+    """One log line as shown: the time dimmed, the rest in its outcome's colour (a probe's line all dim)."""
     stamp, service, qid, message = line_columns(event)
-    style = OUTCOME_STYLES.get(event.outcome, "")
+    style = "dim" if getattr(event, "probe", False) else OUTCOME_STYLES.get(event.outcome, "")
     text = Text(no_wrap=True, end="")
     text.append(stamp, "dim")
     text.append(f" {service} {qid} {message}", style)

@@ -45,7 +45,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog", id="help"):
             yield Static(self.title_text, classes="pane-title")
             with VerticalScroll(id="help-scroll"):
-                yield Static(self.text, id="help-text")
+                yield Static(self.text, id="help-text", markup=False)  # help may show [brackets]
             yield Button("Close", id="help-close", variant="primary", compact=True)
 
     def on_button_pressed(self, _event: Button.Pressed) -> None:

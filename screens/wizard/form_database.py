@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mailtui.screens.widgets.fields import FieldRow, int_problem
+from mailtui.screens.widgets.toggles import Checkbox
 from mailtui.screens.wizard.form import (
     FormPane,
     optional_check,
@@ -12,7 +13,7 @@ from mailtui.screens.wizard.form import (
 )
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Checkbox, Static
+from textual.widgets import Static
 
 from mailtui.api.types import Preflight
 from mailtui.model import validate

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from mailtui.screens.widgets.toggles import Checkbox
 from mailtui.screens.wizard.form import FormPane
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Checkbox, Static
+from textual.widgets import Static
 
 from mailtui.api.types import Preflight
 from mailtui.model.answers import Answers

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mailtui.screens.widgets.fields import FieldRow, int_problem
+from mailtui.screens.widgets.toggles import Checkbox
 from mailtui.screens.wizard.form import (
     FormPane,
 )
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Checkbox, Static
+from textual.widgets import Static
 
 from mailtui.api.types import Preflight
 from mailtui.model import validate
@@ -50,7 +51,8 @@ class FirewallForm(FormPane):
     def update_rules(self, a: Answers) -> None:
         ports = [("SSH", self.field_for("firewall.ssh_port").value or "?")]  # type: ignore[union-attr]
         ports += [(label, str(port)) for port, label in self.ops.mail_ports(a)]
-        rules = "\n".join(f"  allow {p}/tcp  {label}" for label, p in ports)
+        width = max(len(f"{p}/tcp") for _, p in ports)
+        rules = "\n".join(f"  allow {f'{p}/tcp':<{width}}  {label}" for label, p in ports)  # in columns
         self.query_one("#fw-rules", Static).update(
             f"Rules it adds{getattr(self, 'detected', '')}:\n{rules}\n{getattr(self, 'ufw', '')}".rstrip())
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from mailtui.screens.widgets.fields import FieldRow
+from mailtui.screens.widgets.toggles import Checkbox
 from mailtui.screens.wizard.brute_force import protection_line
 from mailtui.screens.wizard.form import (
     SECURITY_FIELDS,
@@ -15,7 +16,7 @@ from mailtui.screens.wizard.form import (
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Checkbox, Static
+from textual.widgets import Static
 
 from mailtui.api.types import Preflight
 from mailtui.model import validate

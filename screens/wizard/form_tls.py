@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mailtui.screens.widgets.fields import FieldRow
+from mailtui.screens.widgets.toggles import RadioButton
 from mailtui.screens.wizard.form import (
     FormPane,
     path_check,
 )
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import RadioButton, RadioSet
+from textual.widgets import RadioSet
 
 from mailtui.api.types import Preflight
 from mailtui.model.answers import Answers

@@ -114,7 +114,10 @@ class UsersForm(FormPane):
         postmaster@ and abuse@ follow (an edited target stays as typed)."""
         if event.row.key != "users[0].email":
             return
-        old, new = getattr(self, "email_seen", ""), event.value.strip()
+        new = event.value.strip()
+        if not new:
+            return  # the field emptied to type a new address: the targets wait for it
+        old = getattr(self, "email_seen", "")
         self.email_seen = new
         if not old or old == new:
             return

@@ -5,6 +5,7 @@ where n/p go on to the next/previous diff); Tab reaches the buttons."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from mailtui.screens.wizard.brute_force import protection_text
@@ -13,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, OptionList, Static
@@ -41,11 +43,14 @@ class PlanResult:
 
 
 class ReviewPane(Vertical):
+    BINDINGS = [Binding("r", "recompute", "Recompute")]
+
     class Ready(Message):
-        def __init__(self, result: PlanResult | None, error: str = "") -> None:
+        def __init__(self, result: PlanResult | None, error: str = "", kept_since: str = "") -> None:
             super().__init__()
             self.result = result
             self.error = error
+            self.kept_since = kept_since  # the plan made then, reused: nothing changed since
 
     class Confirmed(Message):
         def __init__(self, result: PlanResult) -> None:
@@ -70,6 +75,9 @@ class ReviewPane(Vertical):
         self.banner = ""
         self.entries: list[DiffEntry] = []
         self.entry_of_option: dict[int, int] = {}  # option index -> its diff in entries
+        self.answers: Answers | None = None
+        # The last plan: (answers, plan_inputs(), result, when). Kept while neither changes.
+        self.kept: tuple[Answers, str, PlanResult, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Review: what will change", classes="pane-title")
@@ -81,7 +89,10 @@ class ReviewPane(Vertical):
             yield Button("Confirm & install", id="review-confirm", variant="primary", compact=True,
                          disabled=True)
 
-    def load(self, answers: Answers, banner: str = "") -> None:
+    def load(self, answers: Answers, banner: str = "", *, fresh: bool = False) -> None:
+        """Show the plan for these answers: the one made last time when the answers and the files it read
+        are unchanged (unless `fresh`), else a new one."""
+        self.answers = answers
         self.result = None
         self.banner = banner
         self.query_one("#review-confirm", Button).disabled = True
@@ -89,11 +100,21 @@ class ReviewPane(Vertical):
             (banner + "\n" if banner else "") + "Working out what would change (nothing is changed)…")
         self.query_one("#review-steps", OptionList).clear_options()
         self.entries, self.entry_of_option = [], {}
-        self.make_plan(answers)
+        self.make_plan(answers, fresh)
+
+    def action_recompute(self) -> None:
+        if self.answers is not None:
+            self.load(self.answers, self.banner, fresh=True)
 
     @work(thread=True, exclusive=True, group="plan")
-    def make_plan(self, answers: Answers) -> None:
+    def make_plan(self, answers: Answers, fresh: bool = False) -> None:
         try:
+            inputs = self.ops.plan_inputs()
+            kept = self.kept
+            if not fresh and kept is not None and kept[0] == answers and kept[1] == inputs:
+                self.post_message(self.Ready(kept[2], kept_since=kept[3]))
+                return
+            self.kept = None
             prepared = self.ops.prepare(answers)
             plan = self.ops.plan(prepared)
             pending = self.ops.pending_packages(prepared)
@@ -104,7 +125,9 @@ class ReviewPane(Vertical):
         except Exception as exc:  # shown on screen, in words
             self.post_message(self.Ready(None, str(exc) or type(exc).__name__))
             return
-        self.post_message(self.Ready(PlanResult(prepared, plan, pending)))
+        result = PlanResult(prepared, plan, pending)
+        self.kept = (answers, inputs, result, time.strftime("%H:%M:%S"))
+        self.post_message(self.Ready(result))
 
     def on_review_pane_ready(self, message: ReviewPane.Ready) -> None:
         summary = self.query_one("#review-summary", Static)
@@ -117,6 +140,8 @@ class ReviewPane(Vertical):
         lines = [self.banner] if self.banner else []
         lines.append(f"{total} change{'s' if total != 1 else ''} in {len(result.plan)} steps. "
                      "↑↓ move, Enter reads a diff (▸), Tab to the buttons.")
+        if message.kept_since:
+            lines.append(f"Worked out at {message.kept_since}; nothing changed since (r works it out again).")
         lines.append(f"Brute-force protection: {protection_text(result.answers.answers.security)}")
         if result.pending_packages:
             lines.append(f"Not installed yet: {', '.join(result.pending_packages)} — their stock files "

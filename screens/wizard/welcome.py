@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from mailtui.screens.widgets.toggles import Checkbox
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Static
+from textual.widgets import Button, Footer, Header, Static
 
 from mailtui.api.types import Preflight
 

@@ -34,8 +34,9 @@ DEFAULT_ANSWERS_PATH = "/root/mailtui-answers.toml"  # where "Save answers…" o
 
 class WizardScreen(Screen[None]):
     BINDINGS = [
-        Binding("pagedown", "next", "Next", priority=True),
+        # Back before Next, like the buttons: the footer keeps this order wherever the focus is.
         Binding("pageup", "back", "Back", priority=True),
+        Binding("pagedown", "next", "Next", priority=True),
     ]
 
     class PreflightReady(Message):

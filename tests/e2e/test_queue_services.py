@@ -111,9 +111,10 @@ def test_dovecot_down_defers_then_hold_release_flush_delivers(stack_restored: In
     assert wait_until("on hold", lambda: (m := find(inst, sender)) and m["queue"] == "hold")
     ok(inst, "queue", "release", qid)
     assert wait_until("released", lambda: (m := find(inst, sender)) and m["queue"] != "hold")
-    # Releasing again: it is not on hold any more, which is an error, not a silent success.
+    # Releasing again: it is not on hold any more — a queue id that names nothing held is invalid input
+    # (exit 2, naming the field), not a silent success.
     again = inst.mailtui("queue", "release", qid, check=False)
-    assert again.returncode == 1 and "no such message" in again.stderr, again
+    assert again.returncode == 2 and "no such message" in again.stderr and "queue id" in again.stderr, again
 
     ok(inst, "service", "start", "dovecot")
     ok(inst, "queue", "flush", qid)

@@ -115,11 +115,30 @@ def test_duplicates_and_missing_items(accounts: Accounts) -> None:
         accounts.remove_alias("nothing@example.org")
 
 
+def test_a_new_domain_gets_role_aliases_in_one_transaction(accounts: Accounts) -> None:
+    """RFC 2142: postmaster@ and abuse@ of a new domain reach a person; without a target, none are made."""
+    populate(accounts)
+    assert accounts.add_domain("New.Example", "alice@example.org") == "new.example"
+    assert {(a.source, a.destination) for a in accounts.list_aliases("new.example")} == {
+        ("postmaster@new.example", "alice@example.org"), ("abuse@new.example", "alice@example.org")}
+    accounts.add_domain("bare.example")
+    assert accounts.list_aliases("bare.example") == []
+    accounts.add_domain("fwd.example", "someone@elsewhere.test")  # a forward outside is fine
+    assert len(accounts.list_aliases("fwd.example")) == 2
+    with pytest.raises(ValidationError) as refused:
+        accounts.add_domain("other.example", "nobody@example.org")
+    assert set(refused.value.problems) == {"role_aliases_to"}
+    assert "other.example" not in {d.name for d in accounts.list_domains()}
+
+
 @pytest.mark.parametrize("call", [
     lambda a: a.add_domain("bad_domain"),
     lambda a: a.add_domain("mail.example.org"),  # the server's hostname
     lambda a: a.add_domain("example.org"),  # exists
     lambda a: a.add_user("dave@unknown.example", "dave-password"),  # domain not served
+    lambda a: a.add_domain("new.example", "missing@example.org"),  # role aliases to nothing: the domain not added
+    lambda a: a.add_domain("new.example", "admin@new.example"),  # role aliases into the new, empty domain
+    lambda a: a.add_domain("new.example", "not an address"),
     lambda a: a.add_user("dave@example.org", "short"),
     lambda a: a.add_user("dave..x@example.org", "dave-password"),
     lambda a: a.add_user_hash("dave@example.org", "$6$notahash"),

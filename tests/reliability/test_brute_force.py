@@ -201,13 +201,13 @@ def test_imap_brute_force_is_refused_and_unban_lifts_it(guarded: Guarded) -> Non
         connect_error(ip, port, attacker)
     imap_login(ip, guarded.benign, PASSWORD)
     smtp_auth(ip, guarded.benign, PASSWORD, send=True)
-    # Bad input changes nothing: exit 2 for a malformed address, 1 for an address banned nowhere.
+    # Bad input changes nothing: exit 2 naming the field, for a malformed address and for one banned nowhere.
     bad = guarded.inst.mailtui("bans", "unban", "198.19.1.999", check=False)
     assert bad.returncode == 2 and "address" in bad.stderr, bad
     bad_jail = guarded.inst.mailtui("bans", "unban", attacker, "--jail", "no;such", check=False)
     assert bad_jail.returncode == 2 and "jail" in bad_jail.stderr, bad_jail
     nowhere = guarded.inst.mailtui("bans", "unban", guarded.benign, check=False)
-    assert nowhere.returncode == 1 and "not banned" in nowhere.stderr, nowhere
+    assert nowhere.returncode == 2 and "not banned" in nowhere.stderr and "address" in nowhere.stderr, nowhere
     assert guarded.banned(attacker)
     connect_error(ip, 993, attacker)
     # Unban: A logs in again.

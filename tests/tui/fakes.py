@@ -239,6 +239,7 @@ class FakeEngine(ScriptedOperations):
         self.started: list[tuple[Answers, list[str] | None]] = []
         self.saved: list[tuple[Answers, Path]] = []
         self.plans: list[Answers] = []
+        self.disk = 0  # what plan_inputs() fingerprints: start_worker() changes it
         self.current: Run | None = None
         self.roundtrip_args: tuple[str, str] | None = None
         self.dns_written: list[tuple[DnsReport, Path]] = []
@@ -292,6 +293,9 @@ class FakeEngine(ScriptedOperations):
 
     # ------------------------------------------------------------ plan and install
 
+    def plan_inputs(self) -> str:
+        return f"disk-{self.disk}"  # a run (or a test) changes the machine: plans made before are stale
+
     def prepare(self, answers: Answers) -> CheckedAnswers:
         return CheckedAnswers(problems_mod.canonical(answers))
 
@@ -307,6 +311,7 @@ class FakeEngine(ScriptedOperations):
         return pending
 
     def start_worker(self, answers: CheckedAnswers, steps: Sequence[str] | None = None) -> int:
+        self.disk += 1
         self.started.append((answers.answers, list(steps) if steps is not None else None))
         self.current = self.runs.pop(0)
         self.state = State("running", 4242, T0, alive=True)
@@ -460,15 +465,20 @@ class FakeAccounts:
 
     # ------------------------------------------------------------ writes (validated like the engine)
 
-    def add_domain(self, name: str) -> str:
-        from mailtui.ops.account_types import AlreadyExists, checked_domain
+    def add_domain(self, name: str, role_aliases_to: str | None = None) -> str:
+        from mailtui.model.defaults import ROLE_ADDRESSES
+        from mailtui.ops.account_types import AlreadyExists, checked_domain, checked_email
 
         name = checked_domain(name)
+        if role_aliases_to is not None:
+            role_aliases_to = checked_email(role_aliases_to, "role_aliases_to")
         with self.lock:
-            self.calls.append(("add_domain", name))
+            self.calls.append(("add_domain", name, role_aliases_to))
             if name in self.domains:
                 raise AlreadyExists({"name": f"the domain {name} already exists"})
             self.domains.add(name)
+            if role_aliases_to is not None:
+                self.aliases |= {(f"{role}@{name}", role_aliases_to) for role in ROLE_ADDRESSES}
         return name
 
     def add_user(self, email: str, password: str) -> str:
@@ -651,8 +661,8 @@ class DashboardEngine(FakeEngine):
     def count_aliases(self, filter: str = "") -> int:
         return self._accounts().count_aliases(filter)
 
-    def add_domain(self, name: str) -> str:
-        return self._accounts().add_domain(name)
+    def add_domain(self, name: str, role_aliases_to: str | None = None) -> str:
+        return self._accounts().add_domain(name, role_aliases_to)
 
     def add_user(self, email: str, password: str) -> str:
         return self._accounts().add_user(email, password)

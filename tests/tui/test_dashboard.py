@@ -220,6 +220,8 @@ async def test_remove_mailbox_asks_first_and_cancel_keeps_it() -> None:
         await pilot.press("x")
         await wait_for(pilot, lambda: "Remove the mailbox admin@example.org?" in screen_text(app))
         assert "Keep its mail on disk" in screen_text(app)
+        named = {s for s, d in engine.accounts.aliases if d == "admin@example.org"}
+        assert named and all(source in screen_text(app) for source in named)  # the aliases that go with it
         await pilot.press("enter")  # the focused default is Cancel
         await pilot.pause()
         assert "admin@example.org" in engine.accounts.users
@@ -235,6 +237,7 @@ async def test_remove_mailbox_asks_first_and_cancel_keeps_it() -> None:
 
         await pilot.press("x")
         await wait_for(pilot, lambda: "Remove the mailbox bob@example.org?" in screen_text(app))
+        assert "No alias delivers to it." in screen_text(app)
         await pilot.click("#confirm-delete")
         await loaded(pilot, "rows 1–1 of 1")
         assert engine.deleted_maildirs == ["bob@example.org"]
@@ -280,17 +283,21 @@ async def test_add_domain_and_catch_all_alias_forwarding_outside() -> None:
         await view(pilot, "1", "rows 1–2 of 2")
         await pilot.press("n")
         await pilot.pause()
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#in-role_aliases_to", Input).value)
         await fill(pilot, "#in-name", "Example.COM")
+        await pilot.press("enter")  # on to "Role aliases to", which suggests the first mailbox
         await pilot.press("enter")
         await loaded(pilot, "rows 1–3 of 3")
         assert "example.com" in engine.accounts.domains
-        await view(pilot, "3", "rows 1–1 of 1")
+        first = engine.accounts.list_users(limit=1)[0].email
+        assert {("postmaster@example.com", first), ("abuse@example.com", first)} <= engine.accounts.aliases
+        await view(pilot, "3", "rows 1–3 of 3")
         await pilot.press("n")
         await pilot.pause()
         await fill(pilot, "#in-source", "@example.com")
         await fill(pilot, "#in-destination", "someone@gmail.com")
         await pilot.press("enter")
-        await loaded(pilot, "rows 1–2 of 2")
+        await loaded(pilot, "rows 1–4 of 4")
         assert ("@example.com", "someone@gmail.com") in engine.accounts.aliases
         assert "catch-all" in screen_plain(app)
 
@@ -555,3 +562,30 @@ async def test_a_running_import_keeps_its_form_until_the_report_is_there(tmp_pat
         assert [c for c in engine.accounts.calls if c[0] == "add_user_hashes"] == [("add_user_hashes", 1)]
         await pilot.press("enter")  # Close has the focus when nothing was rejected
         await loaded(pilot, "rows 1–4 of 4")
+
+
+async def test_add_domain_role_aliases_can_be_refused_and_an_empty_target_is_named() -> None:
+    """The add-domain dialog says what the domain accepts, offers postmaster@/abuse@ on by default, names an
+    empty target (adding nothing) and, unticked, adds the domain alone."""
+    engine = DashboardEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await view(pilot, "1", "rows 1–2 of 2")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#in-role_aliases_to", Input).value)
+        said = screen_plain(app)
+        assert "refused (550)" in said and "DNS tab" in said
+        aliases_before = set(engine.accounts.aliases)
+        await fill(pilot, "#in-role_aliases_to", "")
+        await fill(pilot, "#in-name", "new.example")
+        await pilot.press("enter", "enter")
+        await wait_for(pilot, lambda: "untick the box" in screen_plain(app))
+        assert "new.example" not in engine.accounts.domains
+        assert pilot.app.focused is pilot.app.screen.query_one("#in-role_aliases_to", Input)
+        await pilot.press("shift+tab", "space")  # untick "Add postmaster@ and abuse@"
+        await pilot.pause()
+        assert pilot.app.screen.query_one("#in-role_aliases_to", Input).is_disabled
+        await pilot.press("shift+tab", "enter")  # Enter on Domain: the only field left, so OK
+        await loaded(pilot, "rows 1–3 of 3")
+        assert "new.example" in engine.accounts.domains
+        assert engine.accounts.aliases == aliases_before

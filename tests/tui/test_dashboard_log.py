@@ -10,7 +10,7 @@ from mailtui.screens.dashboard.log_lines import LogLines
 from textual.widgets import Input, Sparkline, Static
 
 from tests.tui.conftest import make_app, screen_plain, screen_text, wait_for
-from tests.tui.fakes_log import DEFERRED_QID, QID, LogEngine, delivered_line, ev
+from tests.tui.fakes_log import DEFERRED_QID, QID, SESSION, LogEngine, delivered_line, ev
 
 NEW_LINE = "Nov 25 15:44:59 mail postfix/smtpd[8800]: connect from host.outside.test[198.18.0.7]"
 REJECT_NOW = ("Nov 25 15:45:00 mail postfix/smtpd[8800]: NOQUEUE: reject: RCPT from unknown[198.18.0.7]: 554 5.7.1"
@@ -191,6 +191,10 @@ async def test_enter_follows_a_message_through_postfix_and_dovecot() -> None:
         view = app.screen.query_one(LogLines)
         assert [str(s.style) for s in view.line_text(journey.index(next(r for r in journey if "status=sent" in r)))
                 .spans] == ["dim", "green"]
+        await pilot.press("home", *["down"] * journey.index(next(r for r in journey if "status=sent" in r)))
+        await pilot.pause()
+        detail = "".join(line.strip() for line in screen_plain(app).splitlines()[-9:])
+        assert f"{SESSION}Saved)" in detail.replace(" ", "")  # the whole delivery line, its end not cut
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, JourneyScreen))
         assert isinstance(app.focused, LogLines)

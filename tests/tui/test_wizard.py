@@ -291,7 +291,10 @@ async def test_firewall_shows_the_detected_ssh_port_and_rules() -> None:
         assert field(app, "firewall.ssh_port").value == "2222"
         said = screen_text(app)
         assert "detected: 2222" in said
-        assert "allow 2222/tcp  SSH" in said and "allow 995/tcp  POP3S" in said
+        assert "allow 2222/tcp  SSH" in said and "allow 995/tcp   POP3S" in said
+        rules = [line for line in said.splitlines() if "allow " in line]
+        assert len({line.index("/tcp") + len(line.split("/tcp")[1]) - len(line.split("/tcp")[1].lstrip())
+                    for line in rules}) == 1  # the labels start in one column
         assert "Review" in text_of(app.screen.query_one("#nav-next"))
 
 
@@ -527,3 +530,14 @@ async def test_a_worker_that_cannot_start_is_reported() -> None:
 
 def test_run_is_a_list_of_events() -> None:
     assert isinstance(ok_run(), Run)
+
+
+async def test_the_footer_shows_back_before_next_on_every_form() -> None:
+    """The footer reads like the buttons (Back, then Next), wherever the focus is — the Dovecot form's
+    checkbox used to flip it."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for stage in ("packages", "database", "postfix", "users", "dovecot", "tls", "firewall"):
+            await walk_to(pilot, stage)
+            footer = screen_plain(app).splitlines()[-1]
+            assert footer.index("pgup Back") < footer.index("pgdn Next"), (stage, footer)

@@ -151,6 +151,7 @@ async def test_alias_targets_follow_the_first_mailbox_until_edited() -> None:
         await press_keys(pilot, "tab", "tab", "tab")
         await type_text(pilot, "carol@elsewhere.test")
         await press_keys(pilot, *["shift+tab"] * 5)  # back to Email
+        await press_keys(pilot, "end", *["backspace"] * len("alice@example.org"))  # emptied, then retyped
         await type_text(pilot, "bob@example.org")  # the first mailbox changes again
         plain = screen_plain(app)
         assert "carol@elsewhere.test" in plain, plain
@@ -300,3 +301,39 @@ async def test_after_a_problem_at_review_next_goes_straight_back_to_review() -> 
         assert stage(app) == "review"
         await wait_for(pilot, lambda: "changes in" in screen_plain(app))
         assert engine.plans[-1].aliases[0].destination == "admin@example.org"
+
+
+async def back_and_forth(pilot) -> None:  # noqa: ANN001
+    await focus_by_tab(pilot, "review-back")
+    await press_keys(pilot, "enter")
+    assert stage(pilot.app) == "firewall"
+    await press_keys(pilot, "pagedown")
+    assert stage(pilot.app) == "review"
+
+
+async def test_returning_to_review_keeps_the_plan_until_an_answer_or_the_machine_changes() -> None:
+    """The plan takes seconds on a real machine: Back and forward again makes no new one while nothing
+    changed; an edited answer, a change on disk or `r` does."""
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        await keyboard_to_review(pilot)
+        await wait_for(pilot, lambda: "changes in" in screen_plain(app))
+        assert len(engine.plans) == 1
+        await back_and_forth(pilot)  # to Firewall (Back) and on again (PgDn)
+        await wait_for(pilot, lambda: "nothing changed since" in screen_plain(app))
+        assert len(engine.plans) == 1
+        await press_keys(pilot, "r")  # work it out again on request
+        await wait_for(pilot, lambda: len(engine.plans) == 2 and "changes in" in screen_plain(app))
+        assert "nothing changed since" not in screen_plain(app)
+        engine.disk += 1  # something changed a file the plan reads
+        await back_and_forth(pilot)
+        await wait_for(pilot, lambda: len(engine.plans) == 3 and "changes in" in screen_plain(app))
+        await focus_by_tab(pilot, "review-back")
+        await press_keys(pilot, "enter")  # Firewall: a new SSH port
+        assert stage(app) == "firewall"
+        field = app.screen.query_one("#in-firewall-ssh_port")
+        field.focus()
+        await press_keys(pilot, "end", "backspace", "3", "pagedown")
+        await wait_for(pilot, lambda: len(engine.plans) == 4 and "changes in" in screen_plain(app))
+        assert engine.plans[-1].firewall.ssh_port == 2223

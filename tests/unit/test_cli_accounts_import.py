@@ -162,8 +162,8 @@ def test_roundtrip_with_password_on_stdin(installed: list[tuple[str, str]], monk
     code, out, err = run(capsys, "check", "--roundtrip", "Alice@Example.org", "--password-stdin")
     assert code == 0, out + err
     assert installed == [("alice@example.org", PASSWORD)]
-    assert "ok   [roundtrip] message accepted by Postfix" in out
-    assert "ok   [roundtrip] message delivered and read back over IMAPS (1.2 s)" in out
+    assert "  pass [roundtrip] message accepted by Postfix" in out
+    assert "  pass [roundtrip] message delivered and read back over IMAPS (1.2 s)" in out
     assert out.rstrip().endswith("4 passed, 0 failed")
     assert PASSWORD not in out + err
 
@@ -177,7 +177,7 @@ def test_a_failed_roundtrip_says_why_and_exits_1(installed: list[tuple[str, str]
     assert report["ok"] is False
     failed = [c for c in report["checks"] if not c["ok"]]
     assert failed == [{"step": "roundtrip", "name": roundtrip_probe.DELIVERED, "ok": False,
-                       "detail": "IMAPS login as alice@example.org refused: AUTHENTICATIONFAILED"}]
+                       "detail": "IMAPS login as alice@example.org refused: AUTHENTICATIONFAILED", "drift": ""}]
     assert "wrong-password" not in out
 
 

@@ -514,12 +514,14 @@ def test_cli_logs_tail_grep_and_queue_id(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_cli_logs_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from mailtui.errors import MailtuiError, ValidationError
+    from mailtui.errors import ValidationError
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as refused:
         run_logs(capsys, "--file", str(tmp_path / "x.log"), "-n", "-1")
-    with pytest.raises(MailtuiError, match="no mail log"):
+    assert "-n" in refused.value.problems
+    with pytest.raises(ValidationError, match="missing.log does not exist") as refused:  # a path typed wrong
         run_logs(capsys, "--file", str(tmp_path / "missing.log"))
+    assert "--file" in refused.value.problems
 
 
 def test_cli_logs_follow_queue_id_holds_dovecot_lines(tmp_path: Path) -> None:

@@ -75,13 +75,17 @@ class FakeAccounts:
     def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0, **_: Any) -> list[DomainRow]:
         return [DomainRow(d, 0, 0) for d in sorted(self.domains) if filter in d][offset:offset + limit]
 
-    def add_domain(self, name: Any) -> str:
+    def add_domain(self, name: Any, role_aliases_to: Any = None) -> str:
         name = validate.check_domain(name, "name")
+        if role_aliases_to is not None:
+            role_aliases_to = validate.check_address(role_aliases_to, "role_aliases_to")
         if name in validate.LOCAL_NAMES or name == HOSTNAME:
             raise ValidationError({"name": f"{name} is a name Postfix treats as its own"})
         if name in self.domains:
             raise AlreadyExists({"name": f"the domain {name} already exists"})
         self.domains.add(name)
+        if role_aliases_to is not None:
+            self.aliases.update((f"{role}@{name}", role_aliases_to) for role in ("postmaster", "abuse"))
         return name
 
     def removal_preview(self, name: Any) -> RemovalSummary:
@@ -169,8 +173,8 @@ class AccountsOps(ScriptedOperations):
                      order: str | None = None) -> list[DomainRow]:
         return self.accounts.list_domains(filter, limit, offset)
 
-    def add_domain(self, name: str) -> str:
-        return self.accounts.add_domain(name)
+    def add_domain(self, name: str, role_aliases_to: str | None = None) -> str:
+        return self.accounts.add_domain(name, role_aliases_to)
 
     def removal_preview(self, name: str) -> RemovalSummary:
         return self.accounts.removal_preview(name)
