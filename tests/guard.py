@@ -5,7 +5,8 @@ test that wandered into the real engine would restart the machine's Dovecot, flu
 its /var/lib/mailtui — and pass or fail by what happens to be installed. This module installs a
 `sys.addaudithook` hook (PEP 578) that refuses, for the whole test process:
 
-* opening, listing or stat-ing anything under the machine's state: /etc, /var, /run, /srv, /proc and /sys
+* opening, listing or stat-ing (os.stat/lstat/access, hence os.path.exists and shutil.which: see
+  STAT_EVENT) anything under the machine's state: /etc, /var, /run, /srv, /proc and /sys
   (but this process's own /proc/self), /dev (but the few device files below), and the programs of the
   stack (/usr/sbin, /sbin, /usr/bin, /bin, /usr/local/…) — `shutil.which("postconf")` asks "is Postfix
   installed?", which is machine state too;
@@ -182,11 +183,11 @@ def _check(event: str, args: tuple) -> str | None:
         if path is None:
             return None
         return path_refusal(path, write=_open_writes(args[1], args[2] if len(args) > 2 else 0))
-    if event in ("os.listdir", "os.scandir", "os.chdir", "os.chmod", "os.chown", "os.remove", "os.rename",
+    if event in ("os.listdir", "os.scandir", "os.chdir", STAT_EVENT, "os.chmod", "os.chown", "os.remove", "os.rename",
                  "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.truncate", "os.utime", "shutil.rmtree",
                  "shutil.copyfile", "shutil.move", "os.setxattr", "os.removexattr"):
         path = _normal(args[0]) if args else None
-        write = event not in ("os.listdir", "os.scandir", "os.chdir")
+        write = event not in ("os.listdir", "os.scandir", "os.chdir", STAT_EVENT)
         if event in ("os.rename", "os.symlink", "os.link", "shutil.copyfile", "shutil.move") and len(args) > 1:
             for target in args[:2]:
                 p = _normal(target)
@@ -247,11 +248,34 @@ def _hook(event: str, args: tuple) -> None:
     raise MachineAccess(f"[machine guard] this test {refusal}")
 
 
+# CPython raises no audit event for stat() and access(), so "is Postfix installed?" (shutil.which,
+# os.path.exists, Path.is_file) would pass unseen: the os module's stat/lstat/access go through the hook
+# as this event. (The import system calls posix.stat directly and is not affected.)
+STAT_EVENT = "mailtui.guard.stat"
+
+
+def _stat_checked(real):  # noqa: ANN001, ANN202
+    def checked(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        _hook(STAT_EVENT, (path,))
+        return real(path, *args, **kwargs)
+
+    checked.__wrapped__ = real  # type: ignore[attr-defined]
+    return checked
+
+
+def _guard_stat() -> None:
+    for name in ("stat", "lstat", "access"):
+        real = getattr(os, name)
+        if not hasattr(real, "__wrapped__"):
+            setattr(os, name, _stat_checked(real))
+
+
 def install(*, child: bool = False, active: bool = True) -> None:
     """Install the hook for this process (once; audit hooks cannot be removed) and switch it on."""
     global _active, _report_path, _child
     if not getattr(sys, "_mailtui_guard", False):
         sys.addaudithook(_hook)
+        _guard_stat()
         sys._mailtui_guard = True  # type: ignore[attr-defined]
     _child = child
     _report_path = os.environ.get(ENV_REPORT) if child else _report_path

@@ -55,7 +55,15 @@ def worker_running(pid: int) -> bool:
         return False
     # A killed worker stays a zombie until its parent (the CLI that started it) reaps it.
     state = stat.rsplit(")", 1)[1].split()[0]
-    return state not in ("Z", "X") and b"mailtui" in cmdline
+    return state not in ("Z", "X") and is_worker_cmdline(cmdline)
+
+
+def is_worker_cmdline(cmdline: bytes) -> bool:
+    """`python3 -m mailtui install --worker …` (worker.start_worker's argv), not just any process whose
+    command line mentions mailtui (a test run from a clone called mailtui, an editor)."""
+    args = cmdline.split(b"\0")
+    return b"--worker" in args and b"install" in args and any(
+        a == b"mailtui" or a.endswith(b"/mailtui") for a in args)
 
 
 def installed_completely(state: InstallState) -> bool:

@@ -138,7 +138,7 @@ def check(host: th.TestHost) -> subprocess.CompletedProcess[str]:
 def check_failures(host: th.TestHost) -> list[str]:
     """`mailtui check`'s failing lines (empty: it passes)."""
     result = check(host)
-    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    failed = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("FAIL")]
     if failed or result.returncode == 0:
         return failed
     return [f"exit {result.returncode}: {(result.stdout + result.stderr)[-1500:]}"]

@@ -12,7 +12,7 @@ from mailtui.errors import StepFailed, ValidationError
 from mailtui.model import passwords
 from mailtui.model.answers import Alias, Answers, Database, Domain, User
 from mailtui.ops.accounts import Accounts, RemovalSummary
-from mailtui.stack import db
+from mailtui.stack import db, lmtp_quiesce
 from mailtui.steps import sql_session, sql_statements
 from mailtui.steps.base import Context
 from mailtui.steps.database import DatabaseStep, account_hosts, database_resources
@@ -247,6 +247,7 @@ def test_offline_plan_without_seed_rows() -> None:
 @pytest.mark.usefixtures("server_down")
 def test_verify_offline_reports_everything_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_state_dir(monkeypatch, tmp_path / "state")  # mailtui's own state: this test's, not the machine's
+    monkeypatch.setattr(lmtp_quiesce, "lmtp_route", lambda: None)  # no Postfix here (scripted, not asked)
     checks = DatabaseStep().verify(Context(make_answers(), platform()))
     assert checks and not any(c.ok for c in checks)
 

@@ -269,10 +269,11 @@ def test_a_killed_worker_left_as_a_zombie_is_not_alive() -> None:
     import subprocess
     import time
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "mailtui"])
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "mailtui", "install",
+                              "--worker"])  # the worker's command line (the -c program ignores the rest)
     try:
         deadline = time.monotonic() + 30  # on a loaded machine the child may not have exec'd python yet
-        while b"mailtui" not in Path(f"/proc/{child.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+        while b"--worker" not in Path(f"/proc/{child.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
             time.sleep(0.02)
         assert install_state.InstallState(status="running", pid=child.pid).alive
         child.kill()
@@ -294,3 +295,13 @@ def test_a_reused_pid_is_not_the_worker() -> None:
     finally:
         other.kill()
         other.wait()
+
+
+def test_only_the_workers_command_line_counts_as_the_worker() -> None:
+    """A process whose command line merely mentions mailtui (pytest run from a clone called mailtui) is not
+    a running install."""
+    assert install_state.is_worker_cmdline(b"/usr/bin/python3\0-m\0mailtui\0install\0--worker\0--only\0tls\0")
+    assert install_state.is_worker_cmdline(b"/usr/local/lib/mailtui/venv/bin/mailtui\0install\0--worker\0")
+    assert not install_state.is_worker_cmdline(b"/root/mailtui/.venv/bin/python\0-m\0pytest\0/root/mailtui/tests\0")
+    assert not install_state.is_worker_cmdline(b"vim\0/root/mailtui/install.py\0")
+    assert not install_state.is_worker_cmdline(b"/usr/bin/python3\0-m\0mailtui\0install\0")

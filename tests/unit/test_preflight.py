@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,9 +136,13 @@ def test_mailname(tmp_path: Path) -> None:
 def test_install_status_tells_an_interrupted_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(paths, "INSTALL_STATE", tmp_path / "state.json")
     assert preflight.install_status() == "idle"
-    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "mailtui-worker"])
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "-m", "mailtui", "install",
+                               "--worker"])  # the worker's command line
     try:
         (tmp_path / "state.json").write_text(f'{{"status": "running", "pid": {worker.pid}}}')
+        deadline = time.monotonic() + 30  # on a loaded machine the child may not have exec'd python yet
+        while preflight.install_status() != "running" and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert preflight.install_status() == "running"
         (tmp_path / "state.json").write_text(f'{{"status": "running", "pid": {os.getpid()}}}')
         assert preflight.install_status() == "interrupted"  # a live PID that is not a mailtui worker

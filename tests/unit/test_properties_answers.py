@@ -30,6 +30,8 @@ A_HASH = passwords.hash_password("a stored password")
 
 # ---------------------------------------------------------------- valid answers, written as an operator might
 
+NO_TLS = os.path.join(tempfile.gettempdir(), "mailtui-no-such-tls")
+
 
 def _case(draw: st.DrawFn, text: str) -> str:
     return "".join(c.upper() if draw(st.booleans()) else c for c in text)
@@ -97,7 +99,8 @@ def valid_answers(draw: st.DrawFn) -> Answers:
             admin_user=draw(identifier.filter(lambda u: u != user)),
             password=draw(st.one_of(st.just(""), secret)), admin_password=draw(st.one_of(st.just(""), secret)),
         ),
-        tls=Tls("files", "/etc/ssl/mail.pem", " /etc/ssl/private/mail.key") if tls_files else Tls(),
+        # Files that do not exist, outside the machine's state (whether they exist is checked on load).
+        tls=Tls("files", f"{NO_TLS}/mail.pem", f" {NO_TLS}/private/mail.key") if tls_files else Tls(),
         firewall=Firewall(enable=draw(st.booleans()), ssh_port=draw(st.one_of(st.none(), st.integers(1, 65535)))),
         services=Services(pop3=draw(st.booleans()), submissions=draw(st.booleans())),
         outbound=Outbound(relayhost, "apikey" if with_login else "", draw(secret) if with_login else ""),

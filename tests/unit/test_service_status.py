@@ -56,6 +56,12 @@ def fake_proc(tmp_path: Path) -> Path:
     return proc
 
 
+@pytest.fixture(autouse=True)
+def no_fail2ban(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether fail2ban is installed is the machine's business: here it is not (a test says otherwise)."""
+    monkeypatch.setattr(ss, "which", lambda name: None)
+
+
 def test_listening_sockets_ipv4_and_ipv6(tmp_path: Path) -> None:
     assert ss.listening_sockets(fake_proc(tmp_path)) == {1025: 25, 1587: 587, 1465: 465, 3306: 3306,
                                                          2222: 22, 1993: 993}

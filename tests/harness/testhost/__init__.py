@@ -17,7 +17,8 @@ One idea per module:
     bases        the cached per-release debootstrap bases (with every .deb hosts need in their apt cache)
     layers       cached layers stacked on a base (a host's upper dir after a recipe ran)
     packages_layer the "packages installed" layer: mailtui's packages step for given answers
-    pydeps       mailtui's runtime deps and the repo's own mailtui, mounted into every host
+    pydeps       mailtui's runtime deps and the repo's own mailtui, mounted into every host; the repo's tests
+                 and their deps, copied into a host that runs them (add_test_checkout)
     network      the sealed test network: bridge namespace, runner veth, subnets, names
     boot         starting a host's PID 1 (pid1.py) inside its network namespace
     host         TestHost: overlay, running commands, files, daemons, teardown
@@ -53,7 +54,15 @@ from tests.harness.testhost.host import TestHost, create_host, live_hosts, test_
 from tests.harness.testhost.layers import Layer, ensure_layer, list_layers, prune_layers
 from tests.harness.testhost.network import NET_PREFIX, TestNetwork, live_networks, test_network
 from tests.harness.testhost.packages_layer import stack_layer
-from tests.harness.testhost.pydeps import build_app_dir, compile_pydeps, ensure_pydeps, python_requirements
+from tests.harness.testhost.pydeps import (
+    CHECKOUT_MOUNT,
+    add_test_checkout,
+    build_app_dir,
+    compile_pydeps,
+    ensure_pydeps,
+    ensure_testdeps,
+    python_requirements,
+)
 
 __all__ = [
     "BASE_FORMAT", "DEFAULT_HOSTNAME", "MAILTUI_PYTHONPATH", "NET_PREFIX", "RELEASES", "TEST_PACKAGES",
@@ -63,4 +72,5 @@ __all__ = [
     "list_layers", "live_hosts", "live_networks", "prune_layers", "purge", "python_requirements", "query_from",
     "require_root",
     "stack_layer", "stack_packages", "stamp_path", "test_host", "test_network",
+    "CHECKOUT_MOUNT", "add_test_checkout", "ensure_testdeps",
 ]

@@ -133,6 +133,9 @@ def clean(*, everything: bool = False) -> list[str]:
                 if old != pydeps.pydeps_dir():
                     shutil.rmtree(old, ignore_errors=True)
                     done.append(f"outdated deps {old.name}")
+            for old in pydeps.outdated_testdeps():
+                shutil.rmtree(old, ignore_errors=True)
+                done.append(f"outdated test deps {old.name}")
     done += [f"layer {name}" for name in layers.prune_layers(everything=everything)]
     return done
 

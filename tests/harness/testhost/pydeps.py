@@ -2,8 +2,13 @@
 with each release's python3) and the repo's own mailtui (pip --target, once per version of its sources). Both are
 bind-mounted read-only into every host at DEPS_MOUNT and APP_MOUNT.
 
+For a test that runs the repo's own tests inside a host (add_test_checkout): the test deps (pip --target of
+pyproject.toml's `test` extra and the runtime deps, per Python version of the host, compiled like the runtime
+deps) and a copy of the repo's sources and tests/, both read-only inside the host.
+
     <cache>/pydeps-<hash>/              the runtime deps (pure Python), .compiled-<release> markers
     <cache>/apps/app-<hash>/            the repo's mailtui, per content of its sources (shared by processes)
+    <cache>/testdeps-<hash>-py<X.Y>/    the test deps for a host whose python3 is X.Y, .compiled-<release> markers
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.harness.testhost import bases
 from tests.harness.testhost.common import (
@@ -28,11 +34,15 @@ from tests.harness.testhost.common import (
     cache_dir,
     cmd,
     file_lock,
+    log,
     short_hash,
     timed,
     tool,
     tree_hash,
 )
+
+if TYPE_CHECKING:
+    from tests.harness.testhost.host import TestHost
 
 try:
     import tomllib
@@ -86,19 +96,24 @@ def ensure_pydeps() -> Path:
 
 def compile_pydeps(release: str) -> None:
     """Byte-compile the shared deps with `release`'s python3 at their in-host path (fast imports inside)."""
-    pydeps = ensure_pydeps()
-    marker = pydeps / f".compiled-{release}"
+    _compile_with_release(ensure_pydeps(), release, cache_dir() / ".pydeps.lock", "runtime deps")
+
+
+def _compile_with_release(directory: Path, release: str, lock: Path, what: str) -> None:
+    """compileall of `directory` with `release`'s python3 (its base chrooted, the directory bound at DEPS_MOUNT,
+    a mount point every base has; a .pyc is checked against its source's mtime and size, not its path)."""
+    marker = directory / f".compiled-{release}"
     if marker.exists():
         return
     base = bases.ensure_base(release)
-    with file_lock(cache_dir() / ".pydeps.lock", exclusive=True):
+    with file_lock(lock, exclusive=True):
         if marker.exists():
             return
         inner = f'mount --bind "$1" "$2{DEPS_MOUNT}" && exec chroot "$2" python3 -m compileall -q -j 0 {DEPS_MOUNT}'
         argv = [tool("unshare"), "--mount", "--propagation", "private", "--", "/bin/sh", "-c", inner, "sh",
-                pydeps, base]  # fmt: skip
-        with timed(f"compiling runtime deps with {release}'s python3"):
-            cmd(argv, what=f"compileall of {pydeps} with {release}'s python3", env={"PATH": INSIDE_PATH})
+                directory, base]  # fmt: skip
+        with timed(f"compiling {what} with {release}'s python3"):
+            cmd(argv, what=f"compileall of {directory} with {release}'s python3", env={"PATH": INSIDE_PATH})
         marker.write_text("")
 
 
@@ -168,3 +183,145 @@ def prune_app_dirs(*, everything: bool = False) -> list[str]:
             shutil.rmtree(marker.parent, ignore_errors=True)
             removed.append(marker.parent.name)
     return removed
+
+
+# ------------------------------------------------------------------------------ the repo's tests inside a host
+
+TESTDEPS_MOUNT = "/opt/mailtui/testdeps"
+CHECKOUT_MOUNT = "/opt/mailtui/checkout"
+# Command-line tools of the `test` extra, run on the test runner only (lint, the wheel test): no test imports them.
+TEST_TOOLS = frozenset({"ruff", "build"})
+CHECKOUT_SOURCES = (*APP_SOURCES, "tests")
+CHECKOUT_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", "*.egg-info")
+FINDER_MODULE = "_mailtui_checkout"
+# In the test deps, imported by the .pth add_test_checkout writes: in every python3 of the host, what the editable
+# install (`pip install -e`) does on the test runner. pyproject.toml maps screens/ and assets/ into mailtui.*, so a
+# plain sys.path entry for the checkout gives mailtui but not mailtui.screens; appended after the path finder, so
+# a checkout on sys.path (the tests' rootdir, a child's PYTHONPATH) still serves mailtui itself.
+CHECKOUT_FINDER = f"""\"\"\"mailtui, mailtui.screens and mailtui.assets from the checkout at {CHECKOUT_MOUNT}.\"\"\"
+import importlib.util
+import sys
+
+MAPPING = {{"mailtui": "{CHECKOUT_MOUNT}/mailtui", "mailtui.screens": "{CHECKOUT_MOUNT}/screens",
+           "mailtui.assets": "{CHECKOUT_MOUNT}/assets"}}
+
+
+class CheckoutFinder:
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        where = MAPPING.get(fullname)
+        if where is None:
+            return None
+        return importlib.util.spec_from_file_location(fullname, where + "/__init__.py",
+                                                      submodule_search_locations=[where])
+
+
+sys.meta_path.append(CheckoutFinder)
+"""
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def testdeps_requirements() -> list[str]:
+    """pyproject.toml's `test` extra (without TEST_TOOLS) and mailtui's runtime deps: everything the repo's tests
+    import besides the repo itself."""
+    text = (REPO_ROOT / "pyproject.toml").read_text()
+    if tomllib is not None:
+        test = tomllib.loads(text)["project"]["optional-dependencies"]["test"]
+    else:
+        block = re.search(r"^test\s*=\s*\[(.*?)\]", text, flags=re.M | re.S)
+        if not block:
+            raise TestHostError("no [project.optional-dependencies] test list in pyproject.toml")
+        test = re.findall(r'"([^"]+)"', block.group(1))
+    return sorted({*(r for r in test if _requirement_name(r) not in TEST_TOOLS), *python_requirements()})
+
+
+def release_python(release: str) -> str:
+    """X.Y of `release`'s python3, read from its base (/usr/bin/python3 -> python3.X)."""
+    link = os.readlink(bases.ensure_base(release) / "usr" / "bin" / "python3")
+    found = re.fullmatch(r"python(3\.\d+)", link)
+    if not found:
+        raise TestHostError(f"cannot tell {release}'s Python version: /usr/bin/python3 -> {link}")
+    return found.group(1)
+
+
+def _testdeps_key() -> str:
+    return short_hash([*testdeps_requirements(), CHECKOUT_FINDER])
+
+
+def testdeps_dir(python: str) -> Path:
+    return cache_dir() / f"testdeps-{_testdeps_key()}-py{python}"
+
+
+def outdated_testdeps() -> list[Path]:
+    """Test deps dirs made for other requirements than today's (clean() removes them)."""
+    return [p for p in cache_dir().glob("testdeps-*") if not p.name.startswith(f"testdeps-{_testdeps_key()}-")]
+
+
+def ensure_testdeps(release: str) -> Path:
+    """The test deps for `release`'s python3: pip --target like the runtime deps, but one dir per Python version
+    (some have compiled parts: hypothesis, markupsafe), byte-compiled with it; built once, then only read."""
+    python = release_python(release)
+    target = testdeps_dir(python)
+    lock = cache_dir() / ".testdeps.lock"
+    if not (target / ".complete").exists():
+        with file_lock(lock, exclusive=True):
+            if not (target / ".complete").exists():
+                _build_testdeps(target, python)
+    _compile_with_release(target, release, lock, "test deps")
+    return target
+
+
+def _build_testdeps(target: Path, python: str) -> None:
+    requirements = testdeps_requirements()
+    pip = _pip()
+    version = re.search(r"\(python (3\.\d+)\)", cmd([*pip, "--version"], what="pip --version"))
+    # For another Python than pip's own: that version's wheels only (nothing built for the wrong interpreter).
+    cross = [] if version and version.group(1) == python else ["--python-version", python, "--only-binary=:all:"]
+    tmp = target.with_name(f".build-{target.name}-{secrets.token_hex(4)}")
+    try:
+        with timed(f"pip install --target {target.name}"):
+            cmd([*pip, "install", "--quiet", "--no-compile", *cross, "--target", tmp, *requirements],
+                what=f"pip install of the test deps for Python {python} ({', '.join(requirements)})")
+        if (tmp / "tests").exists():
+            raise TestHostError(f"a test dep installs a top-level 'tests' package that would shadow the repo's: {tmp}")
+        (tmp / f"{FINDER_MODULE}.py").write_text(CHECKOUT_FINDER)
+        (tmp / ".complete").write_text(json.dumps({"python": python, "requirements": requirements}) + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def add_test_checkout(host: TestHost, repo: Path = REPO_ROOT) -> None:
+    """Make the repo's tests runnable inside `host` with its own python3: copies of the repo's sources and tests/
+    (at CHECKOUT_MOUNT) and of the test deps (at TESTDEPS_MOUNT) in the host's overlay, each bind-mounted read-only
+    onto itself, and a .pth in the host's site-packages that puts the deps and the checkout's mailtui on the path
+    of every python3 there (the tests start child Pythons with a PYTHONPATH of their own). Nothing is written into
+    the repo or the cache; all of it goes with the host.
+
+    Run pytest there with -p no:cacheprovider, PYTHONDONTWRITEBYTECODE=1, and the working directory (where
+    hypothesis keeps its database) or HYPOTHESIS_STORAGE_DIRECTORY under /tmp."""
+    deps = ensure_testdeps(host.release)
+    began = time.monotonic()
+    parent = host.root / "opt" / "mailtui"  # in every base: DEPS_MOUNT and APP_MOUNT are in it
+    if parent.is_symlink() or not parent.resolve().is_relative_to(host.root.resolve()):
+        raise TestHostError(f"refusing to copy the tests into {parent}: it leaves {host.root}")
+    checkout, testdeps = parent / Path(CHECKOUT_MOUNT).name, parent / Path(TESTDEPS_MOUNT).name
+    if checkout.exists() or testdeps.exists():
+        raise TestHostError(f"host {host.id} has the tests already")
+    cmd([tool("cp"), "-a", deps, testdeps], what=f"copying the test deps into host {host.id}")
+    checkout.mkdir()
+    for name in CHECKOUT_SOURCES:
+        if (repo / name).is_dir():
+            shutil.copytree(repo / name, checkout / name, symlinks=True, ignore=CHECKOUT_IGNORE)
+        elif (repo / name).exists():
+            shutil.copy2(repo / name, checkout / name)
+    site = host.run(["python3", "-c", "import site; print(site.getsitepackages()[0])"]).stdout.strip()
+    host.write_file(f"{site}/mailtui-tests.pth", f"{TESTDEPS_MOUNT}\nimport {FINDER_MODULE}\n")
+    readonly = 'for d; do mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" || exit 1; done'
+    host.run(["/bin/sh", "-c", readonly, "sh", CHECKOUT_MOUNT, TESTDEPS_MOUNT])
+    log(f"the repo's tests and their deps copied into host {host.id} in {time.monotonic() - began:.1f} s")
