@@ -37,6 +37,14 @@ async def focus_by_tab(pilot, widget_id: str) -> None:  # noqa: ANN001
     raise AssertionError(f"Tab never reaches #{widget_id}")
 
 
+async def type_passwords(pilot) -> None:  # noqa: ANN001
+    """From Email: Tab to Password and type it, Tab to Again and type it again."""
+    await press_keys(pilot, "tab")
+    await type_text(pilot, PASSWORD)
+    await press_keys(pilot, "tab")
+    await type_text(pilot, PASSWORD)
+
+
 async def keyboard_to_review(pilot, *, passwords: bool = True) -> None:  # noqa: ANN001
     """On to Review with PgDn; on Users (focus on Email) the first user's password typed where Tab leads,
     unless `passwords` is False (typed already)."""
@@ -45,10 +53,7 @@ async def keyboard_to_review(pilot, *, passwords: bool = True) -> None:  # noqa:
         if stage(pilot.app) == "review":
             return
         if stage(pilot.app) == "users" and passwords:
-            await press_keys(pilot, "tab")  # Email → Password
-            await type_text(pilot, PASSWORD)
-            await press_keys(pilot, "tab")  # → Again
-            await type_text(pilot, PASSWORD)
+            await type_passwords(pilot)
         await press_keys(pilot, "pagedown")
         await pilot.pause()
     assert stage(pilot.app) == "review", screen_plain(pilot.app)
@@ -143,10 +148,7 @@ async def test_alias_targets_follow_the_first_mailbox_until_edited() -> None:
     async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
         await to_users(pilot)
         await type_text(pilot, "alice@example.org")  # over admin@example.org (focus selects it)
-        await press_keys(pilot, "tab")
-        await type_text(pilot, PASSWORD)
-        await press_keys(pilot, "tab")
-        await type_text(pilot, PASSWORD)
+        await type_passwords(pilot)
         # Tab past Generate to alias 1's source and target; the target is edited by hand.
         await press_keys(pilot, "tab", "tab", "tab")
         await type_text(pilot, "carol@elsewhere.test")
@@ -172,10 +174,7 @@ async def test_a_problem_found_at_review_focuses_its_field() -> None:
     app = make_app(engine)
     async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
         await to_users(pilot)
-        await press_keys(pilot, "tab")
-        await type_text(pilot, PASSWORD)
-        await press_keys(pilot, "tab")
-        await type_text(pilot, PASSWORD)
+        await type_passwords(pilot)
         await press_keys(pilot, "tab", "tab", "tab")  # alias 1's target
         await type_text(pilot, "nobody@example.org")
         await press_keys(pilot, "shift+tab", "shift+tab", "shift+tab")  # back in Again
@@ -285,10 +284,7 @@ async def test_after_a_problem_at_review_next_goes_straight_back_to_review() -> 
     app = make_app(engine)
     async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
         await to_users(pilot)
-        await press_keys(pilot, "tab")
-        await type_text(pilot, PASSWORD)
-        await press_keys(pilot, "tab")
-        await type_text(pilot, PASSWORD)
+        await type_passwords(pilot)
         await press_keys(pilot, "tab", "tab", "tab")  # alias 1's target
         await type_text(pilot, "nobody@example.org")
         while stage(app) != "firewall":
