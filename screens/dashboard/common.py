@@ -269,8 +269,11 @@ class ActionTablePanel(RefreshWhileShown, Vertical):
 
     def set_busy(self, what: str) -> None:
         self.busy = what
+        focused = self.screen.focused
         for button in self.query(f"#{self.ID_PREFIX}-bar {self.DISABLED_WHILE_BUSY}").results(Button):
             button.disabled = bool(what)
+            if what and button is focused:
+                self.table.focus()  # a disabled button drops the focus: the panel's keys must keep working
         self.show_busy(what)
         self.refresh_bindings()
 

@@ -182,6 +182,9 @@ async def test_engine_errors_are_shown() -> None:
         assert not app.screen.query_one("#queue-hold", Button).disabled
 
         engine.fail[("queue_list",)] = "could not read the mail queue: postqueue: fatal: Queue report unavailable"
+        # Hold had the focus and was disabled while it ran: the focus went back to the table, so the keys
+        # typed next (g, ctrl+r) reach the panel — not nowhere, leaving only the 3 s reload to show it.
+        assert app.focused is app.screen.query_one("#queue-table")
         await pilot.press("g")
         await wait_for(pilot, lambda: "✗ could not read the mail queue: could not read the mail queue: postqueue: "
                        "fatal: Queue report unavailable" in flat(app))
