@@ -270,7 +270,8 @@ async def test_verify_scrolls_with_pgdn_at_once() -> None:
         await wait_for(pilot, lambda: "changes in" in screen_plain(app))
         await focus_by_tab(pilot, "review-confirm")
         await press_keys(pilot, "enter")
-        await wait_for(pilot, lambda: "Install finished" in screen_plain(app))
+        await wait_for(pilot, lambda: "Install finished" in screen_plain(app)
+                       and getattr(app.focused, "id", None) == "apply-continue")
         await press_keys(pilot, "enter")  # Continue has the focus
         await wait_for(pilot, lambda: "check failed" in screen_plain(app) or "checks failed" in screen_plain(app))
         assert "Mail client settings" not in screen_plain(app)
