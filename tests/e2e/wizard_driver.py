@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
 import sys
 import time
@@ -26,6 +27,7 @@ from typing import Any
 
 from mailtui.screens.app import MailtuiApp
 from mailtui.screens.widgets.fields import FieldRow
+from rich.console import Console
 from rich.text import Text
 from textual.widgets import Button, ContentSwitcher, Label, Static
 
@@ -50,7 +52,15 @@ def text_of(widget: Any) -> str:
     if isinstance(widget, Button):
         return str(widget.label)
     rendered = widget.render()
-    return rendered.plain if isinstance(rendered, Text) else str(rendered)
+    if isinstance(rendered, Text):
+        return rendered.plain
+    renderable = getattr(rendered, "_renderable", None)  # a Rich renderable (e.g. a Table) in a RichVisual
+    if renderable is not None and not isinstance(renderable, str):
+        console = Console(width=200, file=io.StringIO(), color_system=None, legacy_windows=False)
+        with console.capture() as captured:
+            console.print(renderable)
+        return "\n".join(line.rstrip() for line in captured.get().splitlines())
+    return str(rendered)
 
 
 def screen_text(app: MailtuiApp) -> str:

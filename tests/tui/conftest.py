@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 
 import pytest
-import textual._wait
 from mailtui.screens.app import MailtuiApp
+from rich.console import Console
 from rich.text import Text
 from textual.app import App
 from textual.widgets import Button, Input, Label, Static
@@ -24,19 +25,6 @@ def steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
         self._cursor_visible = True
 
     monkeypatch.setattr(Input, "_toggle_cursor", keep_visible)
-
-
-IDLE_WINDOW = 0.005  # seconds; Textual's own is 0.02
-
-
-@pytest.fixture(autouse=True)
-def finer_idle_windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pilot waits for the process to go idle after every key pressed and every pause(): Textual sleeps 20 ms
-    at a time until one of those sleeps saw under 1 ms of CPU (a twentieth). The same test in 5 ms windows,
-    the same twentieth: a key costs a few ms instead of 40-60, and the app is just as idle when it returns."""
-    monkeypatch.setattr(textual._wait, "SLEEP_GRANULARITY", IDLE_WINDOW)
-    monkeypatch.setattr(textual._wait, "SLEEP_IDLE", IDLE_WINDOW / 20)
-    monkeypatch.setattr(textual._wait.wait_for_idle, "__defaults__", (IDLE_WINDOW, 1))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -60,7 +48,15 @@ def text_of(widget: object) -> str:
     if isinstance(widget, Button):
         return str(widget.label)
     rendered = widget.render()  # type: ignore[attr-defined]
-    return rendered.plain if isinstance(rendered, Text) else str(rendered)
+    if isinstance(rendered, Text):
+        return rendered.plain
+    renderable = getattr(rendered, "_renderable", None)  # a Rich renderable (e.g. a Table) in a RichVisual
+    if renderable is not None and not isinstance(renderable, str):
+        console = Console(width=200, file=io.StringIO(), color_system=None, legacy_windows=False)
+        with console.capture() as captured:
+            console.print(renderable)
+        return "\n".join(line.rstrip() for line in captured.get().splitlines())
+    return str(rendered)
 
 
 def screen_text(app: App) -> str:
