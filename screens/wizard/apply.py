@@ -204,6 +204,13 @@ class ApplyPane(Vertical):
         if not log.has_focus:
             log.scroll_end(animate=False, immediate=True, x_axis=False)
 
+    def _log_to_end(self) -> None:
+        """After a layout change (the failure box, the buttons): the live log shows its last line again,
+        unless the operator is in it, reading."""
+        log = self.query_one("#apply-log", Log)
+        if not log.has_focus:
+            log.scroll_end(animate=False, immediate=True, x_axis=False)
+
     def on_apply_pane_engine_event(self, message: ApplyPane.EngineEvent) -> None:
         e = message.event
         row = self._row(e.step)
@@ -272,6 +279,7 @@ class ApplyPane(Vertical):
                 self._status(f"Install finished{took}. Continue to verify it.", "bold green")
             self._buttons("continue")
             self.query_one("#apply-continue", Button).focus()
+            self.call_after_refresh(self._log_to_end)
             return
         step = (state.failed_step if state else "") or "?"
         reason = (state.error if state else "") or "the install worker stopped"
@@ -288,6 +296,7 @@ class ApplyPane(Vertical):
             shown.insert(1, "skip")
         self._buttons(*shown)
         self.query_one("#apply-retry", Button).focus()
+        self.call_after_refresh(self._log_to_end)  # the failure box took room: the log keeps its last line
 
     # ------------------------------------------------------------ buttons
 

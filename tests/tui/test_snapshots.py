@@ -72,8 +72,11 @@ def test_apply_failed_snapshot(snap_compare) -> None:  # noqa: ANN001
         await _confirm(pilot)
         # The failure box is below the step rows at 80x24 (eight steps since fail2ban joined): what shows is
         # the rows and the box's top; its text must be there to scroll to.
+        # Settled: the live log scrolled to its last line (the "FAILED" of the step rows is there before it)
+        # and the focus moved to Retry (both happen after the status text changes).
         await wait_for(pilot, lambda: "Failed in postfix" in screen_text(pilot.app)
-                       and "FAILED" in screen_plain(pilot.app))
+                       and "FAILED postfix: postfix-mysql is not available" in screen_plain(pilot.app)
+                       and getattr(pilot.app.focused, "id", None) == "apply-retry")
 
     assert snap_compare(make_app(engine), terminal_size=SIZE, run_before=run_before)
 
@@ -83,7 +86,8 @@ def test_apply_done_snapshot(snap_compare) -> None:  # noqa: ANN001
         await _confirm(pilot)
         # ... and the log pane has scrolled to its last line (written from a worker thread).
         await wait_for(pilot, lambda: "Install finished" in screen_text(pilot.app)
-                       and "verify: working" in screen_plain(pilot.app))
+                       and "verify: working" in screen_plain(pilot.app)
+                       and getattr(pilot.app.focused, "id", None) == "apply-continue")
 
     assert snap_compare(make_app(FakeEngine(runs=[ok_run()])), terminal_size=SIZE, run_before=run_before)
 
@@ -93,7 +97,8 @@ def test_verify_snapshot(snap_compare) -> None:  # noqa: ANN001
         await _confirm(pilot)
         # ... and the log pane has scrolled to its last line (written from a worker thread).
         await wait_for(pilot, lambda: "Install finished" in screen_text(pilot.app)
-                       and "verify: working" in screen_plain(pilot.app))
+                       and "verify: working" in screen_plain(pilot.app)
+                       and getattr(pilot.app.focused, "id", None) == "apply-continue")
         await pilot.click("#apply-continue")
         await wait_for(pilot, lambda: "DNS records" in screen_text(pilot.app))
 
