@@ -122,6 +122,18 @@ def _normal(path: object) -> str | None:
     return os.path.normpath(os.path.join(os.getcwd(), text)) if not os.path.isabs(text) else os.path.normpath(text)
 
 
+def _loaded_source(path: str) -> bool:
+    """`path` is the file of a module this process has already imported, or a directory on the way to one:
+    code the process runs, not the machine's state. Python's own start-up may load modules from /etc (Debian's
+    /etc/python3.11/sitecustomize.py), and pytest's traceback of a failing test resolves their paths
+    (inspect.getmodule -> os.path.realpath lstat-s every directory on the way)."""
+    for module in list(sys.modules.values()):
+        source = getattr(module, "__file__", None)
+        if isinstance(source, str) and (source == path or source.startswith(path.rstrip("/") + "/")):
+            return True
+    return False
+
+
 def path_refusal(path: str, *, write: bool) -> str | None:
     """Why touching `path` is refused (None: allowed)."""
     if path in _SELF_PATHS:
@@ -135,6 +147,8 @@ def path_refusal(path: str, *, write: bool) -> str | None:
     if _under(path, tempfile.gettempdir()):
         return None
     if any(_under(path, prefix) for prefix in DENIED):
+        if not write and _loaded_source(path):
+            return None
         return f"{'writes' if write else 'reads'} machine state at {path}"
     if write and not _under(path, str(REPO)):
         return f"writes outside the temp directory and the repository: {path}"

@@ -141,11 +141,12 @@ def canonical_host(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if "%" not in text:
-        try:
-            return str(ipaddress.ip_address(text))
-        except ValueError:
-            pass
+    for candidate in (text, canonical_domain(text)):  # the name's canonical form may be an address ('0::.')
+        if isinstance(candidate, str) and "%" not in candidate:
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
     return canonical_domain(text)
 
 

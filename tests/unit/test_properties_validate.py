@@ -343,6 +343,7 @@ def test_refused(name: str, value: Any) -> None:
     ("hostname", "Mail.Example.ORG", "mail.example.org"),
     ("database host", "LOCALHOST", "localhost"),
     ("database host", "0:0::1", "::1"),
+    ("database host", "0::.", "::"),  # the trailing dot cut, then an address: it was '0::', and '::' the next time
     ("database host", "DB.Example.org", "db.example.org"),
     ("relayhost", "[Smtp.Example.org]:0587", "[smtp.example.org]:587"),
     ("relayhost", "[2001:DB8::1]:25", "[2001:db8::1]:25"),
