@@ -25,6 +25,8 @@ says why each entry is harmless.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import socket
@@ -296,8 +298,16 @@ def install(*, child: bool = False, active: bool = True) -> None:
     if not child and _report_path is None:
         fd, _report_path = tempfile.mkstemp(prefix="mailtui-guard-", suffix=".jsonl")
         os.close(fd)
+        atexit.register(_remove_report, _report_path, os.getpid())
         os.environ.update(child_env())  # every child Python inherits the guard
     _active = active
+
+
+def _remove_report(path: str, pid: int) -> None:
+    """The report file goes with the process that made it (not with a forked child that inherited the hook)."""
+    if os.getpid() == pid:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def activate(on: bool) -> None:
