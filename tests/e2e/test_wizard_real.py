@@ -26,11 +26,13 @@ pytestmark = pytest.mark.e2e
 
 DOMAIN = "example.test"
 DRIVER = Path(__file__).with_name("wizard_driver.py")
+SCREEN_READING = Path(__file__).parents[1] / "screen_reading.py"
 
 
 def run_driver(inst: Installed) -> tuple[dict, str, float]:
     host = inst.host
     host.write_file("/root/wizard_driver.py", DRIVER.read_text())
+    host.write_file("/root/screen_reading.py", SCREEN_READING.read_text())  # the driver imports it
     env = {"PYTHONPATH": MAILTUI_PYTHONPATH,
            "SSH_CONNECTION": f"{host.runner_ip} 40000 {host.ip} {SSH_PORT}"}
     began = time.monotonic()

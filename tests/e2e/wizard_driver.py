@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
 import json
 import sys
 import time
@@ -27,11 +26,16 @@ from typing import Any
 
 from mailtui.screens.app import MailtuiApp
 from mailtui.screens.widgets.fields import FieldRow
-from rich.console import Console
-from rich.text import Text
-from textual.widgets import Button, ContentSwitcher, Label, Static
+from textual.widgets import Button, ContentSwitcher, Static
 
 from mailtui.api.live import LiveOperations
+
+try:  # in the repo; in the test host this file and screen_reading.py are side by side in /root
+    from tests import screen_reading
+except ImportError:
+    import screen_reading  # type: ignore[no-redef]
+
+text_of = screen_reading.text_of
 
 HOSTNAME = "mail.example.test"
 DOMAIN = "example.test"
@@ -48,29 +52,8 @@ class DriverError(RuntimeError):
 # ---------------------------------------------------------------- reading the screen
 
 
-def text_of(widget: Any) -> str:
-    if isinstance(widget, Button):
-        return str(widget.label)
-    rendered = widget.render()
-    if isinstance(rendered, Text):
-        return rendered.plain
-    renderable = getattr(rendered, "_renderable", None)  # a Rich renderable (e.g. a Table) in a RichVisual
-    if renderable is not None and not isinstance(renderable, str):
-        console = Console(width=200, file=io.StringIO(), color_system=None, legacy_windows=False)
-        with console.capture() as captured:
-            console.print(renderable)
-        return "\n".join(line.rstrip() for line in captured.get().splitlines())
-    return str(rendered)
-
-
 def screen_text(app: MailtuiApp) -> str:
-    """The text of every displayed Static/Label/Button of the active screen (what an operator reads)."""
-    parts = []
-    for w in app.screen.query("Static, Label, Button"):
-        if isinstance(w, (Static, Label, Button)) and all(
-                a.display for a in w.ancestors_with_self if hasattr(a, "display")):
-            parts.append(text_of(w))
-    return "\n".join(p for p in parts if p.strip())
+    return screen_reading.screen_text(app, skip_blank=True)
 
 
 def stage(app: MailtuiApp) -> str:

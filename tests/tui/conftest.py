@@ -7,11 +7,11 @@ import io
 import pytest
 from mailtui.screens.app import MailtuiApp
 from rich.console import Console
-from rich.text import Text
 from textual.app import App
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Input
 
 from tests.guard import machine_guard  # noqa: F401  (autouse: TUI tests never touch the machine)
+from tests.screen_reading import screen_text, text_of  # noqa: F401  (the tests import them from here)
 from tests.scripted import only_scripted_operations  # noqa: F401  (autouse)
 from tests.tui.fakes import FakeEngine
 
@@ -42,39 +42,12 @@ def make_app(engine: FakeEngine | None = None) -> MailtuiApp:
 
 
 
-def text_of(widget: object) -> str:
-    if isinstance(widget, Input):
-        return widget.value
-    if isinstance(widget, Button):
-        return str(widget.label)
-    rendered = widget.render()  # type: ignore[attr-defined]
-    if isinstance(rendered, Text):
-        return rendered.plain
-    renderable = getattr(rendered, "_renderable", None)  # a Rich renderable (e.g. a Table) in a RichVisual
-    if renderable is not None and not isinstance(renderable, str):
-        console = Console(width=200, file=io.StringIO(), color_system=None, legacy_windows=False)
-        with console.capture() as captured:
-            console.print(renderable)
-        return "\n".join(line.rstrip() for line in captured.get().splitlines())
-    return str(rendered)
-
-
-def screen_text(app: App) -> str:
-    """What the active screen says: the text of every displayed Static/Label/Button."""
-    parts = []
-    for w in app.screen.query("Static, Label, Button"):
-        if isinstance(w, (Static, Label, Button)) and all(
-                a.display for a in w.ancestors_with_self if hasattr(a, "display")):
-            parts.append(text_of(w))
-    return "\n".join(parts)
 
 
 def screen_plain(app: App) -> str:
     """The whole terminal as plain text (what an operator sees, minus colours) — for debugging and
     for assertions on layout (e.g. that a line fits in 80 columns)."""
-    import io
 
-    from rich.console import Console
 
     width, height = app.size
     console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
