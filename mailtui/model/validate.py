@@ -141,13 +141,14 @@ def canonical_host(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    for candidate in (text, canonical_domain(text)):  # the name's canonical form may be an address ('0::.')
+    name = canonical_domain(text)
+    for candidate in (text, name):  # the name's canonical form may be an address ('0::.')
         if isinstance(candidate, str) and "%" not in candidate:
             try:
                 return str(ipaddress.ip_address(candidate))
             except ValueError:
                 pass
-    return canonical_domain(text)
+    return name
 
 
 def canonical_relayhost(value: Any) -> Any:
