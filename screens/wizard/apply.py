@@ -199,10 +199,8 @@ class ApplyPane(Vertical):
     def _log(self, line: str) -> None:
         """Add a line to the live log and keep its end in view, unless the operator is in it, reading
         (Log follows only while already at its end: a layout change would stop it for good)."""
-        log = self.query_one("#apply-log", Log)
-        log.write_line(line)
-        if not log.has_focus:
-            log.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.query_one("#apply-log", Log).write_line(line)
+        self._log_to_end()
 
     def _log_to_end(self) -> None:
         """After a layout change (the failure box, the buttons): the live log shows its last line again,

@@ -41,14 +41,9 @@ def make_app(engine: FakeEngine | None = None) -> MailtuiApp:
     return MailtuiApp(ops=engine or FakeEngine(), clock=lambda: 1_800_000_000.0)
 
 
-
-
-
 def screen_plain(app: App) -> str:
     """The whole terminal as plain text (what an operator sees, minus colours) — for debugging and
     for assertions on layout (e.g. that a line fits in 80 columns)."""
-
-
     width, height = app.size
     console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
                       color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
