@@ -24,6 +24,20 @@ from mailtui.api.types import CheckedAnswers, InstallState
 from mailtui.events import Event
 from mailtui.format import elapsed
 
+
+class FollowingLog(Log):
+    """The live log: its last line stays in view, also when its size changes (the failure box and the
+    buttons take room when the install ends), unless the operator is in it, reading. Log alone follows
+    only while already at its end, and a shrink leaves it short of the end for good."""
+
+    def follow(self) -> None:
+        if not self.has_focus:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def on_resize(self) -> None:
+        self.follow()
+
+
 # engine step -> side-list stage
 STEP_STAGE = {"packages": "packages", "database": "database", "tls": "tls", "postfix": "postfix",
               "dovecot": "dovecot", "firewall": "firewall"}
@@ -90,7 +104,7 @@ class ApplyPane(Vertical):
         with Vertical(id="apply-steps"):
             for name, title in self.titles:
                 yield StepRow(name, title)
-        yield Log(max_lines=5000, id="apply-log", auto_scroll=True)
+        yield FollowingLog(max_lines=5000, id="apply-log", auto_scroll=True)
         yield Static("", id="apply-failure")
         with Horizontal(classes="buttons"):
             yield Button("Retry", id="apply-retry", variant="primary", compact=True)
@@ -197,17 +211,10 @@ class ApplyPane(Vertical):
     # ------------------------------------------------------------ events
 
     def _log(self, line: str) -> None:
-        """Add a line to the live log and keep its end in view, unless the operator is in it, reading
-        (Log follows only while already at its end: a layout change would stop it for good)."""
-        self.query_one("#apply-log", Log).write_line(line)
-        self._log_to_end()
-
-    def _log_to_end(self) -> None:
-        """After a layout change (the failure box, the buttons): the live log shows its last line again,
-        unless the operator is in it, reading."""
-        log = self.query_one("#apply-log", Log)
-        if not log.has_focus:
-            log.scroll_end(animate=False, immediate=True, x_axis=False)
+        """Add a line to the live log and keep its end in view, unless the operator is in it, reading."""
+        log = self.query_one("#apply-log", FollowingLog)
+        log.write_line(line)
+        log.follow()
 
     def on_apply_pane_engine_event(self, message: ApplyPane.EngineEvent) -> None:
         e = message.event
@@ -277,7 +284,6 @@ class ApplyPane(Vertical):
                 self._status(f"Install finished{took}. Continue to verify it.", "bold green")
             self._buttons("continue")
             self.query_one("#apply-continue", Button).focus()
-            self.call_after_refresh(self._log_to_end)
             return
         step = (state.failed_step if state else "") or "?"
         reason = (state.error if state else "") or "the install worker stopped"
@@ -294,7 +300,6 @@ class ApplyPane(Vertical):
             shown.insert(1, "skip")
         self._buttons(*shown)
         self.query_one("#apply-retry", Button).focus()
-        self.call_after_refresh(self._log_to_end)  # the failure box took room: the log keeps its last line
 
     # ------------------------------------------------------------ buttons
 
