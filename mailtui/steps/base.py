@@ -130,6 +130,9 @@ class Step(ABC):
             elif changed and self.restart_on_change:
                 out.line(f"restarting {name}")
                 safe_services.restart(name)
+            if services.has_systemd() and services.unit_state(name).enabled == "disabled":
+                out.line(f"enabling {name} at boot (systemctl enable {name})")
+                services.enable_at_boot(name)
 
     def verify(self, ctx: Context) -> list[Check]:
         checks = []
@@ -141,11 +144,27 @@ class Step(ABC):
                 checks.append(Check(resource.describe(), False, NOT_IN_PLACE, drift=change.summary))
 
         for name in self.services_for(ctx):
-            running = services.is_running(name)
-            checks.append(Check(f"service {name} running", running, "" if running else f"{name} is not running",
-                                drift="" if running else f"start {name}"))
+            checks.extend(service_checks(name))
         checks.extend(self.functional_checks(ctx))
         return checks
 
     def functional_checks(self, ctx: Context) -> list[Check]:
         return []
+
+
+def service_checks(name: str) -> list[Check]:
+    """The service runs; under systemd its unit is also active (not a process started behind systemd's back,
+    which a reboot would not bring back) and starts at boot."""
+    running = services.is_running(name)
+    if not services.has_systemd():
+        return [Check(f"service {name} running", running, "" if running else f"{name} is not running",
+                      drift="" if running else f"start {name}")]
+    unit = services.unit_state(name)
+    ok = running and unit.is_active
+    why = ("" if ok else f"{name} is not running" if not running
+           else f"{name} runs, but its systemd unit is {unit.active} (started outside systemd?)")
+    boot = unit.starts_at_boot
+    return [Check(f"service {name} running", ok, why, drift="" if ok else f"start {name}"),
+            Check(f"service {name} starts at boot", boot,
+                  "" if boot else f"{name}'s unit is {unit.enabled}: it will not start after a reboot",
+                  drift="" if boot else f"systemctl enable {name}")]

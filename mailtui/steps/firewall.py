@@ -16,6 +16,7 @@ from mailtui.model.answers import Answers
 from mailtui.policy import ports as policy_ports
 from mailtui.report import Change, Check
 from mailtui.steps.base import Context, Resource, Step
+from mailtui.system import services
 from mailtui.system.commands import run, which
 
 DEFAULT_SSH_PORT = 22
@@ -104,12 +105,25 @@ class UfwEnabledResource:
         return "ufw enabled"
 
     def pending(self, ctx: Context) -> Change | None:
-        if ufw_active():
-            return None
-        return Change("firewall", "ufw", "enable ufw (incoming: deny unless allowed above)", "$ ufw --force enable")
+        if not ufw_active():
+            return Change("firewall", "ufw", "enable ufw (incoming: deny unless allowed above)",
+                          "$ ufw --force enable" + ("\n$ systemctl enable --now ufw" if services.has_systemd() else ""))
+        if services.has_systemd() and not _unit_ok(services.unit_state("ufw")):
+            return Change("firewall", "ufw", "start ufw's systemd unit (`ufw enable` leaves it inactive for this "
+                          "boot)", "$ systemctl enable --now ufw")
+        return None
 
     def apply(self, ctx: Context, out: StepEmitter) -> None:
-        run(["ufw", "--force", "enable"], on_line=out.line)
+        if not ufw_active():
+            run(["ufw", "--force", "enable"], on_line=out.line)
+        if services.has_systemd():
+            # ufw's unit loads the rules at boot; `ufw enable` marks it enabled but leaves it inactive for
+            # the current boot (systemctl is-active ufw: inactive), which looks like a firewall that is off.
+            run(["systemctl", "enable", "--now", "ufw"], on_line=out.line)
+
+
+def _unit_ok(unit: services.UnitState) -> bool:
+    return unit.starts_at_boot and unit.is_active
 
 
 for _cls in (UfwRuleResource, UfwEnabledResource):
@@ -135,4 +149,11 @@ class FirewallStep(Step):
 
     def functional_checks(self, ctx: Context) -> list[Check]:
         active = ufw_active()
-        return [Check("ufw active", active, "" if active else "ufw is not enabled")]
+        checks = [Check("ufw active", active, "" if active else "ufw is not enabled")]
+        if services.has_systemd():
+            unit = services.unit_state("ufw")
+            ok = _unit_ok(unit)
+            checks.append(Check("ufw unit active and started at boot", ok,
+                                "" if ok else f"ufw.service is {unit.enabled}/{unit.active}: the rules may not come "
+                                "back after a reboot", drift="" if ok else "systemctl enable --now ufw"))
+        return checks

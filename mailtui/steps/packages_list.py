@@ -8,8 +8,10 @@ DOVECOT_POP3 = ["dovecot-pop3d"]
 DATABASE_SERVER = ["mariadb-server"]
 TOOLS = ["openssl", "ca-certificates", "logrotate"]
 FIREWALL = ["ufw"]
-# Brute-force protection ([security] fail2ban): fail2ban bans through nftables on Debian 12 and 13.
-FAIL2BAN = ["fail2ban", "nftables"]
+# Brute-force protection ([security] fail2ban): fail2ban bans through nftables on Debian 12 and 13;
+# python3-systemd lets it read the journal (a dependency on Debian 13, only recommended on 12, and mailtui
+# installs without recommends).
+FAIL2BAN = ["fail2ban", "nftables", "python3-systemd"]
 # scripts/run needs these to build mailtui's own venv on a bare Debian.
 BOOTSTRAP = ["python3", "python3-venv"]
 

@@ -160,7 +160,9 @@ def effect_of(argv: Sequence[str]) -> Effect:
         return READ_ONLY
     if program == "ip" and "show" in args:
         return READ_ONLY
-    if program in ("service", "systemctl") and any(a in ("status", "is-active", "show") for a in args):
+    if program in ("service", "systemctl") and any(
+            a in ("status", "is-active", "is-enabled", "is-failed", "is-system-running", "show", "--failed")
+            for a in args):
         return READ_ONLY
     return Effect()
 

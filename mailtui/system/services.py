@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailtui.errors import MailtuiError
-from mailtui.system.commands import Result, run_detached, which
+from mailtui.system.commands import Result, run, run_detached, which
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,42 @@ def info(name: str) -> ServiceInfo:
 
 def has_systemd() -> bool:
     return Path("/run/systemd/system").is_dir()
+
+
+# `systemctl is-enabled` words for a unit that starts at boot (or with another unit that does).
+STARTS_AT_BOOT = ("enabled", "enabled-runtime", "static", "alias", "indirect", "generated")
+
+
+@dataclass(frozen=True)
+class UnitState:
+    """A service's systemd unit: `systemctl is-enabled` and `is-active` (e.g. "enabled", "active")."""
+
+    enabled: str
+    active: str
+
+    @property
+    def starts_at_boot(self) -> bool:
+        return self.enabled in STARTS_AT_BOOT
+
+    @property
+    def is_active(self) -> bool:
+        return self.active == "active"
+
+
+def unit_state(name: str) -> UnitState:
+    """The unit of a service on a machine with systemd (has_systemd())."""
+    unit = info(name).name
+
+    def word(verb: str) -> str:
+        lines = run(["systemctl", verb, unit], check=False, timeout=30).output.strip().splitlines()
+        return lines[-1].strip() if lines else "unknown"
+
+    return UnitState(word("is-enabled"), word("is-active"))
+
+
+def enable_at_boot(name: str) -> Result:
+    """`systemctl enable` the service's unit (systemd machines): it starts again after a reboot."""
+    return run(["systemctl", "enable", info(name).name], timeout=60)
 
 
 def _process_name(pid: int) -> str | None:

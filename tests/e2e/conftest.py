@@ -1,9 +1,10 @@
 """End-to-end: the real install on a fresh Debian 12 and a fresh Debian 13 test host.
 
 One install per release (session-scoped; the tests of one release run in one xdist worker, the two
-releases side by side), on a bare base: this is the fresh-install test. Then every test talks to the
-installed stack from the test runner over the test network, i.e. from an address outside the test host's
-mynetworks — exactly what a stranger on the Internet would see.
+releases side by side), on a host that boots systemd as a real server does (the systemd layer: services
+start as apt installs them) and has nothing of the stack yet: this is the fresh-install test. Then every
+test talks to the installed stack from the test runner over the test network, i.e. from an address outside
+the test host's mynetworks — exactly what a stranger on the Internet would see.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from tests.harness.fixtures import net  # noqa: F401  (several hosts on one sealed network)
 from tests.harness.release_groups import group_by_release
-from tests.harness.testhost import TestHost, test_host
+from tests.harness.testhost import TestHost, systemd_layer, test_host
 
 RELEASES = ["bookworm", "trixie"]
 HOSTNAME = "mail.example.test"
@@ -103,7 +104,8 @@ def _require_root() -> None:
 def installed(request: pytest.FixtureRequest) -> Iterator[Installed]:
     _require_root()
     release = request.param
-    with test_host(release, hostname=HOSTNAME) as host:
+    with test_host(release, hostname=HOSTNAME, layers=[systemd_layer(release)]) as host:
+        assert host.systemd and host.boot_state == "running", host.boot_state
         host.write_file("/root/answers.toml", ANSWERS, mode=0o600)
         inst = Installed(host, release, "", 0.0)
         # A dry run on the fresh host shows the whole plan and changes nothing.

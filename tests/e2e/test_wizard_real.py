@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import HOSTNAME, PASSWORDS, RELEASES, SINK_PORT, SSH_PORT, Installed, _require_root
 from tests.e2e.test_mail import ALICE, imap_login, maildir_of, send_port25, wait_for_delivery
-from tests.harness.testhost import MAILTUI_PYTHONPATH, test_host
+from tests.harness.testhost import MAILTUI_PYTHONPATH, systemd_layer, test_host
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,7 @@ def in_new_or_cur(inst: Installed, address: str, marker: str, timeout: float = 1
 @pytest.mark.parametrize("release", RELEASES)
 def test_the_wizard_installs_a_working_mail_server(release: str, tmp_path: Path) -> None:
     _require_root()
-    with test_host(release, hostname=HOSTNAME) as host:
+    with test_host(release, hostname=HOSTNAME, layers=[systemd_layer(release)]) as host:
         inst = Installed(host, release, "", 0.0)
         summary, output, seconds = run_driver(inst)
         inst.install_output, inst.install_seconds = output, seconds

@@ -50,6 +50,7 @@ def server_down(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(sql_session, "local_server_running", lambda: False)
     monkeypatch.setattr(services, "is_running", lambda name: False)
+    monkeypatch.setattr(services, "has_systemd", lambda: False)
 
     def no_connect(*args: object, **kwargs: object) -> None:
         raise AssertionError("the offline plan must not connect")

@@ -16,11 +16,13 @@ One idea per module:
     procs        processes, namespaces, mounts and links of this machine
     bases        the cached per-release debootstrap bases (with every .deb hosts need in their apt cache)
     layers       cached layers stacked on a base (a host's upper dir after a recipe ran)
+    systemd_layer  the "systemd" layer: systemd, D-Bus and sshd installed; hosts on it boot systemd (nspawn)
+    cgroups      a cgroup subtree per systemd host, in every hierarchy, removed at teardown
     packages_layer the "packages installed" layer: mailtui's packages step for given answers
     pydeps       mailtui's runtime deps and the repo's own mailtui, mounted into every host; the repo's tests
                  and their deps, copied into a host that runs them (add_test_checkout)
     network      the sealed test network: bridge namespace, runner veth, subnets, names
-    boot         starting a host's PID 1 (pid1.py) inside its network namespace
+    boot         starting a host's PID 1 (pid1.py, or systemd via systemd-nspawn) inside its network namespace
     host         TestHost: overlay, running commands, files, daemons, teardown
     dns          the test DNS (nsd) on a host of its own; dnswire: a tiny DNS client
     cleanup      atexit teardown, `scripts/testhost clean` and purge
@@ -63,6 +65,7 @@ from tests.harness.testhost.pydeps import (
     ensure_testdeps,
     python_requirements,
 )
+from tests.harness.testhost.systemd_layer import systemd_layer
 
 __all__ = [
     "BASE_FORMAT", "DEFAULT_HOSTNAME", "MAILTUI_PYTHONPATH", "NET_PREFIX", "RELEASES", "TEST_PACKAGES",
@@ -71,6 +74,6 @@ __all__ = [
     "compile_pydeps", "create_host", "current_base", "dns_layer", "ensure_base", "ensure_layer", "ensure_pydeps",
     "list_layers", "live_hosts", "live_networks", "prune_layers", "purge", "python_requirements", "query_from",
     "require_root",
-    "stack_layer", "stack_packages", "stamp_path", "test_host", "test_network",
+    "stack_layer", "stack_packages", "stamp_path", "systemd_layer", "test_host", "test_network",
     "CHECKOUT_MOUNT", "add_test_checkout", "ensure_testdeps",
 ]

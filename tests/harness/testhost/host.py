@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from tests.harness.testhost import bases, boot, procs, pydeps
+from tests.harness.testhost import bases, boot, cgroups, procs, pydeps
 from tests.harness.testhost.common import (
     DEFAULT_HOSTNAME,
     INSIDE_PATH,
@@ -71,6 +71,9 @@ class TestHost:
     ip: str = ""
     init_pid: int = 0  # PID 1 of the host, as seen from this machine
     ns_ids: set[str] = field(default_factory=set)
+    init: str = "auto"  # "systemd" (systemd-nspawn --boot), "plain" (pid1.py) or "auto": systemd if installed
+    boot_state: str = ""  # systemd hosts: `systemctl is-system-running` when the boot was over
+    cgroups: list[Path] = field(default_factory=list)  # systemd hosts: the host's cgroup subtrees
     _proc: subprocess.Popen[bytes] | None = None
     _overlay_dev: int | None = None
     _closed: bool = False
@@ -93,6 +96,11 @@ class TestHost:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def systemd(self) -> bool:
+        """systemd is PID 1 of this host."""
+        return self.init == "systemd"
 
     # -------------------------------------------------------------------------------- running things
 
@@ -196,6 +204,7 @@ class TestHost:
             "id": self.id, "release": self.release, "hostname": self.hostname, "name": self.name,
             "network": self.network.id, "netns": self.netns, "ip": self.ip, "init_pid": self.init_pid,
             "ns_ids": sorted(self.ns_ids), "layers": [str(layer.root) for layer in self.layers],
+            "init": self.init, "cgroups": [str(c) for c in self.cgroups],
             "owner_pid": os.getpid(), "owner_start": procs.start_time(os.getpid()),
         }  # fmt: skip
 
@@ -216,7 +225,18 @@ class TestHost:
         self.write_identity()
         member.host = self
         self.network.refresh_members()
-        booted = boot.boot(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log")
+        has_systemd = (self.root / "usr/lib/systemd/systemd").exists()
+        if self.init == "auto":
+            self.init = "systemd" if has_systemd else "plain"
+        if self.init == "systemd":
+            if not has_systemd:
+                raise TestHostError(f"a systemd host needs systemd in its layers ({self.release}): add systemd_layer()")
+            self.cgroups = [Path(c) for c in cgroups.planned(self.id)]
+            self._save_meta()  # before anything exists: a killed test leaves what clean() can find
+            booted = boot.boot_systemd(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log", self.id)
+            self.boot_state = booted.boot_state
+        else:
+            booted = boot.boot(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log")
         self._proc, self.init_pid, self.ns_ids = booted.proc, booted.init_pid, booted.ns_ids
         self._save_meta()
 
@@ -250,6 +270,7 @@ class TestHost:
             found.append(f"netns {self.netns}")
         if procs.link_exists(f"h{self.id}"):
             found.append(f"veth h{self.id}")
+        found += [f"cgroup {c}" for c in self.cgroups if c.exists()]
         if self.dir.exists():
             found.append(f"directory {self.dir}")
         return found
@@ -305,6 +326,9 @@ def teardown(host_dir: Path, meta: dict[str, Any], proc: subprocess.Popen[bytes]
     remaining = procs.mounts_under(host_dir)
     if remaining:
         raise TestHostError(f"could not unmount {remaining}; leaving {host_dir} in place")
+    busy = cgroups.remove([Path(c) for c in meta.get("cgroups") or []])
+    if busy:
+        raise TestHostError(f"could not remove the host's cgroups: {busy}")
     if keep_upper is not None:
         (host_dir / "upper").rename(keep_upper)
     shutil.rmtree(host_dir, ignore_errors=True)
@@ -313,11 +337,15 @@ def teardown(host_dir: Path, meta: dict[str, Any], proc: subprocess.Popen[bytes]
 
 
 def create_host(release: str, hostname: str = DEFAULT_HOSTNAME, *, network: TestNetwork | None = None,
-                name: str | None = None, layers: Sequence[Layer] = ()) -> TestHost:
+                name: str | None = None, layers: Sequence[Layer] = (), init: str = "auto") -> TestHost:
     """Start a throwaway host (building/caching its base, deps and app first if needed). Call close().
 
     On `network` (closed with it), else on a network of its own. `layers` (from layers.ensure_layer, lowest
-    first) are stacked on the release's base, under the host's own upper dir."""
+    first) are stacked on the release's base, under the host's own upper dir. `init`: "systemd" boots
+    systemd (the layers must hold it: systemd_layer()), "plain" a bare reaper as PID 1, "auto" systemd
+    where the layers hold it."""
+    if init not in ("auto", "systemd", "plain"):
+        raise TestHostError(f"init must be auto, systemd or plain, not {init!r}")
     require_root()
     install_sigterm_handler()
     deps = pydeps.ensure_pydeps()
@@ -333,7 +361,7 @@ def create_host(release: str, hostname: str = DEFAULT_HOSTNAME, *, network: Test
     own = network is None
     net = TestNetwork.create() if network is None else network
     host = TestHost(release=release, hostname=hostname, id=host_id, name=name or hostname.split(".")[0],
-                    network=net, dir=host_dir, layers=list(layers), owns_network=own)
+                    network=net, dir=host_dir, layers=list(layers), owns_network=own, init=init)
     _LIVE[host_id] = host
     try:
         while True:
@@ -353,9 +381,10 @@ def create_host(release: str, hostname: str = DEFAULT_HOSTNAME, *, network: Test
 
 
 @contextlib.contextmanager
-def test_host(release: str, hostname: str = DEFAULT_HOSTNAME, *, layers: Sequence[Layer] = ()) -> Iterator[TestHost]:
+def test_host(release: str, hostname: str = DEFAULT_HOSTNAME, *, layers: Sequence[Layer] = (),
+              init: str = "auto") -> Iterator[TestHost]:
     """A throwaway host on a network of its own for the duration of the block; always torn down."""
-    host = create_host(release, hostname, layers=layers)
+    host = create_host(release, hostname, layers=layers, init=init)
     try:
         yield host
     finally:

@@ -78,7 +78,7 @@ def layer_key(base: Path, below: Sequence[Layer], inputs: dict[str, Any]) -> str
 
 
 def ensure_layer(release: str, name: str, inputs: dict[str, Any], build: Callable[[TestHost], dict[str, Any]], *,
-                 hostname: str = DEFAULT_HOSTNAME, below: Sequence[Layer] = ()) -> Layer:
+                 hostname: str = DEFAULT_HOSTNAME, below: Sequence[Layer] = (), init: str = "auto") -> Layer:
     """The cached layer `name` for `inputs` on `release`'s current base, built if missing: a fresh host (on
     `below`), build(host) (its return value is kept in layer.json under "results"), then the host's upper dir."""
     base = bases.ensure_base(release)
@@ -87,14 +87,14 @@ def ensure_layer(release: str, name: str, inputs: dict[str, Any], build: Callabl
     if not (final / "layer.json").exists():
         with file_lock(layers_root() / f".{final.name}.lock", exclusive=True):
             if not (final / "layer.json").exists():
-                _build(release, name, inputs, build, hostname, below, base, final)
+                _build(release, name, inputs, build, hostname, below, base, final, init)
     meta = json.loads((final / "layer.json").read_text())
     os.utime(final / "layer.json")  # last used: idle layers are pruned
     return Layer(release, name, final, base, meta)
 
 
 def _build(release: str, name: str, inputs: dict[str, Any], build: Callable[[TestHost], dict[str, Any]],
-           hostname: str, below: Sequence[Layer], base: Path, final: Path) -> None:
+           hostname: str, below: Sequence[Layer], base: Path, final: Path, init: str) -> None:
     from tests.harness.testhost.host import create_host
 
     log(f"building the {name} layer for {release} ({final.name})")
@@ -102,7 +102,7 @@ def _build(release: str, name: str, inputs: dict[str, Any], build: Callable[[Tes
     tmp = layers_root() / f".build-{final.name}-{secrets.token_hex(3)}"
     tmp.mkdir(parents=True)
     try:
-        host = create_host(release, hostname, layers=below)
+        host = create_host(release, hostname, layers=below, init=init)
         try:
             if bases.current_base(release) != base:
                 raise TestHostError(f"the {release} base changed while the {name} layer was being built")

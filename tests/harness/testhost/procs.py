@@ -58,6 +58,18 @@ def ns_id(pid: int, kind: str) -> str | None:
         return None
 
 
+def ns_pid(pid: int) -> int | None:
+    """The process's PID in its own (innermost) PID namespace: NSpid's last field."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def pids_in_namespaces(ns_ids: set[str]) -> list[int]:
     """Processes (other than us) that are in any of the given namespaces, e.g. {'net:[4026532301]'}."""
     me = os.getpid()
