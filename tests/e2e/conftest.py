@@ -90,6 +90,14 @@ class Installed:
         return result.returncode, result.stdout + result.stderr
 
 
+def start_sink(host: TestHost) -> None:
+    """The outbound relay's stand-in: smtp-sink on the host's loopback, keeping each message as a file in
+    SINK_DIR (test scaffolding, not part of the server: started again after a reboot)."""
+    host.run(["install", "-d", "-o", "postfix", "-g", "postfix", SINK_DIR])
+    host.start_daemon(["/usr/sbin/smtp-sink", "-u", "postfix", "-d", f"{SINK_DIR}/%Y%m%d%H%M%S.",
+                       f"127.0.0.1:{SINK_PORT}", "100"])
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     group_by_release(items)
@@ -124,7 +132,5 @@ def installed(request: pytest.FixtureRequest) -> Iterator[Installed]:
         assert code == 0, f"install on {release} failed (exit {code}):\n{output[-6000:]}"
         # Outbound mail goes to a sink on the test host's loopback, never off the machine; the sink keeps
         # each message as a file so tests can see what left.
-        host.run(["install", "-d", "-o", "postfix", "-g", "postfix", SINK_DIR])
-        host.start_daemon(["/usr/sbin/smtp-sink", "-u", "postfix", "-d", f"{SINK_DIR}/%Y%m%d%H%M%S.",
-                           f"127.0.0.1:{SINK_PORT}", "100"])
+        start_sink(host)
         yield inst

@@ -100,3 +100,20 @@ def test_a_systemd_host_leaves_nothing_in_any_cgroup_hierarchy(release: str) -> 
 def test_init_systemd_needs_the_systemd_layer() -> None:
     with pytest.raises(th.TestHostError, match="systemd_layer"), th.test_host("bookworm", init="systemd"):
         pass
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_reboot_keeps_the_disk_and_boots_again(release: str) -> None:
+    with th.test_host(release, layers=[th.systemd_layer(release)]) as host:
+        host.write_file("/root/on-disk", "kept\n")
+        host.write_file("/run/in-memory", "gone\n")
+        boot_id = host.read_file("/proc/sys/kernel/random/boot_id")  # nspawn gives each boot its own
+        old_pid = host.init_pid
+        took = host.reboot()
+        assert host.boot_state == "running" and took < 30, (host.boot_state, took)
+        assert host.init_pid != old_pid and host.read_file("/proc/sys/kernel/random/boot_id") != boot_id
+        assert host.read_file("/root/on-disk") == "kept\n"
+        assert host.run(["test", "-e", "/run/in-memory"], check=False).returncode == 1
+        boot.check_network(host.init_pid, host.netns)
+        assert host.run(["systemctl", "is-active", "ssh"], check=False).stdout.strip() == "active"
+    assert host.leftovers() == []

@@ -132,6 +132,7 @@ NSPAWN_OPTIONS = ["--boot", "--private-network", "--register=no", "--keep-unit",
                   "--timezone=off", "--link-journal=no", "--console=read-only"]
 NSPAWN_ENV = {"SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"}  # the cgroup mode, pinned: cgroup v2 inside
 BOOT_TIMEOUT = 90
+NSPAWN_REBOOT_EXIT = 133  # systemd-nspawn's exit status when the container rebooted (measured, both releases)
 
 
 def boot_systemd(root: Path, hostname: str, netns: str, deps: Path, app: Path, log_path: Path,
@@ -145,7 +146,7 @@ def boot_systemd(root: Path, hostname: str, netns: str, deps: Path, app: Path, l
         f"--hostname={hostname}", f"--network-namespace-path=/run/netns/{netns}",
         f"--bind-ro={deps}:{DEPS_MOUNT}", f"--bind-ro={app}:{APP_MOUNT}",
     ]  # fmt: skip
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:  # appended: a reboot's boot follows the last one's shutdown
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 env={"PATH": INSIDE_PATH, **NSPAWN_ENV}, start_new_session=True)
     booted = Booted(proc, 0, set(), subtree)

@@ -75,6 +75,7 @@ class TestHost:
     boot_state: str = ""  # systemd hosts: `systemctl is-system-running` when the boot was over
     cgroups: list[Path] = field(default_factory=list)  # systemd hosts: the host's cgroup subtrees
     _proc: subprocess.Popen[bytes] | None = None
+    _mounts: tuple[Path, Path] | None = None  # the deps and app dirs mounted read-only inside
     _overlay_dev: int | None = None
     _closed: bool = False
 
@@ -225,6 +226,7 @@ class TestHost:
         self.write_identity()
         member.host = self
         self.network.refresh_members()
+        self._mounts = (deps, app)
         has_systemd = (self.root / "usr/lib/systemd/systemd").exists()
         if self.init == "auto":
             self.init = "systemd" if has_systemd else "plain"
@@ -239,6 +241,33 @@ class TestHost:
             booted = boot.boot(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log")
         self._proc, self.init_pid, self.ns_ids = booted.proc, booted.init_pid, booted.ns_ids
         self._save_meta()
+
+    def reboot(self, *, timeout: float = 60) -> float:
+        """`systemctl reboot` inside — a clean shutdown, as on a real server — then boot the same overlay again
+        in the same network namespace; returns once the boot is over (the seconds it all took). systemd hosts
+        only; what ran inside is gone, what was written to disk stays."""
+        if not self.systemd or self._proc is None or self._mounts is None:
+            raise TestHostError(f"test host {self.id} does not run systemd: it cannot reboot")
+        start = time.monotonic()
+        self.run(["systemctl", "reboot"], check=False, timeout=30)
+        try:
+            code = self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestHostError(f"test host {self.id} did not shut down in {timeout} s") from None
+        if code != boot.NSPAWN_REBOOT_EXIT:
+            raise TestHostError(f"systemd-nspawn exited {code} on a reboot (expected {boot.NSPAWN_REBOOT_EXIT})")
+        busy = cgroups.remove(self.cgroups)  # the last boot's payload/ and supervisor/
+        if busy:
+            raise TestHostError(f"the last boot's cgroups are still busy: {busy}")
+        deps, app = self._mounts
+        self.init_pid = 0
+        booted = boot.boot_systemd(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log", self.id)
+        self._proc, self.init_pid, self.ns_ids = booted.proc, booted.init_pid, booted.ns_ids
+        self.boot_state = booted.boot_state
+        self._save_meta()
+        took = time.monotonic() - start
+        log(f"host {self.id} ({self.release}) rebooted in {took:.2f} s ({self.boot_state})")
+        return took
 
     def write_identity(self) -> None:
         """/etc/hostname, /etc/hosts (every host of the network) and /etc/resolv.conf (the test DNS, if any)."""
