@@ -176,9 +176,12 @@ class ApplyPane(Vertical):
         self.follow(answers, self.steps, start=True)
 
     def attach(self, state: InstallState) -> None:
-        """Follow an install that is already running (started by an earlier mailtui)."""
-        self.answers, self.steps, self.after = None, None, "verify"
-        self.reset(None)
+        """Follow an install that is already running (started by an earlier mailtui). The packages-only run
+        before the second review goes on to that review, as it would have in the mailtui that started it."""
+        packages_only = list(state.steps_requested) == ["packages"]
+        self.answers, self.steps = None, ["packages"] if packages_only else None
+        self.after = "review" if packages_only else "verify"
+        self.reset(self.steps)
         self.running = True
         self._sidebar("apply", "running")
         self.started = state.started or self.clock()

@@ -98,6 +98,7 @@ class WizardScreen(Screen[None]):
             if answers is not None:
                 self.load_forms(answers)
             self._mark_from_state(state)
+            self.packages_paused = list(state.steps_requested) == ["packages"]  # then Confirm runs the rest
             self.go("apply")
             self.query_one(ApplyPane).attach(state)
             return
@@ -240,9 +241,14 @@ class WizardScreen(Screen[None]):
             if bad is not None:
                 bad.input.focus()
                 return
+        if self.query_one(ContentSwitcher).current != stage:
+            return  # called after a refresh: the wizard has moved on since (a re-attach goes straight on)
         pane = self.query_one(f"#{stage}")
+        focused = self.app.focused
+        if focused is not None and pane in focused.ancestors:
+            return  # the pane focused something itself meanwhile (the install ended: Continue or Retry)
         for widget in pane.query("Input, Checkbox, RadioSet, OptionList, #verify-scroll, Button"):
-            if widget.focusable:
+            if widget.focusable and widget.display:  # a hidden button (display: none) is still "focusable"
                 widget.focus()
                 return
         if stage in NAV_STAGES:

@@ -460,6 +460,33 @@ async def test_restart_reattaches_to_a_running_install_and_quit_asks_first() -> 
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
 
 
+async def test_reattaching_to_the_packages_only_run_goes_on_to_the_second_review() -> None:
+    """Over SSH the terminal dropped while the packages were installing (before the review of the real
+    diffs): the restarted mailtui follows that run, then offers the second review, and Confirm runs the
+    rest — never "Install finished" after the packages alone (seen on a real SSH drop)."""
+    pending = Answers(hostname="mail.example.org", domains=[Domain("example.org")],
+                      users=[User("admin@example.org", password_hash="$6$x$y")])
+    packages = ok_run(["packages"])
+    packages.final.steps_requested = ["packages"]
+    engine = FakeEngine(state=State("running", 4242, 1_800_000_000.0, alive=True, steps={"packages": "running"},
+                                    steps_requested=["packages"]),
+                        pending=pending, runs=[ok_run(STEP_NAMES[1:])])
+    engine.current = packages
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "Packages installed" in screen_text(app))
+        assert "Install finished" not in screen_text(app)
+        assert "after the review" in screen_text(app)  # the other steps have not run
+        assert engine.started == []
+        await pilot.press("enter")  # Continue has the focus
+        await wait_for(pilot, lambda: stage(app) == "review")
+        await wait_for(pilot, lambda: not app.screen.query_one("#review-confirm").disabled)
+        await pilot.click("#review-confirm")
+        await wait_for(pilot, lambda: "Install finished" in screen_text(app))
+        (_answers, rest), = engine.started  # one start: the rest of the plan, without the packages
+        assert rest and "packages" not in rest and "postfix" in rest, rest
+
+
 async def test_restart_after_an_interrupted_install_offers_to_resume() -> None:
     pending = Answers(hostname="mail.example.org", domains=[Domain("example.org")],
                       users=[User("admin@example.org", password_hash="$6$x$y")])

@@ -334,3 +334,15 @@ async def test_returning_to_review_keeps_the_plan_until_an_answer_or_the_machine
         await press_keys(pilot, "end", "backspace", "3", "pagedown")
         await wait_for(pilot, lambda: len(engine.plans) == 4 and "changes in" in screen_plain(app))
         assert engine.plans[-1].firewall.ssh_port == 2223
+
+
+async def test_welcome_focuses_next_so_enter_goes_on() -> None:
+    """The focus never lands on a hidden widget: on Welcome (no earlier install, so its "Adopt it" checkbox
+    is hidden) it is on Next, and Enter goes on to Packages."""
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        await wait_for(pilot, lambda: pilot.app.focused is not None)
+        await pilot.pause()
+        assert pilot.app.focused is not None and pilot.app.focused.id == "nav-next", pilot.app.focused
+        await press_keys(pilot, "enter")
+        assert stage(app) == "packages", screen_plain(app)

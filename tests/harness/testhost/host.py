@@ -71,7 +71,8 @@ class TestHost:
     ip: str = ""
     init_pid: int = 0  # PID 1 of the host, as seen from this machine
     ns_ids: set[str] = field(default_factory=set)
-    init: str = "auto"  # "systemd" (systemd-nspawn --boot), "plain" (pid1.py) or "auto": systemd if installed
+    init: str = "auto"  # "systemd" (systemd-nspawn --boot), "plain" (pid1.py) or "auto": systemd when the
+    # systemd layer is among its layers
     boot_state: str = ""  # systemd hosts: `systemctl is-system-running` when the boot was over
     cgroups: list[Path] = field(default_factory=list)  # systemd hosts: the host's cgroup subtrees
     _proc: subprocess.Popen[bytes] | None = None
@@ -227,12 +228,14 @@ class TestHost:
         member.host = self
         self.network.refresh_members()
         self._mounts = (deps, app)
-        has_systemd = (self.root / "usr/lib/systemd/systemd").exists()
+        # Not "systemd is installed": Debian 13's stack pulls systemd in as a dependency, on hosts meant to
+        # stay without it (the bare reaper as PID 1, services started by mailtui alone).
+        has_layer = any(layer.name == "systemd" for layer in self.layers)
         if self.init == "auto":
-            self.init = "systemd" if has_systemd else "plain"
+            self.init = "systemd" if has_layer else "plain"
         if self.init == "systemd":
-            if not has_systemd:
-                raise TestHostError(f"a systemd host needs systemd in its layers ({self.release}): add systemd_layer()")
+            if not has_layer or not (self.root / "usr/lib/systemd/systemd").exists():
+                raise TestHostError(f"a systemd host needs the systemd layer ({self.release}): add systemd_layer()")
             self.cgroups = [Path(c) for c in cgroups.planned(self.id)]
             self._save_meta()  # before anything exists: a killed test leaves what clean() can find
             booted = boot.boot_systemd(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log", self.id)
@@ -371,8 +374,8 @@ def create_host(release: str, hostname: str = DEFAULT_HOSTNAME, *, network: Test
 
     On `network` (closed with it), else on a network of its own. `layers` (from layers.ensure_layer, lowest
     first) are stacked on the release's base, under the host's own upper dir. `init`: "systemd" boots
-    systemd (the layers must hold it: systemd_layer()), "plain" a bare reaper as PID 1, "auto" systemd
-    where the layers hold it."""
+    systemd (the layers must include systemd_layer()), "plain" a bare reaper as PID 1, "auto" systemd
+    when the layers include systemd_layer()."""
     if init not in ("auto", "systemd", "plain"):
         raise TestHostError(f"init must be auto, systemd or plain, not {init!r}")
     require_root()

@@ -45,3 +45,15 @@ def systemd_layer(release: str) -> Layer:
 
     return ensure_layer(release, "systemd", {"packages": SYSTEMD_PACKAGES, "masked": MASKED, "build": BUILD},
                         build, init="plain")
+
+
+def client_layer(release: str) -> Layer:
+    """An operator's machine on the test network: the systemd layer (its openssh-client) plus tmux, to hold a
+    real terminal for `ssh -t` (cached; built offline in seconds)."""
+
+    def build(host: TestHost) -> dict[str, Any]:
+        host.run(["apt-get", "install", "-y", "-q", "--no-download", "--no-install-recommends", "tmux"],
+                 env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+        return {"tmux": host.run(["tmux", "-V"]).stdout.strip()}
+
+    return ensure_layer(release, "client", {"packages": ["tmux"]}, build, below=[systemd_layer(release)])
