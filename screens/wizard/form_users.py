@@ -33,6 +33,8 @@ class UsersForm(FormPane):
         self.derived: dict[str, str] = {}  # field key -> the default it was given (kept in step with the domain)
         self.alias_rows = ALIAS_ROWS
         self.existing = ""  # the first mailbox of an earlier install: its password stays unless one is typed
+        self.loaded_hash = ""  # the hash of the loaded answers' first user (no password typed since)
+        self.continuing = False  # the answers are those of the install under way (re-attached), not a rerun
 
     def keeps_password(self) -> bool:
         """Password left empty for the mailbox an earlier install made: it keeps its password."""
@@ -67,6 +69,7 @@ class UsersForm(FormPane):
     def load(self, a: Answers, pf: Preflight | None = None) -> None:
         user = a.users[0] if a.users else User("")
         self.existing = user.email if (user.password_hash or user.keep_password) and not user.password else ""
+        self.loaded_hash = user.password_hash if not user.password else ""
         self._f("users[0].email").value = user.email
         for key in ("users[0].password", "users[0].password2"):
             row = self._f(key)
@@ -153,8 +156,14 @@ class UsersForm(FormPane):
 
     def store(self, a: Answers) -> Answers:
         email = self._f("users[0].email").value.strip()
-        first = User(email, keep_password=True) if self.keeps_password() else \
-            User(email, self._f("users[0].password").value)
+        if self.keeps_password() and self.continuing and self.loaded_hash:
+            # The install under way (re-attached to its packages-only run): the password the operator
+            # typed before the terminal went, as its hash — that mailbox does not exist yet to keep one.
+            first = User(email, password_hash=self.loaded_hash)
+        elif self.keeps_password():
+            first = User(email, keep_password=True)
+        else:
+            first = User(email, self._f("users[0].password").value)
         aliases = []
         self.alias_keys: dict[str, str] = {}
         for i in range(self.alias_rows):
