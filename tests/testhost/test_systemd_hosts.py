@@ -5,6 +5,7 @@ namespace, and a host leaves nothing behind in any cgroup hierarchy of this mach
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,3 +118,36 @@ def test_reboot_keeps_the_disk_and_boots_again(release: str) -> None:
         boot.check_network(host.init_pid, host.netns)
         assert host.run(["systemctl", "is-active", "ssh"], check=False).stdout.strip() == "active"
     assert host.leftovers() == []
+
+
+_CHILD = """
+import json, sys, time
+sys.path.insert(0, {repo!r})
+from tests.harness import testhost as th
+h = th.create_host("bookworm", layers=[th.systemd_layer("bookworm")])
+print(json.dumps({{"id": h.id, "cgroups": [str(c) for c in h.cgroups], "nspawn": h._proc.pid}}), flush=True)
+time.sleep(600)
+"""
+
+
+def test_clean_removes_a_systemd_host_and_its_cgroups_after_a_killed_test_process() -> None:
+    import json
+    import subprocess
+    import sys
+
+    th.systemd_layer("bookworm")  # built here, not in the child
+    repo = str(Path(__file__).resolve().parents[2])
+    child = subprocess.Popen([sys.executable, "-c", _CHILD.format(repo=repo)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    info = json.loads(child.stdout.readline())
+    child.kill()
+    child.wait(timeout=30)
+    nspawn = int(info["nspawn"])
+    assert procs.start_time(nspawn) is not None  # SIGKILL: nothing tore the container down
+    removed = th.clean()
+    assert f"host {info['id']}" in removed, removed
+    assert not any(Path(c).exists() for c in info["cgroups"]), info["cgroups"]
+    deadline = time.monotonic() + 10
+    while procs.start_time(nspawn) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert procs.start_time(nspawn) is None, "systemd-nspawn outlived clean()"

@@ -13,7 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
-from tests.harness.testhost import bases, layers, network, procs, pydeps
+from tests.harness.testhost import bases, cgroups, layers, network, procs, pydeps
 from tests.harness.testhost.common import RELEASES, TestHostError, cache_dir, cache_lock, file_lock, require_root
 from tests.harness.testhost.host import live_hosts, teardown
 
@@ -97,6 +97,22 @@ def _stale_network_objects(everything: bool, live_netns: set[str]) -> list[str]:
         if re.fullmatch(rf"{network.RUNNER_LINK_PREFIX}[0-9a-f]{{6}}", link) and link[3:] not in live_nets:
             procs.delete_link(link)
             done.append(f"runner veth {link}")
+    done += _orphan_cgroups(live_netns)
+    return done
+
+
+def _orphan_cgroups(live_netns: set[str]) -> list[str]:
+    """systemd hosts' cgroup subtrees (of any cache dir) whose host namespace is gone, a minute old at least.
+    Only empty ones go: the kernel refuses to remove a cgroup that still has a process."""
+    done: list[str] = []
+    for hierarchy in cgroups.hierarchies():
+        for sub in hierarchy.here.glob(f"{cgroups.PREFIX}*"):
+            host_id = sub.name.removeprefix(cgroups.PREFIX)
+            netns = f"{network.HOST_NETNS_PREFIX}{host_id}"
+            if netns in live_netns or procs.netns_exists(netns) or time.time() - sub.stat().st_mtime < 60:
+                continue
+            if not cgroups.remove([sub], timeout=1):
+                done.append(f"cgroup {sub}")
     return done
 
 
