@@ -39,6 +39,11 @@ class InstallState:
     steps_requested: list[str] = field(default_factory=list)
 
     @property
+    def packages_only(self) -> bool:
+        """The run that installs the packages alone, before the review of the real diffs (the rest follows)."""
+        return list(self.steps_requested) == ["packages"]
+
+    @property
     def alive(self) -> bool:
         """The worker that wrote this state is still running (not a zombie, not a reused PID)."""
         if self.status != "running" or self.pid <= 0:

@@ -178,9 +178,8 @@ class ApplyPane(Vertical):
     def attach(self, state: InstallState) -> None:
         """Follow an install that is already running (started by an earlier mailtui). The packages-only run
         before the second review goes on to that review, as it would have in the mailtui that started it."""
-        packages_only = list(state.steps_requested) == ["packages"]
-        self.answers, self.steps = None, ["packages"] if packages_only else None
-        self.after = "review" if packages_only else "verify"
+        self.answers, self.steps = None, ["packages"] if state.packages_only else None
+        self.after = "review" if state.packages_only else "verify"
         self.reset(self.steps)
         self.running = True
         self._sidebar("apply", "running")

@@ -98,7 +98,7 @@ class WizardScreen(Screen[None]):
             if answers is not None:
                 self.load_forms(answers)
             self._mark_from_state(state)
-            self.packages_paused = list(state.steps_requested) == ["packages"]  # then Confirm runs the rest
+            self.packages_paused = state.packages_only  # then Confirm runs the rest
             self.form("users").continuing = self.packages_paused  # type: ignore[attr-defined]
             self.go("apply")
             self.query_one(ApplyPane).attach(state)
