@@ -238,11 +238,19 @@ class TestHost:
                 raise TestHostError(f"a systemd host needs the systemd layer ({self.release}): add systemd_layer()")
             self.cgroups = [Path(c) for c in cgroups.planned(self.id)]
             self._save_meta()  # before anything exists: a killed test leaves what clean() can find
-            booted = boot.boot_systemd(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log", self.id)
-            self.boot_state = booted.boot_state
-        else:
-            booted = boot.boot(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log")
+            self._boot_systemd()
+            return
+        booted = boot.boot(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log")
         self._proc, self.init_pid, self.ns_ids = booted.proc, booted.init_pid, booted.ns_ids
+        self._save_meta()
+
+    def _boot_systemd(self) -> None:
+        """Boot systemd on the overlay (first start and reboots alike) and record the new PID 1."""
+        assert self._mounts is not None
+        deps, app = self._mounts
+        booted = boot.boot_systemd(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log", self.id)
+        self._proc, self.init_pid, self.ns_ids = booted.proc, booted.init_pid, booted.ns_ids
+        self.boot_state = booted.boot_state
         self._save_meta()
 
     def reboot(self, *, timeout: float = 60) -> float:
@@ -262,12 +270,8 @@ class TestHost:
         busy = cgroups.remove(self.cgroups)  # the last boot's payload/ and supervisor/
         if busy:
             raise TestHostError(f"the last boot's cgroups are still busy: {busy}")
-        deps, app = self._mounts
         self.init_pid = 0
-        booted = boot.boot_systemd(self.root, self.hostname, self.netns, deps, app, self.dir / "init.log", self.id)
-        self._proc, self.init_pid, self.ns_ids = booted.proc, booted.init_pid, booted.ns_ids
-        self.boot_state = booted.boot_state
-        self._save_meta()
+        self._boot_systemd()
         took = time.monotonic() - start
         log(f"host {self.id} ({self.release}) rebooted in {took:.2f} s ({self.boot_state})")
         return took
