@@ -81,7 +81,12 @@ class Result:
 def note_install_start() -> None:
     """Called by the install worker: which services ran before mailtui's first install."""
 
-    backups.note_services_before({name: services.is_running(name) for name in SERVICES})
+    units = {}
+    if services.has_systemd():
+        # Only a unit that is there and says enabled or disabled: one apt installs later is Debian's default.
+        units = {name: state.enabled for name in SERVICES
+                 if (state := services.unit_state(name)).enabled in ("enabled", "disabled")}
+    backups.note_services_before({name: services.is_running(name) for name in SERVICES}, units)
 
 
 def answers_left_behind() -> Answers | None:
@@ -349,7 +354,14 @@ def apply(actions: list[Action], out: Out, *, index: dict[str, Any] | None = Non
         if reload_ufw:
             out("reloading ufw with the restored rules")
             run_command(["ufw", "reload"], on_line=out, check=False)
+        units_before = index.get("units_before")
         for name in SERVICES:
+            if (isinstance(units_before, dict) and units_before.get(name) == "disabled" and services.has_systemd()
+                    and services.unit_state(name).starts_at_boot):
+                out(f"disabling {name} at boot again (its unit was disabled before mailtui)")
+                disabled = services.disable_at_boot(name)
+                if not disabled.ok:
+                    result.problems.append(f"{name}: systemctl disable failed: {disabled.output.strip()}")
             if not want[name]:
                 if running[name]:
                     out(f"{name} stays stopped (it did not run before mailtui)")

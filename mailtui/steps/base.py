@@ -5,7 +5,9 @@ services, SQL objects, packages, …). Everything else is derived from that one 
 
   plan()   -> the resources not yet in place, each as a Change (with a diff) — the preview / --dry-run
   apply()  -> brings each pending resource into place (idempotent: nothing pending, nothing done),
-              then restarts the step's service if anything changed, or starts it if it is down
+              then restarts the step's service if anything changed, or starts it if it is down; the
+              restart is owed on disk before the first change (system/owed_restarts.py), so a run
+              killed in between restarts it on the next run although every file is then in place
   verify() -> one Check per resource (in place or not; when not, the Change it would take is the Check's
               drift, never its name) plus the step's own functional checks
 
@@ -23,7 +25,7 @@ from mailtui.events import Emit, StepEmitter, null_emit
 from mailtui.model.answers import Answers
 from mailtui.report import Change, Check
 from mailtui.stack import services as safe_services
-from mailtui.system import services
+from mailtui.system import owed_restarts, services
 from mailtui.system.platform import Platform
 
 
@@ -90,9 +92,18 @@ class Step(ABC):
     def services_for(self, ctx: Context) -> tuple[str, ...]:
         return self.services
 
+    @property
+    def owes_restarts(self) -> bool:
+        """A change of this step's resources must reach its running services (restart or reload)."""
+        return bool(self.services) and self.restart_on_change
+
+    def restart_owed(self) -> bool:
+        """An earlier run changed this step's configuration and was stopped before its services loaded it."""
+        return self.owes_restarts and owed_restarts.owed(self.name)
+
     def plan(self, ctx: Context) -> list[Change]:
         changes = [c for r in self.resources(ctx) if (c := r.pending(ctx)) is not None]
-        changes.extend(self.service_changes(ctx, changed=bool(changes)))
+        changes.extend(self.service_changes(ctx, changed=bool(changes) or self.restart_owed()))
         return changes
 
     def service_changes(self, ctx: Context, *, changed: bool) -> list[Change]:
@@ -107,17 +118,26 @@ class Step(ABC):
     def apply(self, ctx: Context) -> bool:
         """Bring every resource into place; return whether anything changed."""
         out = ctx.out(self.name)
+        owed = self.restart_owed()
+        if owed:
+            out.line("an earlier run changed the configuration and stopped before the services loaded it: "
+                     "loading it now")
         changed = False
         for resource in self.resources(ctx):
             change = resource.pending(ctx)
             if change is None:
                 continue
+            if self.owes_restarts and not owed:
+                owed_restarts.owe(self.name)
+                owed = True
             out.line(f"{change.summary}")
             resource.apply(ctx, out)
             changed = True
-        self.after_apply(ctx, out, changed)
-        self.ensure_services(ctx, out, changed)
-        return changed
+        self.after_apply(ctx, out, changed or owed)
+        self.ensure_services(ctx, out, changed or owed)
+        if owed:
+            owed_restarts.settle(self.name)
+        return changed or owed
 
     def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
         """Hook for work that is not a declared resource (rare)."""
@@ -143,6 +163,10 @@ class Step(ABC):
             else:
                 checks.append(Check(resource.describe(), False, NOT_IN_PLACE, drift=change.summary))
 
+        if self.restart_owed():
+            checks.append(Check(f"{self.title} runs on the configuration mailtui wrote", False,
+                                "an install changed it and was stopped before restarting the service",
+                                drift=f"restart {', '.join(self.services)} to load the new configuration"))
         for name in self.services_for(ctx):
             checks.extend(service_checks(name))
         checks.extend(self.functional_checks(ctx))

@@ -95,7 +95,7 @@ def load_index() -> dict[str, Any]:
         index["paths"] = dict(data.get("paths") or {})
         accounts = data.get("accounts") or {}
         index["accounts"] = {"users": list(accounts.get("users") or []), "groups": list(accounts.get("groups") or [])}
-        for key in ("services_before", "since"):
+        for key in ("services_before", "units_before", "since"):
             if key in data:
                 index[key] = data[key]
     legacy = paths.BACKUPS_DIR / "created.txt"
@@ -233,9 +233,10 @@ def account_exists(kind: str, name: str) -> bool:
     return True
 
 
-def note_services_before(running: dict[str, bool]) -> None:
-    """Which services ran before mailtui's first install (kept from the first time: later installs
-    find them running because of mailtui). Not noted when older backups exist without it."""
+def note_services_before(running: dict[str, bool], units: dict[str, str] | None = None) -> None:
+    """Which services ran before mailtui's first install, and (systemd) whether their units were enabled
+    (kept from the first time: later installs find them running and enabled because of mailtui). Not noted
+    when older backups exist without it."""
     if _paused:
         return
     with _index_lock():
@@ -243,5 +244,7 @@ def note_services_before(running: dict[str, bool]) -> None:
         if "services_before" in index or index["paths"] or any(index["accounts"].values()):
             return
         index["services_before"] = running
+        if units:
+            index["units_before"] = units
         index["since"] = time.time()  # when mailtui's first install began
         _save_index(index)

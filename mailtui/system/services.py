@@ -81,6 +81,11 @@ def enable_at_boot(name: str) -> Result:
     return run(["systemctl", "enable", info(name).name], timeout=60)
 
 
+def disable_at_boot(name: str) -> Result:
+    """`systemctl disable` the service's unit (rollback: as it was before mailtui enabled it)."""
+    return run(["systemctl", "disable", info(name).name], check=False, timeout=60)
+
+
 def _process_name(pid: int) -> str | None:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
