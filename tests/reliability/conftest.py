@@ -4,8 +4,9 @@ Two kinds of host per release (session-scoped; the tests of one release run in o
 
 * `secured`: one install, shared by the tests that talk to the stack (TLS, database accounts, file modes,
   logs, load) — from the test runner, i.e. from outside the test host's mynetworks; on the cached "packages
-  installed" layer (these tests are not about installing packages);
-* `traced`: a second fresh host (a bare base: apt and dpkg are traced too) whose whole install (plus
+  installed" layer (these tests are not about installing packages), which boots systemd as servers do;
+* `traced`: a second fresh host (a bare base without systemd: apt and dpkg are traced too, and every daemon
+  is mailtui's child, not PID 1's, so the trace sees it start) whose whole install (plus
   `mailtui user add/passwd` and `mailtui check`) runs under `strace -f -e trace=execve`, so every program
   started on the way is recorded with its full argv and environment. After the trace the host's daemons
   are unusable for new programs (see trace_install), so those tests only read files and the trace.

@@ -404,13 +404,15 @@ def _same_point(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def walk_point(ref: Reference, point: dict[str, Any], spec: str, *, fresh: bool = False,
                then_rollback: bool = False) -> Outcome:
-    """Kill the install at `spec` on a fresh host ("packages installed", or with fresh=True a bare base),
+    """Kill the install at `spec` on a fresh host ("packages installed", or with fresh=True a bare base with
+    systemd, like the layer),
     check what the kill left, then either run the install again (it must finish and `mailtui check` pass,
     ending as an uninterrupted install does) or, with then_rollback, roll back (every file as before)."""
     began = time.monotonic()
     problems: list[str] = []
     again = ""
-    hosts = th.test_host(ref.release, hostname=HOSTNAME) if fresh else layered_host(ref.layer)
+    hosts = (th.test_host(ref.release, hostname=HOSTNAME, layers=[th.systemd_layer(ref.release)]) if fresh
+             else layered_host(ref.layer))
     with hosts as host:
         host.write_file(ANSWERS_PATH, ANSWERS, mode=0o600)
         before = snapshot(host, WATCHED)

@@ -149,10 +149,15 @@ def guarded(request: pytest.FixtureRequest) -> Iterator[Guarded]:
 def test_fail2ban_runs_the_mail_jails_and_check_says_so(guarded: Guarded) -> None:
     names = [j["name"] for j in guarded.bans()["jails"]]
     assert "postfix-sasl" in names and "dovecot" in names, names
-    # Debian 12's stock sshd jail reads /var/log/auth.log, which nothing writes here: mailtui switches it off
-    # (saying why) or fail2ban would not start. Debian 13's reads the journal and starts as it is: left alone.
+    # Debian 12's stock sshd jail reads /var/log/auth.log, which nothing writes here (no rsyslog): on systemd
+    # mailtui makes it read the journal (fail2ban's systemd backend, python3-systemd installed), without
+    # systemd it switches it off (saying why), or fail2ban would not start. Debian 13's reads the journal and
+    # starts as it is: left alone.
     jail_file = guarded.host.read_file("/etc/fail2ban/jail.d/mailtui.local")
-    if guarded.inst.release == "bookworm":
+    if guarded.inst.release == "bookworm" and guarded.host.systemd:
+        assert "[sshd]\nbackend = systemd\n" in jail_file and "/var/log/auth.log" in jail_file, jail_file
+        assert "sshd" in names
+    elif guarded.inst.release == "bookworm":
         assert "[sshd]\nenabled = false\n" in jail_file and "/var/log/auth.log" in jail_file, jail_file
         assert "sshd" not in names
     else:

@@ -52,6 +52,8 @@ def point_class(point: dict[str, Any]) -> tuple[str, str]:
             what = "backup index"
         elif target.startswith(f"{ih.STATE_DIR}/install/state"):
             what = "progress"
+        elif target.startswith(f"{ih.STATE_DIR}/restarts-owed/"):
+            what = "restart owed"  # one step's marker as any other's (system/owed_restarts.py)
         elif ih.is_state(target):
             what = target
         elif " (" in point["detail"]:

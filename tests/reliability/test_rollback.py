@@ -21,6 +21,7 @@ with files.make_directory (which records first).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -38,12 +39,20 @@ def running(host: Any, name: str) -> bool:
     return host.run(f"kill -0 $(cat {pidfile} 2>/dev/null) 2>/dev/null", check=False).returncode == 0
 
 
+def unit_enabled(host: Any, name: str) -> str:
+    return host.run(["systemctl", "is-enabled", name], check=False).stdout.strip()
+
+
 @pytest.mark.timeout(1200)
 def test_rollback_restores_every_file_the_install_changed(ref: ih.Reference) -> None:
     with ih.layered_host(ref.layer) as host:
         host.write_file(ih.ANSWERS_PATH, ih.ANSWERS, mode=0o600)
-        host.run(["service", "postfix", "start"])  # the admin's Postfix, on Debian's configuration
+        # The admin's Postfix, on Debian's configuration; Dovecot stopped and disabled at boot (apt started
+        # and enabled both): the rollback must leave it so, though the install started and enabled it.
+        host.run(["systemctl", "disable", "--now", "--quiet", "dovecot"])
+        host.run(["systemctl", "start", "postfix"])
         assert running(host, "postfix") and not running(host, "dovecot")
+        assert unit_enabled(host, "dovecot") == "disabled" and unit_enabled(host, "postfix") == "enabled"
         stock_postconf = host.run(["postconf", "-n"]).stdout
         before = ih.snapshot(host, ih.WATCHED)
 
@@ -73,8 +82,11 @@ def test_rollback_restores_every_file_the_install_changed(ref: ih.Reference) -> 
         assert not problems, "\n".join(problems)
         print(f"\n[{ref.release}] install changed {len(changed)} paths; rollback restored them in {took:.1f} s")
 
-        # Services as before mailtui: Postfix again (on the stock configuration), Dovecot not; ufw off.
+        # Services as before mailtui: Postfix again (on the stock configuration), Dovecot not and disabled at
+        # boot again (the install had enabled it: a reboot would have started it); ufw off.
         assert running(host, "postfix") and not running(host, "dovecot")
+        assert unit_enabled(host, "dovecot") == "disabled" and unit_enabled(host, "postfix") == "enabled"
+        assert "disabling dovecot at boot again" in rolled.stdout, rolled.stdout
         assert host.run(["postconf", "-n"]).stdout == stock_postconf
         assert "Status: inactive" in host.run(["ufw", "status"]).stdout
         assert host.run(["id", "vmail"], check=False).returncode != 0
@@ -100,6 +112,12 @@ def test_rollback_restores_every_file_the_install_changed(ref: ih.Reference) -> 
         assert not problems, "after the second install and rollback:\n" + "\n".join(problems)
 
 
+def starts(name: str, command: str) -> bool:
+    """`command` (re)starts the service: `service NAME start` without systemd, `systemctl (re)start NAME` with
+    it (where apt already started it)."""
+    return re.match(rf"(service {name} (re)?start|systemctl (re)?start {name})\b", command) is not None
+
+
 def rollback_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     trace = ref.trace
     if ih.exhaustive():
@@ -118,10 +136,10 @@ def rollback_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str
             first(lambda p: p["detail"].startswith("openssl req")),
             first(lambda p: p["detail"].startswith("postconf -e")),
             first(lambda p: p["detail"].startswith("postconf -M submission/inet=")),
-            first(lambda p: p["detail"].startswith("service postfix start")),
+            first(lambda p: starts("postfix", p["detail"])),
             first(lambda p: p["detail"].startswith("groupadd")),
             first(lambda p: p["detail"].startswith("useradd")),
-            first(lambda p: p["detail"].startswith("service dovecot start")),
+            first(lambda p: starts("dovecot", p["detail"])),
             first(lambda p: p["detail"].startswith("ufw allow")),
             first(lambda p: p["detail"].startswith("ufw --force enable")),
             trace[-1],

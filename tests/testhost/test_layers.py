@@ -59,6 +59,18 @@ def test_a_layer_holds_its_recipe_and_is_rebuilt_only_when_an_input_changes() ->
             shutil.rmtree(layer.dir, ignore_errors=True)
 
 
+def test_a_layer_brings_the_layers_it_was_built_on() -> None:
+    base = Path("/cache/bases/bookworm-1")
+    systemd = th.Layer("bookworm", "systemd", Path("/cache/layers/bookworm-systemd-1"), base)
+    client = th.Layer("bookworm", "client", Path("/cache/layers/bookworm-client-1"), base, below=(systemd,))
+    stack = th.Layer("bookworm", "stack", Path("/cache/layers/bookworm-stack-1"), base, below=(systemd,))
+    assert stack.stack == [systemd, stack]
+    assert layers.expand([stack]) == [systemd, stack]
+    assert layers.expand([systemd, client]) == [systemd, client]  # named twice: stacked once
+    assert layers.expand([client, stack]) == [systemd, client, stack]  # lowest first
+    assert layers.expand([]) == []
+
+
 def test_the_key_changes_with_everything_a_layer_depends_on() -> None:
     base = Path("/cache/bases/bookworm-1")
     below = [th.Layer("bookworm", "dns", Path("/cache/layers/bookworm-dns-1"), base)]
@@ -94,8 +106,13 @@ def test_the_stack_layer_is_the_packages_installed_and_nothing_configured(releas
         assert all(line.endswith("install ok installed") for line in status.splitlines()), status
         assert host.run(["dpkg", "--audit"]).stdout.strip() == ""
         assert host.run(["test", "-e", "/var/lib/mailtui"], check=False).returncode == 1  # no install state
-        running = host.run("ps -eo comm").stdout.split()
-        assert not {"master", "dovecot", "mariadbd"} & set(running), running
+        # Nothing configured: Postfix's stock main.cf (no map of mailtui's), no mailtui file in Dovecot's conf.d.
+        assert host.run(["postconf", "-h", "virtual_mailbox_domains"]).stdout.strip() == "$virtual_mailbox_maps"
+        assert "mailtui" not in host.run("grep -rl mailtui /etc/dovecot /etc/postfix || true").stdout
+        # On systemd, as on a real server: apt enabled the services and systemd started them, stock.
+        assert host.init == "systemd"
+        active = host.run(["systemctl", "is-active", "postfix", "dovecot", "mariadb"], check=False).stdout.split()
+        assert active == ["active"] * 3, active
         host.write_file("/root/answers.toml", ANSWERS, mode=0o600)
         dry = host.mailtui("install", "--answers", "/root/answers.toml", "--dry-run", check=False, timeout=300)
         assert dry.returncode == 0, dry.stdout + dry.stderr

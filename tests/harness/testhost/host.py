@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from tests.harness.testhost import bases, boot, cgroups, procs, pydeps
 from tests.harness.testhost.common import (
@@ -42,10 +42,8 @@ from tests.harness.testhost.common import (
     write_atomic,
     write_in_root,
 )
+from tests.harness.testhost.layers import Layer, expand
 from tests.harness.testhost.network import TestNetwork
-
-if TYPE_CHECKING:
-    from tests.harness.testhost.layers import Layer
 
 _LIVE: dict[str, TestHost] = {}
 
@@ -377,11 +375,13 @@ def create_host(release: str, hostname: str = DEFAULT_HOSTNAME, *, network: Test
     """Start a throwaway host (building/caching its base, deps and app first if needed). Call close().
 
     On `network` (closed with it), else on a network of its own. `layers` (from layers.ensure_layer, lowest
-    first) are stacked on the release's base, under the host's own upper dir. `init`: "systemd" boots
+    first; each brings the layers it was built on) are stacked on the release's base, under the host's own
+    upper dir. `init`: "systemd" boots
     systemd (the layers must include systemd_layer()), "plain" a bare reaper as PID 1, "auto" systemd
     when the layers include systemd_layer()."""
     if init not in ("auto", "systemd", "plain"):
         raise TestHostError(f"init must be auto, systemd or plain, not {init!r}")
+    layers = expand(layers)
     require_root()
     install_sigterm_handler()
     deps = pydeps.ensure_pydeps()

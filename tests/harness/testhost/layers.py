@@ -54,10 +54,16 @@ class Layer:
     dir: Path
     base: Path  # the base it was built on
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    below: tuple[Layer, ...] = field(default=(), hash=False, compare=False)  # what it was built on, lowest first
 
     @property
     def root(self) -> Path:
         return self.dir / "root"
+
+    @property
+    def stack(self) -> list[Layer]:
+        """The layers a host needs to have this one: those it was built on, lowest first, then itself."""
+        return [*self.below, self]
 
     def check_usable(self, base: Path) -> None:
         """Raise unless the layer is complete and sits on `base` (the release's current base)."""
@@ -65,6 +71,16 @@ class Layer:
             raise TestHostError(f"layer {self.dir} is gone (pruned?): ensure it again")
         if base != self.base:
             raise TestHostError(f"layer {self.dir} was built on {self.base}, the current base is {base}")
+
+
+def expand(layers: Sequence[Layer]) -> list[Layer]:
+    """`layers` with the layers each was built on, lowest first, each once (a host's lowerdirs)."""
+    out: list[Layer] = []
+    for layer in layers:
+        for part in layer.stack:
+            if part not in out:
+                out.append(part)
+    return out
 
 
 def layers_root() -> Path:
@@ -80,8 +96,10 @@ def layer_key(base: Path, below: Sequence[Layer], inputs: dict[str, Any]) -> str
 def ensure_layer(release: str, name: str, inputs: dict[str, Any], build: Callable[[TestHost], dict[str, Any]], *,
                  hostname: str = DEFAULT_HOSTNAME, below: Sequence[Layer] = (), init: str = "auto") -> Layer:
     """The cached layer `name` for `inputs` on `release`'s current base, built if missing: a fresh host (on
-    `below`), build(host) (its return value is kept in layer.json under "results"), then the host's upper dir."""
+    `below` and the layers they were built on), build(host) (its return value is kept in layer.json under
+    "results"), then the host's upper dir. The layer remembers `below`: hosts given it get them too."""
     base = bases.ensure_base(release)
+    below = expand(below)
     key = layer_key(base, below, inputs)
     final = layers_root() / f"{release}-{name}-{key}"
     if not (final / "layer.json").exists():
@@ -90,7 +108,7 @@ def ensure_layer(release: str, name: str, inputs: dict[str, Any], build: Callabl
                 _build(release, name, inputs, build, hostname, below, base, final, init)
     meta = json.loads((final / "layer.json").read_text())
     os.utime(final / "layer.json")  # last used: idle layers are pruned
-    return Layer(release, name, final, base, meta)
+    return Layer(release, name, final, base, meta, below=tuple(layer for b in below for layer in b.stack))
 
 
 def _build(release: str, name: str, inputs: dict[str, Any], build: Callable[[TestHost], dict[str, Any]],

@@ -6,6 +6,10 @@ host time instead of 30–35 s: the packages step then finds everything installe
 For tests that are not about installing packages. Tests about installing them (the fresh install, kills
 inside the packages step, scripts/run's bootstrap) keep a bare base.
 
+By default it sits on the systemd layer, as a real server does: apt started the services from their stock
+configuration while the layer was made (as it does there), hosts on it boot systemd and systemd starts what
+is enabled. `systemd=False` makes it on a bare base, for the few tests kept on hosts without systemd.
+
 What makes the layer differ, all in its key: the package set the packages step picks for the answers and
 the debconf answers it preseeds (both computed by mailtui's own functions), the hostname it was made on,
 and the source of mailtui/ (whatever the packages step runs). The one place the harness calls mailtui's
@@ -21,6 +25,7 @@ from typing import Any
 from tests.harness.testhost.common import MAILTUI_PYTHONPATH, REPO_ROOT, TestHostError, tree_hash
 from tests.harness.testhost.host import TestHost
 from tests.harness.testhost.layers import Layer, ensure_layer
+from tests.harness.testhost.systemd_layer import systemd_layer
 
 TRACE_PATH = "/root/layer-packages-trace.jsonl"
 ANSWERS_PATH = "/root/layer-answers.toml"
@@ -50,8 +55,9 @@ def stack_inputs(answers_text: str) -> dict[str, Any]:
             "hostname": a.hostname, "mailtui": tree_hash(REPO_ROOT / "mailtui")}
 
 
-def stack_layer(release: str, answers_text: str) -> Layer:
-    """The cached "packages installed" layer for these answers on `release` (built if missing, ~30-40 s).
+def stack_layer(release: str, answers_text: str, *, systemd: bool = True) -> Layer:
+    """The cached "packages installed" layer for these answers on `release` (built if missing, ~30-40 s), on
+    the systemd layer unless systemd=False (hosts given it boot systemd, see the module's docstring).
 
     layer.meta["results"]["packages_trace"]: the packages step's fault points (MAILTUI_FAULT_TRACE)."""
     inputs = stack_inputs(answers_text)
@@ -63,7 +69,9 @@ def stack_layer(release: str, answers_text: str) -> Layer:
         if result.returncode != 0:
             raise TestHostError(f"the packages step on {release} failed:\n{result.stdout[-3000:]}{result.stderr}")
         trace = [json.loads(line) for line in host.read_file(TRACE_PATH).splitlines() if line.strip()]
-        host.run(["rm", "-rf", STATE_DIR, TRACE_PATH, ANSWERS_PATH])
+        # The journal of the boot the layer was made on is no log of any later host's.
+        host.run(["sh", "-c", f"rm -rf {STATE_DIR} {TRACE_PATH} {ANSWERS_PATH} /var/log/journal/*"])
         return {"packages_trace": trace}
 
-    return ensure_layer(release, "stack", inputs, build, hostname=inputs["hostname"])
+    below = [systemd_layer(release)] if systemd else []
+    return ensure_layer(release, "stack", inputs, build, hostname=inputs["hostname"], below=below)
