@@ -37,10 +37,14 @@ def stock(request: pytest.FixtureRequest) -> Iterator[TestHost]:
         yield host
 
 
+def local_message(marker: str) -> str:
+    """A message to root whose Message-ID carries `marker` (cleanup logs it)."""
+    return f"From: admin@{HOSTNAME}\nTo: root@{HOSTNAME}\nSubject: {marker}\nMessage-ID: <{marker}@{HOSTNAME}>\n\nhi\n"
+
+
 def send_local(host: TestHost, marker: str) -> None:
     """A message to root through the stock Postfix (sendmail → pickup → cleanup → qmgr → local)."""
-    mail = f"From: admin@{HOSTNAME}\nTo: root@{HOSTNAME}\nSubject: {marker}\nMessage-ID: <{marker}@{HOSTNAME}>\n\nhi\n"
-    host.run(["/usr/sbin/sendmail", "-t", "-i"], input=mail)
+    host.run(["/usr/sbin/sendmail", "-t", "-i"], input=local_message(marker))
 
 
 def logs(host: TestHost, *args: str) -> list[dict[str, object]]:
@@ -111,8 +115,7 @@ from mailtui.screens.app import MailtuiApp
 from mailtui.screens.dashboard.dashboard import DashboardScreen
 from mailtui.screens.dashboard.log import MailLogPanel
 
-marker, host = sys.argv[1], sys.argv[2]
-mail = f"From: admin@{host}\nTo: root@{host}\nSubject: {marker}\nMessage-ID: <{marker}@{host}>\n\nhi\n"
+marker, mail = sys.argv[1], sys.argv[2]
 
 async def main():
     app = MailtuiApp(LiveOperations())
@@ -147,7 +150,8 @@ asyncio.run(main())
 def test_the_mail_log_tab_follows_the_journal(stock: TestHost) -> None:
     marker = f"tab-{uuid.uuid4().hex[:10]}"
     stock.write_file("/root/journal_tab.py", TAB)
-    run = stock.run(["python3", "/root/journal_tab.py", marker, HOSTNAME], env=ENV, check=False, timeout=300)
+    run = stock.run(["python3", "/root/journal_tab.py", marker, local_message(marker)], env=ENV, check=False,
+                    timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["screen"] == "DashboardScreen", result
