@@ -84,8 +84,8 @@ def note_install_start() -> None:
     units = {}
     if services.has_systemd():
         # Only a unit that is there and says enabled or disabled: one apt installs later is Debian's default.
-        units = {name: state.enabled for name in SERVICES
-                 if (state := services.unit_state(name)).enabled in ("enabled", "disabled")}
+        units = {name: enabled for name in SERVICES
+                 if (enabled := services.unit_enabled(name)) in ("enabled", "disabled")}
     backups.note_services_before({name: services.is_running(name) for name in SERVICES}, units)
 
 
@@ -357,7 +357,7 @@ def apply(actions: list[Action], out: Out, *, index: dict[str, Any] | None = Non
         units_before = index.get("units_before")
         for name in SERVICES:
             if (isinstance(units_before, dict) and units_before.get(name) == "disabled" and services.has_systemd()
-                    and services.unit_state(name).starts_at_boot):
+                    and services.unit_enabled(name) in services.STARTS_AT_BOOT):
                 out(f"disabling {name} at boot again (its unit was disabled before mailtui)")
                 disabled = services.disable_at_boot(name)
                 if not disabled.ok:

@@ -81,8 +81,10 @@ _IDN_CATEGORIES = frozenset({"Ll", "Lo", "Lm", "Mn", "Mc", "Nd"})
 
 
 def _shown(value: str, limit: int = 60) -> str:
-    """The value for a message: quoted, escaped, and cut short when long."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")
+    """The value for a message: quoted, escaped, and cut short when long — the escaped form, since one
+    character can take ten (`\U0001005e`): a message naming the value twice stayed over 400 characters."""
+    text = repr(value)
+    return text if len(text) <= limit + 2 else text[:limit + 1] + "…" + text[0]
 
 
 # ---------------------------------------------------------------- canonical forms

@@ -150,7 +150,7 @@ class Step(ABC):
             elif changed and self.restart_on_change:
                 out.line(f"restarting {name}")
                 safe_services.restart(name)
-            if services.has_systemd() and services.unit_state(name).enabled == "disabled":
+            if services.has_systemd() and services.unit_enabled(name) == "disabled":
                 out.line(f"enabling {name} at boot (systemctl enable {name})")
                 services.enable_at_boot(name)
 

@@ -108,7 +108,7 @@ class UfwEnabledResource:
         if not ufw_active():
             return Change("firewall", "ufw", "enable ufw (incoming: deny unless allowed above)",
                           "$ ufw --force enable" + ("\n$ systemctl enable --now ufw" if services.has_systemd() else ""))
-        if services.has_systemd() and not _unit_ok(services.unit_state("ufw")):
+        if services.has_systemd() and not services.unit_state("ufw").set_up:
             return Change("firewall", "ufw", "start ufw's systemd unit (`ufw enable` leaves it inactive for this "
                           "boot)", "$ systemctl enable --now ufw")
         return None
@@ -120,10 +120,6 @@ class UfwEnabledResource:
             # ufw's unit loads the rules at boot; `ufw enable` marks it enabled but leaves it inactive for
             # the current boot (systemctl is-active ufw: inactive), which looks like a firewall that is off.
             run(["systemctl", "enable", "--now", "ufw"], on_line=out.line)
-
-
-def _unit_ok(unit: services.UnitState) -> bool:
-    return unit.starts_at_boot and unit.is_active
 
 
 for _cls in (UfwRuleResource, UfwEnabledResource):
@@ -152,7 +148,7 @@ class FirewallStep(Step):
         checks = [Check("ufw active", active, "" if active else "ufw is not enabled")]
         if services.has_systemd():
             unit = services.unit_state("ufw")
-            ok = _unit_ok(unit)
+            ok = unit.set_up
             checks.append(Check("ufw unit active and started at boot", ok,
                                 "" if ok else f"ufw.service is {unit.enabled}/{unit.active}: the rules may not come "
                                 "back after a reboot", drift="" if ok else "systemctl enable --now ufw"))

@@ -64,16 +64,26 @@ class UnitState:
     def is_active(self) -> bool:
         return self.active == "active"
 
+    @property
+    def set_up(self) -> bool:
+        """Active now and started at boot: it runs, and comes back after a reboot."""
+        return self.is_active and self.starts_at_boot
+
+
+def _systemctl_says(verb: str, unit: str) -> str:
+    lines = run(["systemctl", verb, unit], check=False, timeout=30).output.strip().splitlines()
+    return lines[-1].strip() if lines else "unknown"
+
+
+def unit_enabled(name: str) -> str:
+    """`systemctl is-enabled` of the service's unit ("enabled", "disabled", …; systemd machines): one
+    program, where whether it is active does not matter."""
+    return _systemctl_says("is-enabled", info(name).name)
+
 
 def unit_state(name: str) -> UnitState:
     """The unit of a service on a machine with systemd (has_systemd())."""
-    unit = info(name).name
-
-    def word(verb: str) -> str:
-        lines = run(["systemctl", verb, unit], check=False, timeout=30).output.strip().splitlines()
-        return lines[-1].strip() if lines else "unknown"
-
-    return UnitState(word("is-enabled"), word("is-active"))
+    return UnitState(unit_enabled(name), _systemctl_says("is-active", info(name).name))
 
 
 def enable_at_boot(name: str) -> Result:

@@ -25,6 +25,7 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
         return units[name]
 
     monkeypatch.setattr(services, "unit_state", unit_state)
+    monkeypatch.setattr(services, "unit_enabled", lambda name: unit_state(name).enabled)
     return state
 
 
