@@ -431,6 +431,7 @@ class Quiesce:
     sessions_before: int = 0  # LMTP sessions open on Dovecot's socket when the pause began
     drained: bool = True  # every in-flight delivery finished before Dovecot went down
     reloaded: bool = False  # Postfix was reloaded on the way out (after Dovecot was back, for a restart)
+    listening: bool = True  # Dovecot listened on the LMTP socket when the pause would have begun
     notes: list[str] = field(default_factory=list)
 
     def wait_for_listener(self, timeout: float = RESTORE_WAIT_SECONDS) -> None:
@@ -460,6 +461,15 @@ def quiesced(action: str, *, wait_seconds: float = WAIT_SECONDS) -> Iterator[Qui
         if route is None:
             yield state
             return
+        sessions, listening = unix_sockets(route.socket)
+        if not listening:
+            # Nobody listens on the LMTP socket (Dovecot's configuration does not have it yet: the first
+            # install): no delivery can be in flight, nothing to pause. A restart still asks for the mail
+            # that waited (services.restart: deliver_after_start).
+            state.listening = False
+            state.notes.append(f"Dovecot does not listen on {route.socket} yet: no delivery to pause")
+            yield state
+            return
         before = explicit_value()
         value = deferring_value(before, route.transport)
         if value is None:
@@ -472,7 +482,7 @@ def quiesced(action: str, *, wait_seconds: float = WAIT_SECONDS) -> Iterator[Qui
         try:
             master = _postfix_master()
             old = children_named(master, (*QUEUE_MANAGERS, DELIVERY_AGENT)) if master else set()
-            state.sessions_before = unix_sockets(route.socket)[0]
+            state.sessions_before = sessions
             set_param(value)
             postfix_reload()
             last: list[InFlight] = []

@@ -73,9 +73,12 @@ def restart(name: str, timeout: float = 30) -> Result:
     with lmtp_quiesce.quiesced("restart") as quiesce:
         result = plain.restart_and_wait(name, timeout)
         quiesce.wait_for_listener()
+    delivered = ""
+    if not quiesce.listening:  # nothing was paused: ask for what waited for Dovecot, as after a start
+        delivered, quiesce.reloaded = lmtp_quiesce.deliver_after_start()
     if quiesce.reloaded:
         _postfix_reloaded_for = plain.main_pid("dovecot")
-    return _with_notes(result, *quiesce.notes)
+    return _with_notes(result, *quiesce.notes, delivered)
 
 
 def reload(name: str) -> Result:

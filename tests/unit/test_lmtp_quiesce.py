@@ -448,6 +448,29 @@ def test_restart_dovecot_happens_while_lmtp_is_deferred(fake_dovecot: FakePostfi
     assert fake_dovecot.calls.count("postfix reload") == 2
 
 
+def test_restart_while_dovecot_does_not_listen_on_the_socket_pauses_nothing(fake_dovecot: FakePostfix,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first install: Postfix hands mail to an LMTP socket Dovecot's stock configuration does not have,
+    so no delivery can be in flight — no pause (its reload and quiet wait), but what waited is asked for."""
+    fake_dovecot.update(listening=False)
+    control = services.control
+
+    def restart_and_listen(name: str, verb: str, check: bool = True) -> Result:
+        fake_dovecot.update(listening=True)  # the new configuration has the socket
+        return control(name, verb, check)
+
+    monkeypatch.setattr(services, "control", restart_and_listen)
+    result = safe_services.restart("dovecot")
+    calls = [c for c in fake_dovecot.calls if not c.startswith(("postconf -h", "postconf -n", "postqueue -j"))]
+    assert calls == ["service dovecot restart", "postfix reload", "postqueue -f"]
+    assert "does not listen on" in result.output and "no delivery to pause" in result.output
+    assert "reloaded once Dovecot was back" in safe_services.reconnect_postfix_to_dovecot()
+    # Control: listening, the same restart pauses deliveries first.
+    fake_dovecot.update(calls=[])
+    safe_services.restart("dovecot")
+    assert ("postconf -e defer_transports=lmtp", True) in fake_dovecot.calls_with_marker()
+
+
 def test_stop_dovecot_puts_defer_transports_back_once_it_is_down(fake_dovecot: FakePostfix) -> None:
     safe_services.stop("dovecot")
     calls = [c for c in fake_dovecot.calls if c.startswith(("postconf -e", "postconf -X", "service"))]
