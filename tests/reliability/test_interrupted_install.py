@@ -16,10 +16,10 @@ temp file, a backup copy made but not indexed, the answers saved, the progress f
 written or cut between temp file and rename, a directory's owner set, a read-only command, and each
 command that changes something: service starts, openssl, postconf -e/-M/-P, postfix check, groupadd,
 useradd, ufw allow/enable, fail2ban) — 31 classes; a class both releases have is walked on one of them,
-alternately (both with MAILTUI_FAULT_BOTH=1): about 16 points a release. Package points (apt 2 and apt 3
-differ: on both releases), one of each class: the
+alternately (both with MAILTUI_FAULT_BOTH=1): about 16 points a release. Package points, one of each class: the
 package dpkg unpacks after mariadb-server-core (the MariaDB server binary is unpacked, the mariadb-server
-package not yet), debconf's preseeding, apt done (MAILTUI_FAULT_ALL=1: every point of the packages step).
+package not yet; on both releases: apt 2 and apt 3 differ), debconf's preseeding (Debian 12) and apt done
+(Debian 13) (MAILTUI_FAULT_ALL=1: every point of the packages step).
 MAILTUI_FAULT_JOBS hosts run at a time (default: one a CPU, at least 2, shared by the xdist workers).
 MAILTUI_FAULT_ONLY=dpkg-unpack:19,any:40 walks just those points (the
 specs the walk prints), to re-run what a full walk found.
@@ -110,9 +110,14 @@ def package_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str,
         # skip the server) —, debconf's preseeding, apt done.
         names = [p["detail"] for p in unpacks]
         after_core = names.index("mariadb-server-core") + 1 if "mariadb-server-core" in names[:-1] else len(names) // 2
+        # The unpack on both releases (apt 2 and apt 3 differ there); debconf's preseeding and apt done, mailtui's
+        # own commands around apt, each on one release (bookworm the first, trixie the second; on both with
+        # MAILTUI_FAULT_BOTH=1), as the configuration points' classes are split.
         points = [p for p in trace if p["n"] == unpacks[after_core]["n"]]
-        points += [next(p for p in trace if p["detail"].startswith(prefix))
-                   for prefix in ("debconf-set-selections", "apt-get -y")]
+        around = ["debconf-set-selections", "apt-get -y"]
+        if not ih.both_releases():
+            around = [prefix for i, prefix in enumerate(around) if ih.RELEASES[i % 2] == ref.release]
+        points += [next(p for p in trace if p["detail"].startswith(prefix)) for prefix in around]
     return _only([(p, f"{p['kind']}:{p['index']}", {"fresh": True}) for p in points])
 
 
