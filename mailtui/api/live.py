@@ -29,12 +29,13 @@ from mailtui.install.state import InstallState
 from mailtui.model import defaults, passwords
 from mailtui.model import problems as answer_problems
 from mailtui.model.answers import Answers
-from mailtui.ops import accounts_import, bans, check, dns, last_login, logs, maildirs, queue, services
+from mailtui.ops import accounts_import, bans, check, dns, dns_check, last_login, logs, maildirs, queue, services
 from mailtui.ops.account_types import AliasRow, DomainRow, RemovalSummary, UserRow
 from mailtui.ops.accounts import Accounts
 from mailtui.ops.accounts_import import ImportReport
 from mailtui.ops.check import CheckResult
 from mailtui.ops.dns import DnsReport
+from mailtui.ops.dns_check import DnsCheck
 from mailtui.ops.logs import LogQuery, LogSource
 from mailtui.ops.maildirs import MaildirStats
 from mailtui.ops.queue import QueueAction
@@ -152,6 +153,9 @@ class LiveOperations(Operations):
 
     def write_dns_report(self, report: DnsReport, path: Path) -> Path:
         return dns.write_report(report, path)
+
+    def dns_check(self, report: DnsReport, server: str | None = None) -> DnsCheck:
+        return dns_check.check(report, dns_check.server_to_ask(server))
 
     # ------------------------------------------------------------ accounts
 

@@ -25,6 +25,7 @@ from mailtui.ops.account_types import AliasRow, DomainRow, RemovalSummary, UserR
 from mailtui.ops.accounts_import import ImportReport
 from mailtui.ops.check import CheckResult
 from mailtui.ops.dns import DnsReport
+from mailtui.ops.dns_check import DnsCheck
 from mailtui.ops.logs import LogQuery, LogSource
 from mailtui.ops.maildirs import MaildirStats
 from mailtui.ops.queue import QueueAction
@@ -179,6 +180,11 @@ class Operations(ABC):
     @abstractmethod
     def write_dns_report(self, report: DnsReport, path: Path) -> Path:
         """Save the report as `mailtui dns` prints it; ValidationError names `path` when it cannot be."""
+
+    @abstractmethod
+    def dns_check(self, report: DnsReport, server: str | None = None) -> DnsCheck:
+        """Ask DNS for every record of `report` (`server`, else the first nameserver of /etc/resolv.conf) and
+        compare; ValidationError names `server` when it is not an IP address or there is none to ask."""
 
     # ------------------------------------------------------------ accounts
 

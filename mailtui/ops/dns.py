@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mailtui import __version__
 from mailtui.errors import ValidationError
+from mailtui.model import validate
 from mailtui.model.answers import Answers, Domain
 from mailtui.system import commands, files
 
@@ -184,6 +185,24 @@ class DnsReport:
     def text(self) -> str:
         """Zone-file syntax, values whole: what `mailtui dns` prints and "Write to a file" saves."""
         return report_text(self)
+
+    def only(self, domain: str | None) -> DnsReport:
+        """The report for one of its domains (None: all): the server's own records and that domain's.
+        ValidationError names `domain` when the server does not serve it."""
+        if domain is None:
+            return self
+        name = validate.canonical_domain(domain)
+        if name not in self.domains:
+            served = ", ".join(self.domains) or "none yet"
+            raise ValidationError({"domain": f"{domain!r} is not a domain this server serves (it serves: {served})"})
+
+        def under(record_name: str, zone: str) -> bool:
+            return record_name == zone or record_name.endswith("." + zone)
+
+        others = [d for d in self.domains if d != name]
+        kept = [r for r in self.records
+                if r.name == self.hostname or under(r.name, name) or not any(under(r.name, d) for d in others)]
+        return replace(self, domains=[name], records=kept)
 
     def to_json(self) -> dict[str, object]:
         return {"hostname": self.hostname, "ipv4": self.ipv4, "ipv6": self.ipv6, "domains": self.domains,

@@ -66,3 +66,15 @@ def test_usage_errors(tmp_path: Path, args: list[str]) -> None:
     result = mailtui(tmp_path, *args)
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "field", "says"), [
+    (["dns", "check", "--server", "dns.example.test"], "--server:", "is not an IP address"),
+    (["dns", "--server", "192.0.2.53"], "--server:", "only `mailtui dns check` asks"),
+    (["dns", "check", "a.test", "b.test"], "domain:", "one domain at most"),
+    (["dns", "check", "--output", "/tmp/x"], "--output:", "dns check prints its result"),
+])
+def test_dns_check_refuses_bad_arguments_before_reading_anything(tmp_path: Path, args: list[str], field: str,
+                                                                 says: str) -> None:
+    assert_clean_error(mailtui(tmp_path, *args), 2, field, says)
+    assert not (tmp_path / "state").exists()
