@@ -1,7 +1,8 @@
 """The dashboard's DNS tab: the records to publish for the server and every domain it serves (a domain
 added in the Accounts tab shows up here), and the mail client settings — from the one source the Verify
 screen and `mailtui dns` use. Long values (a DKIM key) wrap here; "Write to a file" and `mailtui dns` give
-them whole, for copying."""
+them whole, for copying. "Check DNS" asks this machine's resolver for each record, as `mailtui dns check`
+does, and shows record by record whether it is published as printed, above the records."""
 
 from __future__ import annotations
 
@@ -19,19 +20,27 @@ from textual.message import Message
 from textual.widgets import Button, Static
 
 from mailtui.api.operations import Operations
-from mailtui.api.types import DnsReport
+from mailtui.api.types import DnsCheck, DnsReport
 from mailtui.errors import ValidationError
 
 DEFAULT_DNS_FILE = "/root/mailtui-dns.txt"
 INTRO = ("Publish these in each domain's zone at your DNS provider; reverse DNS (PTR) is set at your hosting "
-         "provider. Whole values, for copying: w writes them to a file; `mailtui dns` prints them.")
+         "provider. Whole values, for copying: w writes them to a file; `mailtui dns` prints them; c checks "
+         "what DNS holds.")
 
 
 class DnsPanel(Vertical):
     BINDINGS = [
         Binding("w", "write", "Write to a file"),
+        Binding("c", "check", "Check DNS"),
         Binding("r", "refresh", "Refresh"),
     ]
+
+    class Checked(Message):
+        def __init__(self, result: DnsCheck | None, error: str = "") -> None:
+            super().__init__()
+            self.result = result
+            self.error = error
 
     class Loaded(Message):
         def __init__(self, report: DnsReport | None, error: str = "") -> None:
@@ -47,9 +56,11 @@ class DnsPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(INTRO, classes="why", id="dns-intro")
         with VerticalScroll(id="dns-scroll"):
+            yield Static("", id="dns-check")
             yield Static("Reading the domains…", id="dns-body")
         with Horizontal(classes="buttons"):
             yield Button("Refresh", id="dns-refresh", compact=True)
+            yield Button("Check DNS", id="dns-check-button", compact=True)
             yield Button("Write to a file…", id="dns-write", variant="primary", compact=True)
 
     def on_show(self) -> None:
@@ -80,6 +91,42 @@ class DnsPanel(Vertical):
         text.append("\n")
         text.append_text(settings_text(report))
         body.update(text)
+
+    @on(Button.Pressed, "#dns-check-button")
+    def action_check(self) -> None:
+        report = self.report
+        if report is None:
+            self.notify("The records are not read yet.", severity="warning")
+            return
+        self.query_one("#dns-check", Static).update(Text("Asking DNS for each record…", style="dim"))
+        self.check(report)
+
+    @work(thread=True, exclusive=True, group="dns-check")
+    def check(self, report: DnsReport) -> None:
+        try:
+            result = self.ops.dns_check(report)
+        except Exception as exc:  # shown, in words (no resolver to ask, …)
+            self.post_message(self.Checked(None, error_text(exc)))
+            return
+        self.post_message(self.Checked(result))
+
+    def on_dns_panel_checked(self, message: DnsPanel.Checked) -> None:
+        shown = self.query_one("#dns-check", Static)
+        result = message.result
+        if result is None:
+            shown.update(Text(f"✗ DNS check: {message.error}\n", style="red"))
+            return
+        failed = sum(not c.ok for c in result.checks)
+        text = Text(f"DNS check (asked {result.server}): ", style="bold")
+        text.append("every record is published as printed" if result.ok else
+                    f"{failed} of {len(result.checks)} record(s) not as printed", style="green" if result.ok else "red")
+        text.append("\n")
+        for c in result.checks:
+            text.append("✓ " if c.ok else "✗ ", style="green" if c.ok else "red")
+            text.append(f"{c.label}: ", style="bold")
+            text.append(f"{c.detail}\n", style="" if c.ok else "red")
+        shown.update(text)
+        self.query_one("#dns-scroll", VerticalScroll).scroll_home(animate=False)
 
     @on(Button.Pressed, "#dns-write")
     def action_write(self, error: str = "", path: str = DEFAULT_DNS_FILE) -> None:

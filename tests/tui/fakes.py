@@ -9,6 +9,7 @@ every fake's signatures equal to the API's.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,10 +40,11 @@ from mailtui.events import Event
 from mailtui.model import defaults
 from mailtui.model import problems as problems_mod
 from mailtui.model.answers import Answers, Domain, User
-from mailtui.ops import accounts_import, dns
+from mailtui.ops import accounts_import, dns, dns_check
 from mailtui.report import Change, Check
 from mailtui.steps import firewall
 from mailtui.steps.order import all_steps
+from mailtui.system import dns_query
 from tests.scripted import NotScripted, ScriptedOperations, take_unscripted  # noqa: F401  (tests import them)
 
 T0 = 1_800_000_000.0
@@ -618,6 +620,9 @@ class DashboardEngine(FakeEngine):
         self.logins_asked: list[list[str]] = []
         self.logins_gate: threading.Event | None = None  # last_logins waits for it when set
         self.import_gate: threading.Event | None = None  # import_users waits for it when set
+        # What the fake DNS holds beyond the report's own records: (name, type) -> values ([] for none).
+        self.dns_changes: dict[tuple[str, str], list[str]] = {}
+        self.dns_checked: list[str | None] = []  # the server each dns_check was asked for
 
     def saved_answers(self) -> Answers | None:
         if not self.installed:
@@ -633,6 +638,20 @@ class DashboardEngine(FakeEngine):
     def _accounts(self) -> FakeAccounts:
         self.installed_answers()
         return self.accounts
+
+    def dns_check(self, report: DnsReport, server: str | None = None) -> dns_check.DnsCheck:
+        """The engine's own comparison, against a DNS that holds the report's records but for dns_changes."""
+        self.dns_checked.append(server)
+        zone: dict[tuple[str, str], list[str]] = {}
+        for r in report.records:
+            key = (ipaddress.ip_address(r.name).reverse_pointer, "PTR") if r.type == "PTR" else (r.name, r.type)
+            zone.setdefault(key, []).append(r.value)
+        zone.update(self.dns_changes)
+
+        def ask(name: str, rtype: str) -> dns_query.Answer:
+            return dns_query.Answer("NOERROR", [dns_query.Record(name, rtype, v) for v in zone.get((name, rtype), [])])
+
+        return dns_check.check(report, server or "192.0.2.53", ask=ask)
 
     def dns_report(self, answers: Answers | None = None) -> DnsReport:
         if answers is not None:

@@ -63,3 +63,23 @@ async def test_write_to_a_file_asks_for_a_path_and_refuses_a_relative_one() -> N
         await pilot.pause()
         assert isinstance(app.screen, AskPathScreen) and "absolute path" in screen_plain(app)
         assert len(engine.dns_written) == 1
+
+
+async def test_check_dns_shows_each_record_published_or_what_differs() -> None:
+    engine = DashboardEngine()
+    engine.dns_changes[("example.org", "MX")] = ["10 mx.elsewhere.test"]
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dns(pilot)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "DNS check (asked 192.0.2.53)" in screen_plain(app))
+        assert engine.dns_checked == [None]  # this machine's resolver: the engine chooses it
+        plain = screen_plain(app)
+        assert "1 of " in plain and "record(s) not as printed" in plain
+        assert "✗ MX example.org: the MX of example.org names mx.elsewhere.test" in " ".join(plain.split())
+        assert "✓ SPF example.org: published" in plain
+        # Fixed in DNS: checked again, every record passes.
+        engine.dns_changes.clear()
+        await pilot.click("#dns-check-button")
+        await wait_for(pilot, lambda: "every record is published as printed" in screen_plain(app))
+        assert "✗" not in screen_plain(app)
