@@ -204,6 +204,10 @@ class DnsReport:
                 if r.name == self.hostname or under(r.name, name) or not any(under(r.name, d) for d in others)]
         return replace(self, domains=[name], records=kept)
 
+    def zone(self) -> str:
+        """A BIND zone fragment of the records alone, to paste (`mailtui dns --zone`)."""
+        return zone_text(self)
+
     def to_json(self) -> dict[str, object]:
         return {"hostname": self.hostname, "ipv4": self.ipv4, "ipv6": self.ipv6, "domains": self.domains,
                 "records": [vars(r) for r in self.records],
@@ -251,6 +255,24 @@ def report_text(r: DnsReport) -> str:
         lines.append("")
     lines.append("; Mail client settings")
     lines += [f";   {s.label}: {s.value}" for s in r.settings]
+    return "\n".join(lines) + "\n"
+
+
+def zone_text(r: DnsReport) -> str:
+    """What `mailtui dns --zone` prints: a BIND zone fragment to paste — the records only, absolute names, one a
+    line, each domain's under a comment naming it. A value mailtui cannot know here (this machine's public
+    address behind NAT) is a commented-out line to fill in; the PTR is not part of any zone you publish."""
+    lines = [f"; mailtui {__version__}: the records for {r.hostname} and {', '.join(r.domains) or 'no domain yet'}"]
+    current = None
+    for record in r.records:
+        if record.type == "PTR":
+            continue
+        owner = next((d for d in r.domains if record.name == d or record.name.endswith("." + d)), r.hostname)
+        if owner != current:
+            lines += ["", f"; {owner}"]
+            current = owner
+        line = f"{_fqdn(record.name)} IN {record.type} {_zone_value(record)}"
+        lines.append(f"; fill in, then remove the ';': {line}" if "<" in record.value else line)
     return "\n".join(lines) + "\n"
 
 

@@ -232,3 +232,16 @@ def test_only_one_domain_keeps_the_servers_own_records() -> None:
     with pytest.raises(ValidationError) as bad:
         r.only("nothere.test")
     assert "domain" in bad.value.problems and "serves: example.test, other.test" in bad.value.problems["domain"]
+
+
+def test_the_zone_fragment_holds_the_records_alone_and_a_line_to_fill_in() -> None:
+    r = dns.report(Answers(hostname="mail.example.test", domains=[Domain("example.test"), Domain("other.test")]),
+                   None, None)
+    lines = r.zone().splitlines()
+    assert "; fill in, then remove the ';': mail.example.test. IN A <this server's public IPv4>" in lines
+    assert "other.test. IN MX 10 mail.example.test." in lines
+    assert '_dmarc.other.test. IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@other.test"' in lines
+    assert not [line for line in lines if "PTR" in line or "Mail client" in line]
+    known = dns.report(Answers(hostname="mail.example.test", domains=[Domain("example.test")]), IPV4, None)
+    assert f"mail.example.test. IN A {IPV4}" in known.zone().splitlines()
+    assert "fill in" not in known.zone()
