@@ -235,8 +235,8 @@ class LiveOperations(Operations):
     def service_statuses(self, name: str | None = None) -> list[ServiceStatus]:
         return [services.status(name)] if name else services.statuses()
 
-    def control_service(self, name: str, verb: str) -> str:
-        return services.control(name, verb)
+    def control_service(self, name: str, verb: str, max_wait: float | None = None) -> str:
+        return services.control(name, verb, max_wait)
 
     def config_problems(self) -> list[str]:
         return services.config_problems()

@@ -270,8 +270,9 @@ class Operations(ABC):
         """The stack's services (or just `name`): running, PID, uptime, listening ports."""
 
     @abstractmethod
-    def control_service(self, name: str, verb: str) -> str:
-        """start / stop / restart / reload; the command's output."""
+    def control_service(self, name: str, verb: str, max_wait: float | None = None) -> str:
+        """start / stop / restart / reload; the command's output. `max_wait`: how long a restart or stop of
+        Dovecot waits for the deliveries in flight to finish (default 30 s)."""
 
     @abstractmethod
     def config_problems(self) -> list[str]:

@@ -82,7 +82,7 @@ def cmd_service(args: argparse.Namespace, ops: Operations) -> int:
             if debug:
                 print("\nReminder: Dovecot debug logging is ON (`mailtui debug off` to stop it)")
         return EXIT_FAIL if any(not r.running for r in rows) else EXIT_OK
-    print_output(ops.control_service(args.name, args.action))
+    print_output(ops.control_service(args.name, args.action, getattr(args, "max_wait", None)))
     print(f"{args.name}: {args.action} done")
     return EXIT_OK
 
@@ -125,7 +125,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     q.add_argument("name", nargs="?", choices=("postfix", "dovecot", "mariadb", "fail2ban"))
     q.add_argument("--json", action="store_true")
     for verb in ("start", "stop", "restart", "reload"):
-        ss.add_parser(verb).add_argument("name", choices=("postfix", "dovecot", "mariadb", "fail2ban"))
+        q = ss.add_parser(verb)
+        q.add_argument("name", choices=("postfix", "dovecot", "mariadb", "fail2ban"))
+        if verb in ("restart", "stop"):
+            q.add_argument("--max-wait", type=float, metavar="SECONDS",
+                           help="Dovecot: how long to wait for Postfix's deliveries in flight before going on "
+                                "(default 30; a delivery cut off may then arrive twice)")
     p.set_defaults(func=cmd_service)
 
     p = sub.add_parser("debug", help="Dovecot's debug logging (never logs passwords)")

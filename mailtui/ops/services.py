@@ -155,17 +155,28 @@ def _known(name: str) -> str:
     return name
 
 
-def control(name: str, verb: str) -> str:
+MAX_WAIT_LIMIT = 600.0  # seconds: a restart of Dovecot waits at most this long for deliveries in flight
+
+
+def control(name: str, verb: str, max_wait: float | None = None) -> str:
     """start / stop / restart / reload a service of the stack; returns the command's output.
-    Raises MailtuiError (with that output) when the service does not reach the wanted state."""
+    Raises MailtuiError (with that output) when the service does not reach the wanted state. `max_wait`
+    (seconds, restart and stop): how long Dovecot's restart waits for Postfix's deliveries in flight."""
     name = _known(name)
     if verb not in VERBS:
         raise ValidationError({"action": f"{verb!r} is not one of {', '.join(VERBS)}"})
+    if max_wait is not None and verb not in ("restart", "stop"):
+        raise ValidationError({"max wait": f"only a restart or stop waits for deliveries, not a {verb}"})
+    if max_wait is not None and not 0 <= max_wait <= MAX_WAIT_LIMIT:
+        raise ValidationError({"max wait": f"{max_wait:g} s: give between 0 and {MAX_WAIT_LIMIT:g} seconds"})
     if verb == "reload" and not services.is_running(name):
         raise MailtuiError(f"{services.info(name).label} is not running: start it instead of reloading it")
-    action = {"start": safe_services.start, "stop": safe_services.stop, "restart": safe_services.restart,
-              "reload": safe_services.reload}[verb]
-    output = action(name).output
+    if verb in ("restart", "stop"):
+        wait = lmtp_quiesce.WAIT_SECONDS if max_wait is None else max_wait
+        act = safe_services.restart if verb == "restart" else safe_services.stop
+        output = act(name, drain_wait=wait).output
+    else:
+        output = {"start": safe_services.start, "reload": safe_services.reload}[verb](name).output
     if name == "dovecot" and verb != "stop":
         output += safe_services.reconnect_postfix_to_dovecot()
     return output

@@ -49,19 +49,19 @@ def start(name: str, timeout: float = 30) -> Result:
     return _with_notes(result, repaired, delivered)
 
 
-def stop(name: str, timeout: float = 30) -> Result:
+def stop(name: str, timeout: float = 30, *, drain_wait: float = lmtp_quiesce.WAIT_SECONDS) -> Result:
     """Stop a service. Dovecot: Postfix's LMTP deliveries are paused first and every one in flight
     finishes (lmtp_quiesce), so none is cut off after Dovecot saved the message; once Dovecot is down
     `defer_transports` is put back, and mail then waits in Postfix's queue (deferred: its LMTP socket
     is gone) until Dovecot is started again."""
     if name != "dovecot":
         return _with_notes(plain.stop_and_wait(name, timeout), _repair())
-    with lmtp_quiesce.quiesced("stop") as quiesce:
+    with lmtp_quiesce.quiesced("stop", wait_seconds=drain_wait) as quiesce:
         result = plain.stop_and_wait(name, timeout)
     return _with_notes(result, *quiesce.notes)
 
 
-def restart(name: str, timeout: float = 30) -> Result:
+def restart(name: str, timeout: float = 30, *, drain_wait: float = lmtp_quiesce.WAIT_SECONDS) -> Result:
     """Restart a service. Dovecot: Postfix's LMTP deliveries are paused around it (lmtp_quiesce):
     a delivery cut off by the shutdown would be saved by Dovecot and delivered again by Postfix.
 
@@ -70,7 +70,7 @@ def restart(name: str, timeout: float = 30) -> Result:
     global _postfix_reloaded_for
     if name != "dovecot":
         return _with_notes(plain.restart_and_wait(name, timeout), _repair())
-    with lmtp_quiesce.quiesced("restart") as quiesce:
+    with lmtp_quiesce.quiesced("restart", wait_seconds=drain_wait) as quiesce:
         result = plain.restart_and_wait(name, timeout)
         quiesce.wait_for_listener()
     delivered = ""

@@ -443,6 +443,7 @@ def test_mail_waits_while_dovecot_is_stopped_and_arrives_once_after_it_starts(se
 # ------------------------------------------------------------------ a mailtui killed while it restarts Dovecot
 
 LMTP_SOCKET = "/var/spool/postfix/private/dovecot-lmtp"
+HELD_WAIT = 3.0  # seconds `mailtui service restart dovecot --max-wait` waits for a session that never ends
 QUIESCE_MARKER = "/var/lib/mailtui/lmtp-deferred.json"
 DEFERRAL_CHECK = "Postfix delivers to Dovecot (no defer_transports left behind)"
 # An LMTP client that connects to Dovecot's socket, reads the greeting and stays: a delivery in flight.
@@ -487,14 +488,17 @@ def test_a_killed_dovecot_restart_leaves_no_deferral_behind(secured: Installed) 
     assert not defer_transports(host)
     mailtui = f"cd / && PYTHONPATH={MAILTUI_PYTHONPATH} exec python3 -m mailtui service restart dovecot"
 
-    # The bounded wait: the held session never ends; the restart still happens, and nothing is left behind.
+    # The bounded wait: the held session never ends; the restart still happens after --max-wait (30 s by
+    # default), and nothing is left behind.
     holder = hold_lmtp_session(host)
     began = time.monotonic()
-    result = host.run(mailtui, check=False, timeout=300)
+    result = host.run(mailtui + f" --max-wait {HELD_WAIT:g}", check=False, timeout=300)
+    took = time.monotonic() - began
     print(f"\n[{secured.release}] restart with an LMTP session held open took {time.monotonic() - began:.1f} s:\n"
           f"{result.stdout}", flush=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "LMTP session(s) open" in result.stdout and "going on anyway" in result.stdout, result.stdout
+    assert f"after {HELD_WAIT:g} s still" in result.stdout and took >= HELD_WAIT, (took, result.stdout)
     assert not defer_transports(host)
     assert host.run(["test", "-e", QUIESCE_MARKER], check=False).returncode != 0
     host.run(["kill", str(holder)], check=False)

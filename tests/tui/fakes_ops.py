@@ -160,7 +160,7 @@ class OpsEngine(DashboardEngine):
         with self.lock:
             return [self.services[name].status() for name in STACK if name in self.services]
 
-    def control_service(self, name: str, verb: str) -> str:
+    def control_service(self, name: str, verb: str, max_wait: float | None = None) -> str:
         self._record("control_service", name, verb)
         if name not in STACK:
             raise ValidationError({"service": f"{name!r} is not one of {', '.join(STACK)}"})

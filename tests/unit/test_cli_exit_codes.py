@@ -126,7 +126,7 @@ class TableOps(AccountsOps):
     def set_dovecot_debug(self, on: bool) -> str:
         return ""
 
-    def control_service(self, name: str, verb: str) -> str:
+    def control_service(self, name: str, verb: str, max_wait: float | None = None) -> str:
         return ""
 
     # mail log

@@ -496,3 +496,23 @@ def test_start_dovecot_reloads_postfix_once_and_flushes(fake_dovecot: FakePostfi
     # Without that, reconnecting reloads Postfix itself.
     monkeypatch.setattr(safe_services, "reload", lambda name: Result(["service", name, "reload"], 0, ""))
     assert "postfix reload (its smtpd" in safe_services.reconnect_postfix_to_dovecot()
+
+
+def test_max_wait_bounds_the_wait_of_a_restart_and_is_checked(fake_dovecot: FakePostfix,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailtui.errors import ValidationError
+    from mailtui.ops import services as ops_services
+
+    monkeypatch.setattr(ops_services, "_known", lambda name: name)
+    monkeypatch.setattr(safe_services, "reconnect_postfix_to_dovecot", lambda: "")
+    fake_dovecot.update(busy_polls=10_000)  # a session that never ends
+    output = ops_services.control("dovecot", "restart", max_wait=2)
+    assert "after 2 s still" in output and "going on anyway" in output
+    assert fake_dovecot.load()["main"] == {}  # put back
+    for verb, wait, says in [("restart", -1, "between 0 and"), ("stop", 601, "between 0 and"),
+                             ("start", 5, "only a restart or stop")]:
+        calls = len(fake_dovecot.calls)
+        with pytest.raises(ValidationError) as bad:
+            ops_services.control("dovecot", verb, max_wait=wait)
+        assert says in bad.value.problems["max wait"]
+        assert len(fake_dovecot.calls) == calls  # refused before anything was done
