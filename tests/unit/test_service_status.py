@@ -113,8 +113,11 @@ def test_control_refuses_unknown_services_and_verbs(monkeypatch: pytest.MonkeyPa
 def test_control_returns_the_output(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ss.services, "is_running", lambda name: False)
     restarted = Result(["service", "dovecot", "restart"], 0, "Restarting\n")
-    monkeypatch.setattr(ss.safe_services, "restart", lambda name: restarted)
+    waits: list[float] = []
+    monkeypatch.setattr(ss.safe_services, "restart", lambda name, drain_wait: waits.append(drain_wait) or restarted)
     assert ss.control("dovecot", "restart") == "Restarting\n"
+    assert ss.control("dovecot", "restart", max_wait=4) == "Restarting\n"
+    assert waits == [ss.lmtp_quiesce.WAIT_SECONDS, 4]  # the default 30 s, or the operator's
     with pytest.raises(MailtuiError, match="not running"):
         ss.control("postfix", "reload")
 
@@ -124,7 +127,7 @@ def test_dovecot_back_up_makes_postfix_reconnect(monkeypatch: pytest.MonkeyPatch
     calls: list[tuple[str, str]] = []
 
     def fake(verb: str):  # type: ignore[no-untyped-def]
-        return lambda name: calls.append((verb, name)) or Result(["service", name, verb], 0, "")
+        return lambda name, **_wait: calls.append((verb, name)) or Result(["service", name, verb], 0, "")
 
     monkeypatch.setattr(ss.services, "is_running", lambda name: True)
     for verb in ("start", "stop", "restart", "reload"):
