@@ -35,6 +35,16 @@ class DnsRecord:
 IPV4_PLACEHOLDER = "<this server's public IPv4>"
 
 
+def unknown(value: str) -> bool:
+    """A placeholder where mailtui cannot know the value here (this machine's public address behind NAT)."""
+    return value.startswith("<")
+
+
+def under(name: str, zone: str) -> bool:
+    """`name` is `zone` or a name in it."""
+    return name == zone or name.endswith("." + zone)
+
+
 def dns_records(answers: Answers, public_ipv4: str | None = None, public_ipv6: str | None = None) -> list[DnsRecord]:
     """The DNS records the operator should publish for this server and its domains."""
     host = answers.hostname
@@ -196,9 +206,6 @@ class DnsReport:
             served = ", ".join(self.domains) or "none yet"
             raise ValidationError({"domain": f"{domain!r} is not a domain this server serves (it serves: {served})"})
 
-        def under(record_name: str, zone: str) -> bool:
-            return record_name == zone or record_name.endswith("." + zone)
-
         others = [d for d in self.domains if d != name]
         kept = [r for r in self.records
                 if r.name == self.hostname or under(r.name, name) or not any(under(r.name, d) for d in others)]
@@ -223,7 +230,7 @@ def report(answers: Answers, ipv4: str | None, ipv6: str | None, domains: Sequen
 
 
 def _fqdn(name: str) -> str:
-    return name if name.endswith(".") or name.startswith("<") else f"{name}."
+    return name if name.endswith(".") or unknown(name) else f"{name}."
 
 
 def _zone_value(record: DnsRecord) -> str:
@@ -267,12 +274,12 @@ def zone_text(r: DnsReport) -> str:
     for record in r.records:
         if record.type == "PTR":
             continue
-        owner = next((d for d in r.domains if record.name == d or record.name.endswith("." + d)), r.hostname)
+        owner = next((d for d in r.domains if under(record.name, d)), r.hostname)
         if owner != current:
             lines += ["", f"; {owner}"]
             current = owner
         line = f"{_fqdn(record.name)} IN {record.type} {_zone_value(record)}"
-        lines.append(f"; fill in, then remove the ';': {line}" if "<" in record.value else line)
+        lines.append(f"; fill in, then remove the ';': {line}" if unknown(record.value) else line)
     return "\n".join(lines) + "\n"
 
 

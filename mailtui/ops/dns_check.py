@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from mailtui.errors import ValidationError
 from mailtui.model import validate
-from mailtui.ops.dns import IPV4_PLACEHOLDER, DnsRecord, DnsReport
+from mailtui.ops.dns import DnsRecord, DnsReport, unknown
 from mailtui.system import dns_query
 from mailtui.system.dns_query import Answer, DnsUnreachable
 
@@ -109,7 +109,7 @@ def check_record(record: DnsRecord, ask: Query) -> RecordCheck:
 def _check_address(record: DnsRecord, found: list[str]) -> RecordCheck:
     if not found:
         return RecordCheck(record, False, f"{record.name} has no {record.type} record")
-    if record.value.startswith("<"):  # this machine's public address is not known here
+    if unknown(record.value):  # this machine's public address is not known here
         return RecordCheck(record, True, f"{record.name} has {', '.join(found)} (this machine's public address "
                            "is not known here, so it was not compared)", tuple(found))
     want = ipaddress.ip_address(record.value)
@@ -160,7 +160,7 @@ def _check_txt(record: DnsRecord, found: list[str]) -> RecordCheck:
 
 def _check_ptr(record: DnsRecord, ask: Query) -> RecordCheck:
     address = record.name
-    if address.startswith("<") or address == IPV4_PLACEHOLDER:
+    if unknown(address):
         # This machine's public address is not known here (behind NAT): the one DNS gives the host name.
         published = ask(record.value, "A").values("A")
         if not published:
