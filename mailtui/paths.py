@@ -30,6 +30,7 @@ def state_paths(root: Path) -> dict[str, Path]:
         "DEBUG_FLAG": root / "debug",  # Dovecot's debug logging switched on from the dashboard / CLI
         "LMTP_MARKER": root / "lmtp-deferred.json",  # Postfix's LMTP deliveries paused around a Dovecot restart
         "LMTP_LOCK": root / "lmtp-deferred.lock",
+        "DKIM_STATE": root / "dkim.json",  # each domain's DKIM selectors and their roles (model/dkim.py)
     }
 
 
@@ -47,6 +48,7 @@ ROLLBACKS_DIR = _state["ROLLBACKS_DIR"]
 DEBUG_FLAG = _state["DEBUG_FLAG"]
 LMTP_MARKER = _state["LMTP_MARKER"]
 LMTP_LOCK = _state["LMTP_LOCK"]
+DKIM_STATE = _state["DKIM_STATE"]
 del _state
 
 # ---------------------------------------------------------------- the stack's paths mailtui writes or reads

@@ -26,14 +26,15 @@ from mailtui.install.preflight import Preflight
 from mailtui.install.rollback import Action as RollbackAction
 from mailtui.install.rollback import Result as RollbackResult
 from mailtui.install.state import InstallState
-from mailtui.model import defaults, passwords
+from mailtui.model import defaults, passwords, validate
 from mailtui.model import problems as answer_problems
 from mailtui.model.answers import Answers
-from mailtui.ops import accounts_import, bans, check, dns, dns_check, last_login, logs, maildirs, queue, services
+from mailtui.ops import accounts_import, bans, check, dkim, dns, dns_check, last_login, logs, maildirs, queue, services
 from mailtui.ops.account_types import AliasRow, DomainRow, RemovalSummary, UserRow
 from mailtui.ops.accounts import Accounts
 from mailtui.ops.accounts_import import ImportReport
 from mailtui.ops.check import CheckResult
+from mailtui.ops.dkim import KeyStatus
 from mailtui.ops.dns import DnsReport
 from mailtui.ops.dns_check import DnsCheck
 from mailtui.ops.logs import LogQuery, LogSource
@@ -147,15 +148,22 @@ class LiveOperations(Operations):
     def dns_report(self, answers: Answers | None = None) -> DnsReport:
         ipv4, ipv6 = dns.public_addresses()
         if answers is not None:
-            return dns.report(answers, ipv4, ipv6)
+            return dns.report(answers, ipv4, ipv6, dkim_keys=dkim.published_keys(answers))
         installed = self.installed_answers()
-        return dns.report(installed, ipv4, ipv6, [*installed.domain_names, *self._accounts().domain_names()])
+        return dns.report(installed, ipv4, ipv6, [*installed.domain_names, *self._accounts().domain_names()],
+                          dkim_keys=dkim.published_keys(installed))
 
     def write_dns_report(self, report: DnsReport, path: Path) -> Path:
         return dns.write_report(report, path)
 
     def dns_check(self, report: DnsReport, server: str | None = None) -> DnsCheck:
         return dns_check.check(report, dns_check.server_to_ask(server))
+
+    def dkim_status(self) -> list[KeyStatus]:
+        return dkim.status() if self.installed_answers().dkim.enabled else []
+
+    def dkim_rotate(self, domain: str) -> str:
+        return "\n".join(dkim.rotate(self.installed_answers(), domain))
 
     # ------------------------------------------------------------ accounts
 
@@ -187,7 +195,9 @@ class LiveOperations(Operations):
         return self._accounts().count_aliases(filter)
 
     def add_domain(self, name: str, role_aliases_to: str | None = None) -> str:
-        return self._accounts().add_domain(name, role_aliases_to)
+        added = self._accounts().add_domain(name, role_aliases_to)
+        dkim.add_domain_keys(self.installed_answers(), added)  # DKIM on: its keys, and it is signed from now on
+        return added
 
     def add_user(self, email: str, password: str) -> str:
         return self._accounts().add_user(email, password)
@@ -211,7 +221,9 @@ class LiveOperations(Operations):
         return self._accounts().removal_preview(name)
 
     def remove_domain(self, name: str) -> RemovalSummary:
-        return self._accounts().remove_domain(name)
+        removed = self._accounts().remove_domain(name)
+        dkim.retire_domain(self.installed_answers(), validate.canonical_domain(name))  # keys moved aside
+        return removed
 
     def mailbox_stats(self, email: str) -> MaildirStats:
         return maildirs.stats(email)

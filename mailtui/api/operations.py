@@ -24,6 +24,7 @@ from mailtui.model.answers import Answers
 from mailtui.ops.account_types import AliasRow, DomainRow, RemovalSummary, UserRow
 from mailtui.ops.accounts_import import ImportReport
 from mailtui.ops.check import CheckResult
+from mailtui.ops.dkim import KeyStatus
 from mailtui.ops.dns import DnsReport
 from mailtui.ops.dns_check import DnsCheck
 from mailtui.ops.logs import LogQuery, LogSource
@@ -185,6 +186,16 @@ class Operations(ABC):
     def dns_check(self, report: DnsReport, server: str | None = None) -> DnsCheck:
         """Ask DNS for every record of `report` (`server`, else the first nameserver of /etc/resolv.conf) and
         compare; ValidationError names `server` when it is not an IP address or there is none to ask."""
+
+    @abstractmethod
+    def dkim_status(self) -> list[KeyStatus]:
+        """Every DKIM key of the installed server: domain, selector, role (signing, standby, retired), size,
+        age, and whether its file can be read (none when DKIM is off)."""
+
+    @abstractmethod
+    def dkim_rotate(self, domain: str) -> str:
+        """Rotate `domain`'s DKIM keys (the standby signs, the signing key is retired, a new standby is made);
+        returns what was done. ValidationError names `domain` when it has no keys here."""
 
     # ------------------------------------------------------------ accounts
 

@@ -20,6 +20,7 @@ from mailtui.ops.account_types import (
 )
 from mailtui.ops.accounts_import import ImportFileError, ImportReport, Rejected
 from mailtui.ops.check import CheckResult
+from mailtui.ops.dkim import KeyStatus as DkimKeyStatus
 from mailtui.ops.dns import ClientSetting, DnsRecord, DnsReport
 from mailtui.ops.dns_check import DnsCheck, RecordCheck
 from mailtui.ops.logs import LogQuery, LogSource
@@ -38,7 +39,8 @@ from mailtui.system.postqueue import QueuedMessage, check_queue_id
 __all__ = [
     "MAX_PAGE", "NEVER_BANNED", "OUTCOMES", "STACK", "SUMMARY_OUTCOMES", "VERBS", "AliasRow", "AlreadyExists", "Ban",
     "Change", "Check",
-    "CheckResult", "CheckedAnswers", "ClientSetting", "DnsCheck", "DnsRecord", "DnsReport", "DomainRow",
+    "CheckResult", "CheckedAnswers", "ClientSetting", "DkimKeyStatus", "DnsCheck", "DnsRecord", "DnsReport",
+    "DomainRow",
     "ImportFileError", "ImportReport", "RecordCheck",
     "InstallState", "JailStatus", "LogEvent", "LogQuery", "LogSource", "MaildirStats", "NotFound", "PortStatus",
     "Preflight", "QueueAction", "QueuedMessage", "Rejected", "RemovalSummary", "RollbackAction", "RollbackResult",

@@ -8,8 +8,8 @@ first changes:
   anything mailtui did not create — the mail in /var/mail/vhosts — stays, and is named);
 - the system users and groups mailtui created (vmail) are deleted.
 
-Services: Postfix, Dovecot and fail2ban are stopped first; the ones that ran before mailtui's first install are
-started again on the restored configuration, the others stay stopped (without that record, from an older
+Services: Postfix, Dovecot, fail2ban and rspamd are stopped first; the ones that ran before mailtui's first
+install are started again on the restored configuration, the others stay stopped (without that record, from an older
 mailtui: the ones running now are started again). ufw is disabled when the restored ufw.conf says it was
 off, and reloaded when it was on.
 
@@ -47,7 +47,8 @@ from mailtui.steps.firewall import ufw_active
 from mailtui.system import atomic, backups, services
 from mailtui.system.commands import run as run_command
 
-SERVICES = ("postfix", "dovecot", "fail2ban")  # whose configuration mailtui changes (MariaDB is left alone)
+# whose configuration mailtui changes (MariaDB is left alone)
+SERVICES = ("postfix", "dovecot", "fail2ban", "rspamd")
 UFW_CONF = "/etc/ufw/ufw.conf"
 Out = Callable[[str], None]
 

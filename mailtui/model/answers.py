@@ -85,6 +85,14 @@ MAX_IGNORE = 100
 
 
 @dataclass
+class Dkim:
+    """DKIM signing of outgoing mail (rspamd as Postfix's milter, which also writes Authentication-Results
+    for incoming mail): a signing and a standby key per domain (model/dkim.py)."""
+
+    enabled: bool = True
+
+
+@dataclass
 class Domain:
     name: str
 
@@ -119,6 +127,7 @@ class Answers:
     outbound: Outbound = field(default_factory=Outbound)
     limits: Limits = field(default_factory=Limits)
     security: Security = field(default_factory=Security)
+    dkim: Dkim = field(default_factory=Dkim)
     domains: list[Domain] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)

@@ -29,6 +29,7 @@ from mailtui.model.answers import (
     Alias,
     Answers,
     Database,
+    Dkim,
     Domain,
     Firewall,
     Limits,
@@ -48,14 +49,15 @@ _SECTIONS: dict[str, type] = {
     "outbound": Outbound,
     "limits": Limits,
     "security": Security,
+    "dkim": Dkim,
 }
 _LISTS: dict[str, type] = {"domains": Domain, "users": User, "aliases": Alias}
 _SCALARS = {"hostname": str, "profile": str}
 
-VERSION = 2
+VERSION = 3
 # Features whose section a file must name to have them on: section -> (its on/off setting, the version that
-# added it). The next issues add theirs here (DKIM, spam filter, webmail, ACME certificates).
-FEATURES: dict[str, tuple[str, int]] = {}
+# added it). The next issues add theirs here (spam filter, webmail, ACME certificates).
+FEATURES: dict[str, tuple[str, int]] = {"dkim": ("enabled", 3)}
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -63,8 +65,13 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 adds [dkim]; a version-2 file has none, so DKIM stays off for it (FEATURES)."""
+    return data
+
+
 # version N -> the function that turns a version-N document into a version-N+1 one
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def _type_name(tp: Any) -> str:

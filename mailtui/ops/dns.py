@@ -1,6 +1,6 @@
 """What the operator does next, outside this machine: the DNS records to publish and the mail client settings.
 
-* dns_records(): MX, SPF, A/AAAA, PTR advice, DMARC.
+* dns_records(): MX, SPF, A/AAAA, PTR advice, DKIM (each selector mailtui keeps, ops/dkim.py), DMARC.
 * client_settings(): what to type into a mail client.
 * DnsReport / report(): both for the server and every domain it serves — the one source for `mailtui dns`,
   the Verify screen and the dashboard's DNS tab; report_text() is the text `mailtui dns` prints and
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mailtui import __version__
 from mailtui.errors import ValidationError
-from mailtui.model import validate
+from mailtui.model import dkim, validate
 from mailtui.model.answers import Answers, Domain
 from mailtui.system import commands, files
 
@@ -33,6 +33,28 @@ class DnsRecord:
 
 
 IPV4_PLACEHOLDER = "<this server's public IPv4>"
+DKIM_KEY_PLACEHOLDER = "<the DKIM key: its file cannot be read>"
+
+
+@dataclass(frozen=True)
+class DkimPublished:
+    """One DKIM selector whose record belongs in DNS (ops/dkim.py reads them from the installed keys)."""
+
+    domain: str
+    selector: str
+    role: str  # signing, standby or retired (model/dkim.py)
+    public_key: str | None  # base64 (p=); None when the key file cannot be read
+
+    @property
+    def record(self) -> DnsRecord:
+        notes = {
+            "signing": f"DKIM: the key rspamd signs {self.domain}'s mail with",
+            "standby": "DKIM standby key: published now, so that `mailtui dkim rotate` never waits for DNS",
+            "retired": "DKIM key retired by a rotation: keep it a few days, so that mail it signed still verifies, "
+                       "then remove it",
+        }
+        value = dkim.txt_record(self.public_key) if self.public_key else DKIM_KEY_PLACEHOLDER
+        return DnsRecord(f"{self.selector}._domainkey.{self.domain}", "TXT", value, notes.get(self.role, "DKIM"))
 
 
 def unknown(value: str) -> bool:
@@ -45,7 +67,8 @@ def under(name: str, zone: str) -> bool:
     return name == zone or name.endswith("." + zone)
 
 
-def dns_records(answers: Answers, public_ipv4: str | None = None, public_ipv6: str | None = None) -> list[DnsRecord]:
+def dns_records(answers: Answers, public_ipv4: str | None = None, public_ipv6: str | None = None,
+                dkim_keys: Sequence[DkimPublished] = ()) -> list[DnsRecord]:
     """The DNS records the operator should publish for this server and its domains."""
     host = answers.hostname
     records = [
@@ -67,6 +90,7 @@ def dns_records(answers: Answers, public_ipv4: str | None = None, public_ipv6: s
             DnsRecord(domain, "MX", f"10 {host}", f"mail for {domain} is delivered to {host}"),
             DnsRecord(domain, "TXT", "v=spf1 mx -all",
                       f"SPF: only the domain's MX servers send mail for {domain}"),
+            *(k.record for k in dkim_keys if k.domain == domain),
             DnsRecord(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=none; rua=mailto:postmaster@{domain}",
                       "optional DMARC: reports only (p=none); tighten once everything passes"),
         ]
@@ -221,12 +245,14 @@ class DnsReport:
                 "client_settings": [vars(s) for s in self.settings]}
 
 
-def report(answers: Answers, ipv4: str | None, ipv6: str | None, domains: Sequence[str] | None = None) -> DnsReport:
+def report(answers: Answers, ipv4: str | None, ipv6: str | None, domains: Sequence[str] | None = None,
+           dkim_keys: Sequence[DkimPublished] = ()) -> DnsReport:
     """The records for the server and `domains` (default: the answers' own; an installed server passes every
-    domain in its database, so a domain added in the dashboard is there too)."""
+    domain in its database, so a domain added in the dashboard is there too) with their DKIM selectors."""
     names = list(dict.fromkeys(domains if domains is not None else answers.domain_names))
     served = replace(answers, domains=[Domain(name) for name in names])
-    return DnsReport(answers.hostname, ipv4, ipv6, names, dns_records(served, ipv4, ipv6), client_settings(answers))
+    return DnsReport(answers.hostname, ipv4, ipv6, names, dns_records(served, ipv4, ipv6, dkim_keys),
+                     client_settings(answers))
 
 
 def _fqdn(name: str) -> str:

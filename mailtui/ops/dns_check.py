@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailtui.errors import ValidationError
-from mailtui.model import validate
+from mailtui.model import dkim, validate
 from mailtui.ops.dns import DnsRecord, DnsReport, unknown
 from mailtui.system import dns_query
 from mailtui.system.dns_query import Answer, DnsUnreachable
@@ -152,10 +152,25 @@ def _check_txt(record: DnsRecord, found: list[str]) -> RecordCheck:
         ok = policy != "no p= tag"
         return RecordCheck(record, ok, f"published ({policy})" if ok else "the DMARC record has no p= policy",
                            tuple(found))
+    if record.value.startswith("v=DKIM1"):
+        return _check_dkim(record, found)
     ok = record.value in found
     return RecordCheck(record, ok, "published" if ok else
                        (f"{record.name} holds {_quoted(found)}" if found else f"{record.name} has no TXT record"),
                        tuple(found))
+
+
+def _check_dkim(record: DnsRecord, found: list[str]) -> RecordCheck:
+    """The key is what matters (p=); the other tags and the spacing may be written differently."""
+    if not found:
+        return RecordCheck(record, False, f"{record.name} has no TXT record", ())
+    keys = [dkim.record_key(v) for v in found]
+    want = dkim.record_key(record.value)
+    if want in keys:
+        return RecordCheck(record, True, "published", tuple(found))
+    if not any(k is not None for k in keys):
+        return RecordCheck(record, False, f"the TXT record holds no DKIM key (p=): {_quoted(found)}", tuple(found))
+    return RecordCheck(record, False, "the TXT record holds a different key", tuple(found))
 
 
 def _check_ptr(record: DnsRecord, ask: Query) -> RecordCheck:

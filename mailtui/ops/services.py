@@ -24,8 +24,10 @@ from mailtui.system import fail2ban, files, services
 from mailtui.system.commands import run, which
 
 STACK = ("postfix", "dovecot", "mariadb")
-# Monitored (and controllable) as well once installed: brute-force protection ([security] fail2ban).
-OPTIONAL = ("fail2ban",)
+# Monitored (and controllable) as well once installed: brute-force protection ([security] fail2ban), and
+# rspamd (DKIM signing, [dkim]).
+OPTIONAL = ("fail2ban", "rspamd")
+OPTIONAL_PROGRAMS = {"fail2ban": fail2ban.SERVER, "rspamd": "rspamd"}
 VERBS = ("start", "stop", "restart", "reload")
 LISTEN_STATE = "0A"
 PROC = Path("/proc")
@@ -139,9 +141,9 @@ def status(name: str, proc: Path = PROC) -> ServiceStatus:
 
 
 def monitored() -> tuple[str, ...]:
-    """The services listed and controlled: the stack, plus fail2ban where it is installed."""
+    """The services listed and controlled: the stack, plus fail2ban and rspamd where they are installed."""
 
-    return STACK + tuple(name for name in OPTIONAL if which(fail2ban.SERVER) is not None)
+    return STACK + tuple(name for name in OPTIONAL if which(OPTIONAL_PROGRAMS[name]) is not None)
 
 
 def statuses(proc: Path = PROC) -> list[ServiceStatus]:

@@ -1,6 +1,7 @@
 """The order the engine applies the steps in.
 
-Dependency order: packages, database, tls (a certificate exists before a service needs it), postfix,
+Dependency order: packages, database, tls (a certificate exists before a service needs it), dkim (rspamd
+listens before Postfix names it as its milter), postfix,
 dovecot, firewall, fail2ban (its jails read the mail log Postfix and Dovecot write; its bans sit in
 front of the firewall's rules), verify.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from mailtui.steps.base import Step
 from mailtui.steps.database import DatabaseStep
+from mailtui.steps.dkim import DkimStep
 from mailtui.steps.dovecot import DovecotStep
 from mailtui.steps.fail2ban import Fail2banStep
 from mailtui.steps.firewall import FirewallStep
@@ -17,12 +19,12 @@ from mailtui.steps.postfix import PostfixStep
 from mailtui.steps.tls import TlsStep
 from mailtui.steps.verify import VerifyStep
 
-ENGINE_ORDER = ("packages", "database", "tls", "postfix", "dovecot", "firewall", "fail2ban", "verify")
+ENGINE_ORDER = ("packages", "database", "tls", "dkim", "postfix", "dovecot", "firewall", "fail2ban", "verify")
 
 
 def all_steps() -> list[Step]:
     """Every step, in ENGINE_ORDER."""
-    steps: list[Step] = [PackagesStep(), DatabaseStep(), TlsStep(), PostfixStep(), DovecotStep(), FirewallStep(),
-                         Fail2banStep(), VerifyStep()]
+    steps: list[Step] = [PackagesStep(), DatabaseStep(), TlsStep(), DkimStep(), PostfixStep(), DovecotStep(),
+                         FirewallStep(), Fail2banStep(), VerifyStep()]
     assert tuple(s.name for s in steps) == ENGINE_ORDER
     return steps

@@ -39,6 +39,8 @@ def wanted_packages(answers: Answers, *, database_server: bool) -> list[str]:
         wanted += pl.FIREWALL
     if answers.security.fail2ban:
         wanted += pl.FAIL2BAN
+    if answers.dkim.enabled:
+        wanted += pl.RSPAMD
     return wanted
 
 

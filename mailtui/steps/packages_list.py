@@ -12,10 +12,12 @@ FIREWALL = ["ufw"]
 # python3-systemd lets it read the journal (a dependency on Debian 13, only recommended on 12, and mailtui
 # installs without recommends).
 FAIL2BAN = ["fail2ban", "nftables", "python3-systemd"]
+# DKIM signing and Authentication-Results ([dkim]): rspamd as Postfix's milter.
+RSPAMD = ["rspamd"]
 # scripts/run needs these to build mailtui's own venv on a bare Debian.
 BOOTSTRAP = ["python3", "python3-venv"]
 
 
 def all_possible_packages() -> list[str]:
     """Every package any answers file can make the install ask for (the test hosts pre-download them)."""
-    return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *BOOTSTRAP]
+    return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *RSPAMD, *BOOTSTRAP]

@@ -18,7 +18,7 @@ from mailtui import paths
 from mailtui.errors import StepFailed
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
-from mailtui.policy import maps, tls
+from mailtui.policy import maps, milter, tls
 from mailtui.report import Check
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.postconf_resources import MasterResource, MasterService, PostconfResource
@@ -95,6 +95,12 @@ def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
         # No open relay: only local networks and authenticated users relay; others get 554.
         "smtpd_relay_restrictions": "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
         "relayhost": answers.outbound.relayhost,
+        # rspamd signs outgoing mail (DKIM) and writes Authentication-Results ([dkim], steps/dkim.py): every
+        # message Postfix receives (smtpd) or makes (pickup, bounces) passes it; it answering nothing, mail
+        # flows on unsigned (policy/milter.py).
+        "smtpd_milters": milter.POSTFIX_MILTER if answers.dkim.enabled else "",
+        "non_smtpd_milters": "$smtpd_milters" if answers.dkim.enabled else "",
+        "milter_default_action": milter.DEFAULT_ACTION,
     }
     if answers.outbound.user:
         params.update({

@@ -31,6 +31,7 @@ SERVICES: dict[str, ServiceInfo] = {
     "mariadb": ServiceInfo("mariadb", "/run/mysqld/mysqld.pid", ("mariadbd", "mysqld"), "MariaDB"),
     # the process is `python3 /usr/bin/fail2ban-server`: its comm is the script's name
     "fail2ban": ServiceInfo("fail2ban", "/run/fail2ban/fail2ban.pid", ("fail2ban-server",), "fail2ban"),
+    "rspamd": ServiceInfo("rspamd", "/run/rspamd/rspamd.pid", ("rspamd",), "rspamd"),
 }
 
 

@@ -152,6 +152,7 @@ class ApplyPane(Vertical):
     def reset(self, steps: Sequence[str] | None) -> None:
         self.tail.clear()
         self.query_one("#apply-failure").display = False
+        self.query_one("#apply-log").display = True
         self._buttons()
         for row in self.query(StepRow):
             if steps is None or row.step_name in steps:
@@ -295,6 +296,9 @@ class ApplyPane(Vertical):
         failure.update(Text(f"Failed in {step}: {reason}" + (f"\nLast output:\n{tail}" if tail else ""),
                             style="red"))
         failure.display = True
+        # The failure box holds the log's last lines: the log gives it its room (80x24 fits nine steps, the
+        # reason and the buttons only without it).
+        self.query_one("#apply-log").display = False
         self._status("The install stopped. Fix the cause, then Retry (finished steps find nothing to do).",
                      "bold red")
         shown = ["retry", "quit"]

@@ -1,4 +1,4 @@
-"""The Packages form: port 465, and brute-force protection (fail2ban) with its numbers."""
+"""The Packages form: port 465, DKIM signing (rspamd), and brute-force protection (fail2ban) with its numbers."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class PackagesForm(FormPane):
         yield Static("", id="pkg-versions", classes="facts")
         yield Checkbox("Submission on port 465 too (implicit TLS, beside 587)", True, id="cb-submissions",
                        compact=True)
+        yield Checkbox("Sign outgoing mail with DKIM, check incoming (rspamd)", True, id="cb-dkim", compact=True)
         yield Checkbox("Ban addresses after repeated failed logins (fail2ban)", True, id="cb-fail2ban",
                        compact=True)
         yield FieldRow("Max retries", "security.max_retry", problem=security_check("max_retry"))
@@ -46,6 +47,7 @@ class PackagesForm(FormPane):
 
     def load(self, a: Answers, pf: Preflight | None = None) -> None:
         self.query_one("#cb-submissions", Checkbox).value = a.services.submissions
+        self.query_one("#cb-dkim", Checkbox).value = a.dkim.enabled
         self.loaded_security = a.security
         self.query_one("#cb-fail2ban", Checkbox).value = a.security.fail2ban
         for name in SECURITY_FIELDS:
@@ -62,7 +64,8 @@ class PackagesForm(FormPane):
     def store(self, a: Answers) -> Answers:
         return replace(a, services=replace(
             a.services, submissions=self.query_one("#cb-submissions", Checkbox).value),
-            security=self.security(a.security))
+            security=self.security(a.security),
+            dkim=replace(a.dkim, enabled=self.query_one("#cb-dkim", Checkbox).value))
 
     def _security_field(self, name: str) -> FieldRow:
         f = self.field_for(f"security.{name}")

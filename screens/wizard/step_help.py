@@ -88,6 +88,12 @@ Settings
   Submission on port {SUBMISSIONS} too (implicit TLS, beside {SUBMISSION})
     Mail apps send through {SUBMISSION} (STARTTLS); ticked, also through
     {SUBMISSIONS}, where TLS starts at once. Some apps offer only one.
+  Sign outgoing mail with DKIM, check incoming (rspamd)
+    rspamd signs your users' mail with a key per domain (Gmail
+    and others file unsigned mail as spam) and writes incoming
+    mail's SPF/DKIM/DMARC results into its headers. Two keys a
+    domain: publish both records (mailtui dns); `mailtui dkim
+    rotate` later switches keys without waiting for DNS.
   Ban addresses after repeated failed logins (fail2ban)
     fail2ban reads the mail log and bans an address that fails
     to log in too often over SMTP, IMAP or POP3:
@@ -103,7 +109,8 @@ By hand
   mysql-server and answered Postfix's questions ("Internet
   Site", the mail name). It had no firewall and no fail2ban.
   mailtui installs the same (MariaDB for MySQL) plus ufw,
-  fail2ban and openssl, asks nothing, keeps existing files.
+  fail2ban, rspamd and openssl, asks nothing, keeps existing
+  files.
 
 Good to know
   - Under systemd, apt starts the services with their stock

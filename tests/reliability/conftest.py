@@ -86,7 +86,11 @@ password = "{PASSWORDS['bob@other.test']}"
 [[aliases]]
 source = "postmaster@example.test"
 destination = "alice@example.test"
+
+[dkim]
+enabled = true
 """
+DKIM_KEY_DIR = "/var/lib/rspamd/dkim"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -108,8 +112,9 @@ def require_root() -> None:
 
 @dataclass(frozen=True)
 class Secrets:
-    """Every secret of one installed host, by label: the mailbox passwords, the relay password and the
-    database passwords mailtui generated (read from the saved answers after the install)."""
+    """Every secret of one installed host, by label: the mailbox passwords, the relay password, the
+    database passwords mailtui generated (read from the saved answers after the install) and the DKIM
+    private keys (a line from the middle of each key file: "DKIM key <file name>")."""
 
     values: dict[str, str]
 
@@ -121,11 +126,23 @@ class Secrets:
         values["outbound.password"] = RELAY_PASSWORD
         values["database.password"] = db["password"]
         values["database.admin_password"] = db["admin_password"]
+        values.update(dkim_keys(host))
         values.update(extra or {})
         for label, value in values.items():
             # Short or empty values would match by accident; the generated ones are 20 characters.
             assert len(value) >= 12, f"{label} is too short to search for: {value!r}"
         return cls(values)
+
+
+def dkim_keys(host: TestHost) -> dict[str, str]:
+    """Each DKIM private key by "DKIM key <file name>": its fourth base64 line (64 characters of the key)."""
+    names = host.run(["ls", DKIM_KEY_DIR], check=False).stdout.split()
+    keys = {}
+    for name in names:
+        lines = host.read_file(f"{DKIM_KEY_DIR}/{name}").splitlines()
+        assert lines[0] == "-----BEGIN PRIVATE KEY-----" and len(lines[4]) == 64, (name, lines[:2])
+        keys[f"DKIM key {name}"] = lines[4]
+    return keys
 
 
 def install_secured(host: TestHost, release: str) -> Installed:

@@ -54,6 +54,7 @@ SHORT_WHY = {
     "packages": "Installs Postfix, Dovecot and MariaDB.",
     "database": "Creates the mail database and its accounts.",
     "tls": "Every password travels encrypted.",
+    "dkim": "rspamd signs outgoing mail with DKIM.",
     "postfix": "Postfix receives mail on port 25 and accepts your users' mail on 587.",
     "dovecot": "Dovecot keeps the mailboxes.",
     "firewall": "ufw lets in only SSH and the mail ports.",

@@ -22,6 +22,7 @@ from mailtui.api.types import (
     Ban,
     CheckedAnswers,
     CheckResult,
+    DkimKeyStatus,
     DnsReport,
     ImportReport,
     InstallState,
@@ -36,7 +37,7 @@ from mailtui.api.types import (
 )
 from mailtui.cli import common
 from mailtui.cli import main as cli
-from mailtui.errors import Busy, NotFound
+from mailtui.errors import Busy, NotFound, ValidationError
 from mailtui.model.answers import Answers
 from mailtui.ops import accounts_import
 from mailtui.report import Check
@@ -95,6 +96,15 @@ class TableOps(AccountsOps):
 
     def dns_report(self, answers: Answers | None = None) -> DnsReport:
         return DnsReport("mail.example.org", None, None, ["example.org"], [], [])
+
+    def dkim_status(self) -> list[DkimKeyStatus]:
+        return [DkimKeyStatus("example.org", "202612a", "signing", 2048, "2026-12-01", 4,
+                              "/var/lib/rspamd/dkim/example.org.202612a.key", None if self.failing else "MIIB")]
+
+    def dkim_rotate(self, domain: str) -> str:
+        if domain != "example.org":
+            raise ValidationError({"domain": f"{domain!r} has no DKIM signing and standby key here"})
+        return "example.org: 202612b signs now"
 
     # accounts
     def generate_password(self) -> str:
@@ -253,6 +263,12 @@ def cases(tmp: Path) -> dict[tuple[str, ...], list[Case]]:
                             Case(["bans", "unban", "198.19.5.2"], 2, "address")],  # banned nowhere: no such ban
         ("rollback",): [Case(["rollback", "--dry-run"], 0), Case(["rollback", "--bogus"], 2, "--bogus"),
                         Case(["rollback", "--yes"], 3, ops=busy)],
+        ("dkim", "status"): [Case(["dkim", "status"], 0), Case(["dkim", "status", "--json"], 0),
+                             Case(["dkim", "status", "--bogus"], 2, "--bogus"),
+                             Case(["dkim", "status"], 1, ops=failing)],  # a key file cannot be read
+        ("dkim", "rotate"): [Case(["dkim", "rotate", "example.org", "--yes"], 0),
+                             Case(["dkim", "rotate", "nowhere.test", "--yes"], 2, "domain"),
+                             Case(["dkim", "rotate", "example.org"], 1)],  # no terminal to confirm on: declined
         ("dns",): [Case(["dns"], 0), Case(["dns", "--json"], 0),
                    Case(["dns", "--output", str(tmp / "dns.txt"), "--json"], 2, "--output")],
     }

@@ -51,6 +51,7 @@ from tests.harness.testhost.common import (
     cache_dir,
     require_root,
 )
+from tests.harness.testhost.dkimpy_layer import dkimpy_layer
 from tests.harness.testhost.dns import DnsServer, dns_layer, query_from
 from tests.harness.testhost.host import TestHost, create_host, live_hosts, test_host
 from tests.harness.testhost.layers import Layer, ensure_layer, list_layers, prune_layers
@@ -71,7 +72,8 @@ __all__ = [
     "BASE_FORMAT", "DEFAULT_HOSTNAME", "MAILTUI_PYTHONPATH", "NET_PREFIX", "RELEASES", "TEST_PACKAGES",
     "CommandFailed", "DnsServer", "Layer", "TestHost", "TestHostError", "TestNetwork",
     "base_dir", "base_state", "build_app_dir", "cache_dir", "cached_packages", "clean", "close_everything",
-    "compile_pydeps", "create_host", "current_base", "dns_layer", "ensure_base", "ensure_layer", "ensure_pydeps",
+    "compile_pydeps", "create_host", "current_base", "dkimpy_layer", "dns_layer", "ensure_base", "ensure_layer",
+    "ensure_pydeps",
     "list_layers", "live_hosts", "live_networks", "prune_layers", "purge", "python_requirements", "query_from",
     "require_root",
     "stack_layer", "stack_packages", "stamp_path", "systemd_layer", "test_host", "test_network",

@@ -49,9 +49,10 @@ BASE_FORMAT = 3  # bump when the base build procedure changes: forces a full reb
 BASE_INCLUDE = ["python3", "iproute2", "procps", "ca-certificates"]
 # Packages of the harness's own test services (not of mailtui): downloaded into every base, installed by the
 # layers that need them. nsd: the test network's authoritative DNS (see dns.py). SYSTEMD_PACKAGES: the
-# systemd layer (systemd as PID 1, sshd, as on a real server; see systemd_layer.py).
+# systemd layer (systemd as PID 1, sshd, as on a real server; see systemd_layer.py). python3-dkim: dkimpy,
+# which verifies DKIM signatures inside a test host (a different implementation from the signer).
 SYSTEMD_PACKAGES = ["systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server"]
-TEST_PACKAGES = ["nsd", "openssh-client", "tmux", *SYSTEMD_PACKAGES]
+TEST_PACKAGES = ["nsd", "openssh-client", "tmux", "python3-dkim", *SYSTEMD_PACKAGES]
 HOST_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 POLICY_RC_D = "#!/bin/sh\n# mailtui test host: no service starts during apt; the installer starts them.\nexit 101\n"
 

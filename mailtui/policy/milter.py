@@ -1,0 +1,17 @@
+"""Where Postfix reaches its milter (rspamd's proxy worker in milter mode): written once, read by the
+Postfix step (smtpd_milters), the DKIM step (which waits for it) and the checks.
+
+A TCP socket on loopback, not a unix socket: the chrooted smtpd processes reach it without a socket
+inside Postfix's spool. rspamd's proxy worker listens there as Debian ships it (worker-proxy.inc:
+`bind_socket = "localhost:11332"`, `milter = yes`).
+"""
+
+from __future__ import annotations
+
+HOST = "127.0.0.1"
+PORT = 11332
+POSTFIX_MILTER = f"inet:{HOST}:{PORT}"
+# When the milter cannot be reached, Postfix accepts the mail as if there were none (unsigned): mail keeps
+# flowing and `mailtui check` names rspamd. Postfix's own default differs by release (3.7: tempfail, 3.10:
+# shutdown), so it is always set.
+DEFAULT_ACTION = "accept"

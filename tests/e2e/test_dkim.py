@@ -1,0 +1,263 @@
+"""DKIM signing and inbound Authentication-Results through rspamd, end to end (Debian 12 and 13).
+
+One installed server a release with [dkim] on, on the test network beside the test DNS, which serves the
+zones made from `mailtui dns --zone` (as an operator publishes them). Signatures are verified by dkimpy (a
+different implementation from the signer) on a third host of the network, a receiver resolving the
+selectors through the test DNS; every verification has a negative control (the body altered, the record
+holding another key).
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import pytest
+
+from tests.e2e.conftest import ANSWERS, HOSTNAME, PASSWORDS, RELEASES, SINK_DIR, start_sink
+from tests.e2e.test_dns_check import zones_from
+from tests.e2e.test_mail import tls_context
+from tests.harness.testhost import (
+    MAILTUI_PYTHONPATH,
+    DnsServer,
+    TestHost,
+    dkimpy_layer,
+    stack_layer,
+    test_network,
+)
+
+pytestmark = pytest.mark.e2e
+ENV = {"PYTHONPATH": MAILTUI_PYTHONPATH}
+DKIM_ANSWERS = ANSWERS + "\n[dkim]\nenabled = true\n"
+ALICE, BOB, OUTSIDE = "alice@example.test", "bob@other.test", "carol@elsewhere.test"
+MAILDIR = "/var/mail/vhosts"
+# dkimpy on the verifier host: exit 0 when the first signature verifies (printing its d= and s=), 1 when not.
+VERIFY = r"""
+import json, sys, dkim
+data = open(sys.argv[1], "rb").read()
+sig = dkim.DKIM(data)
+try:
+    ok, why = bool(sig.verify()), ""
+except dkim.DKIMException as exc:  # dkimpy raises on a bad signature (body hash mismatch, no key, ...)
+    ok, why = False, str(exc)
+print(json.dumps({"ok": ok, "d": (sig.domain or b"").decode(), "s": (sig.selector or b"").decode(), "why": why}))
+sys.exit(0 if ok else 1)
+"""
+
+
+@dataclass
+class Signed:
+    release: str
+    dns: DnsServer
+    mx: TestHost
+    verifier: TestHost
+    zones: dict[str, str]
+
+    def mailtui(self, *args: str, check: bool = True) -> tuple[int, str]:
+        result = self.mx.run(["python3", "-m", "mailtui", *args], env=ENV, check=False, timeout=300)
+        if check:
+            assert result.returncode == 0, f"mailtui {' '.join(args)}:\n{result.stdout}{result.stderr}"
+        return result.returncode, result.stdout + result.stderr
+
+    def status(self) -> list[dict]:
+        return json.loads(self.mailtui("dkim", "status", "--json")[1])
+
+
+@pytest.fixture(scope="module", params=RELEASES)
+def signed(request: pytest.FixtureRequest) -> Iterator[Signed]:
+    release = request.param
+    with test_network() as net:
+        dns = net.dns(release)
+        mx = net.host(release, "mail", hostname=HOSTNAME, layers=[stack_layer(release, DKIM_ANSWERS)])
+        verifier = net.host(release, "verifier", layers=[dkimpy_layer(release)])
+        mx.write_file("/root/answers.toml", DKIM_ANSWERS, mode=0o600)
+        began = time.monotonic()
+        installed = mx.mailtui("install", "--answers", "/root/answers.toml", "--yes", env=ENV, check=False,
+                               timeout=600)
+        assert installed.returncode == 0, installed.stdout[-4000:] + installed.stderr
+        print(f"\n[{release}] install with DKIM took {time.monotonic() - began:.1f} s")
+        start_sink(mx)
+        printed = mx.run(["python3", "-m", "mailtui", "dns", "--zone"], env=ENV).stdout
+        zones = zones_from(printed, mx.ip)
+        dns.serve(zones)
+        yield Signed(release, dns, mx, verifier, zones)
+
+
+def submit(s: Signed, to: str, marker: str, sender: str = ALICE) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, f"dkim {marker}"
+    msg["Message-ID"] = f"<{marker}@example.test>"
+    msg.set_content(f"signed {marker}\n")
+    with smtplib.SMTP(s.mx.ip, 587, timeout=30) as smtp:
+        smtp.starttls(context=tls_context())
+        smtp.login(sender, PASSWORDS[sender])
+        smtp.send_message(msg)
+
+
+def find(s: Signed, where: str, marker: str, timeout: float = 30) -> str:
+    """The file holding `marker` under `where` (a mailbox: only new/ and cur/, Dovecot writes into tmp/ first)."""
+    dirs = [where] if where == SINK_DIR else [f"{where}/new", f"{where}/cur"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = s.mx.run(["grep", "-rl", marker, *dirs], check=False).stdout.split()
+        if found:
+            return found[0]
+        time.sleep(0.3)
+    log = s.mx.run("tail -n 30 /var/log/mail.log", check=False).stdout
+    raise AssertionError(f"{marker} never reached {where} on {s.release}; mail.log:\n{log}")
+
+
+def box(address: str) -> str:
+    local, domain = address.split("@")
+    return f"{MAILDIR}/{domain}/{local}"
+
+
+def verify(s: Signed, path: str) -> dict:
+    """dkimpy's verdict on the message at `path` on the server, handed to the verifier host as it is."""
+    s.verifier.write_file("/root/message.eml", s.mx.read_file(path))
+    result = s.verifier.run(["python3", "-c", VERIFY, "/root/message.eml"], check=False, timeout=60)
+    assert result.returncode in (0, 1) and result.stdout.strip(), result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def verifies(s: Signed, path: str, selector: str) -> None:
+    verdict = verify(s, path)
+    assert (verdict["ok"], verdict["d"], verdict["s"]) == (True, "example.test", selector), verdict
+
+
+def headers(s: Signed, path: str) -> str:
+    text = s.mx.read_file(path)
+    return text.split("\n\n", 1)[0]
+
+
+def dkim_record(zones: dict[str, str], selector: str, domain: str) -> str:
+    line = next(line for line in zones[domain].splitlines() if line.startswith(f"{selector}._domainkey.{domain}."))
+    return line
+
+
+def test_keys_are_made_private_and_every_record_checks(signed: Signed) -> None:
+    keys = signed.status()
+    roles = {(k["domain"], k["role"]) for k in keys}
+    assert roles == {(d, r) for d in ("example.test", "other.test") for r in ("signing", "standby")}, keys
+    assert all(k["bits"] == 2048 and k["key_readable"] for k in keys), keys
+    for key in keys:
+        mode = signed.mx.run(["stat", "-c", "%U %a", key["key_file"]]).stdout.split()
+        assert mode == ["_rspamd", "600"], (key["key_file"], mode)
+    code, out = signed.mailtui("dns", "check", "--server", signed.dns.ip, "--json", check=False)
+    report = json.loads(out)
+    labels = {c["label"]: c for c in report["checks"]}
+    for key in keys:
+        assert labels[f"DKIM {key['selector']} {key['domain']}"]["ok"], labels
+    assert code == 0 and report["ok"], [c for c in report["checks"] if not c["ok"]]
+
+    # The signing record of example.test holding another key (other.test's): the check names it.
+    signing = next(k for k in keys if k["domain"] == "example.test" and k["role"] == "signing")
+    theirs = next(k for k in keys if k["domain"] == "other.test" and k["role"] == "signing")
+    mine_line = dkim_record(signed.zones, signing["selector"], "example.test")
+    their_value = dkim_record(signed.zones, theirs["selector"], "other.test").split(" IN TXT ", 1)[1]
+    swapped = dict(signed.zones, **{"example.test": signed.zones["example.test"].replace(
+        mine_line, mine_line.split(" IN TXT ", 1)[0] + " IN TXT " + their_value)})
+    signed.dns.serve(swapped)
+    try:
+        code, out = signed.mailtui("dns", "check", "--server", signed.dns.ip, "--json", check=False)
+        bad = {c["label"]: c["detail"] for c in json.loads(out)["checks"] if not c["ok"]}
+        assert code == 1 and bad == {f"DKIM {signing['selector']} example.test": "the TXT record holds a different key"}
+    finally:
+        signed.dns.serve(signed.zones)
+
+
+def test_submitted_mail_is_signed_and_verifies_and_the_controls_fail(signed: Signed) -> None:
+    local, outside = uuid.uuid4().hex, uuid.uuid4().hex
+    submit(signed, BOB, local)
+    submit(signed, OUTSIDE, outside)
+    signing = next(k for k in signed.status() if k["domain"] == "example.test" and k["role"] == "signing")
+    delivered = find(signed, box(BOB), local)
+    relayed = find(signed, SINK_DIR, outside)
+    for path in (delivered, relayed):
+        assert headers(signed, path).count("DKIM-Signature:") == 1, headers(signed, path)
+        verifies(signed, path, signing["selector"])
+
+    # Negative controls: the body altered; the published record holding another key.
+    signed.mx.run(["sh", "-c", f"cp {delivered} /root/altered && sed -i 's/signed {local}/signed tampered/' "
+                   "/root/altered"])
+    altered = signed.mx.read_file("/root/altered")
+    assert f"signed {local}" not in altered and "signed tampered" in altered
+    verdict = verify(signed, "/root/altered")
+    assert not verdict["ok"] and "body hash mismatch" in verdict["why"], verdict
+    other = next(k for k in signed.status() if k["domain"] == "other.test" and k["role"] == "signing")
+    line = dkim_record(signed.zones, signing["selector"], "example.test")
+    their_value = dkim_record(signed.zones, other["selector"], "other.test").split(" IN TXT ", 1)[1]
+    signed.dns.serve(dict(signed.zones, **{"example.test": signed.zones["example.test"].replace(
+        line, line.split(" IN TXT ", 1)[0] + " IN TXT " + their_value)}))
+    try:
+        verdict = verify(signed, delivered)
+        # The key is found (the record is there) and the signature does not verify with it.
+        assert not verdict["ok"] and "body hash" not in verdict["why"] and "DNS" not in verdict["why"], verdict
+    finally:
+        signed.dns.serve(signed.zones)
+    verifies(signed, delivered, signing["selector"])
+
+
+def test_mail_in_on_25_is_not_signed_and_a_forged_authentication_results_is_gone(signed: Signed) -> None:
+    marker = uuid.uuid4().hex
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "someone@sender.test", ALICE, f"inbound {marker}"
+    msg["Authentication-Results"] = f"{HOSTNAME}; dkim=pass header.d=bank.test; forged={marker}"
+    msg.set_content(f"inbound {marker}\n")
+    with smtplib.SMTP(signed.mx.ip, 25, timeout=30) as smtp:
+        smtp.ehlo("client.sender.test")
+        smtp.send_message(msg)
+    path = find(signed, box(ALICE), f"inbound {marker}")
+    head = headers(signed, path)
+    assert "DKIM-Signature:" not in head, head
+    assert f"forged={marker}" not in head, head
+    results = [h for h in head.replace("\n\t", " ").replace("\n ", " ").splitlines()
+               if h.lower().startswith("authentication-results:")]
+    assert len(results) == 1 and HOSTNAME in results[0] and "spf=" in results[0], head
+
+
+def test_rotation_signs_with_the_standby_and_earlier_mail_still_verifies(signed: Signed) -> None:
+    before = uuid.uuid4().hex
+    submit(signed, BOB, before)
+    earlier = find(signed, box(BOB), before)
+    keys = signed.status()
+    old = next(k for k in keys if k["domain"] == "example.test" and k["role"] == "signing")
+    standby = next(k for k in keys if k["domain"] == "example.test" and k["role"] == "standby")
+    code, out = signed.mailtui("dkim", "rotate", "example.test", "--yes")
+    assert f"{standby['selector']} signs now" in out, out
+    roles = {k["selector"]: k["role"] for k in signed.status() if k["domain"] == "example.test"}
+    assert roles[old["selector"]] == "retired" and roles[standby["selector"]] == "signing", roles
+    assert sorted(roles.values()) == ["retired", "signing", "standby"], roles
+
+    after = uuid.uuid4().hex
+    submit(signed, BOB, after)
+    later = find(signed, box(BOB), after)
+    # The zone published before the rotation: the standby's record was in it all along.
+    verifies(signed, later, standby["selector"])
+    verifies(signed, earlier, old["selector"])
+    # `mailtui dns` now lists the new standby's record too (to publish before the next rotation).
+    printed = signed.mailtui("dns", "--zone")[1]
+    assert all(f"{sel}._domainkey.example.test." in printed for sel in roles), printed
+
+
+def test_rspamd_down_mail_flows_unsigned_and_the_check_names_it(signed: Signed) -> None:
+    signed.mx.run(["systemctl", "stop", "rspamd"])
+    try:
+        marker = uuid.uuid4().hex
+        submit(signed, BOB, marker)
+        path = find(signed, box(BOB), marker)
+        assert "DKIM-Signature:" not in headers(signed, path)
+        code, out = signed.mailtui("check", check=False)
+        assert code == 1 and "rspamd" in out, out
+    finally:
+        signed.mx.run(["systemctl", "start", "rspamd"])
+    deadline = time.monotonic() + 60
+    while signed.mailtui("check", check=False)[0] != 0 and time.monotonic() < deadline:
+        time.sleep(1)
+    code, out = signed.mailtui("check", check=False)
+    assert code == 0, out
