@@ -8,7 +8,7 @@ first changes:
   anything mailtui did not create — the mail in /var/mail/vhosts — stays, and is named);
 - the system users and groups mailtui created (vmail) are deleted.
 
-Services: Postfix, Dovecot, fail2ban and rspamd are stopped first; the ones that ran before mailtui's first
+Services: Postfix, Dovecot, fail2ban, rspamd and postsrsd are stopped first; the ones that ran before mailtui's first
 install are started again on the restored configuration, the others stay stopped (without that record, from an older
 mailtui: the ones running now are started again). ufw is disabled when the restored ufw.conf says it was
 off, and reloaded when it was on.
@@ -48,7 +48,7 @@ from mailtui.system import atomic, backups, services
 from mailtui.system.commands import run as run_command
 
 # whose configuration mailtui changes (MariaDB is left alone)
-SERVICES = ("postfix", "dovecot", "fail2ban", "rspamd")
+SERVICES = ("postfix", "dovecot", "fail2ban", "rspamd", "postsrsd")
 UFW_CONF = "/etc/ufw/ufw.conf"
 Out = Callable[[str], None]
 

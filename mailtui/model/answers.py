@@ -93,6 +93,14 @@ class Dkim:
 
 
 @dataclass
+class Srs:
+    """SRS for forwarded mail (postsrsd, steps/srs.py): mail an alias forwards to an outside address keeps
+    passing SPF at the final receiver."""
+
+    enabled: bool = True
+
+
+@dataclass
 class Domain:
     name: str
 
@@ -128,6 +136,7 @@ class Answers:
     limits: Limits = field(default_factory=Limits)
     security: Security = field(default_factory=Security)
     dkim: Dkim = field(default_factory=Dkim)
+    srs: Srs = field(default_factory=Srs)
     domains: list[Domain] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)

@@ -36,6 +36,7 @@ from mailtui.model.answers import (
     Outbound,
     Security,
     Services,
+    Srs,
     Tls,
     User,
 )
@@ -50,6 +51,7 @@ _SECTIONS: dict[str, type] = {
     "limits": Limits,
     "security": Security,
     "dkim": Dkim,
+    "srs": Srs,
 }
 _LISTS: dict[str, type] = {"domains": Domain, "users": User, "aliases": Alias}
 _SCALARS = {"hostname": str, "profile": str}
@@ -57,7 +59,7 @@ _SCALARS = {"hostname": str, "profile": str}
 VERSION = 3
 # Features whose section a file must name to have them on: section -> (its on/off setting, the version that
 # added it). The next issues add theirs here (spam filter, webmail, ACME certificates).
-FEATURES: dict[str, tuple[str, int]] = {"dkim": ("enabled", 3)}
+FEATURES: dict[str, tuple[str, int]] = {"dkim": ("enabled", 3), "srs": ("enabled", 3)}
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +68,7 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 3 adds [dkim]; a version-2 file has none, so DKIM stays off for it (FEATURES)."""
+    """Version 3 adds [dkim] and [srs]; a version-2 file has neither, so both stay off for it (FEATURES)."""
     return data
 
 

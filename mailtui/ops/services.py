@@ -25,9 +25,9 @@ from mailtui.system.commands import run, which
 
 STACK = ("postfix", "dovecot", "mariadb")
 # Monitored (and controllable) as well once installed: brute-force protection ([security] fail2ban), and
-# rspamd (DKIM signing, [dkim]).
-OPTIONAL = ("fail2ban", "rspamd")
-OPTIONAL_PROGRAMS = {"fail2ban": fail2ban.SERVER, "rspamd": "rspamd"}
+# rspamd (DKIM signing, [dkim]) and postsrsd ([srs]).
+OPTIONAL = ("fail2ban", "rspamd", "postsrsd")
+OPTIONAL_PROGRAMS = {"fail2ban": fail2ban.SERVER, "rspamd": "rspamd", "postsrsd": "postsrsd"}
 VERBS = ("start", "stop", "restart", "reload")
 LISTEN_STATE = "0A"
 PROC = Path("/proc")

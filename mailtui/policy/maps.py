@@ -51,6 +51,11 @@ MAPS: tuple[LookupMap, ...] = (
     # With a catch-all alias (@domain), existing mailboxes must still map to themselves first.
     LookupMap("mysql-virtual-email2email.cf", "virtual_alias_maps",
               "SELECT email FROM virtual_users WHERE email='%s'"),
+    # SRS ([srs], steps/srs.py): a sender of a domain served here maps to itself, so postsrsd (asked after it)
+    # never rewrites your own users' mail; a domain added in the dashboard counts at once.
+    LookupMap("mysql-srs-own-senders.cf", "sender_canonical_maps",
+              "SELECT '%s' FROM virtual_domains WHERE name='%d'",
+              lambda a: (a.users[0].email, a.users[0].email) if a.users else None),
     # Who may send as an address: the mailbox itself, or the mailboxes an alias delivers to.
     LookupMap("mysql-sender-login-maps.cf", "smtpd_sender_login_maps",
               "SELECT email FROM virtual_users WHERE email='%s' "

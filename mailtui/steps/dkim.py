@@ -41,7 +41,7 @@ from mailtui.report import Change, Check
 from mailtui.stack import probes
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import AbsentFileResource, DirectoryResource, FileResource
-from mailtui.system import files
+from mailtui.system import files, services
 from mailtui.system.commands import run
 
 SERVICE = "rspamd"
@@ -232,6 +232,26 @@ def milter_listening(timeout: float = 1.0) -> bool:
         return False
 
 
+def proxy_workers() -> set[int]:
+    """The PIDs of rspamd's milter (proxy) workers: children of its main process named "rspamd_proxy"."""
+    main = services.main_pid(SERVICE)
+    found: set[int] = set()
+    if main is None:
+        return found
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != main:
+                continue
+            if b"rspamd_proxy" in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def mailtui_files() -> list[Path]:
     """Every rspamd file mailtui may have written (whatever the answers say now)."""
     return [SIGNING_CONF, MILTER_HEADERS_CONF, OPTIONS_INC, ACTIONS_CONF, *map(remote_module_file, REMOTE_MODULES)]
@@ -282,9 +302,23 @@ class DkimStep(Step):
                              + "\n".join(result.output.strip().splitlines()[-10:]))
 
     def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
-        super().ensure_services(ctx, out, changed)
         if not ctx.answers.dkim.enabled:
             return
+        if changed and services.is_running(SERVICE):
+            # A reload, not a restart: rspamd's main process keeps its sockets (Postfix's milter never finds
+            # nobody listening) and starts new workers on the new configuration. A restart right after apt
+            # started rspamd (still compiling its regular expressions) took 12-13 s to listen again.
+            out.line("reloading rspamd (new workers on the new configuration)")
+            before = proxy_workers()
+            result = services.control(SERVICE, "reload", check=False)
+            deadline = time.monotonic() + START_TIMEOUT
+            while not (proxy_workers() - before) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if not (proxy_workers() - before):
+                raise StepFailed(f"rspamd started no new milter worker within {START_TIMEOUT:.0f} s of a reload:\n"
+                                 f"{result.output.strip()}\nsee /var/log/rspamd/rspamd.log")
+            changed = False
+        super().ensure_services(ctx, out, changed)
         deadline = time.monotonic() + START_TIMEOUT
         while not milter_listening() and time.monotonic() < deadline:
             time.sleep(0.2)

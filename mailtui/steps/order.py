@@ -1,7 +1,8 @@
 """The order the engine applies the steps in.
 
 Dependency order: packages, database, tls (a certificate exists before a service needs it), dkim (rspamd
-listens before Postfix names it as its milter), postfix,
+listens before Postfix names it as its milter), srs (postsrsd answers before Postfix's canonical maps ask
+it), postfix,
 dovecot, firewall, fail2ban (its jails read the mail log Postfix and Dovecot write; its bans sit in
 front of the firewall's rules), verify.
 """
@@ -16,15 +17,16 @@ from mailtui.steps.fail2ban import Fail2banStep
 from mailtui.steps.firewall import FirewallStep
 from mailtui.steps.packages import PackagesStep
 from mailtui.steps.postfix import PostfixStep
+from mailtui.steps.srs import SrsStep
 from mailtui.steps.tls import TlsStep
 from mailtui.steps.verify import VerifyStep
 
-ENGINE_ORDER = ("packages", "database", "tls", "dkim", "postfix", "dovecot", "firewall", "fail2ban", "verify")
+ENGINE_ORDER = ("packages", "database", "tls", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban", "verify")
 
 
 def all_steps() -> list[Step]:
     """Every step, in ENGINE_ORDER."""
-    steps: list[Step] = [PackagesStep(), DatabaseStep(), TlsStep(), DkimStep(), PostfixStep(), DovecotStep(),
+    steps: list[Step] = [PackagesStep(), DatabaseStep(), TlsStep(), DkimStep(), SrsStep(), PostfixStep(), DovecotStep(),
                          FirewallStep(), Fail2banStep(), VerifyStep()]
     assert tuple(s.name for s in steps) == ENGINE_ORDER
     return steps

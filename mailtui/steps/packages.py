@@ -41,6 +41,8 @@ def wanted_packages(answers: Answers, *, database_server: bool) -> list[str]:
         wanted += pl.FAIL2BAN
     if answers.dkim.enabled:
         wanted += pl.RSPAMD
+    if answers.srs.enabled:
+        wanted += pl.POSTSRSD
     return wanted
 
 

@@ -14,10 +14,13 @@ FIREWALL = ["ufw"]
 FAIL2BAN = ["fail2ban", "nftables", "python3-systemd"]
 # DKIM signing and Authentication-Results ([dkim]): rspamd as Postfix's milter.
 RSPAMD = ["rspamd"]
+# SRS for forwarded mail ([srs]).
+POSTSRSD = ["postsrsd"]
 # scripts/run needs these to build mailtui's own venv on a bare Debian.
 BOOTSTRAP = ["python3", "python3-venv"]
 
 
 def all_possible_packages() -> list[str]:
     """Every package any answers file can make the install ask for (the test hosts pre-download them)."""
-    return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *RSPAMD, *BOOTSTRAP]
+    return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *RSPAMD, *POSTSRSD,
+            *BOOTSTRAP]

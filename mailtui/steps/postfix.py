@@ -20,6 +20,7 @@ from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
 from mailtui.policy import maps, milter, tls
 from mailtui.report import Check
+from mailtui.steps import srs
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.postconf_resources import MasterResource, MasterService, PostconfResource
 from mailtui.steps.resources import DirectoryResource, FileResource
@@ -101,6 +102,8 @@ def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
         "smtpd_milters": milter.POSTFIX_MILTER if answers.dkim.enabled else "",
         "non_smtpd_milters": "$smtpd_milters" if answers.dkim.enabled else "",
         "milter_default_action": milter.DEFAULT_ACTION,
+        # SRS for forwarded mail ([srs], steps/srs.py): own domains first (unchanged), then postsrsd.
+        **srs.postfix_params(answers, own_senders=lookups["sender_canonical_maps"]),
     }
     if answers.outbound.user:
         params.update({

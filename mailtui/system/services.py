@@ -32,6 +32,7 @@ SERVICES: dict[str, ServiceInfo] = {
     # the process is `python3 /usr/bin/fail2ban-server`: its comm is the script's name
     "fail2ban": ServiceInfo("fail2ban", "/run/fail2ban/fail2ban.pid", ("fail2ban-server",), "fail2ban"),
     "rspamd": ServiceInfo("rspamd", "/run/rspamd/rspamd.pid", ("rspamd",), "rspamd"),
+    "postsrsd": ServiceInfo("postsrsd", "/run/postsrsd.pid", ("postsrsd",), "postsrsd"),
 }
 
 

@@ -2,13 +2,14 @@
 added in the Accounts tab shows up here), and the mail client settings — from the one source the Verify
 screen and `mailtui dns` use. Long values (a DKIM key) wrap here; "Write to a file" and `mailtui dns` give
 them whole, for copying. "Check DNS" asks this machine's resolver for each record, as `mailtui dns check`
-does, and shows record by record whether it is published as printed, above the records."""
+does, and shows record by record whether it is published as printed, above the records. "Rotate DKIM key"
+(k) makes a domain's standby key the signing one (`mailtui dkim rotate`), after asking which domain."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mailtui.screens.dashboard.common import error_text
+from mailtui.screens.dashboard.common import Confirm, error_text
 from mailtui.screens.widgets.ask_path import AskPathScreen
 from mailtui.screens.widgets.dns import records_text, settings_text
 from rich.text import Text
@@ -20,7 +21,7 @@ from textual.message import Message
 from textual.widgets import Button, Static
 
 from mailtui.api.operations import Operations
-from mailtui.api.types import DnsCheck, DnsReport
+from mailtui.api.types import DkimKeyStatus, DnsCheck, DnsReport
 from mailtui.errors import ValidationError
 
 DEFAULT_DNS_FILE = "/root/mailtui-dns.txt"
@@ -33,13 +34,27 @@ class DnsPanel(Vertical):
     BINDINGS = [
         Binding("w", "write", "Write to a file"),
         Binding("c", "check", "Check DNS"),
+        Binding("k", "rotate", "Rotate DKIM key"),
         Binding("r", "refresh", "Refresh"),
     ]
+    MAX_ROTATE_BUTTONS = 4  # more domains than that: `mailtui dkim rotate DOMAIN`
 
     class Checked(Message):
         def __init__(self, result: DnsCheck | None, error: str = "") -> None:
             super().__init__()
             self.result = result
+            self.error = error
+
+    class Keys(Message):
+        def __init__(self, keys: list[DkimKeyStatus] | None, error: str = "") -> None:
+            super().__init__()
+            self.keys = keys
+            self.error = error
+
+    class Rotated(Message):
+        def __init__(self, said: str, error: str = "") -> None:
+            super().__init__()
+            self.said = said
             self.error = error
 
     class Loaded(Message):
@@ -61,6 +76,7 @@ class DnsPanel(Vertical):
         with Horizontal(classes="buttons"):
             yield Button("Refresh", id="dns-refresh", compact=True)
             yield Button("Check DNS", id="dns-check-button", compact=True)
+            yield Button("Rotate DKIM…", id="dns-rotate", compact=True)
             yield Button("Write to a file…", id="dns-write", variant="primary", compact=True)
 
     def on_show(self) -> None:
@@ -127,6 +143,56 @@ class DnsPanel(Vertical):
             text.append(f"{c.detail}\n", style="" if c.ok else "red")
         shown.update(text)
         self.query_one("#dns-scroll", VerticalScroll).scroll_home(animate=False)
+
+    @on(Button.Pressed, "#dns-rotate")
+    def action_rotate(self) -> None:
+        self.read_keys()
+
+    @work(thread=True, exclusive=True, group="dkim")
+    def read_keys(self) -> None:
+        try:
+            self.post_message(self.Keys(self.ops.dkim_status()))
+        except Exception as exc:  # shown, in words
+            self.post_message(self.Keys(None, error_text(exc)))
+
+    def on_dns_panel_keys(self, message: DnsPanel.Keys) -> None:
+        if message.keys is None:
+            self.notify(f"DKIM keys: {message.error}", severity="error")
+            return
+        pairs = [(k.domain, k.selector, next((s.selector for s in message.keys
+                                             if s.domain == k.domain and s.role == "standby"), ""))
+                 for k in message.keys if k.role == "signing"]
+        pairs = [(d, now, nxt) for d, now, nxt in pairs if nxt]
+        if not pairs:
+            self.notify("No DKIM key to rotate: DKIM is off, or no domain has a standby key yet.", severity="warning")
+            return
+        shown = pairs[:self.MAX_ROTATE_BUTTONS]
+        lines = [f"{d}: {now} signs now; {nxt} (standby) would sign" for d, now, nxt in shown]
+        if len(pairs) > len(shown):
+            lines.append(f"… and {len(pairs) - len(shown)} more: `mailtui dkim rotate DOMAIN` for those")
+        lines.append("Check first that the standby's record is published (c). The old key is retired: keep its "
+                     "record a few days.")
+        buttons = [(f"d{i}", d, "warning") for i, (d, _now, _nxt) in enumerate(shown)]
+
+        def chosen(answer: str | None) -> None:
+            if answer is not None:
+                self.rotate(shown[int(answer[1:])][0])
+
+        self.app.push_screen(Confirm("Rotate which domain's DKIM key?", "\n".join(lines), buttons), chosen)
+
+    @work(thread=True, exclusive=True, group="dkim")
+    def rotate(self, domain: str) -> None:
+        try:
+            self.post_message(self.Rotated(self.ops.dkim_rotate(domain)))
+        except Exception as exc:  # shown, in words
+            self.post_message(self.Rotated("", error_text(exc)))
+
+    def on_dns_panel_rotated(self, message: DnsPanel.Rotated) -> None:
+        if message.error:
+            self.notify(f"DKIM rotation failed: {message.error}", severity="error")
+            return
+        self.notify("\n".join(message.said.splitlines()[-2:]))
+        self.load()
 
     @on(Button.Pressed, "#dns-write")
     def action_write(self, error: str = "", path: str = DEFAULT_DNS_FILE) -> None:

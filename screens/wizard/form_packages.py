@@ -34,6 +34,7 @@ class PackagesForm(FormPane):
         yield Checkbox("Submission on port 465 too (implicit TLS, beside 587)", True, id="cb-submissions",
                        compact=True)
         yield Checkbox("Sign outgoing mail with DKIM, check incoming (rspamd)", True, id="cb-dkim", compact=True)
+        yield Checkbox("Rewrite the sender of forwarded mail (SRS, postsrsd)", True, id="cb-srs", compact=True)
         yield Checkbox("Ban addresses after repeated failed logins (fail2ban)", True, id="cb-fail2ban",
                        compact=True)
         yield FieldRow("Max retries", "security.max_retry", problem=security_check("max_retry"))
@@ -48,6 +49,7 @@ class PackagesForm(FormPane):
     def load(self, a: Answers, pf: Preflight | None = None) -> None:
         self.query_one("#cb-submissions", Checkbox).value = a.services.submissions
         self.query_one("#cb-dkim", Checkbox).value = a.dkim.enabled
+        self.query_one("#cb-srs", Checkbox).value = a.srs.enabled
         self.loaded_security = a.security
         self.query_one("#cb-fail2ban", Checkbox).value = a.security.fail2ban
         for name in SECURITY_FIELDS:
@@ -65,7 +67,8 @@ class PackagesForm(FormPane):
         return replace(a, services=replace(
             a.services, submissions=self.query_one("#cb-submissions", Checkbox).value),
             security=self.security(a.security),
-            dkim=replace(a.dkim, enabled=self.query_one("#cb-dkim", Checkbox).value))
+            dkim=replace(a.dkim, enabled=self.query_one("#cb-dkim", Checkbox).value),
+            srs=replace(a.srs, enabled=self.query_one("#cb-srs", Checkbox).value))
 
     def _security_field(self, name: str) -> FieldRow:
         f = self.field_for(f"security.{name}")

@@ -94,6 +94,10 @@ Settings
     mail's SPF/DKIM/DMARC results into its headers. Two keys a
     domain: publish both records (mailtui dns); `mailtui dkim
     rotate` later switches keys without waiting for DNS.
+  Rewrite the sender of forwarded mail (SRS, postsrsd)
+    An alias that forwards to an outside mailbox would fail the
+    receiver's SPF check; postsrsd makes the envelope sender
+    this server's (SRS0=…@hostname) and routes bounces back.
   Ban addresses after repeated failed logins (fail2ban)
     fail2ban reads the mail log and bans an address that fails
     to log in too often over SMTP, IMAP or POP3:
@@ -109,8 +113,8 @@ By hand
   mysql-server and answered Postfix's questions ("Internet
   Site", the mail name). It had no firewall and no fail2ban.
   mailtui installs the same (MariaDB for MySQL) plus ufw,
-  fail2ban, rspamd and openssl, asks nothing, keeps existing
-  files.
+  fail2ban, rspamd, postsrsd and openssl, asks nothing,
+  keeps existing files.
 
 Good to know
   - Under systemd, apt starts the services with their stock

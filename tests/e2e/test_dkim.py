@@ -1,4 +1,5 @@
-"""DKIM signing and inbound Authentication-Results through rspamd, end to end (Debian 12 and 13).
+"""DKIM signing and inbound Authentication-Results through rspamd, and SRS for forwarded mail (postsrsd), end
+to end (Debian 12 and 13).
 
 One installed server a release with [dkim] on, on the test network beside the test DNS, which serves the
 zones made from `mailtui dns --zone` (as an operator publishes them). Signatures are verified by dkimpy (a
@@ -33,7 +34,18 @@ from tests.harness.testhost import (
 
 pytestmark = pytest.mark.e2e
 ENV = {"PYTHONPATH": MAILTUI_PYTHONPATH}
-DKIM_ANSWERS = ANSWERS + "\n[dkim]\nenabled = true\n"
+FORWARD = "fwd@example.test"  # an alias forwarding to an outside address
+DKIM_ANSWERS = ANSWERS + f"""
+[dkim]
+enabled = true
+
+[srs]
+enabled = true
+
+[[aliases]]
+source = "{FORWARD}"
+destination = "carol@elsewhere.test"
+"""
 ALICE, BOB, OUTSIDE = "alice@example.test", "bob@other.test", "carol@elsewhere.test"
 MAILDIR = "/var/mail/vhosts"
 # dkimpy on the verifier host: exit 0 when the first signature verifies (printing its d= and s=), 1 when not.
@@ -261,3 +273,43 @@ def test_rspamd_down_mail_flows_unsigned_and_the_check_names_it(signed: Signed) 
         time.sleep(1)
     code, out = signed.mailtui("check", check=False)
     assert code == 0, out
+
+
+def envelope(s: Signed, path: str) -> tuple[str, str]:
+    """(MAIL FROM, RCPT TO) of a message smtp-sink kept: it writes the commands' arguments after the colon as
+    X-Mail-Args / X-Rcpt-Args ("<a@b.test> SIZE=…")."""
+    head = headers(s, path)
+    mail = next(line for line in head.splitlines() if line.startswith("X-Mail-Args:"))
+    rcpt = next(line for line in head.splitlines() if line.startswith("X-Rcpt-Args:"))
+    return (mail.split("<", 1)[1].split(">", 1)[0], rcpt.split("<", 1)[1].split(">", 1)[0])
+
+
+def test_forwarded_mail_gets_an_srs_sender_and_a_bounce_to_it_comes_back(signed: Signed) -> None:
+    marker = uuid.uuid4().hex
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "someone@sender.test", FORWARD, f"forward {marker}"
+    msg.set_content(f"forward {marker}\n")
+    with smtplib.SMTP(signed.mx.ip, 25, timeout=30) as smtp:
+        smtp.ehlo("client.sender.test")
+        smtp.send_message(msg)
+    sender, rcpt = envelope(signed, find(signed, SINK_DIR, f"forward {marker}"))
+    assert rcpt == OUTSIDE
+    assert sender.startswith("SRS0=") and sender.endswith(f"=sender.test=someone@{HOSTNAME}"), sender
+
+    # Mail of this server's own users keeps its sender (their domain is excluded).
+    own = uuid.uuid4().hex
+    submit(signed, OUTSIDE, own)
+    assert envelope(signed, find(signed, SINK_DIR, own)) == (ALICE, OUTSIDE)
+
+    # The final receiver bounces to the SRS address: it comes back here and goes on to the original sender.
+    bounce = uuid.uuid4().hex
+    with smtplib.SMTP(signed.mx.ip, 25, timeout=30) as smtp:
+        smtp.ehlo("mx.elsewhere.test")
+        smtp.sendmail("", [sender], f"Subject: bounce {bounce}\r\n\r\nundeliverable {bounce}\r\n")
+    assert envelope(signed, find(signed, SINK_DIR, f"bounce {bounce}")) == ("", "someone@sender.test")
+    # A forged SRS address (a hash postsrsd did not make) is refused, not relayed.
+    forged = sender.replace("SRS0=", "SRS0=zz", 1) if not sender.startswith("SRS0=zz") else sender.replace("zz", "yy")
+    with smtplib.SMTP(signed.mx.ip, 25, timeout=30) as smtp:
+        smtp.ehlo("mx.elsewhere.test")
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            smtp.sendmail("", [forged], "Subject: forged\r\n\r\nforged\r\n")

@@ -389,6 +389,16 @@ def final_problems(ref: Reference, final: dict[str, dict[str, Any]], *, fresh: b
 # ------------------------------------------------------------------------------ walking the points
 
 
+def spec_of(point: dict[str, Any]) -> str:
+    """MAILTUI_FAULT for a traced point: a file write by its number among the writes (write:N, write-tmp:N),
+    so that read-only commands an install repeats a varying number of times before it (polls while a
+    service starts: more under load) cannot shift it; a command by its overall number (any:N)."""
+    if point["kind"] in ("write", "write-tmp"):
+        return f"{point['kind']}:{point['index']}"
+    return f"any:{point['n']}"
+
+
+
 @dataclass
 class Outcome:
     point: dict[str, Any]

@@ -91,7 +91,7 @@ def config_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, 
             sample = ih.split(ref.release, firsts, other, list(bookworm))
         wanted = {p["n"] for p in sample}
         chosen = [p for p in ref.trace if p["n"] in wanted]
-    return _only([(point, f"any:{point['n']}", {}) for point in chosen])
+    return _only([(point, ih.spec_of(point), {}) for point in chosen])
 
 
 def _only(jobs: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:

@@ -146,7 +146,7 @@ def rollback_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str
         ]
         if not ih.both_releases():  # each kind of point on one release, alternately (the list is the same on both)
             points = [p for i, p in enumerate(points) if ih.RELEASES[i % 2] == ref.release]
-    return [(p, f"any:{p['n']}", {"then_rollback": True}) for p in points]
+    return [(p, ih.spec_of(p), {"then_rollback": True}) for p in points]
 
 
 @pytest.mark.timeout(3600)

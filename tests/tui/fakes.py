@@ -23,6 +23,7 @@ from mailtui.api.types import (
     AliasRow,
     CheckedAnswers,
     CheckResult,
+    DkimKeyStatus,
     DnsReport,
     DomainRow,
     ImportReport,
@@ -38,6 +39,7 @@ from mailtui.api.types import Preflight as RealPreflight
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.events import Event
 from mailtui.model import defaults
+from mailtui.model import dkim as dkim_model
 from mailtui.model import problems as problems_mod
 from mailtui.model.answers import Answers, Domain, User
 from mailtui.ops import accounts_import, dns, dns_check
@@ -55,6 +57,7 @@ SHORT_WHY = {
     "database": "Creates the mail database and its accounts.",
     "tls": "Every password travels encrypted.",
     "dkim": "rspamd signs outgoing mail with DKIM.",
+    "srs": "postsrsd rewrites the sender of forwarded mail.",
     "postfix": "Postfix receives mail on port 25 and accepts your users' mail on 587.",
     "dovecot": "Dovecot keeps the mailboxes.",
     "firewall": "ufw lets in only SSH and the mail ports.",
@@ -624,6 +627,9 @@ class DashboardEngine(FakeEngine):
         # What the fake DNS holds beyond the report's own records: (name, type) -> values ([] for none).
         self.dns_changes: dict[tuple[str, str], list[str]] = {}
         self.dns_checked: list[str | None] = []  # the server each dns_check was asked for
+        # DKIM as the engine's model keeps it (a signing and a standby key per installed domain).
+        self.dkim = dkim_model.add_domain(dkim_model.DkimState(), "example.org", "2026-12-01")
+        self.rotated: list[str] = []
 
     def saved_answers(self) -> Answers | None:
         if not self.installed:
@@ -658,7 +664,23 @@ class DashboardEngine(FakeEngine):
         if answers is not None:
             return super().dns_report(answers)
         installed = self.installed_answers()
-        return dns.report(installed, "192.0.2.10", None, [*installed.domain_names, *sorted(self._accounts().domains)])
+        return dns.report(installed, "192.0.2.10", None, [*installed.domain_names, *sorted(self._accounts().domains)],
+                          dkim_keys=[k.published for k in self.dkim_status()])
+
+    def dkim_status(self) -> list[DkimKeyStatus]:
+        self.installed_answers()
+        return [DkimKeyStatus(k.domain, k.selector, k.role, k.bits, k.created, 4, k.path, f"MIIBfake{k.selector}")
+                for k in self.dkim.keys]
+
+    def dkim_rotate(self, domain: str) -> str:
+        self.installed_answers()
+        before = self.dkim.signing(domain)
+        self.dkim = dkim_model.rotate(self.dkim, domain, "2026-12-05")
+        self.rotated.append(domain)
+        now = self.dkim.signing(domain)
+        assert before is not None and now is not None
+        return (f"restarting rspamd\n{domain}: {now.selector} signs now; {before.selector} is retired\n"
+                f"publish the new standby record before the next rotation")
 
     def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
                      order: str | None = None) -> list[DomainRow]:

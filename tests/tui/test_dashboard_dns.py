@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mailtui.screens.dashboard.common import Confirm
 from mailtui.screens.dashboard.dashboard import DashboardScreen
 from mailtui.screens.widgets.ask_path import AskPathScreen
 from textual.widgets import TabbedContent
@@ -83,3 +84,33 @@ async def test_check_dns_shows_each_record_published_or_what_differs() -> None:
         await pilot.click("#dns-check-button")
         await wait_for(pilot, lambda: "every record is published as printed" in screen_plain(app))
         assert "✗" not in screen_plain(app)
+
+
+async def test_rotate_dkim_asks_which_domain_then_the_standby_signs_and_a_new_one_is_listed() -> None:
+    engine = DashboardEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dns(pilot)
+        await wait_for(pilot, lambda: "2 domains: example.org" in screen_plain(app))
+        await pilot.press("k")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        plain = screen_plain(app)
+        assert "example.org: 202612a signs now; 202612b (standby) would sign" in plain
+        assert app.focused is not None and app.focused.id == "confirm-cancel"  # the safe answer first
+        await pilot.press("escape")  # cancelled: nothing rotates
+        await pilot.pause()
+        assert engine.rotated == []
+        await pilot.press("k")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.click("#confirm-d0")
+        await wait_for(pilot, lambda: engine.rotated == ["example.org"])
+        await wait_for(pilot, lambda: any("202612b signs now" in str(n.message) for n in app._notifications))
+        # The records are read again: the new standby (202612c) is listed, to publish before the next rotation.
+        seen = ""
+        for _ in range(12):
+            seen += screen_plain(app)
+            if "202612c._domainkey.example.org" in seen:
+                break
+            await pilot.press("pagedown")
+            await pilot.pause()
+        assert "202612c._domainkey.example.org" in seen

@@ -245,3 +245,51 @@ def test_the_zone_fragment_holds_the_records_alone_and_a_line_to_fill_in() -> No
     known = dns.report(Answers(hostname="mail.example.test", domains=[Domain("example.test")]), IPV4, None)
     assert f"mail.example.test. IN A {IPV4}" in known.zone().splitlines()
     assert "fill in" not in known.zone()
+
+
+KEY_A, KEY_B = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A" + "A" * 360, "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A" + "B" * 360
+
+
+def dkim_report() -> dns.DnsReport:
+    answers = Answers(hostname="mail.example.test", domains=[Domain("example.test")])
+    keys = [dns.DkimPublished("example.test", "202612a", "signing", KEY_A),
+            dns.DkimPublished("example.test", "202612b", "standby", KEY_B)]
+    return dns.report(answers, IPV4, None, dkim_keys=keys)
+
+
+def test_dkim_records_pass_when_the_key_is_published_however_it_is_written() -> None:
+    r = dkim_report()
+    zone = zone_of(r)
+    # Tags in another order, spaces inside p= (as some DNS panels wrap it): the key is what counts.
+    zone[("202612b._domainkey.example.test", "TXT")] = [f"k=rsa; v=DKIM1; p={KEY_B[:100]} {KEY_B[100:]}"]
+    result = run_check(zone, r)
+    assert result.ok, failing(result)
+    assert {"DKIM 202612a example.test", "DKIM 202612b example.test"} <= {c.label for c in result.checks}
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ([f"v=DKIM1; k=rsa; p={KEY_B}"], "the TXT record holds a different key"),
+    (["v=DKIM1; k=rsa"], "holds no DKIM key"),
+    ([], "has no TXT record"),
+])
+def test_a_dkim_record_mangled_fails_naming_its_selector(value: list[str], says: str) -> None:
+    r = dkim_report()
+    zone = zone_of(r)
+    zone[("202612a._domainkey.example.test", "TXT")] = value
+    result = run_check(zone, r)
+    assert list(failing(result)) == ["DKIM 202612a example.test"], failing(result)
+    assert says in failing(result)["DKIM 202612a example.test"]
+
+
+def test_dkim_records_sit_between_spf_and_dmarc_and_an_unreadable_key_is_a_line_to_fill_in() -> None:
+    records = [(rec.name, rec.type) for rec in dkim_report().records]
+    spf, dmarc = records.index(("example.test", "TXT")), records.index(("_dmarc.example.test", "TXT"))
+    assert records[spf + 1:dmarc] == [("202612a._domainkey.example.test", "TXT"),
+                                      ("202612b._domainkey.example.test", "TXT")]
+    answers = Answers(hostname="mail.example.test", domains=[Domain("example.test")])
+    unreadable = dns.report(answers, IPV4, None, dkim_keys=[dns.DkimPublished("example.test", "202612a", "signing",
+                                                                              None)])
+    assert ('; fill in, then remove the \';\': 202612a._domainkey.example.test. IN TXT '
+            f'"{dns.DKIM_KEY_PLACEHOLDER}"') in unreadable.zone()
+    long_line = next(line for line in dkim_report().zone().splitlines() if line.startswith("202612a."))
+    assert long_line.count('"') == 4  # two strings: a 2048-bit key's record is longer than 255 bytes

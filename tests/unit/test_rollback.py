@@ -183,7 +183,8 @@ def test_older_backups_are_honoured(state: Path, etc: Path, no_services: list[st
 
 def test_services_come_back_as_they_were_before_mailtui(state: Path, etc: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    backups.note_services_before({"postfix": True, "dovecot": False, "fail2ban": True, "rspamd": True})
+    backups.note_services_before({"postfix": True, "dovecot": False, "fail2ban": True, "rspamd": True,
+                                  "postsrsd": False})
     backups.note_services_before({"postfix": False, "dovecot": True})  # a later install: the first record stays
     files.write_file(etc / "mailname", "mailtui\n", owner=ME, group=GROUP)
     calls: list[str] = []
@@ -191,7 +192,7 @@ def test_services_come_back_as_they_were_before_mailtui(state: Path, etc: Path,
     monkeypatch.setattr(safe_services, "stop", lambda name, timeout=30: calls.append(f"stop {name}"))
     monkeypatch.setattr(safe_services, "start", lambda name, timeout=30: calls.append(f"start {name}"))
     rollback.apply(rollback.plan(), lambda line: None)
-    assert calls == ["stop rspamd", "stop fail2ban", "stop dovecot", "stop postfix",
+    assert calls == ["stop postsrsd", "stop rspamd", "stop fail2ban", "stop dovecot", "stop postfix",
                      "start postfix", "start fail2ban", "start rspamd"]
 
 
