@@ -27,8 +27,10 @@ from mailtui.ops.dns import DkimPublished
 from mailtui.steps import dkim as dkim_step
 from mailtui.system import files
 
-# Where the keys of a removed domain go (root-only, in mailtui's state directory): kept, never deleted.
-RETIRED_DIR = paths.STATE_DIR / "dkim-removed"
+
+def removed_keys_dir() -> Path:
+    """Where the keys of a removed domain go (root-only, in mailtui's state directory): kept, never deleted."""
+    return paths.STATE_DIR / "dkim-removed"
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def add_domain_keys(answers: Answers, domain: str) -> list[str]:
 
 
 def retire_domain(answers: Answers, domain: str) -> list[str]:
-    """A removed domain is no longer signed; its key files are moved aside (RETIRED_DIR), never deleted."""
+    """A removed domain is no longer signed; its key files are moved aside (removed_keys_dir()), never
+    deleted."""
     state = dkim_step.load_state()
     keys = state.of(domain)
     if not keys:
@@ -114,8 +117,8 @@ def retire_domain(answers: Answers, domain: str) -> list[str]:
     for key in keys:
         source = Path(key.path)
         if source.exists():
-            target = RETIRED_DIR / f"{source.name}.{int(time.time())}"
-            files.make_directory(RETIRED_DIR, owner="root", group="root", mode=0o700)
+            target = removed_keys_dir() / f"{source.name}.{int(time.time())}"
+            files.make_directory(removed_keys_dir(), owner="root", group="root", mode=0o700)
             shutil.move(source, target)
             moved.append(f"moved the DKIM key {key.selector} of {domain} aside to {target}")
     files.write_file(paths.DKIM_STATE, dkim.remove_domain(state, domain).to_json(), mode=0o600)

@@ -160,6 +160,17 @@ def test_keys_are_made_private_and_every_record_checks(signed: Signed) -> None:
     for key in keys:
         mode = signed.mx.run(["stat", "-c", "%U %a", key["key_file"]]).stdout.split()
         assert mode == ["_rspamd", "600"], (key["key_file"], mode)
+    # A key others may read, or one the signer cannot read: `mailtui check` fails naming that key file.
+    standby = next(k for k in keys if k["domain"] == "other.test" and k["role"] == "standby")
+    for damage, undo in ((["chmod", "o+r"], ["chmod", "o-r"]), (["chown", "root"], ["chown", "_rspamd"])):
+        signed.mx.run([*damage, standby["key_file"]])
+        try:
+            code, out = signed.mailtui("check", check=False)
+            failed = [line for line in out.splitlines() if "FAIL" in line]
+            assert code == 1 and failed and all(standby["key_file"] in line for line in failed), out
+        finally:
+            signed.mx.run([*undo, standby["key_file"]])
+    assert signed.mailtui("check", check=False)[0] == 0
     code, out = signed.mailtui("dns", "check", "--server", signed.dns.ip, "--json", check=False)
     report = json.loads(out)
     labels = {c["label"]: c for c in report["checks"]}

@@ -19,12 +19,14 @@ import pytest
 import tomllib
 
 from mailtui.model import passwords
+from mailtui.policy import maps
 from tests.e2e.conftest import Installed
 from tests.e2e.test_mail import tls_context
 from tests.reliability.conftest import (
     ANSWERS_PATH,
     CANARY,
     CAROL,
+    DKIM_KEY_DIR,
     PASSWORDS,
     SAVED_ANSWERS,
     Secrets,
@@ -49,9 +51,8 @@ WORKER_LOG = "/var/lib/mailtui/install/worker.log"
 # The files allowed to hold secrets (see test_secret_files for their modes) on a host where mailtui
 # installed from ANSWERS_PATH.
 MAY_HOLD = {
-    "/etc/postfix/mysql-virtual-mailbox-domains.cf", "/etc/postfix/mysql-virtual-mailbox-maps.cf",
-    "/etc/postfix/mysql-virtual-alias-maps.cf", "/etc/postfix/mysql-virtual-email2email.cf",
-    "/etc/postfix/mysql-sender-login-maps.cf", "/etc/postfix/sasl_passwd", "/etc/dovecot/mailtui-sql.conf.ext",
+    *(lookup.path for lookup in maps.MAPS),  # Postfix's database maps (policy/maps.py): the lookup password
+    "/etc/postfix/sasl_passwd", "/etc/dovecot/mailtui-sql.conf.ext",
     SAVED_ANSWERS, PENDING_ANSWERS, ANSWERS_PATH,
     "/run/dovecot/dovecot.conf.binary",  # Dovecot 2.4's root-only configuration cache
 }
@@ -113,6 +114,15 @@ def test_no_secret_in_any_file_but_the_ones_meant_to_hold_it(traced: Traced) -> 
         assert int(host.run(["stat", "-c", "%s", log]).stdout) > 0, f"{log} is empty"
     host.run(["test", "-f", WORKER_LOG])
     found = scan_host(host, traced.secrets.values)
+    # Each DKIM private key is in its own file and nowhere else (rspamd's, 0600; not in a backup, a log, …).
+    keys = {label: f"{DKIM_KEY_DIR}/{label.removeprefix('DKIM key ')}" for label in traced.secrets.values
+            if label.startswith("DKIM key ")}
+    assert keys, "no DKIM key to search for"
+    for label, key_file in keys.items():
+        holders = {path for path, h in found.items() if label in h.labels}
+        assert holders == {key_file}, (label, holders)
+        assert (found[key_file].owner, found[key_file].mode) == ("_rspamd:_rspamd", 0o600), found[key_file]
+    found = {path: h for path, h in found.items() if path not in keys.values()}
     assert set(found) <= MAY_HOLD, {path: sorted(h.labels) for path, h in found.items() if path not in MAY_HOLD}
     # The mailbox passwords given to the CLI (carol's two) are nowhere at all; alice's and bob's only in
     # the operator's own answers file.

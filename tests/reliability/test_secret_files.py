@@ -15,7 +15,7 @@ import pytest
 from mailtui.policy import maps
 from tests.e2e.conftest import Installed
 from tests.harness.testhost import TestHost
-from tests.reliability.conftest import ANSWERS_PATH, DKIM_KEY_DIR, PASSWORDS, SAVED_ANSWERS, Secrets
+from tests.reliability.conftest import ANSWERS_PATH, PASSWORDS, SAVED_ANSWERS, Secrets
 from tests.reliability.helpers import CheckRun, mailtui_check, scan_host
 
 pytestmark = pytest.mark.reliability
@@ -47,7 +47,6 @@ GUARDS: dict[str, tuple[str, int]] = {
     STATE_DIR: ("root:root", 0o700),
     f"{STATE_DIR}/install": ("root:root", 0o700),
     f"{STATE_DIR}/backups": ("root:root", 0o700),
-    DKIM_KEY_DIR: ("_rspamd:_rspamd", 0o700),
 }
 # What `mailtui check` must notice: every secret file mailtui wrote, and the state directory.
 CHECKED = [*MAPS, DOVECOT_SQL, RELAY_FILE, TLS_KEY, SAVED_ANSWERS, PENDING_ANSWERS, STATE_DIR]
@@ -62,7 +61,7 @@ def stat(host: TestHost, path: str) -> tuple[str, int]:
 def restore_modes(secured: Installed) -> Iterator[list[str]]:
     """Paths a test damages; their owner and mode are put back afterwards, whatever happens."""
     damaged: list[str] = []
-    before = {path: stat(secured.host, path) for path in checked(secured.host)}
+    before = {path: stat(secured.host, path) for path in CHECKED}
     yield damaged
     for path in damaged:
         owner, mode = before[path]
@@ -81,26 +80,13 @@ def test_the_search_finds_a_planted_secret(secured: Installed) -> None:
     assert planted in found and found[planted].labels == {ADMIN_PW} and found[planted].world_readable
 
 
-def dkim_key_files(host: TestHost) -> list[str]:
-    """The DKIM private keys (two a domain: signing and standby), each a secret of its own."""
-    names = host.run(["ls", DKIM_KEY_DIR]).stdout.split()
-    assert len(names) == 2 * len({name.rsplit(".", 2)[0] for name in names}) >= 4, names  # example.test, other.test
-    return [f"{DKIM_KEY_DIR}/{name}" for name in names]
-
-
-def expected_holders(release: str, host: TestHost) -> dict[str, tuple[frozenset[str], str, int]]:
-    keys = {path: (frozenset({f"DKIM key {path.rsplit('/', 1)[1]}"}), "_rspamd:_rspamd", 0o600)
-            for path in dkim_key_files(host)}
-    return {**HOLDERS, **(HOLDERS_24 if release == "trixie" else {}), **keys}
-
-
-def checked(host: TestHost) -> list[str]:
-    return [*CHECKED, *dkim_key_files(host)]
+def expected_holders(release: str) -> dict[str, tuple[frozenset[str], str, int]]:
+    return {**HOLDERS, **(HOLDERS_24 if release == "trixie" else {})}
 
 
 def test_exactly_the_expected_files_hold_secrets_each_private(secured: Installed) -> None:
     found = scan_host(secured.host, Secrets.of(secured.host).values)
-    expected = expected_holders(secured.release, secured.host)
+    expected = expected_holders(secured.release)
     assert {path: set(h.labels) for path, h in found.items()} == {path: set(h[0]) for path, h in expected.items()}
     for path, (_, owner, mode) in expected.items():
         assert (found[path].owner, found[path].mode) == (owner, mode), f"{path}: {found[path]}"
@@ -134,20 +120,18 @@ def test_check_names_a_world_readable_secret_file_and_passes_once_it_is_private_
 
 def test_check_names_every_secret_file_others_may_read(secured: Installed, restore_modes: list[str]) -> None:
     host = secured.host
-    paths = checked(host)
-    for path in paths:
+    for path in CHECKED:
         restore_modes.append(path)
         host.run(["chmod", "o+rx" if path == STATE_DIR else "o+r", "--", path])
-    _assert_named(mailtui_check(host), paths)
+    _assert_named(mailtui_check(host), CHECKED)
 
 
 def test_check_names_every_secret_file_owned_by_someone_else(secured: Installed, restore_modes: list[str]) -> None:
     host = secured.host
-    paths = checked(host)
-    for path in paths:
+    for path in CHECKED:
         restore_modes.append(path)
         host.run(["chown", "nobody", "--", path])
-    _assert_named(mailtui_check(host), paths)
+    _assert_named(mailtui_check(host), CHECKED)
     for path in reversed(restore_modes):
         owner, mode = stat(host, path)
         assert owner.startswith("nobody:") and not mode & 0o004, path  # the mode was left as it was
