@@ -143,8 +143,9 @@ class ReviewPane(Vertical):
         if message.kept_since:
             lines.append(f"Worked out at {message.kept_since}; nothing changed since (r works it out again).")
         lines.append(f"Brute-force protection: {protection_text(result.answers.answers.security)}")
-        lines.append("DKIM signing: " + ("on (rspamd; two keys a domain)" if result.answers.answers.dkim.enabled
-                                         else "off"))
+        chosen = result.answers.answers
+        lines.append("DKIM signing: " + ("on (rspamd; two keys a domain)" if chosen.dkim.enabled else "off")
+                     + " · SRS for forwards: " + ("on (postsrsd)" if chosen.srs.enabled else "off"))
         if result.pending_packages:
             lines.append(f"Not installed yet: {', '.join(result.pending_packages)} — their stock files "
                          "cannot be diffed now: the install pauses after the packages to show the real diffs.")
