@@ -24,7 +24,7 @@ from mailtui.model.answers import Alias, Answers, Database, Domain, Firewall, Li
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEWER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOP_LEVEL = {"version", "hostname", "profile", "database", "tls", "firewall", "services", "outbound", "limits",
-             "security", "domains", "users", "aliases"}
+             "security", "dkim", "srs", "domains", "users", "aliases"}
 # One hash for every generated user with a stored hash: hashing is slow, and any valid hash will do.
 A_HASH = passwords.hash_password("a stored password")
 
@@ -211,7 +211,7 @@ def toml_document(data: dict[str, Any]) -> str:
 FIELD_NAMES = sorted(TOP_LEVEL | {"host", "port", "name", "user", "password", "admin_user", "admin_password",
                                   "root_user", "mode", "cert", "key", "enable", "ssh_port", "pop3", "submissions",
                                   "relayhost", "message_size_mb", "fail2ban", "max_retry", "find_time", "ban_time",
-                                  "ignore", "email", "password_hash", "source", "destination"})
+                                  "ignore", "enabled", "email", "password_hash", "source", "destination"})
 keys = st.one_of(st.sampled_from(FIELD_NAMES), st.text(st.characters(exclude_categories=("Cs",)), max_size=8))
 scalars = st.one_of(
     st.text(st.characters(exclude_categories=("Cs",)), max_size=12), st.integers(-(2**63), 2**63 - 1), st.booleans(),
