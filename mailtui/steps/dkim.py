@@ -239,15 +239,12 @@ def proxy_workers() -> set[int]:
     if main is None:
         return found
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or services.parent_pid(int(entry.name)) != main:
             continue
         try:
-            stat = (entry / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) != main:
-                continue
             if b"rspamd_proxy" in (entry / "cmdline").read_bytes():
                 found.add(int(entry.name))
-        except (OSError, ValueError, IndexError):
+        except OSError:  # it ended meanwhile
             continue
     return found
 
@@ -336,12 +333,4 @@ class DkimStep(Step):
             checks.append(probes.private_path_check(key.path, f"DKIM key ({key.domain}, {key.selector})",
                                                     owner=RSPAMD_USER))
         return checks
-
-
-def key_age_days(key: DkimKey, today: datetime.date | None = None) -> int:
-    today = today or datetime.date.today()
-    try:
-        return (today - datetime.date.fromisoformat(key.created)).days
-    except ValueError:
-        return 0
 

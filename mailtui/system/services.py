@@ -117,13 +117,13 @@ def main_pid(name: str) -> int | None:
     # No (valid) pidfile: look for the process itself.
     for entry in os.scandir("/proc"):
         if entry.name.isdigit() and _process_name(int(entry.name)) in svc.process_names:
-            ppid = _parent_pid(int(entry.name))
+            ppid = parent_pid(int(entry.name))
             if ppid is None or _process_name(ppid) not in svc.process_names:
                 return int(entry.name)
     return None
 
 
-def _parent_pid(pid: int) -> int | None:
+def parent_pid(pid: int) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
