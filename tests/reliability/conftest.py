@@ -90,7 +90,8 @@ destination = "alice@example.test"
 # The traced host signs too: its trace and files are searched for the DKIM private keys as well. (The shared
 # and load hosts do not: rspamd on a host with no resolver waits out its DNS timeouts, ~8 s a message — the
 # DKIM server of the e2e tier has the test DNS.)
-TRACED_ANSWERS = ANSWERS + "\n[dkim]\nenabled = true\n"
+TRACED_ANSWERS = ANSWERS + "\n[dkim]\nenabled = true\n\n[srs]\nenabled = true\n"
+SRS_SECRET = "/etc/postsrsd.secret"  # made by postsrsd's package (random), read by postsrsd alone
 DKIM_KEY_DIR = "/var/lib/rspamd/dkim"
 
 
@@ -274,6 +275,7 @@ def traced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         print(f"\n[{release}] traced install + user add/passwd + check took {seconds:.1f} s; "
               f"trace {trace_file.stat().st_size / 1e6:.1f} MB")
         extra = {f"password {i + 1} of {CAROL}": pw for i, pw in enumerate(CAROL_PASSWORDS)}
+        extra["SRS secret"] = host.read_file(SRS_SECRET).strip()
         traced = Traced(host, release, trace_file.read_text(errors="replace"), rc, seconds,
                         Secrets.of(host, extra), logs)
         yield traced

@@ -68,6 +68,9 @@ destination = "alice@example.test"
 
 [dkim]
 enabled = true
+
+[srs]
+enabled = true
 """
 
 # Prints, as JSON, what each given path is (recursively for directories): type, sha256, mode, owner.

@@ -29,6 +29,7 @@ from tests.reliability.conftest import (
     DKIM_KEY_DIR,
     PASSWORDS,
     SAVED_ANSWERS,
+    SRS_SECRET,
     Secrets,
     Traced,
 )
@@ -122,7 +123,11 @@ def test_no_secret_in_any_file_but_the_ones_meant_to_hold_it(traced: Traced) -> 
         holders = {path for path, h in found.items() if label in h.labels}
         assert holders == {key_file}, (label, holders)
         assert (found[key_file].owner, found[key_file].mode) == ("_rspamd:_rspamd", 0o600), found[key_file]
-    found = {path: h for path, h in found.items() if path not in keys.values()}
+    # postsrsd's secret (made by its package; SRS addresses are signed with it) is in its own file alone.
+    holders = {path for path, h in found.items() if "SRS secret" in h.labels}
+    assert holders == {SRS_SECRET}, holders
+    assert (found[SRS_SECRET].owner, found[SRS_SECRET].mode) == ("root:root", 0o600), found[SRS_SECRET]
+    found = {path: h for path, h in found.items() if path not in {*keys.values(), SRS_SECRET}}
     assert set(found) <= MAY_HOLD, {path: sorted(h.labels) for path, h in found.items() if path not in MAY_HOLD}
     # The mailbox passwords given to the CLI (carol's two) are nowhere at all; alice's and bob's only in
     # the operator's own answers file.
