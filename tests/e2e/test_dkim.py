@@ -5,12 +5,14 @@ One installed server a release with [dkim] on, on the test network beside the te
 zones made from `mailtui dns --zone` (as an operator publishes them). Signatures are verified by dkimpy (a
 different implementation from the signer) on a third host of the network, a receiver resolving the
 selectors through the test DNS; every verification has a negative control (the body altered, the record
-holding another key).
+holding another key). The DNS host notes every query it receives: the last test proves rspamd asked for
+no name outside the test network (every map download, fuzzy or blocklist call starts with one).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import time
 import uuid
@@ -85,6 +87,7 @@ def signed(request: pytest.FixtureRequest) -> Iterator[Signed]:
     release = request.param
     with test_network() as net:
         dns = net.dns(release)
+        dns.log_queries()  # from before the server boots: rspamd fetches its maps as it starts
         mx = net.host(release, "mail", hostname=HOSTNAME, layers=[stack_layer(release, DKIM_ANSWERS)])
         verifier = net.host(release, "verifier", layers=[dkimpy_layer(release)])
         mx.write_file("/root/answers.toml", DKIM_ANSWERS, mode=0o600)
@@ -324,3 +327,29 @@ def test_forwarded_mail_gets_an_srs_sender_and_a_bounce_to_it_comes_back(signed:
         smtp.ehlo("mx.elsewhere.test")
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             smtp.sendmail("", [forged], "Subject: forged\r\n\r\nforged\r\n")
+
+
+# Where a name may lie that the server asks for: the test network's own names (the .test zones, with the
+# resolver's search domain appended or not) and its addresses' reverse names (198.18.0.0/15).
+INSIDE = re.compile(r"(^|\.)(test|18\.198\.in-addr\.arpa|19\.198\.in-addr\.arpa)\.$")
+
+
+def outside_names(queries: list[tuple[str, str, int]], source: str) -> list[str]:
+    return sorted({name for ip, name, _type in queries if ip == source and not INSIDE.search(name)})
+
+
+def test_the_server_asks_for_no_name_outside_the_test_network(signed: Signed) -> None:
+    """rspamd's default remote calls (map downloads from maps.rspamd.com, fuzzy storage, public DNS blocklists,
+    asn.rspamd.com) are off in the test profile: the DNS host saw no query from the server for a name outside
+    the test network — over a boot, an install, rspamd reloaded and restarted, and every message above."""
+    queries = signed.dns.queries()
+    from_mx = [q for q in queries if q[0] == signed.mx.ip]
+    # The log is complete: the server's own lookups (SPF, DKIM, DMARC of the test domains) and the
+    # verifier's selector lookups are in it.
+    assert any(name.startswith("_dmarc.") for _ip, name, _t in from_mx), from_mx[:20]
+    assert any("._domainkey.example.test." in name for ip, name, _t in queries if ip == signed.verifier.ip)
+    assert outside_names(queries, signed.mx.ip) == []
+    # Control: a lookup of rspamd's map server from the server is noted and named outside.
+    signed.mx.run(["getent", "ahosts", "maps.rspamd.com"], check=False)
+    time.sleep(0.5)
+    assert "maps.rspamd.com." in outside_names(signed.dns.queries(), signed.mx.ip)

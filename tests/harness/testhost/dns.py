@@ -36,6 +36,35 @@ STATE_DIR = "/var/lib/nsd-test"
 NSD_LOG = "/var/log/nsd-test.log"
 ZONE_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DNSWIRE_SOURCE = Path(dnswire.__file__).read_text()
+QUERY_LOG = "/var/log/dns-queries.log"
+# The DNS host's query log: every UDP query that reaches its address, seen on the wire (a raw packet
+# socket; nsd itself logs no queries): "<source IP> <name> <type number>" a line, flushed at once.
+# Runs inside the DNS host: python3 - IP LOGFILE.
+QUERY_SNIFFER = r"""
+import socket, struct, sys
+ip, path = socket.inet_aton(sys.argv[1]), sys.argv[2]
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+out = open(path, "a", buffering=1)
+print("ready", file=sys.stderr, flush=True)
+while True:
+    frame = sock.recv(65535)
+    pkt = frame[14:]
+    if len(pkt) < 20 or pkt[9] != 17 or pkt[16:20] != ip:
+        continue
+    ihl = (pkt[0] & 0x0F) * 4
+    udp = pkt[ihl:]
+    if len(udp) < 20 or struct.unpack("!H", udp[2:4])[0] != 53:
+        continue
+    msg, pos, labels = udp[8:], 12, []
+    try:
+        while msg[pos]:
+            labels.append(msg[pos + 1:pos + 1 + msg[pos]].decode(errors="replace"))
+            pos += 1 + msg[pos]
+        qtype = struct.unpack("!H", msg[pos + 1:pos + 3])[0]
+    except (IndexError, struct.error):
+        continue
+    out.write(f"{socket.inet_ntoa(pkt[12:16])} {'.'.join(labels).lower()}. {qtype}\n")
+"""
 
 
 def dns_layer(release: str) -> Layer:
@@ -151,6 +180,27 @@ class DnsServer:
                 break
             time.sleep(0.05)
         self.pid = 0
+
+    def log_queries(self) -> None:
+        """From now on, note every query that reaches the DNS host (queries() reads them): a test proves with
+        it that nothing asked for a name outside the test network's zones."""
+        self.host.write_file("/root/query-sniffer.py", QUERY_SNIFFER)
+        self.host.run(["touch", QUERY_LOG])
+        self.host.start_daemon(["python3", "/root/query-sniffer.py", self.ip, QUERY_LOG], log="/var/log/sniffer.out")
+        deadline = time.monotonic() + 10
+        while "ready" not in self.host.run(["cat", "/var/log/sniffer.out"], check=False).stdout:
+            if time.monotonic() > deadline:
+                raise TestHostError("the DNS query log never started: "
+                                    + self.host.run(["cat", "/var/log/sniffer.out"], check=False).stdout)
+            time.sleep(0.05)
+
+    def queries(self) -> list[tuple[str, str, int]]:
+        """(source IP, name with its final dot, type number) of every query since log_queries(), in order."""
+        rows = []
+        for line in self.host.read_file(QUERY_LOG).splitlines():
+            source, name, qtype = line.split()
+            rows.append((source, name, int(qtype)))
+        return rows
 
     def query(self, name: str, rtype: str = "A") -> dnswire.Answer:
         """Ask the test DNS from the test runner."""
