@@ -43,6 +43,7 @@ class Context:
 
 
 NOT_IN_PLACE = "not as the install sets it up"
+UNUSED_STOP_TIMEOUT = 60.0
 
 
 class Resource(ABC):
@@ -92,6 +93,11 @@ class Step(ABC):
     def services_for(self, ctx: Context) -> tuple[str, ...]:
         return self.services
 
+    def unused_services(self, ctx: Context) -> tuple[str, ...]:
+        """Services this step set up for a feature the answers now switch off: stopped, and (systemd) kept
+        from starting at boot. Their packages and data stay."""
+        return ()
+
     @property
     def owes_restarts(self) -> bool:
         """A change of this step's resources must reach its running services (restart or reload)."""
@@ -113,6 +119,10 @@ class Step(ABC):
                 result.append(Change("service", name, f"start {name}"))
             elif changed and self.restart_on_change:
                 result.append(Change("service", name, f"restart {name} to load the new configuration"))
+        for name in self.unused_services(ctx):
+            if in_use(name):
+                result.append(Change("service", name, f"stop {name} and keep it from starting at boot (no longer "
+                                                      "used: switched off in the answers)"))
         return result
 
     def apply(self, ctx: Context) -> bool:
@@ -153,6 +163,13 @@ class Step(ABC):
             if services.has_systemd() and services.unit_enabled(name) == "disabled":
                 out.line(f"enabling {name} at boot (systemctl enable {name})")
                 services.enable_at_boot(name)
+        for name in self.unused_services(ctx):
+            if services.is_running(name):
+                out.line(f"stopping {name} (no longer used)")
+                services.stop_and_wait(name, UNUSED_STOP_TIMEOUT)
+            if services.has_systemd() and services.unit_enabled(name) == "enabled":
+                out.line(f"keeping {name} from starting at boot (systemctl disable {name})")
+                services.disable_at_boot(name)
 
     def verify(self, ctx: Context) -> list[Check]:
         checks = []
@@ -169,11 +186,21 @@ class Step(ABC):
                                 drift=f"restart {', '.join(self.services)} to load the new configuration"))
         for name in self.services_for(ctx):
             checks.extend(service_checks(name))
+        for name in self.unused_services(ctx):
+            stopped = not in_use(name)
+            checks.append(Check(f"service {name} stopped (switched off in the answers)", stopped,
+                                "" if stopped else f"{name} runs or starts at boot, but nothing uses it any more",
+                                drift="" if stopped else f"stop {name} and keep it from starting at boot"))
         checks.extend(self.functional_checks(ctx))
         return checks
 
     def functional_checks(self, ctx: Context) -> list[Check]:
         return []
+
+
+def in_use(name: str) -> bool:
+    """The service runs, or (systemd) its unit is enabled: starts at boot."""
+    return services.is_running(name) or (services.has_systemd() and services.unit_enabled(name) == "enabled")
 
 
 def service_checks(name: str) -> list[Check]:

@@ -39,7 +39,7 @@ from mailtui.model.dkim import DkimKey, DkimState
 from mailtui.policy import milter
 from mailtui.report import Change, Check
 from mailtui.stack import probes
-from mailtui.steps.base import Context, Resource, Step
+from mailtui.steps.base import Context, Resource, Step, in_use
 from mailtui.steps.resources import AbsentFileResource, DirectoryResource, FileResource
 from mailtui.system import files, services
 from mailtui.system.commands import run
@@ -262,11 +262,16 @@ class DkimStep(Step):
     services = (SERVICE,)
 
     def enabled(self, ctx: Context) -> bool:
-        # Switched off after an install, the step removes mailtui's rspamd files (the keys stay).
-        return ctx.answers.dkim.enabled or any(p.exists() for p in mailtui_files())
+        # Switched off after an install, the step removes mailtui's rspamd files (the keys stay) and stops
+        # rspamd — also on the run after one killed between the two (the state file says mailtui set it up).
+        return (ctx.answers.dkim.enabled or any(p.exists() for p in mailtui_files())
+                or (paths.DKIM_STATE.exists() and in_use(SERVICE)))
 
     def services_for(self, ctx: Context) -> tuple[str, ...]:
         return self.services if ctx.answers.dkim.enabled else ()
+
+    def unused_services(self, ctx: Context) -> tuple[str, ...]:
+        return () if ctx.answers.dkim.enabled else self.services
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
         a = ctx.answers
@@ -300,6 +305,7 @@ class DkimStep(Step):
 
     def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
         if not ctx.answers.dkim.enabled:
+            super().ensure_services(ctx, out, changed)  # stops rspamd (unused_services)
             return
         if changed and services.is_running(SERVICE):
             # A reload, not a restart: rspamd's main process keeps its sockets (Postfix's milter never finds

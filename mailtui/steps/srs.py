@@ -32,6 +32,7 @@ SECRET_FILE = "/etc/postsrsd.secret"
 HOST = "127.0.0.1"
 FORWARD_PORT = 10001
 REVERSE_PORT = 10002
+HEADER_LINE = "# Written by mailtui ([srs] in the answers); replaced on every install.\n"
 # Postfix's canonical maps (steps/postfix.py main_cf): with SRS on, these; off, Postfix's defaults.
 POSTFIX_ON = {
     "sender_canonical_maps": f"tcp:{HOST}:{FORWARD_PORT}",  # after the map of senders served here (main_cf)
@@ -62,8 +63,7 @@ def excluded_domains(answers: Answers) -> list[str]:
 
 
 def render_defaults(answers: Answers) -> str:
-    return (
-        "# Written by mailtui ([srs] in the answers); replaced on every install.\n"
+    return HEADER_LINE + (
         "# postsrsd 1.10: the envelope sender of forwarded mail becomes SRS0=...@SRS_DOMAIN.\n"
         f"SRS_DOMAIN={answers.hostname}\n"
         "# Mail from these is never rewritten: this host and the domains it serves.\n"
@@ -80,6 +80,14 @@ def render_defaults(answers: Answers) -> str:
     )
 
 
+def written_by_mailtui() -> bool:
+    try:
+        with open(DEFAULTS_FILE, encoding="utf-8", errors="replace") as fh:
+            return fh.readline() == HEADER_LINE
+    except OSError:
+        return False
+
+
 class SrsStep(Step):
     name = "srs"
     title = "Forwarding (SRS)"
@@ -88,12 +96,25 @@ class SrsStep(Step):
     services = (SERVICE,)
 
     def enabled(self, ctx: Context) -> bool:
-        return ctx.answers.srs.enabled
+        # Switched off after an install: postsrsd is stopped (its settings file, mailtui's, stays as it was).
+        return ctx.answers.srs.enabled or written_by_mailtui()
+
+    def services_for(self, ctx: Context) -> tuple[str, ...]:
+        return self.services if ctx.answers.srs.enabled else ()
+
+    def unused_services(self, ctx: Context) -> tuple[str, ...]:
+        # Stopped before the Postfix step stops asking it: mail arriving in those seconds is deferred (4xx,
+        # retried), never lost.
+        return () if ctx.answers.srs.enabled else self.services
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
+        if not ctx.answers.srs.enabled:
+            return []
         return [FileResource(DEFAULTS_FILE, render_defaults(ctx.answers))]
 
     def functional_checks(self, ctx: Context) -> list[Check]:
+        if not ctx.answers.srs.enabled:
+            return []
         if which("postsrsd") is None:
             return [Check("postsrsd installed", False, "the packages step installs it when [srs] enabled = true")]
         return [probes.private_path_check(SECRET_FILE, "SRS secret", owner="root")]

@@ -71,6 +71,7 @@ class Signed:
     mx: TestHost
     verifier: TestHost
     zones: dict[str, str]
+    configured: int  # how many queries the DNS host had noted when rspamd ran on mailtui's configuration alone
 
     def mailtui(self, *args: str, check: bool = True) -> tuple[int, str]:
         result = self.mx.run(["python3", "-m", "mailtui", *args], env=ENV, check=False, timeout=300)
@@ -96,11 +97,16 @@ def signed(request: pytest.FixtureRequest) -> Iterator[Signed]:
                                timeout=600)
         assert installed.returncode == 0, installed.stdout[-4000:] + installed.stderr
         print(f"\n[{release}] install with DKIM took {time.monotonic() - began:.1f} s")
+        # rspamd as apt started it (the stock configuration, before the install) does call out — measured:
+        # fuzzy1/fuzzy2.rspamd.com, maps.rspamd.com — and after the install's reload its old workers retry
+        # for a few seconds more. From a restart on, only mailtui's configuration runs.
+        mx.run(["systemctl", "restart", "rspamd"])
+        configured = len(dns.queries())
         start_sink(mx)
         printed = mx.run(["python3", "-m", "mailtui", "dns", "--zone"], env=ENV).stdout
         zones = zones_from(printed, mx.ip)
         dns.serve(zones)
-        yield Signed(release, dns, mx, verifier, zones)
+        yield Signed(release, dns, mx, verifier, zones, configured)
 
 
 def submit(s: Signed, to: str, marker: str, sender: str = ALICE) -> None:
@@ -340,9 +346,13 @@ def outside_names(queries: list[tuple[str, str, int]], source: str) -> list[str]
 
 def test_the_server_asks_for_no_name_outside_the_test_network(signed: Signed) -> None:
     """rspamd's default remote calls (map downloads from maps.rspamd.com, fuzzy storage, public DNS blocklists,
-    asn.rspamd.com) are off in the test profile: the DNS host saw no query from the server for a name outside
-    the test network — over a boot, an install, rspamd reloaded and restarted, and every message above."""
-    queries = signed.dns.queries()
+    asn.rspamd.com) are off in the test profile: from the moment rspamd runs on mailtui's configuration, the
+    DNS host saw no query from the server for a name outside the test network — over every message above,
+    a rotation's reload and rspamd stopped and started."""
+    noted = signed.dns.queries()
+    print(f"\n[{signed.release}] outside names asked for before the install configured rspamd: "
+          f"{outside_names(noted[:signed.configured], signed.mx.ip)}")
+    queries = noted[signed.configured:]
     from_mx = [q for q in queries if q[0] == signed.mx.ip]
     # The log is complete: the server's own lookups (SPF, DKIM, DMARC of the test domains) and the
     # verifier's selector lookups are in it.
@@ -353,3 +363,34 @@ def test_the_server_asks_for_no_name_outside_the_test_network(signed: Signed) ->
     signed.mx.run(["getent", "ahosts", "maps.rspamd.com"], check=False)
     time.sleep(0.5)
     assert "maps.rspamd.com." in outside_names(signed.dns.queries(), signed.mx.ip)
+
+
+def test_switched_off_rspamd_and_postsrsd_stop_and_mail_flows_unsigned_and_unrewritten(signed: Signed) -> None:
+    """The last test of the module: the same answers with DKIM and SRS off, installed again."""
+    off = DKIM_ANSWERS.replace("[dkim]\nenabled = true", "[dkim]\nenabled = false").replace(
+        "[srs]\nenabled = true", "[srs]\nenabled = false")
+    assert off.count("enabled = false") == 2
+    signed.mx.write_file("/root/answers-off.toml", off, mode=0o600)
+    code, out = signed.mailtui("install", "--answers", "/root/answers-off.toml", "--yes", check=False)
+    assert code == 0, out[-4000:]
+    for daemon in ("rspamd", "postsrsd"):
+        assert signed.mx.run(["systemctl", "is-active", daemon], check=False).stdout.strip() == "inactive"
+        assert signed.mx.run(["systemctl", "is-enabled", daemon], check=False).stdout.strip() == "disabled"
+    assert signed.mx.run(["postconf", "-h", "smtpd_milters", "sender_canonical_maps"]).stdout.split() == []
+    marker = uuid.uuid4().hex
+    submit(signed, BOB, marker)
+    assert "DKIM-Signature:" not in headers(signed, find(signed, box(BOB), marker))
+    forward = uuid.uuid4().hex
+    with smtplib.SMTP(signed.mx.ip, 25, timeout=30) as smtp:
+        smtp.ehlo("client.sender.test")
+        smtp.sendmail("someone@sender.test", [FORWARD], f"Subject: forward {forward}\r\n\r\n{forward}\r\n")
+    assert envelope(signed, find(signed, SINK_DIR, f"forward {forward}")) == ("someone@sender.test", OUTSIDE)
+    code, out = signed.mailtui("check", check=False)
+    assert code == 0, out
+    # The keys stay (switched on again, the same keys sign): only rspamd's configuration of mailtui's is gone.
+    assert signed.mx.run(["ls", "/var/lib/rspamd/dkim"]).stdout.split()
+    assert signed.mx.run(["test", "-e", "/etc/rspamd/local.d/dkim_signing.conf"], check=False).returncode == 1
+    # Done once: installed again, nothing is left to do about them.
+    again = signed.mailtui("install", "--answers", "/root/answers-off.toml", "--dry-run")[1]
+    planned = [line for line in again.splitlines() if line.startswith(" * ")]
+    assert not [line for line in planned if "rspamd" in line or "postsrsd" in line], again
