@@ -15,3 +15,8 @@ POSTFIX_MILTER = f"inet:{HOST}:{PORT}"
 # flowing and `mailtui check` names rspamd. Postfix's own default differs by release (3.7: tempfail, 3.10:
 # shutdown), so it is always set.
 DEFAULT_ACTION = "accept"
+# Postfix makes bounces itself and hands them to non_smtpd_milters only for the classes listed here (its
+# default: none), so without it bounces would leave unsigned. Only "bounce": postmaster notifications stay
+# uninspected. Postfix warns that inspecting its own mail is unsafe where header/body checks could reject
+# it; mailtui sets none, and rspamd takes no action on mail here (headers only).
+INTERNAL_FILTER_CLASSES = "bounce"

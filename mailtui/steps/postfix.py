@@ -101,6 +101,7 @@ def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
         # flows on unsigned (policy/milter.py).
         "smtpd_milters": milter.POSTFIX_MILTER if answers.dkim.enabled else "",
         "non_smtpd_milters": "$smtpd_milters" if answers.dkim.enabled else "",
+        "internal_mail_filter_classes": milter.INTERNAL_FILTER_CLASSES if answers.dkim.enabled else "",
         "milter_default_action": milter.DEFAULT_ACTION,
         # SRS for forwarded mail ([srs], steps/srs.py): own domains first (unchanged), then postsrsd.
         **srs.postfix_params(answers, own_senders=lookups["sender_canonical_maps"]),

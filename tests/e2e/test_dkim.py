@@ -109,14 +109,14 @@ def signed(request: pytest.FixtureRequest) -> Iterator[Signed]:
         yield Signed(release, dns, mx, verifier, zones, configured)
 
 
-def submit(s: Signed, to: str, marker: str, sender: str = ALICE) -> None:
+def submit(s: Signed, to: str, marker: str, sender: str = ALICE, password: str = "") -> None:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, f"dkim {marker}"
     msg["Message-ID"] = f"<{marker}@example.test>"
     msg.set_content(f"signed {marker}\n")
     with smtplib.SMTP(s.mx.ip, 587, timeout=30) as smtp:
         smtp.starttls(context=tls_context())
-        smtp.login(sender, PASSWORDS[sender])
+        smtp.login(sender, password or PASSWORDS[sender])
         smtp.send_message(msg)
 
 
@@ -235,6 +235,17 @@ def test_submitted_mail_is_signed_and_verifies_and_the_controls_fail(signed: Sig
     verifies(signed, delivered, signing["selector"])
 
 
+def test_mail_made_on_the_server_is_signed(signed: Signed) -> None:
+    """`sendmail` on the server (pickup: Postfix's non_smtpd_milters). Bounces pass rspamd as well
+    (internal_mail_filter_classes = bounce) but come from MAILER-DAEMON@<hostname>: rspamd signs them only
+    when the hostname's registered domain has a key, and it knows no registered domain under .test."""
+    signing = next(k for k in signed.status() if k["domain"] == "example.test" and k["role"] == "signing")
+    local = uuid.uuid4().hex
+    signed.mx.run(["/usr/sbin/sendmail", "-f", ALICE, OUTSIDE],
+                  input=f"From: {ALICE}\nTo: {OUTSIDE}\nSubject: local {local}\n\nlocal {local}\n")
+    verifies(signed, find(signed, SINK_DIR, f"local {local}"), signing["selector"])
+
+
 def test_mail_in_on_25_is_not_signed_and_a_forged_authentication_results_is_gone(signed: Signed) -> None:
     marker = uuid.uuid4().hex
     msg = EmailMessage()
@@ -333,6 +344,40 @@ def test_forwarded_mail_gets_an_srs_sender_and_a_bounce_to_it_comes_back(signed:
         smtp.ehlo("mx.elsewhere.test")
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             smtp.sendmail("", [forged], "Subject: forged\r\n\r\nforged\r\n")
+
+
+def test_a_domain_added_later_is_signed_at_once_and_removed_its_keys_move_aside(signed: Signed) -> None:
+    third, dave, password = "third.test", "dave@third.test", "dave-Secret-333"
+    signed.mailtui("domain", "add", third)
+    keys = {k["role"]: k for k in signed.status() if k["domain"] == third}
+    assert set(keys) == {"signing", "standby"}, keys
+    zones = zones_from(signed.mailtui("dns", "--zone")[1], signed.mx.ip)
+    assert f"{keys['standby']['selector']}._domainkey.{third}." in zones[third]  # published from the start
+    signed.dns.serve(zones)
+    try:
+        added = signed.mx.run(["python3", "-m", "mailtui", "user", "add", dave, "--password-stdin"], env=ENV,
+                              input=password + "\n", check=False)
+        assert added.returncode == 0, added.stdout + added.stderr
+        marker = uuid.uuid4().hex
+        submit(signed, OUTSIDE, marker, sender=dave, password=password)
+        path = find(signed, SINK_DIR, marker)
+        verdict = verify(signed, path)
+        assert (verdict["ok"], verdict["d"], verdict["s"]) == (True, third, keys["signing"]["selector"]), verdict
+        # SRS: the new domain's own mail keeps its sender (the database says it is served here).
+        assert envelope(signed, path) == (dave, OUTSIDE)
+
+        signed.mailtui("user", "remove", dave, "--yes")
+        signed.mailtui("domain", "remove", third, "--yes")
+        assert not [k for k in signed.status() if k["domain"] == third]
+        assert third not in signed.mx.read_file("/etc/rspamd/local.d/dkim_signing.conf")
+        moved = signed.mx.run(["ls", "/var/lib/mailtui/dkim-removed"]).stdout.split()
+        for key in keys.values():  # moved aside, not deleted
+            name = key["key_file"].rsplit("/", 1)[1]
+            assert any(entry.startswith(name + ".") for entry in moved), (name, moved)
+            assert signed.mx.run(["test", "-e", key["key_file"]], check=False).returncode == 1
+        assert signed.mailtui("check", check=False)[0] == 0
+    finally:
+        signed.dns.serve(signed.zones)
 
 
 # Where a name may lie that the server asks for: the test network's own names (the .test zones, with the

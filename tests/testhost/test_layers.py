@@ -91,8 +91,24 @@ def test_the_stack_layers_inputs_follow_the_answers_and_mailtuis_source(monkeypa
     renamed = packages_layer.stack_inputs(ANSWERS.replace('"mail.example.test"', '"mx.other.test"'))
     assert renamed["debconf"] != plain["debconf"] and "mx.other.test" in renamed["debconf"]
     assert packages_layer.stack_inputs(ANSWERS.replace("lookup-Fault", "other-Fault")) == plain  # secrets: no matter
-    monkeypatch.setattr(packages_layer, "tree_hash", lambda _root: "edited")
+    monkeypatch.setattr(packages_layer, "packages_step_hash", lambda: "edited")
     assert packages_layer.stack_inputs(ANSWERS)["mailtui"] == "edited" != plain["mailtui"]
+
+
+def test_the_stack_layer_follows_the_packages_step_source_and_nothing_else(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy of mailtui/: an edit to the packages step or apt changes the key, one to another step does not."""
+    shutil.copytree(packages_layer.REPO_ROOT / "mailtui", tmp_path / "mailtui",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(packages_layer, "REPO_ROOT", tmp_path)
+    before = packages_layer.packages_step_hash()
+    (tmp_path / "mailtui/steps/dkim.py").write_text("# another step edited\n")
+    assert packages_layer.packages_step_hash() == before
+    for edited in ("steps/packages.py", "system/apt.py", "install/worker.py"):
+        path = tmp_path / "mailtui" / edited
+        path.write_text(path.read_text() + "\n# edited\n")
+        assert packages_layer.packages_step_hash() != before, edited
+        before = packages_layer.packages_step_hash()
 
 
 @pytest.mark.parametrize("release", list(th.RELEASES))

@@ -86,3 +86,14 @@ def test_a_state_file_that_cannot_be_read_stops_naming_it(state_dir: Path) -> No
     paths.DKIM_STATE.write_text('{"keys": [{"domain": "a.test"}]}')
     with pytest.raises(MailtuiError, match=r"dkim.json: keys\[0\]"):
         resources(ANSWERS)
+
+
+def test_postfix_passes_submitted_local_and_bounce_mail_to_rspamd_only_with_dkim_on() -> None:
+    from mailtui.steps.postfix import main_cf
+
+    on = main_cf(ANSWERS, log_to_file=False)
+    assert on["smtpd_milters"] == "inet:127.0.0.1:11332" and on["non_smtpd_milters"] == "$smtpd_milters"
+    assert on["internal_mail_filter_classes"] == "bounce"  # Postfix's own bounces are signed too
+    assert on["milter_default_action"] == "accept"
+    off = main_cf(replace(ANSWERS, dkim=Dkim(enabled=False)), log_to_file=False)
+    assert off["smtpd_milters"] == off["non_smtpd_milters"] == off["internal_mail_filter_classes"] == ""
