@@ -90,13 +90,18 @@ class Step(ABC):
     # False for services whose configuration the step changes live (SQL): they only have to run.
     restart_on_change: ClassVar[bool] = True
 
+    def feature_on(self, ctx: Context) -> bool:
+        """For a step whose feature the answers can switch off (DKIM, SRS): whether they switch it on. Its
+        services run while it is on and are stopped once it is off (services_for, unused_services)."""
+        return True
+
     def services_for(self, ctx: Context) -> tuple[str, ...]:
-        return self.services
+        return self.services if self.feature_on(ctx) else ()
 
     def unused_services(self, ctx: Context) -> tuple[str, ...]:
         """Services this step set up for a feature the answers now switch off: stopped, and (systemd) kept
         from starting at boot. Their packages and data stay."""
-        return ()
+        return () if self.feature_on(ctx) else self.services
 
     @property
     def owes_restarts(self) -> bool:

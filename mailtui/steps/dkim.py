@@ -17,7 +17,9 @@ waits for `mailtui dkim rotate`. Which selector plays which role is kept in path
 made once and never replaced by an install.
 
 Test profile: every remote call rspamd makes by default (fuzzy storage, DNS block lists, map downloads) is
-switched off (REMOTE_MODULES).
+switched off (REMOTE_MODULES). And .test counts as a public suffix (TEST_SUFFIXES): rspamd reduces a name to
+its registered domain with the public suffix list (use_esld: a bounce from MAILER-DAEMON@mail.example.com is
+signed with example.com's key; DMARC's organizational domain), and that list has no .test.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ SIGNING_CONF = LOCAL_D / "dkim_signing.conf"
 MILTER_HEADERS_CONF = LOCAL_D / "milter_headers.conf"
 OPTIONS_INC = LOCAL_D / "options.inc"
 ACTIONS_CONF = LOCAL_D / "actions.conf"
+# Test profile: rspamd's public suffix list (options' url_tld; Debian's is the publicsuffix package's).
+TEST_SUFFIXES = LOCAL_D / "test_public_suffixes.dat"
 # The modules that call out by default (REFERENCE-stack §1): switched off in the test profile.
 REMOTE_MODULES = ("fuzzy_check", "rbl", "asn", "phishing", "multimap", "whitelist", "mime_types", "mid")
 START_TIMEOUT = 60.0
@@ -154,12 +158,23 @@ def render_milter_headers() -> str:
     )
 
 
-def render_options() -> str:
-    return HEADER + (
+def render_options(test_profile: bool = False) -> str:
+    text = HEADER + (
         "# Only this machine counts as local: mail from it is signed (sign_local), and mail from anywhere\n"
         "# else - a LAN included - is checked like any other (Debian's default also counts the private ranges).\n"
         'local_addrs = ["127.0.0.0/8", "::1"];\n'
     )
+    if test_profile:
+        text += (f"# Test profile: the test network's names end in .test, a public suffix in {TEST_SUFFIXES.name}.\n"
+                 f'url_tld = "{TEST_SUFFIXES}";\n')
+    return text
+
+
+def render_test_suffixes() -> str:
+    """The public suffix list of the test profile: .test alone (every name on the test network is under it), so
+    rspamd finds mail.example.test's registered domain, example.test, as it finds example.com's for
+    mail.example.com with the real list."""
+    return "// " + HEADER[2:] + "// Test profile: every name of the test network ends in .test.\ntest\n"
 
 
 def render_actions() -> str:
@@ -251,7 +266,8 @@ def proxy_workers() -> set[int]:
 
 def mailtui_files() -> list[Path]:
     """Every rspamd file mailtui may have written (whatever the answers say now)."""
-    return [SIGNING_CONF, MILTER_HEADERS_CONF, OPTIONS_INC, ACTIONS_CONF, *map(remote_module_file, REMOTE_MODULES)]
+    return [SIGNING_CONF, MILTER_HEADERS_CONF, OPTIONS_INC, ACTIONS_CONF, TEST_SUFFIXES,
+            *map(remote_module_file, REMOTE_MODULES)]
 
 
 class DkimStep(Step):
@@ -267,11 +283,8 @@ class DkimStep(Step):
         return (ctx.answers.dkim.enabled or any(p.exists() for p in mailtui_files())
                 or (paths.DKIM_STATE.exists() and in_use(SERVICE)))
 
-    def services_for(self, ctx: Context) -> tuple[str, ...]:
-        return self.services if ctx.answers.dkim.enabled else ()
-
-    def unused_services(self, ctx: Context) -> tuple[str, ...]:
-        return () if ctx.answers.dkim.enabled else self.services
+    def feature_on(self, ctx: Context) -> bool:
+        return ctx.answers.dkim.enabled
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
         a = ctx.answers
@@ -286,8 +299,10 @@ class DkimStep(Step):
             FileResource(str(paths.DKIM_STATE), state.to_json(), mode=0o600),
             FileResource(str(SIGNING_CONF), render_signing(a, state)),
             FileResource(str(MILTER_HEADERS_CONF), render_milter_headers()),
-            FileResource(str(OPTIONS_INC), render_options()),
+            FileResource(str(OPTIONS_INC), render_options(a.profile == "test")),
             FileResource(str(ACTIONS_CONF), render_actions()),
+            FileResource(str(TEST_SUFFIXES), render_test_suffixes()) if a.profile == "test"
+            else AbsentFileResource(str(TEST_SUFFIXES), TEST_ONLY_WHY),
         ]
         for module in REMOTE_MODULES:
             path = str(remote_module_file(module))

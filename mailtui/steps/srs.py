@@ -99,13 +99,10 @@ class SrsStep(Step):
         # Switched off after an install: postsrsd is stopped (its settings file, mailtui's, stays as it was).
         return ctx.answers.srs.enabled or written_by_mailtui()
 
-    def services_for(self, ctx: Context) -> tuple[str, ...]:
-        return self.services if ctx.answers.srs.enabled else ()
-
-    def unused_services(self, ctx: Context) -> tuple[str, ...]:
-        # Stopped before the Postfix step stops asking it: mail arriving in those seconds is deferred (4xx,
-        # retried), never lost.
-        return () if ctx.answers.srs.enabled else self.services
+    def feature_on(self, ctx: Context) -> bool:
+        # Off: postsrsd is stopped (unused_services) before the Postfix step stops asking it: mail arriving in
+        # those seconds is deferred (4xx, retried), never lost.
+        return ctx.answers.srs.enabled
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
         if not ctx.answers.srs.enabled:

@@ -235,15 +235,23 @@ def test_submitted_mail_is_signed_and_verifies_and_the_controls_fail(signed: Sig
     verifies(signed, delivered, signing["selector"])
 
 
-def test_mail_made_on_the_server_is_signed(signed: Signed) -> None:
-    """`sendmail` on the server (pickup: Postfix's non_smtpd_milters). Bounces pass rspamd as well
-    (internal_mail_filter_classes = bounce) but come from MAILER-DAEMON@<hostname>: rspamd signs them only
-    when the hostname's registered domain has a key, and it knows no registered domain under .test."""
+def test_mail_made_on_the_server_and_its_bounces_are_signed(signed: Signed) -> None:
+    """`sendmail` on the server (pickup: Postfix's non_smtpd_milters), and the bounce Postfix makes for it
+    (internal_mail_filter_classes = bounce), From MAILER-DAEMON@<hostname>: signed with the key of the
+    hostname's registered domain, example.test (the test profile makes .test a public suffix for rspamd)."""
     signing = next(k for k in signed.status() if k["domain"] == "example.test" and k["role"] == "signing")
     local = uuid.uuid4().hex
     signed.mx.run(["/usr/sbin/sendmail", "-f", ALICE, OUTSIDE],
                   input=f"From: {ALICE}\nTo: {OUTSIDE}\nSubject: local {local}\n\nlocal {local}\n")
     verifies(signed, find(signed, SINK_DIR, f"local {local}"), signing["selector"])
+
+    lost = uuid.uuid4().hex
+    signed.mx.run(["/usr/sbin/sendmail", "-f", ALICE, "nobody@example.test"],
+                  input=f"From: {ALICE}\nTo: nobody@example.test\nSubject: lost {lost}\n\nlost {lost}\n")
+    bounce = find(signed, box(ALICE), f"lost {lost}")
+    head = headers(signed, bounce)
+    assert f"From: Mail Delivery System <MAILER-DAEMON@{HOSTNAME}>" in head and "Undelivered Mail" in head, head
+    verifies(signed, bounce, signing["selector"])
 
 
 def test_mail_in_on_25_is_not_signed_and_a_forged_authentication_results_is_gone(signed: Signed) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 import time
 import traceback
@@ -26,6 +27,7 @@ from typing import Any
 
 from mailtui.screens.app import MailtuiApp
 from mailtui.screens.widgets.fields import FieldRow
+from mailtui.screens.widgets.toggles import Checkbox
 from textual.widgets import Button, ContentSwitcher, Static
 
 from mailtui.api.live import LiveOperations
@@ -108,6 +110,18 @@ class Driver:
             raise DriverError(f"clicking {selector} reached another widget:\n{screen_text(self.app)}")
         await self.pilot.pause()
 
+    async def untick(self, selector: str) -> None:
+        """Click a ticked checkbox, as an operator would, and see it unticked."""
+        box = self.app.screen.query_one(selector, Checkbox)
+        if not box.value:
+            raise DriverError(f"{selector} is not ticked:\n{screen_text(self.app)}")
+        self.app.screen.scroll_to_widget(box, animate=False)
+        await self.pilot.pause()
+        await self.pilot.click(selector)
+        await self.pilot.pause()
+        if box.value:
+            raise DriverError(f"clicking {selector} left it ticked:\n{screen_text(self.app)}")
+
     async def type_into(self, key: str, text: str) -> None:
         """Focus a field and type over it, key by key (as tests/tui/conftest.py does)."""
         f = field(self.app, key)
@@ -140,6 +154,8 @@ class Driver:
         await self.next("packages")
         # The one answer no form asks: the test profile (no DNS lookups of the stack's own).
         wizard.base = dataclasses.replace(wizard.base, profile="test")
+        for box in filter(None, os.environ.get("WIZARD_UNTICK", "").split(",")):  # e.g. cb-dkim,cb-srs
+            await self.untick(f"#{box}")
         self.record("packages")
 
         await self.next("database")

@@ -70,6 +70,12 @@ def test_the_test_profile_switches_remote_calls_off_and_production_leaves_them(s
         assert isinstance(production[path], AbsentFileResource)
     options = test[str(step.OPTIONS_INC)].content  # type: ignore[union-attr]
     assert 'local_addrs = ["127.0.0.0/8", "::1"];' in options
+    # .test is a public suffix in the test profile only (rspamd's registered domains: DKIM, DMARC).
+    suffixes = str(step.TEST_SUFFIXES)
+    assert f'url_tld = "{suffixes}";' in options
+    assert test[suffixes].content.splitlines()[-1] == "test"  # type: ignore[union-attr]
+    assert isinstance(production[suffixes], AbsentFileResource)
+    assert "url_tld" not in production[str(step.OPTIONS_INC)].content  # type: ignore[union-attr]
     headers = test[str(step.MILTER_HEADERS_CONF)].content  # type: ignore[union-attr]
     assert "authentication-results" in headers and "remove = 0;" in headers
 
