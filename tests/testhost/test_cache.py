@@ -14,7 +14,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from tests.harness import testhost as th  # noqa: E402
-from tests.harness.testhost import bases, common, procs  # noqa: E402
+from tests.harness.testhost import bases, procs  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="test hosts need root (namespaces, mounts, debootstrap)")
 
@@ -50,9 +50,7 @@ def test_changed_package_list_tops_up_a_copy_and_running_hosts_keep_theirs() -> 
                 line = next(m for m in mounts.splitlines() if f" {h2.root} " in m)
                 assert f"lowerdir={new}," in line
     finally:
-        with common.cache_lock(exclusive=True):  # the real base current again, before anything prunes layers
-            common.write_atomic(stamp_path, old_stamp)
-            bases._point_at(release, old)
+        bases.make_current(release, old, old_stamp)  # before anything prunes the layers built on it
     assert th.current_base(release) == old and th.base_state(release) == "current"
     th.clean()
     # deleted once unused; another test process (e.g. an e2e run) may still have a host on it

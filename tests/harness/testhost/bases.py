@@ -285,6 +285,14 @@ def remove_unused_old_bases() -> list[str]:
     return removed
 
 
+def make_current(release: str, base: Path, stamp_text: str) -> None:
+    """Make `base` the release's current base again, with the stamp it was built with (what the base top-up
+    test does at its end, so the layers built on the cache's own base stay valid)."""
+    with cache_lock(exclusive=True):
+        write_atomic(stamp_path(release), stamp_text)
+        _point_at(release, base)
+
+
 def _point_at(release: str, base: Path) -> None:
     """Atomically make <cache>/<release> point at `base` (running hosts keep the base they mounted)."""
     link = base_dir(release)
