@@ -291,6 +291,7 @@ class DkimStep(Step):
         if not a.dkim.enabled:
             return [AbsentFileResource(str(p), OFF_WHY) for p in mailtui_files()]
         state = wanted_state(a, load_state())
+        test = a.profile == "test"
         res: list[Resource] = [
             DirectoryResource(dkim.KEY_DIR, owner=RSPAMD_USER, group=RSPAMD_USER, mode=0o700),
         ]
@@ -299,14 +300,14 @@ class DkimStep(Step):
             FileResource(str(paths.DKIM_STATE), state.to_json(), mode=0o600),
             FileResource(str(SIGNING_CONF), render_signing(a, state)),
             FileResource(str(MILTER_HEADERS_CONF), render_milter_headers()),
-            FileResource(str(OPTIONS_INC), render_options(a.profile == "test")),
+            FileResource(str(OPTIONS_INC), render_options(test)),
             FileResource(str(ACTIONS_CONF), render_actions()),
-            FileResource(str(TEST_SUFFIXES), render_test_suffixes()) if a.profile == "test"
+            FileResource(str(TEST_SUFFIXES), render_test_suffixes()) if test
             else AbsentFileResource(str(TEST_SUFFIXES), TEST_ONLY_WHY),
         ]
         for module in REMOTE_MODULES:
             path = str(remote_module_file(module))
-            res.append(FileResource(path, render_module_off(module)) if a.profile == "test"
+            res.append(FileResource(path, render_module_off(module)) if test
                        else AbsentFileResource(path, TEST_ONLY_WHY))
         return res
 

@@ -90,6 +90,12 @@ class Installed:
         return result.returncode, result.stdout + result.stderr
 
 
+def package_installed(host: TestHost, package: str) -> bool:
+    """dpkg says the package is installed on the host (not merely known, or removed with its config kept)."""
+    status = host.run(["dpkg-query", "-W", "-f=${Status}", package], check=False).stdout
+    return "installed" in status.split()
+
+
 def start_sink(host: TestHost) -> None:
     """The outbound relay's stand-in: smtp-sink on the host's loopback, keeping each message as a file in
     SINK_DIR (test scaffolding, not part of the server: started again after a reboot)."""

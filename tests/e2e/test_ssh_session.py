@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import HOSTNAME, _require_root
+from tests.e2e.conftest import HOSTNAME, _require_root, package_installed
 from tests.harness.testhost import MAILTUI_PYTHONPATH, TestHost, TestNetwork, systemd_layer, test_network
 from tests.harness.testhost.common import tool
 from tests.harness.testhost.systemd_layer import client_layer
@@ -171,8 +171,7 @@ def test_the_wizard_over_ssh_survives_the_connection_dropping(
     assert check.returncode == 0, check.stdout[-3000:]
     # The boxes the operator unticked reached the install: neither package was installed.
     for package in ("rspamd", "postsrsd"):
-        status = mx.run(["dpkg-query", "-W", "-f=${Status}", package], check=False).stdout
-        assert "installed" not in status.split(), (package, status)
+        assert not package_installed(mx, package), package
     assert "Status: active" in mx.run(["ufw", "status"]).stdout
     # The firewall is on, and a new SSH connection still gets in (the port this session came in on).
     again = client.run(ssh_command(mx, "echo still-in").replace("ssh -t", "ssh"), check=False, timeout=60)

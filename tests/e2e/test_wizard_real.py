@@ -18,7 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import HOSTNAME, PASSWORDS, RELEASES, SINK_PORT, SSH_PORT, Installed, _require_root
+from tests.e2e.conftest import (
+    HOSTNAME,
+    PASSWORDS,
+    RELEASES,
+    SINK_PORT,
+    SSH_PORT,
+    Installed,
+    _require_root,
+    package_installed,
+)
 from tests.e2e.test_mail import ALICE, imap_login, maildir_of, send_port25, wait_for_delivery
 from tests.harness.testhost import MAILTUI_PYTHONPATH, systemd_layer, test_host
 
@@ -111,9 +120,7 @@ def test_the_wizard_installs_a_working_mail_server(release: str, tmp_path: Path)
         assert 'profile = "test"' in saved and ALICE in saved, saved
         for section, package in (("dkim", "rspamd"), ("srs", "postsrsd")):
             assert f"[{section}]\nenabled = {'false' if untick else 'true'}\n" in saved, (section, saved)
-            installed = "installed" in host.run(["dpkg-query", "-W", "-f=${Status}", package],
-                                                check=False).stdout.split()
-            assert installed == (not untick), (package, untick)
+            assert package_installed(host, package) == (not untick), (package, untick)
         postconf = host.run(["postconf", "-h", "relayhost", "smtp_dns_support_level", "myhostname"]).stdout.split()
         assert postconf == [f"[127.0.0.1]:{SINK_PORT}", "disabled", HOSTNAME], (postconf, saved)
 
