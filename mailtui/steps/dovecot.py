@@ -179,6 +179,7 @@ def _common(s: DovecotSettings) -> dict[str, object]:
         "postfix_private": s.postfix_private, "db_host": s.db_host, "db_port": s.db_port,
         "db_name": s.db_name, "db_user": s.db_user, "db_password": s.db_password,
         "ssl_min_protocol": tls.dovecot_min_protocol(),
+        "ssl_cipher_list": tls.dovecot_cipher_list(),
     }
 
 

@@ -81,6 +81,7 @@ def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
         "smtpd_tls_auth_only": "yes",
         "smtpd_tls_protocols": tls.postfix_protocols(),
         "smtpd_tls_mandatory_protocols": tls.postfix_protocols(),
+        **tls.postfix_main_ciphers(),
         "smtpd_tls_loglevel": "1",
         "smtpd_tls_received_header": "yes",
         # Outgoing TLS: opportunistic, like every mail server on the Internet.
@@ -141,6 +142,8 @@ def _submission(name: str, *, wrapper: bool) -> MasterService:
         "smtpd_relay_restrictions": "permit_sasl_authenticated,reject",
         "smtpd_recipient_restrictions": "permit_sasl_authenticated,reject",
         "milter_macro_daemon_name": "ORIGINATING",
+        # Passwords travel here: only forward-secret AEAD suites (policy/tls.py).
+        **tls.postfix_submission_ciphers(),
     }
     if wrapper:
         options["smtpd_tls_wrappermode"] = "yes"

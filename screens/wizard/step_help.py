@@ -282,6 +282,10 @@ By hand
 
 Good to know
   - Every service accepts {TLS_MIN} or newer; older is refused.
+  - Where passwords travel (465, 587, 993, 995) only forward-
+    secret AEAD suites (AES-GCM, ChaCha20); port 25 takes any
+    encryption but NULL, export, RC4 and 3DES: a sending server
+    that can do no better would otherwise send in clear text.
   - The certificate must name the hostname (subjectAltName),
     not the mail domain: apps connect to the hostname.
   - Postfix and Dovecot read the files when they start: after a

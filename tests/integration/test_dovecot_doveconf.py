@@ -23,6 +23,7 @@ import pytest
 
 from mailtui import paths
 from mailtui.model.answers import Answers, Database, Domain, Services, Tls
+from mailtui.policy import tls
 from mailtui.steps.dovecot import MAIN_NAME, SQL_NAME, DovecotSettings, check_files, render
 
 pytestmark = [
@@ -198,6 +199,7 @@ def test_settings_take_effect(env: Env) -> None:
         return result.stdout.strip()
 
     assert value("ssl_min_protocol") == "ssl_min_protocol = TLSv1.2"
+    assert value("ssl_cipher_list") == f"ssl_cipher_list = {tls.strong_cipherlist()}"
     assert value("ssl") == "ssl = required"
     assert value("protocols").replace("protocols = ", "").split() == ["imap", "lmtp", "pop3"]
     # LMTP keeps the domain (Debian 13's own 20-lmtp.conf would strip it).

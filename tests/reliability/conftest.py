@@ -300,25 +300,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def old_tls_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[OldTlsServer]]:
-    """Two local servers, one TLS 1.0 only, one TLS 1.1 only (throwaway self-signed certificate, ciphers
-    at OpenSSL security level 0 so that OpenSSL 3 allows the old versions at all)."""
+@contextlib.contextmanager
+def local_tls_servers(work: Path, flag_sets: list[list[str]]) -> Iterator[list[int]]:
+    """`openssl s_server` on this machine's loopback, one per entry of `flag_sets` (its protocol and cipher
+    flags), with a throwaway self-signed RSA certificate: the controls that prove a test's client really
+    offers what the mail ports refuse. Yields their ports."""
     openssl = shutil.which("openssl")
     if not openssl:
-        pytest.fail("openssl is needed on this machine for the TLS control")
-    work = tmp_path_factory.mktemp("old-tls")
+        pytest.fail("openssl is needed on this machine for the TLS controls")
     cert, key = work / "cert.pem", work / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=old-tls",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    if not cert.exists():
+        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=tls-control", "-keyout", key, "-out", cert], check=True, capture_output=True)
     procs: list[subprocess.Popen[bytes]] = []
-    servers = []
+    ports = []
     try:
-        for flag, version in (("-tls1", "TLSv1"), ("-tls1_1", "TLSv1.1")):
+        for flags in flag_sets:
             port = _free_port()
             procs.append(subprocess.Popen(
-                [openssl, "s_server", "-accept", f"127.0.0.1:{port}", flag, "-cipher", "DEFAULT:@SECLEVEL=0",
-                 "-cert", cert, "-key", key, "-quiet"],
+                [openssl, "s_server", "-accept", f"127.0.0.1:{port}", *flags, "-cert", cert, "-key", key, "-quiet"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))  # fmt: skip
             deadline = time.monotonic() + 10
@@ -327,11 +327,30 @@ def old_tls_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[O
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     break
                 except OSError:
-                    assert time.monotonic() < deadline, f"openssl s_server {flag} did not start"
+                    assert time.monotonic() < deadline, f"openssl s_server {flags} did not start"
                     time.sleep(0.05)
-            servers.append(OldTlsServer(version, port))
-        yield servers
+            ports.append(port)
+        yield ports
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def old_tls_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[OldTlsServer]]:
+    """Two local servers, one TLS 1.0 only, one TLS 1.1 only (ciphers at OpenSSL security level 0 so that
+    OpenSSL 3 allows the old versions at all)."""
+    versions = (("-tls1", "TLSv1"), ("-tls1_1", "TLSv1.1"))
+    flag_sets = [[flag, "-cipher", "DEFAULT:@SECLEVEL=0"] for flag, _ in versions]
+    with local_tls_servers(tmp_path_factory.mktemp("old-tls"), flag_sets) as ports:
+        yield [OldTlsServer(version, port) for (_, version), port in zip(versions, ports, strict=True)]
+
+
+@pytest.fixture(scope="session")
+def weak_suites_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A local TLS 1.2 server that offers every suite OpenSSL has, anonymous, CBC and RSA key exchange
+    included (security level 0): the control for the TLS-profile tests' clients. Yields its port."""
+    flags = ["-tls1_2", "-cipher", "ALL:@SECLEVEL=0"]
+    with local_tls_servers(tmp_path_factory.mktemp("weak-suites"), [flags]) as ports:
+        yield ports[0]

@@ -12,12 +12,20 @@ import ssl
 import subprocess
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from tests.harness.testhost import TestHost
 
 STARTTLS_PORTS = (25, 587)
+# port -> the mail-log process that answers it
+PORT_LOG_PROCESS = {
+    25: r"postfix/smtpd\[\d+\]",
+    465: r"postfix/submissions/smtpd\[\d+\]",
+    587: r"postfix/submission/smtpd\[\d+\]",
+    993: r"dovecot: imap-login:",
+    995: r"dovecot: pop3-login:",
+}
 MAIL_LOG = "/var/log/mail.log"
 
 # ------------------------------------------------------------------------------------------------- TLS
@@ -49,19 +57,76 @@ def tls12_context() -> ssl.SSLContext:
     return context
 
 
-def handshake(host: str, port: int, context: ssl.SSLContext, timeout: float = 15) -> str:
-    """The TLS version negotiated on `port` (STARTTLS on 25 and 587, implicit TLS elsewhere); raises
-    ssl.SSLError (or OSError) when the handshake fails."""
+def suites_context(ciphers: str) -> ssl.SSLContext:
+    """A TLS 1.2 client offering only `ciphers` (an OpenSSL cipher string; @SECLEVEL=0 lets it offer even
+    what OpenSSL 3 would not)."""
+    context = tls12_context()
+    context.set_ciphers(ciphers)
+    return context
+
+
+def negotiate(host: str, port: int, context: ssl.SSLContext, timeout: float = 15) -> tuple[str, str]:
+    """The TLS version and cipher suite negotiated on `port` (STARTTLS on 25 and 587, implicit TLS
+    elsewhere); raises ssl.SSLError (or OSError) when the handshake fails."""
     if port in STARTTLS_PORTS:
         with smtplib.SMTP(host, port, timeout=timeout) as smtp:
             smtp.ehlo("client.example.test")
             assert smtp.has_extn("starttls"), f"port {port} does not offer STARTTLS"
             smtp.starttls(context=context)
             assert isinstance(smtp.sock, ssl.SSLSocket)
-            return smtp.sock.version() or "?"
+            return smtp.sock.version() or "?", (smtp.sock.cipher() or ("?",))[0]
     with socket.create_connection((host, port), timeout=timeout) as raw, \
             context.wrap_socket(raw, server_hostname=host) as tls:
-        return tls.version() or "?"
+        return tls.version() or "?", (tls.cipher() or ("?",))[0]
+
+
+def handshake(host: str, port: int, context: ssl.SSLContext, timeout: float = 15) -> str:
+    """The TLS version negotiated on `port` (see negotiate)."""
+    return negotiate(host, port, context, timeout)[0]
+
+
+def refused(ip: str, port: int, context: ssl.SSLContext) -> str:
+    """The client-side error of a refused handshake (fails if the handshake succeeds)."""
+    try:
+        version, cipher = negotiate(ip, port, context)
+    except ssl.SSLError as exc:
+        return f"{type(exc).__name__}: {exc.reason or exc}"
+    except ConnectionResetError as exc:  # the server may reset instead of answering the ClientHello
+        return f"{type(exc).__name__}: {exc}"
+    raise AssertionError(f"port {port} accepted {version} with {cipher}")
+
+
+SUBMISSION_SERVICES = ("submission/inet", "submissions/inet")  # master.cf, as `postconf -P` names them
+
+
+@contextlib.contextmanager
+def postfix_without(host: TestHost, params: Sequence[str] = (), service_options: Sequence[str] = ()) -> Iterator[None]:
+    """A knock-out: Postfix with some of mailtui's main.cf `params` and the submission services' master.cf
+    `-o` `service_options` removed, and reloaded. Afterwards main.cf and master.cf are put back byte for
+    byte and Postfix is reloaded (other tests share the host)."""
+    saved = {f"/etc/postfix/{name}": f"/root/{name}.before-knockout" for name in ("main.cf", "master.cf")}
+    for path, copy in saved.items():
+        host.run(["cp", "-p", path, copy])
+    try:
+        if params:
+            host.run(["postconf", "-X", *params])
+        if service_options:
+            host.run(["postconf", "-PX", *(f"{svc}/{opt}" for svc in SUBMISSION_SERVICES for opt in service_options)])
+        host.run("postfix reload >/dev/null 2>&1")
+        yield
+    finally:
+        for path, copy in saved.items():
+            host.run(["cp", "-p", copy, path])
+            host.run(["rm", "-f", copy])
+        host.run("postfix reload >/dev/null 2>&1")
+
+
+def eventually(what: str, probe: Callable[[], bool], timeout: float = 15) -> None:
+    """Wait until probe() is true: a reload takes effect as old processes finish."""
+    deadline = time.monotonic() + timeout
+    while not probe():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.3)
 
 
 # -------------------------------------------------------------------------------------------- mail log

@@ -3,57 +3,39 @@
 
 Controls: the very client that is refused gets TLS 1.0/1.1 from a local `openssl s_server` (so it really
 offers them), a TLS 1.2 client gets through on every port (so the port works), and the server's own log
-names the reason ("unsupported protocol"). Knock-outs: with mailtui's Postfix settings removed, Postfix's
-defaults accept TLS 1.1 on 25/465/587 — the refusal is mailtui's doing — and a Dovecot told to allow
-TLS 1.0 is seen accepting it on 993/995 — the probe would notice.
+names the reason ("unsupported protocol"). Knock-outs: with mailtui's Postfix settings removed (on
+465/587 the TLS profile's cipher list too), Postfix's defaults accept TLS 1.1 on 25/465/587 — the refusal
+is mailtui's doing — and a Dovecot told to allow TLS 1.0 is seen accepting it on 993/995 — the probe
+would notice.
 """
 
 from __future__ import annotations
 
 import ssl
-import time
-from collections.abc import Callable
 
 import pytest
 
 from mailtui.policy import tls
 from tests.e2e.conftest import Installed
-from tests.harness.testhost import TestHost
 from tests.reliability.conftest import OldTlsServer
-from tests.reliability.helpers import handshake, log_size, old_tls_context, tls12_context, wait_for_log
+from tests.reliability.helpers import (
+    PORT_LOG_PROCESS,
+    eventually,
+    handshake,
+    log_size,
+    old_tls_context,
+    postfix_without,
+    refused,
+    tls12_context,
+    wait_for_log,
+)
 
 pytestmark = pytest.mark.reliability
 
-# port -> the mail-log process that answers it
-PORTS = {
-    25: r"postfix/smtpd\[\d+\]",
-    465: r"postfix/submissions/smtpd\[\d+\]",
-    587: r"postfix/submission/smtpd\[\d+\]",
-    993: r"dovecot: imap-login:",
-    995: r"dovecot: pop3-login:",
-}
+PORTS = PORT_LOG_PROCESS
 POSTFIX_PORTS = (25, 465, 587)
 DOVECOT_PORTS = (993, 995)
 OLD_VERSIONS = ("TLSv1", "TLSv1.1")
-
-
-def refused(ip: str, port: int, context: ssl.SSLContext) -> str:
-    """The client-side error of a refused handshake (fails if the handshake succeeds)."""
-    try:
-        version = handshake(ip, port, context)
-    except ssl.SSLError as exc:
-        return f"{type(exc).__name__}: {exc.reason or exc}"
-    except ConnectionResetError as exc:  # the server may reset instead of answering the ClientHello
-        return f"{type(exc).__name__}: {exc}"
-    raise AssertionError(f"port {port} accepted {version}")
-
-
-def eventually(what: str, probe: Callable[[], bool], timeout: float = 15) -> None:
-    """Wait until probe() is true: a reload takes effect as old processes finish."""
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.3)
 
 
 def accepts_old_tls(ip: str, port: int) -> bool:
@@ -87,27 +69,17 @@ def test_tls_1_2_is_accepted(secured: Installed, port: int) -> None:
     assert handshake(secured.ip, port, tls12_context()) == "TLSv1.2"
 
 
-def _reload_postfix(host: TestHost) -> None:
-    host.run("postfix reload >/dev/null 2>&1")
-
-
 def test_postfix_refuses_old_tls_because_mailtui_says_so(secured: Installed) -> None:
-    """Knock-out: remove mailtui's two settings and Postfix's defaults (>=TLSv1) accept TLS 1.1 on all three
-    ports; put them back and they are refused again (the knock-out is undone byte for byte)."""
+    """Knock-out: remove mailtui's two protocol settings (and, on 465/587, the TLS profile's cipher list,
+    whose AEAD suites exist only in TLS 1.2 and would refuse TLS 1.1 on their own) and Postfix's defaults
+    (>=TLSv1) accept TLS 1.1 on all three ports; put them back and they are refused again."""
     host, ip = secured.host, secured.ip
     params = ["smtpd_tls_protocols", "smtpd_tls_mandatory_protocols"]
     assert host.run(["postconf", *params]).stdout == "".join(f"{p} = {tls.postfix_protocols()}\n" for p in params)
-    host.run(["cp", "-p", "/etc/postfix/main.cf", "/root/main.cf.before-knockout"])
-    try:
-        host.run(["postconf", "-X", *params])
-        _reload_postfix(host)
+    with postfix_without(host, params, list(tls.postfix_submission_ciphers())):
         for port in POSTFIX_PORTS:
-            eventually(f"port {port} accepting TLS 1.1 without mailtui's setting",
+            eventually(f"port {port} accepting TLS 1.1 without mailtui's settings",
                        lambda p=port: accepts_old_tls(ip, p))
-    finally:
-        host.run(["cp", "-p", "/root/main.cf.before-knockout", "/etc/postfix/main.cf"])
-        host.run(["rm", "-f", "/root/main.cf.before-knockout"])
-        _reload_postfix(host)
     for port in POSTFIX_PORTS:
         eventually(f"port {port} refusing TLS 1.1 again", lambda p=port: not accepts_old_tls(ip, p))
         assert handshake(ip, port, tls12_context()) == "TLSv1.2"

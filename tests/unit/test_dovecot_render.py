@@ -13,6 +13,7 @@ import pytest
 from mailtui import paths
 from mailtui.errors import ValidationError
 from mailtui.model.answers import Answers, Database, Domain, Services, Tls
+from mailtui.policy import tls
 from mailtui.steps import dovecot
 from mailtui.steps.dovecot import DovecotFiles, DovecotSettings, DovecotStep, render, render_23, render_24
 from mailtui.steps.resources import DirectoryResource, FileResource, SystemUserResource
@@ -91,6 +92,7 @@ def test_imaps_only(dialect: str) -> None:
     assert "pop3" not in main and "995" not in main
     assert has(main, "ssl = required")
     assert has(main, "ssl_min_protocol = TLSv1.2")
+    assert has(main, "ssl_cipher_list = " + ":".join(tls.STRONG_CIPHERS))
     assert has(main, "auth_mechanisms = plain login")
 
 

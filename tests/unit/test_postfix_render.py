@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mailtui.model import answers, answers_file
 from mailtui.model import problems as problems_mod
-from mailtui.policy import maps
+from mailtui.policy import maps, tls
 from mailtui.steps import postfix
 
 BASE = """
@@ -31,6 +31,8 @@ def test_lookups_are_proxied_and_lmtp_delivers() -> None:
     assert params["virtual_transport"] == "lmtp:unix:private/dovecot-lmtp"
     assert params["smtpd_relay_restrictions"].endswith("reject_unauth_destination")
     assert params["smtpd_tls_protocols"] == ">=TLSv1.2"
+    assert params["smtpd_tls_exclude_ciphers"] == "eNULL, EXPORT, RC4, 3DES"  # port 25: opportunistic
+    assert "tls_high_cipherlist" not in params  # the strong list is the submission services' own
     assert params["smtpd_sasl_auth_enable"] == "no"  # AUTH only on submission
     assert params["message_size_limit"] == str(50 * 1024 * 1024)
     assert "maillog_file" not in params
@@ -53,6 +55,11 @@ def test_submission_requires_tls_and_auth_and_own_sender() -> None:
     assert sub.options["smtpd_sender_restrictions"] == "reject_sender_login_mismatch"
     assert services["submissions/inet"].options["smtpd_tls_wrappermode"] == "yes"
     assert "postlog/unix-dgram" in services
+    for key in ("submission/inet", "submissions/inet"):  # passwords travel: forward-secret AEAD only
+        options = services[key].options
+        assert options["smtpd_tls_mandatory_ciphers"] == "high"
+        assert options["tls_high_cipherlist"].split(":") == list(tls.STRONG_CIPHERS)
+    assert all(("GCM" in c or "CHACHA20" in c) and c.startswith(("ECDHE-", "DHE-")) for c in tls.STRONG_CIPHERS)
     assert sub.entry == "submission inet n - y - - smtpd"
 
 
