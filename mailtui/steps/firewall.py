@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
@@ -64,6 +64,25 @@ def _rule_present(port: int, rules: set[str]) -> bool:
     return any(re.match(rf"^ufw allow {port}/tcp(\s|$)", r) for r in rules)
 
 
+class AddedRules:
+    """`ufw show added`, read once for all the rule resources of one plan, apply or verify (FirewallStep
+    makes its resources afresh for each, so nothing read here outlives one of them; a verify reads the
+    rules again). ufw is a Python program: each run costs ~0.2 s, and an install read the list 15 times."""
+
+    def __init__(self) -> None:
+        self._rules: set[str] | None = None
+
+    def rules(self) -> set[str]:
+        if self._rules is None:
+            self._rules = added_rules()
+        return self._rules
+
+    def allowed(self, port: int) -> None:
+        """The apply just added this port's rule (the next resource of the same apply need not re-read)."""
+        if self._rules is not None:
+            self._rules.add(f"ufw allow {port}/tcp")
+
+
 def ufw_active() -> bool:
     if not which("ufw"):
         return False
@@ -74,6 +93,7 @@ def ufw_active() -> bool:
 class UfwRuleResource:
     port: int
     label: str
+    added: AddedRules = field(default_factory=AddedRules, compare=False, repr=False)
     kind = "firewall"
 
     @property
@@ -84,13 +104,14 @@ class UfwRuleResource:
         return f"ufw allows {self.port}/tcp ({self.label})"
 
     def pending(self, ctx: Context) -> Change | None:
-        if _rule_present(self.port, added_rules()):
+        if _rule_present(self.port, self.added.rules()):
             return None
         return Change("firewall", self.target, f"allow {self.port}/tcp ({self.label}) in ufw, IPv4 and IPv6",
                       f"$ ufw allow {self.port}/tcp comment '{self.label}'")
 
     def apply(self, ctx: Context, out: StepEmitter) -> None:
         run(["ufw", "allow", f"{self.port}/tcp", "comment", f"mailtui {self.label}"], on_line=out.line)
+        self.added.allowed(self.port)
 
 
 @dataclass
@@ -139,8 +160,9 @@ class FirewallStep(Step):
         key = "firewall.ssh_ports"
         if key not in ctx.facts:
             ctx.facts[key] = ssh_ports(ctx.answers)
-        ssh = [UfwRuleResource(p, "SSH") for p in ctx.facts[key]]  # type: ignore[attr-defined]
-        mail = [UfwRuleResource(p, label) for p, label in mail_ports(ctx.answers)]
+        added = AddedRules()  # one `ufw show added` for all of them
+        ssh = [UfwRuleResource(p, "SSH", added) for p in ctx.facts[key]]  # type: ignore[attr-defined]
+        mail = [UfwRuleResource(p, label, added) for p, label in mail_ports(ctx.answers)]
         return [*ssh, *mail, UfwEnabledResource()]
 
     def functional_checks(self, ctx: Context) -> list[Check]:
