@@ -1,7 +1,8 @@
 """The TLS profile, once: the protocols and cipher suites every TLS service accepts, as Postfix and Dovecot
 spell them.
 
-Where passwords travel (465 and 587 for submission, 993 and 995 for IMAP/POP3) only Mozilla's
+Where passwords travel (policy/ports.py's `passwords` ports: 465 and 587 for submission, 993 and 995 for
+IMAP/POP3) only Mozilla's
 "intermediate" profile: TLS 1.2 or newer with forward-secret key exchange and AEAD ciphers — no anonymous
 (aNULL) suites, no CBC, no RSA key exchange, no SHA-1 MACs. Port 25 stays opportunistic, as Postfix
 advises for server-to-server mail (any encryption beats plain text: a peer that can do no better would
@@ -24,9 +25,6 @@ STRONG_CIPHERS = (
 
 # Never, not even opportunistically on 25 (OpenSSL cipher-string names).
 OPPORTUNISTIC_EXCLUDED = ("eNULL", "EXPORT", "RC4", "3DES")
-
-PASSWORD_PORTS = (465, 587, 993, 995)  # the strong profile
-OPPORTUNISTIC_PORTS = (25,)  # any encryption but OPPORTUNISTIC_EXCLUDED
 
 
 def strong_cipherlist() -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from mailtui.policy import tls
+from mailtui.policy.ports import PORTS
 from tests.e2e.conftest import Installed
 from tests.reliability.helpers import (
     PORT_LOG_PROCESS,
@@ -54,7 +55,9 @@ WEAK_CLIENTS: dict[str, tuple[str, Callable[[str], bool]]] = {
             "DHE-RSA-AES128-SHA256:AES128-SHA:AES256-SHA256:@SECLEVEL=0", cbc),
     "kRSA": ("AES128-GCM-SHA256:AES256-GCM-SHA384:@SECLEVEL=0", rsa_key_exchange),
 }  # fmt: skip
-ALL_PORTS = (*tls.OPPORTUNISTIC_PORTS, *tls.PASSWORD_PORTS)
+# The TLS ports, as the port table says: where passwords travel the strong profile, elsewhere (25) opportunistic.
+PASSWORD_PORTS = tuple(p.number for p in PORTS if p.tls != "none" and p.passwords)
+ALL_PORTS = tuple(p.number for p in PORTS if p.tls != "none")
 
 
 def tls13_context() -> ssl.SSLContext:
@@ -71,7 +74,7 @@ def test_the_weak_clients_really_offer_what_the_profile_forbids(weak_suites_serv
 
 
 @pytest.mark.parametrize("client", list(WEAK_CLIENTS))
-@pytest.mark.parametrize("port", tls.PASSWORD_PORTS)
+@pytest.mark.parametrize("port", PASSWORD_PORTS)
 def test_weak_suites_are_refused_where_passwords_travel(secured: Installed, port: int, client: str) -> None:
     offset = log_size(secured.host)
     error = refused(secured.ip, port, suites_context(WEAK_CLIENTS[client][0]))
@@ -91,7 +94,7 @@ def test_modern_clients_get_through_everywhere(secured: Installed, port: int) ->
     assert negotiate(secured.ip, port, tls13_context())[0] == "TLSv1.3"
     version, cipher = negotiate(secured.ip, port, suites_context("ECDHE+AESGCM"))
     assert version == "TLSv1.2"
-    if port in tls.PASSWORD_PORTS:
+    if port in PASSWORD_PORTS:
         assert cipher in tls.STRONG_CIPHERS, f"port {port} negotiated {cipher}, not in the profile"
 
 
