@@ -4,7 +4,9 @@ the machine guard lets the unit tier run), with the guard's environment."""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,28 @@ def test_a_timeout_kills_the_program_and_fails_naming_it() -> None:
 def test_a_program_killed_by_a_signal_fails_with_the_signal() -> None:
     code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
     assert commands.run(py(code), check=False, env=guard.child_env()).returncode == -9
+
+
+def test_a_main_cf_that_postconf_replaced_is_moved_out_of_postfixs_cool_down(tmp_path: Path) -> None:
+    """Postfix's programs wait while main.cf's mtime is within a second of the clock: after a successful
+    `postconf -e/-X` the file is set 2 s into the past; master.cf, a failed command, and a main.cf already older
+    than that are left alone."""
+    main, master = tmp_path / "main.cf", tmp_path / "master.cf"
+    main.write_text("a = b\n")
+    master.write_text("smtp inet n - y - - smtpd\n")
+    before = time.time_ns()
+    commands._finish(["postconf", "-c", str(tmp_path), "-e", "a=c"], commands.effect_of(
+        ["postconf", "-c", str(tmp_path), "-e", "a=c"]), [], 1)
+    assert main.stat().st_mtime_ns >= before - 10**9  # failed: untouched
+    commands._finish(["postconf", "-M", "x/inet=…"], commands.Effect(files=(str(master),)), [], 0)
+    assert master.stat().st_mtime_ns >= before - 10**9
+    argv = ["postconf", "-c", str(tmp_path), "-e", "a=c"]
+    assert commands.effect_of(argv).files == (str(main),)
+    commands._finish(argv, commands.effect_of(argv), [], 0)
+    settled = main.stat().st_mtime_ns
+    assert before - 3 * 10**9 < settled <= time.time_ns() - 2 * 10**9
+    old = settled - 3600 * 10**9
+    os.utime(main, ns=(old, old))
+    commands._finish(argv, commands.effect_of(argv), [], 0)
+    assert main.stat().st_mtime_ns == old
+    assert not commands.settle_main_cf(tmp_path / "missing" / "main.cf")
