@@ -85,6 +85,14 @@ def handshake(host: str, port: int, context: ssl.SSLContext, timeout: float = 15
     return negotiate(host, port, context, timeout)[0]
 
 
+def session(host: str, port: int, context: ssl.SSLContext, timeout: float = 5) -> tuple[str, str] | None:
+    """(version, cipher) of a handshake on `port`, or None when it fails (see negotiate)."""
+    try:
+        return negotiate(host, port, context, timeout)
+    except (ssl.SSLError, OSError):
+        return None
+
+
 def refused(ip: str, port: int, context: ssl.SSLContext) -> str:
     """The client-side error of a refused handshake (fails if the handshake succeeds)."""
     try:
