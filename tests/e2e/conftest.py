@@ -106,7 +106,7 @@ def start_sink(host: TestHost) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    group_by_release(items)
+    group_by_release(items, split=True)
 
 
 def _require_root() -> None:
