@@ -31,6 +31,8 @@ def state_paths(root: Path) -> dict[str, Path]:
         "LMTP_MARKER": root / "lmtp-deferred.json",  # Postfix's LMTP deliveries paused around a Dovecot restart
         "LMTP_LOCK": root / "lmtp-deferred.lock",
         "DKIM_STATE": root / "dkim.json",  # each domain's DKIM selectors and their roles (model/dkim.py)
+        "ACME_FAILURE": root / "acme-failure.txt",  # why the last ACME order failed (steps/acme.py)
+        "RETIRED_CERTS": root / "retired-certificates",  # certbot's files for the hostname after leaving ACME
     }
 
 
@@ -49,6 +51,8 @@ DEBUG_FLAG = _state["DEBUG_FLAG"]
 LMTP_MARKER = _state["LMTP_MARKER"]
 LMTP_LOCK = _state["LMTP_LOCK"]
 DKIM_STATE = _state["DKIM_STATE"]
+ACME_FAILURE = _state["ACME_FAILURE"]
+RETIRED_CERTS = _state["RETIRED_CERTS"]
 del _state
 
 # ---------------------------------------------------------------- the stack's paths mailtui writes or reads
@@ -56,6 +60,22 @@ del _state
 TLS_DIR = "/etc/ssl/mailtui"
 SELF_SIGNED_CERT = f"{TLS_DIR}/cert.pem"
 SELF_SIGNED_KEY = f"{TLS_DIR}/key.pem"
+# ACME ([tls] mode = "acme"): certbot's files for the hostname ("lineage"), and what mailtui adds to them.
+LETSENCRYPT_DIR = "/etc/letsencrypt"
+ACME_DEPLOY_HOOK = "/usr/local/sbin/mailtui-reload-tls"  # certbot runs it after each renewal
+CERTBOT_DROPIN = "/etc/systemd/system/certbot.service.d/mailtui.conf"  # the renewal's environment
+CERTBOT_CRON = "/etc/cron.d/certbot"  # Debian's: renews on a machine without systemd
+
+
+def acme_live(hostname: str) -> tuple[str, str]:
+    """(certificate with its chain, key) of certbot's lineage for `hostname` (symlinks it updates)."""
+    return f"{LETSENCRYPT_DIR}/live/{hostname}/fullchain.pem", f"{LETSENCRYPT_DIR}/live/{hostname}/privkey.pem"
+
+
+def acme_renewal_conf(hostname: str) -> str:
+    return f"{LETSENCRYPT_DIR}/renewal/{hostname}.conf"
+
+
 # Dovecot 2.3 wants DH parameters; Debian/Ubuntu ship these, else mailtui generates its own.
 DOVECOT_SHIPPED_DH = "/usr/share/dovecot/dh.pem"
 GENERATED_DH = "/etc/dovecot/dh.pem"

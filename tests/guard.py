@@ -204,7 +204,10 @@ def _check(event: str, args: tuple) -> str | None:
                  "shutil.copyfile", "shutil.move", "os.setxattr", "os.removexattr"):
         path = _normal(args[0]) if args else None
         write = event not in ("os.listdir", "os.scandir", "os.chdir", STAT_EVENT)
-        if event in ("os.rename", "os.symlink", "os.link", "shutil.copyfile", "shutil.move") and len(args) > 1:
+        if event == "os.symlink" and len(args) > 1:  # (target, link): only the link is written; the target
+            p = _normal(args[1])                       # is its text (often relative to the link's directory)
+            return path_refusal(p, write=True) if p else None
+        if event in ("os.rename", "os.link", "shutil.copyfile", "shutil.move") and len(args) > 1:
             for target in args[:2]:
                 p = _normal(target)
                 refusal = p and path_refusal(p, write=True)

@@ -44,6 +44,11 @@ def steps_for(ctx: Context, only: Sequence[str] | None = None) -> list[Step]:
     return steps
 
 
+def failed_advisories(ctx: Context) -> list[str]:
+    """What a finished install says it lacks ("name: detail"): the steps' advisories that fail."""
+    return [f"{c.name}: {c.detail}" for step in steps_for(ctx) for c in step.advisories(ctx) if not c.ok]
+
+
 def step_names() -> list[str]:
     """Every step's name, in engine order."""
     return [s.name for s in all_steps()]

@@ -37,6 +37,8 @@ class InstallState:
     failed_step: str = ""
     # The steps this run was asked to do (in engine order); empty = all of them.
     steps_requested: list[str] = field(default_factory=list)
+    # A finished install's advisories that failed (steps/base.py Step.advisories): "name: detail".
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def packages_only(self) -> bool:

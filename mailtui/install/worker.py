@@ -19,7 +19,7 @@ from mailtui import faults, paths
 from mailtui.errors import Busy, MailtuiError
 from mailtui.events import Event
 from mailtui.install import rollback, state
-from mailtui.install.plan import CheckedAnswers, make_context, ordered_steps, steps_for
+from mailtui.install.plan import CheckedAnswers, failed_advisories, make_context, ordered_steps, steps_for
 from mailtui.install.state import InstallState
 from mailtui.model import answers_file
 from mailtui.stack import lmtp_quiesce
@@ -96,6 +96,10 @@ def worker_main(answers_text: str, only: Sequence[str] | None = None) -> int:
     ok = run_steps(ctx, current, on_state=state.write_state, only=requested if only is not None else None)
     if ok and state.installed_completely(current):
         state.save_answers(answers, paths.ANSWERS_FILE)
+    if ok:
+        current.warnings = failed_advisories(ctx)
+        for warning in current.warnings:
+            log(Event("info", "install", f"warning: {warning}"))
     current.status = "done" if ok else "failed"
     current.finished = time.time()
     state.write_state(current)

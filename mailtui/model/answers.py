@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from mailtui.model import passwords
 
 PROFILES = ("production", "test")
-TLS_MODES = ("self-signed", "files")
+TLS_MODES = ("self-signed", "files", "acme")
+ACME_DEFAULT_SERVER = "https://acme-v02.api.letsencrypt.org/directory"  # Let's Encrypt
 
 
 @dataclass
@@ -35,9 +36,16 @@ class Database:
 
 @dataclass
 class Tls:
-    mode: str = "self-signed"
+    mode: str = "self-signed"  # or "files" (cert, key) or "acme" (email; server, server_ca optional)
     cert: str = ""
     key: str = ""
+    email: str = ""  # acme: the ACME account's contact (expiry warnings from the CA)
+    server: str = ""  # acme: the CA's directory URL; empty: ACME_DEFAULT_SERVER
+    server_ca: str = ""  # acme: a PEM file that the CA's own HTTPS certificate verifies against (private CA)
+
+    @property
+    def acme_server(self) -> str:
+        return self.server or ACME_DEFAULT_SERVER
 
 
 @dataclass

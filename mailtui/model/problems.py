@@ -23,6 +23,23 @@ from mailtui.model.answers import (
 )
 
 
+def acme_problems(a: Answers, *, check_files: bool = False) -> dict[str, str]:
+    """[tls] with mode = "acme": a contact address, an https directory URL, an optional CA file."""
+    p: dict[str, str] = {}
+    if not a.tls.email:
+        p["tls.email"] = 'required when tls.mode = "acme" (the CA writes there before a certificate expires)'
+    elif problem := validate.address_problem(a.tls.email):
+        p["tls.email"] = problem
+    if a.tls.server and (problem := validate.https_url_problem(a.tls.server)):
+        p["tls.server"] = problem
+    if a.tls.server_ca:
+        if problem := validate.path_problem(a.tls.server_ca):
+            p["tls.server_ca"] = problem
+        elif check_files and not Path(a.tls.server_ca).is_file():
+            p["tls.server_ca"] = f"{a.tls.server_ca} does not exist or is not a file"
+    return p
+
+
 def canonical(a: Answers) -> Answers:
     """Lower-case and punycode names, strip surrounding whitespace (see mailtui.validate); idempotent.
     Invalid values (and values of the wrong type) are left for problems() to report."""
@@ -34,7 +51,9 @@ def canonical(a: Answers) -> Answers:
         aliases=[Alias(validate.canonical_address(x.source), validate.canonical_address(x.destination))
                  for x in a.aliases],
         database=replace(a.database, host=validate.canonical_host(a.database.host)),
-        tls=replace(a.tls, cert=validate.canonical_text(a.tls.cert), key=validate.canonical_text(a.tls.key)),
+        tls=replace(a.tls, cert=validate.canonical_text(a.tls.cert), key=validate.canonical_text(a.tls.key),
+                    email=validate.canonical_address(a.tls.email),
+                    server=validate.canonical_text(a.tls.server), server_ca=validate.canonical_text(a.tls.server_ca)),
         outbound=replace(a.outbound, relayhost=validate.canonical_relayhost(a.outbound.relayhost),
                          user=validate.canonical_text(a.outbound.user)),
         security=_canonical_security(a.security),
@@ -113,6 +132,12 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
                 p[f"tls.{key}"] = f"{value} does not exist or is not a file"
     elif a.tls.cert or a.tls.key:
         p["tls.cert"] = 'cert and key are only used with tls.mode = "files"'
+    if a.tls.mode == "acme":
+        p.update(acme_problems(a, check_files=check_files))
+    else:
+        for key in ("email", "server", "server_ca"):
+            if getattr(a.tls, key):
+                p[f"tls.{key}"] = f'{key} is only used with tls.mode = "acme"'
 
     if a.firewall.ssh_port is not None:
         put("firewall.ssh_port", validate.port_problem(a.firewall.ssh_port))

@@ -43,6 +43,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+import urllib.parse
 from typing import Any
 
 from mailtui.errors import ValidationError
@@ -488,6 +489,33 @@ def relayhost_problem(value: Any) -> str | None:
         return f"port {port} is not between 1 and 65535"
     problem = host_problem(host)
     return f"{_shown(text)}: {problem}" if problem else None
+
+
+def https_url_problem(value: Any) -> str | None:
+    """An https:// URL with a host (an ACME directory): certbot stores it, and it travels to the CA only
+    over TLS."""
+    if not isinstance(value, str):
+        return NOT_TEXT
+    url = canonical_text(value)
+    if not url:
+        return "is empty"
+    if len(url) > MAX_PATH:
+        return f"is longer than {MAX_PATH} characters"
+    if not url.isprintable() or any(c.isspace() for c in url):
+        return "must not contain spaces or control characters"
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https":
+        return f"{_shown(url)} must start with https://"
+    try:
+        host = parts.hostname
+        _ = parts.port  # raises on a port out of range
+    except ValueError as exc:
+        return f"{_shown(url)}: {exc}"
+    if not host or host_problem(host):
+        return f"{_shown(url)} names no valid host"
+    if parts.username or parts.password:
+        return f"{_shown(url)} must not carry a login"
+    return None
 
 
 def path_problem(value: Any) -> str | None:

@@ -9,9 +9,9 @@ from typing import Literal
 
 from mailtui.model.answers import Answers
 
-Listener = Literal["postfix", "dovecot"]
+Listener = Literal["postfix", "dovecot", "certbot"]
 Tls = Literal["starttls", "implicit", "none"]
-Speaks = Literal["smtp", "imap", "pop3"]
+Speaks = Literal["smtp", "imap", "pop3", "http"]
 
 
 def _always(answers: Answers) -> bool:
@@ -24,6 +24,10 @@ def _submissions(answers: Answers) -> bool:
 
 def _pop3(answers: Answers) -> bool:
     return answers.services.pop3
+
+
+def _acme(answers: Answers) -> bool:
+    return answers.tls.mode == "acme"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,18 @@ PORTS: tuple[Port, ...] = (
     Port(110, "POP3 without TLS", "dovecot", "none", passwords=False, open=False, used=_pop3, default=False,
          speaks="pop3"),
 )
+
+
+# Not a mail port: certbot's standalone server answers the CA's HTTP-01 challenge here only while it
+# orders or renews (twice a day, by its timer, at most), so nothing listens on it otherwise; the firewall
+# keeps it open in ACME mode because a renewal can come at any time.
+ACME_HTTP = Port(80, "ACME HTTP-01 challenge (certbot)", "certbot", "none", passwords=False, open=True, used=_acme,
+                 default=False, speaks="http")
+
+
+def firewall_open(answers: Answers) -> list[Port]:
+    """What the firewall lets in: the served mail ports, and port 80 in ACME mode."""
+    return [*served(answers), *([ACME_HTTP] if ACME_HTTP.used(answers) else [])]
 
 
 def served(answers: Answers) -> list[Port]:

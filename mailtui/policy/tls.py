@@ -26,6 +26,14 @@ STRONG_CIPHERS = (
 # Never, not even opportunistically on 25 (OpenSSL cipher-string names).
 OPPORTUNISTIC_EXCLUDED = ("eNULL", "EXPORT", "RC4", "3DES")
 
+# Certificates from an ACME CA: RSA-2048 (what every SMTP client on port 25 can use; an ECDSA-only
+# certificate leaves some older senders in clear text), the key kept across renewals (a TLSA record stays
+# valid). certbot renews 30 days before expiry; `mailtui check` fails below CHECK_MIN_DAYS.
+ACME_KEY_TYPE = "rsa"
+ACME_RSA_BITS = 2048
+ACME_RENEW_DAYS = 30
+CHECK_MIN_DAYS = 14
+
 
 def strong_cipherlist() -> str:
     return ":".join(STRONG_CIPHERS)

@@ -48,8 +48,8 @@ def ssh_ports(answers: Answers, environ: Mapping[str, str] | None = None) -> lis
 
 
 def mail_ports(answers: Answers) -> list[tuple[int, str]]:
-    """(port, label) of every mail port these answers serve (policy/ports.py)."""
-    return [(p.number, p.label) for p in policy_ports.served(answers)]
+    """(port, label) of every port these answers open in the firewall (policy/ports.py)."""
+    return [(p.number, p.label) for p in policy_ports.firewall_open(answers)]
 
 
 def added_rules() -> set[str]:

@@ -1,6 +1,7 @@
 """The order the engine applies the steps in.
 
-Dependency order: packages, database, tls (a certificate exists before a service needs it), dkim (rspamd
+Dependency order: packages, database, tls (a certificate exists before a service needs it), acme (the CA's
+certificate, when the answers ask for one, before Postfix and Dovecot are pointed at it), dkim (rspamd
 listens before Postfix names it as its milter), srs (postsrsd answers before Postfix's canonical maps ask
 it), postfix,
 dovecot, firewall, fail2ban (its jails read the mail log Postfix and Dovecot write; its bans sit in
@@ -9,6 +10,7 @@ front of the firewall's rules), verify.
 
 from __future__ import annotations
 
+from mailtui.steps.acme import AcmeStep
 from mailtui.steps.base import Step
 from mailtui.steps.database import DatabaseStep
 from mailtui.steps.dkim import DkimStep
@@ -21,12 +23,13 @@ from mailtui.steps.srs import SrsStep
 from mailtui.steps.tls import TlsStep
 from mailtui.steps.verify import VerifyStep
 
-ENGINE_ORDER = ("packages", "database", "tls", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban", "verify")
+ENGINE_ORDER = ("packages", "database", "tls", "acme", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban",
+                "verify")
 
 
 def all_steps() -> list[Step]:
     """Every step, in ENGINE_ORDER."""
-    steps: list[Step] = [PackagesStep(), DatabaseStep(), TlsStep(), DkimStep(), SrsStep(), PostfixStep(), DovecotStep(),
-                         FirewallStep(), Fail2banStep(), VerifyStep()]
+    steps: list[Step] = [PackagesStep(), DatabaseStep(), TlsStep(), AcmeStep(), DkimStep(), SrsStep(), PostfixStep(),
+                         DovecotStep(), FirewallStep(), Fail2banStep(), VerifyStep()]
     assert tuple(s.name for s in steps) == ENGINE_ORDER
     return steps

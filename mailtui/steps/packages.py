@@ -29,7 +29,7 @@ def local_database_server_present() -> bool:
     return binary is not None and any(Path(script).exists() for script in INIT_SCRIPTS)
 
 
-def wanted_packages(answers: Answers, *, database_server: bool) -> list[str]:
+def wanted_packages(answers: Answers, *, database_server: bool, systemd: bool) -> list[str]:
     wanted = [*pl.POSTFIX, *pl.DOVECOT, *pl.TOOLS]
     if answers.services.pop3:
         wanted += pl.DOVECOT_POP3
@@ -43,6 +43,10 @@ def wanted_packages(answers: Answers, *, database_server: bool) -> list[str]:
         wanted += pl.RSPAMD
     if answers.srs.enabled:
         wanted += pl.POSTSRSD
+    if answers.tls.mode == "acme":
+        wanted += pl.CERTBOT
+        if not systemd:
+            wanted += pl.CERTBOT_CRON  # the renewal runs from /etc/cron.d/certbot there
     return wanted
 
 
@@ -109,5 +113,7 @@ class PackagesStep(Step):
         key = "packages.database_server"
         if key not in ctx.facts:
             ctx.facts[key] = not local_database_server_present() or apt.is_installed("mariadb-server")
-        wanted = wanted_packages(ctx.answers, database_server=bool(ctx.facts[key]))
+        # Only ACME's renewal asks whether systemd runs (cron renews without it).
+        systemd = services.has_systemd() if ctx.answers.tls.mode == "acme" else True
+        wanted = wanted_packages(ctx.answers, database_server=bool(ctx.facts[key]), systemd=systemd)
         return [PackagesResource(wanted, debconf_selections(ctx.answers))]

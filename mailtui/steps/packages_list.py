@@ -16,6 +16,10 @@ FAIL2BAN = ["fail2ban", "nftables", "python3-systemd"]
 RSPAMD = ["rspamd"]
 # SRS for forwarded mail ([srs]).
 POSTSRSD = ["postsrsd"]
+# Certificates from an ACME CA ([tls] mode = "acme"): certbot with its renewal timer (cron on a machine
+# without systemd: Debian's /etc/cron.d/certbot runs only there).
+CERTBOT = ["certbot"]
+CERTBOT_CRON = ["cron"]
 # scripts/run needs these to build mailtui's own venv on a bare Debian.
 BOOTSTRAP = ["python3", "python3-venv"]
 
@@ -23,4 +27,4 @@ BOOTSTRAP = ["python3", "python3-venv"]
 def all_possible_packages() -> list[str]:
     """Every package any answers file can make the install ask for (the test hosts pre-download them)."""
     return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *RSPAMD, *POSTSRSD,
-            *BOOTSTRAP]
+            *CERTBOT, *CERTBOT_CRON, *BOOTSTRAP]

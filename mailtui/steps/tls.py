@@ -15,7 +15,10 @@ from mailtui import paths
 from mailtui.errors import StepFailed
 from mailtui.model.answers import Answers
 from mailtui.report import Check
+from mailtui.stack import certificates
 from mailtui.stack import probes as checks
+from mailtui.stack.certificates import cert_covers, cert_expired, key_matches
+from mailtui.steps.acme import RetiredAcmeResource
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import CommandResource, DirectoryResource
 from mailtui.system.commands import run, which
@@ -23,28 +26,23 @@ from mailtui.system.commands import run, which
 CERT_DAYS = 825
 
 
+def served_pair(answers: Answers) -> tuple[str, str]:
+    """(certificate, key) every TLS service presents: the operator's files; in ACME mode certbot's live
+    files once the CA's certificate is there (valid for the hostname, unexpired), else mailtui's
+    self-signed one (also the self-signed mode's)."""
+    if answers.tls.mode == "files":
+        return answers.tls.cert, answers.tls.key
+    if answers.tls.mode == "acme" and certificates.issued(answers):
+        return paths.acme_live(answers.hostname)
+    return paths.SELF_SIGNED_CERT, paths.SELF_SIGNED_KEY
+
+
 def cert_path(answers: Answers) -> str:
-    """The certificate every TLS service presents: the operator's file, or mailtui's self-signed one."""
-    return answers.tls.cert if answers.tls.mode == "files" else paths.SELF_SIGNED_CERT
+    return served_pair(answers)[0]
 
 
 def key_path(answers: Answers) -> str:
-    return answers.tls.key if answers.tls.mode == "files" else paths.SELF_SIGNED_KEY
-
-
-def cert_covers(cert: str, hostname: str) -> bool:
-    result = run(["openssl", "x509", "-noout", "-in", cert, "-checkhost", hostname], check=False)
-    return result.ok and "does match" in result.output
-
-
-def cert_expired(cert: str) -> bool:
-    return not run(["openssl", "x509", "-noout", "-in", cert, "-checkend", "0"], check=False).ok
-
-
-def key_matches(cert: str, key: str) -> bool:
-    pub_cert = run(["openssl", "x509", "-noout", "-pubkey", "-in", cert], check=False)
-    pub_key = run(["openssl", "pkey", "-pubout", "-in", key], check=False)
-    return pub_cert.ok and pub_key.ok and pub_cert.output.strip() == pub_key.output.strip()
+    return served_pair(answers)[1]
 
 
 def self_signed_ok(hostname: str) -> bool:
@@ -91,13 +89,14 @@ def operator_files_problem(answers: Answers) -> str | None:
 class TlsStep(Step):
     name = "tls"
     title = "SSL/TLS and DH parameters"
-    why = ("Every password travels encrypted: Postfix and Dovecot need a certificate for the hostname. "
-           "mailtui makes a self-signed one unless you give your own (e.g. from Let's Encrypt).")
+    why = ("Every password travels encrypted: Postfix and Dovecot need a certificate for the hostname: "
+           "one from Let's Encrypt (ACME), your own files, or a self-signed one made here (which also serves "
+           "until the CA's certificate is there).")
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
         a = ctx.answers
         res: list[Resource] = []
-        if a.tls.mode == "self-signed":
+        if a.tls.mode in ("self-signed", "acme"):  # ACME: what serves until (and unless) the CA's is there
             res.append(DirectoryResource(paths.TLS_DIR, mode=0o755))
             res.append(CommandResource(
                 self_signed_command(a.hostname),
@@ -110,6 +109,8 @@ class TlsStep(Step):
                 lambda: _mode_is(paths.SELF_SIGNED_KEY, 0o600), name=paths.SELF_SIGNED_KEY,
                 checks=f"private key {paths.SELF_SIGNED_KEY} mode 0600",
             ))
+        if a.tls.mode != "acme":
+            res.append(RetiredAcmeResource(a.hostname))
         dh = dh_file(ctx)
         if dh == paths.GENERATED_DH:
             res.append(CommandResource(

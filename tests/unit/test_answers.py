@@ -208,3 +208,31 @@ def test_generated_secrets_are_valid() -> None:
     assert a.database.password == "dbpassword-123456"
     assert len(a.database.admin_password) == 20
     assert problems_mod.problems(a, check_files=False) == {}
+
+
+def test_acme_mode_needs_a_contact_and_takes_an_https_server_and_a_ca_file(tmp_path) -> None:
+    acme = 'mode = "acme"\nemail = "Hostmaster@Example.TEST"'
+    a = problems_mod.check(answers_file.loads(good_text().replace('mode = "self-signed"', acme)), check_files=False)
+    assert (a.tls.mode, a.tls.email, a.tls.acme_server) == (
+        "acme", "hostmaster@example.test", "https://acme-v02.api.letsencrypt.org/directory")
+    assert "required" in problems_of(good_text().replace('mode = "self-signed"', 'mode = "acme"'))["tls.email"]
+    bad = problems_of(good_text().replace('mode = "self-signed"', 'mode = "acme"\nemail = "nobody"\n'
+                                          'server = "http://ca.test/dir"\nserver_ca = "ca.pem"'))
+    assert "not an email address" in bad["tls.email"]
+    assert "https://" in bad["tls.server"]
+    assert "absolute" in bad["tls.server_ca"]
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    good = good_text().replace('mode = "self-signed"', f'{acme}\nserver = "https://ca.test:14000/dir"\n'
+                                                        f'server_ca = "{ca}"')
+    a = problems_mod.check(answers_file.loads(good), check_files=True)
+    assert (a.tls.acme_server, a.tls.server_ca) == ("https://ca.test:14000/dir", str(ca))
+    missing = good.replace(str(ca), str(tmp_path / "none.pem"))
+    with pytest.raises(ValidationError) as info:
+        problems_mod.check(answers_file.loads(missing), check_files=True)
+    assert "does not exist" in info.value.problems["tls.server_ca"]
+
+
+def test_acme_settings_are_refused_in_the_other_modes() -> None:
+    text = good_text().replace('mode = "self-signed"', 'mode = "self-signed"\nemail = "a@example.test"')
+    assert 'only used with tls.mode = "acme"' in problems_of(text)["tls.email"]

@@ -29,7 +29,7 @@ from mailtui.steps.base import Context, Resource, Step
 from mailtui.system import files
 from tests.state import use_state_dir
 
-ORDER = ["packages", "database", "tls", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban", "verify"]
+ORDER = ["packages", "database", "tls", "acme", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban", "verify"]
 CALLS: list[str] = []
 
 
@@ -119,7 +119,7 @@ def test_a_failing_step_stops_the_run_and_resume_starts_there(engine) -> None:  
     state = install_state.InstallState(status="running")
     ok = install_worker.run_steps(ctx, state, on_state=lambda s: None)
     assert not ok
-    assert CALLS == ["packages", "database", "tls", "dkim", "srs", "postfix"]
+    assert ORDER[:ORDER.index("postfix") + 1] == CALLS
     assert state.failed_step == "postfix" and "postfix broke: the reason an operator reads" in state.error
     assert state.steps["postfix"] == "failed" and state.steps["dovecot"] == "todo"
     assert install_plan.resume_from(state) == ["postfix", "dovecot", "firewall", "fail2ban", "verify"]

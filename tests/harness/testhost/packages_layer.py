@@ -87,7 +87,7 @@ def packages_step_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def stack_inputs(answers_text: str) -> dict[str, Any]:
+def stack_inputs(answers_text: str, *, systemd: bool = True) -> dict[str, Any]:
     """What the packages step does for these answers: the packages it installs and the debconf answers."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
@@ -95,8 +95,9 @@ def stack_inputs(answers_text: str) -> dict[str, Any]:
     from mailtui.steps.packages import debconf_selections, wanted_packages
 
     a = answers_mod.loads(answers_text)
-    return {"packages": sorted(wanted_packages(a, database_server=True)), "debconf": debconf_selections(a),
-            "hostname": a.hostname, "mailtui": packages_step_hash(), "warm": RSPAMD_WARM}
+    return {"packages": sorted(wanted_packages(a, database_server=True, systemd=systemd)),
+            "debconf": debconf_selections(a), "hostname": a.hostname, "mailtui": packages_step_hash(),
+            "warm": RSPAMD_WARM}
 
 
 def stack_layer(release: str, answers_text: str, *, systemd: bool = True) -> Layer:
@@ -104,7 +105,7 @@ def stack_layer(release: str, answers_text: str, *, systemd: bool = True) -> Lay
     the systemd layer unless systemd=False (hosts given it boot systemd, see the module's docstring).
 
     layer.meta["results"]["packages_trace"]: the packages step's fault points (MAILTUI_FAULT_TRACE)."""
-    inputs = stack_inputs(answers_text)
+    inputs = stack_inputs(answers_text, systemd=systemd)
 
     def build(host: TestHost) -> dict[str, Any]:
         host.write_file(ANSWERS_PATH, answers_text, mode=0o600)
