@@ -29,10 +29,26 @@ from mailtui.install.state import InstallState
 from mailtui.model import defaults, passwords, validate
 from mailtui.model import problems as answer_problems
 from mailtui.model.answers import Answers
-from mailtui.ops import accounts_import, bans, check, dkim, dns, dns_check, last_login, logs, maildirs, queue, services
+from mailtui.ops import (
+    accounts_import,
+    acme_dns,
+    bans,
+    certificate,
+    check,
+    dkim,
+    dns,
+    dns_check,
+    last_login,
+    logs,
+    maildirs,
+    queue,
+    services,
+)
 from mailtui.ops.account_types import AliasRow, DomainRow, RemovalSummary, UserRow
 from mailtui.ops.accounts import Accounts
 from mailtui.ops.accounts_import import ImportReport
+from mailtui.ops.acme_dns import AcmeDnsCheck
+from mailtui.ops.certificate import CertificateStatus
 from mailtui.ops.check import CheckResult
 from mailtui.ops.dkim import KeyStatus
 from mailtui.ops.dns import DnsReport
@@ -159,6 +175,10 @@ class LiveOperations(Operations):
     def dns_check(self, report: DnsReport, server: str | None = None) -> DnsCheck:
         return dns_check.check(report, dns_check.server_to_ask(server))
 
+    def acme_dns_check(self, answers: Answers, server: str | None = None) -> AcmeDnsCheck:
+        ipv4, ipv6 = dns.public_addresses()
+        return acme_dns.check(answers, ipv4, ipv6, dns_check.server_to_ask(server))
+
     def dkim_status(self) -> list[KeyStatus]:
         return dkim.status() if self.installed_answers().dkim.enabled else []
 
@@ -252,6 +272,9 @@ class LiveOperations(Operations):
 
     def config_problems(self) -> list[str]:
         return services.config_problems()
+
+    def certificate_status(self) -> CertificateStatus:
+        return certificate.certificate_status(self.installed_answers())
 
     def dovecot_debug_enabled(self) -> bool:
         return services.dovecot_debug_enabled()

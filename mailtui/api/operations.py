@@ -23,6 +23,8 @@ from mailtui.install.state import InstallState
 from mailtui.model.answers import Answers
 from mailtui.ops.account_types import AliasRow, DomainRow, RemovalSummary, UserRow
 from mailtui.ops.accounts_import import ImportReport
+from mailtui.ops.acme_dns import AcmeDnsCheck
+from mailtui.ops.certificate import CertificateStatus
 from mailtui.ops.check import CheckResult
 from mailtui.ops.dkim import KeyStatus
 from mailtui.ops.dns import DnsReport
@@ -188,6 +190,13 @@ class Operations(ABC):
         compare; ValidationError names `server` when it is not an IP address or there is none to ask."""
 
     @abstractmethod
+    def acme_dns_check(self, answers: Answers, server: str | None = None) -> AcmeDnsCheck:
+        """Before an ACME order ([tls] mode = "acme"): whether DNS (`server`, else the first nameserver of
+        /etc/resolv.conf) gives the answers' hostname A/AAAA records of this machine's public addresses, so
+        that the CA's HTTP-01 challenge reaches it; a DNS server that does not answer fails. ValidationError
+        names `server` when it is not an IP address or there is none to ask."""
+
+    @abstractmethod
     def dkim_status(self) -> list[KeyStatus]:
         """Every DKIM key of the installed server: domain, selector, role (signing, standby, retired), size,
         age, and whether its file can be read (none when DKIM is off)."""
@@ -288,6 +297,12 @@ class Operations(ABC):
     @abstractmethod
     def config_problems(self) -> list[str]:
         """Warnings and errors of `postfix check` and `doveconf -n`, one line each."""
+
+    @abstractmethod
+    def certificate_status(self) -> CertificateStatus:
+        """The certificate the mail ports serve (the installed answers' TLS mode): where it comes from, its
+        expiry, the day certbot starts renewing it (ACME) and what is wrong with it (a failed order, under 14
+        days left)."""
 
     @abstractmethod
     def dovecot_debug_enabled(self) -> bool: ...

@@ -19,6 +19,8 @@ from mailtui.ops.account_types import (
     UserRow,
 )
 from mailtui.ops.accounts_import import ImportFileError, ImportReport, Rejected
+from mailtui.ops.acme_dns import AcmeDnsCheck
+from mailtui.ops.certificate import CertificateStatus
 from mailtui.ops.check import CheckResult
 from mailtui.ops.dkim import KeyStatus as DkimKeyStatus
 from mailtui.ops.dns import ClientSetting, DnsRecord, DnsReport
@@ -38,7 +40,7 @@ from mailtui.system.postqueue import QueuedMessage, check_queue_id
 
 __all__ = [
     "MAX_PAGE", "NEVER_BANNED", "OUTCOMES", "STACK", "SUMMARY_OUTCOMES", "VERBS", "AliasRow", "AlreadyExists", "Ban",
-    "Change", "Check",
+    "AcmeDnsCheck", "CertificateStatus", "Change", "Check",
     "CheckResult", "CheckedAnswers", "ClientSetting", "DkimKeyStatus", "DnsCheck", "DnsRecord", "DnsReport",
     "DomainRow",
     "ImportFileError", "ImportReport", "RecordCheck",

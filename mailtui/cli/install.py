@@ -12,6 +12,7 @@ from mailtui.api.operations import Operations, StepPlan
 from mailtui.cli.common import EXIT_FAIL, EXIT_INVALID, EXIT_OK, confirm, print_event
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.model import answers_file
+from mailtui.model.answers import Answers
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -47,6 +48,8 @@ def cmd_install(args: argparse.Namespace, ops: Operations) -> int:
         for p in problems:
             print(f"mailtui: cannot install: {p}", file=sys.stderr)
         return EXIT_INVALID
+    if checked.answers.tls.mode == "acme":
+        print_acme_dns(ops, checked.answers)
     if args.dry_run or not args.yes:
         print_plan(ops.plan(checked))
         if args.dry_run:
@@ -57,6 +60,27 @@ def cmd_install(args: argparse.Namespace, ops: Operations) -> int:
             return EXIT_FAIL
     ops.start_worker(checked)
     return follow_install(ops)
+
+
+def print_acme_dns(ops: Operations, answers: Answers) -> None:
+    """Before an ACME order: whether DNS points the hostname at this machine. Said, never a stop (DNS may be
+    about to change; a failed order leaves the self-signed certificate serving and says why)."""
+    try:
+        found = ops.acme_dns_check(answers)
+    except MailtuiError as exc:
+        print(f"ACME: where {answers.hostname} points was not checked: {exc}", file=sys.stderr)
+        return
+    if found.ok:
+        print(f"ACME: {answers.hostname} points at this machine (asked {found.server})")
+        for line in found.lines:
+            print(f"  {line}")
+        return
+    what = "the CA will not be able to reach this machine" if found.answered else \
+        "not known whether the CA can reach this machine"
+    print(f"ACME: warning: {what} (asked {found.server}):", file=sys.stderr)
+    for line in found.lines:
+        print(f"  {line}", file=sys.stderr)
+    print("  the install goes on; until an order succeeds the self-signed certificate serves", file=sys.stderr)
 
 
 def print_plan(plan: Sequence[StepPlan]) -> None:
@@ -82,6 +106,13 @@ def follow_install(ops: Operations) -> int:
         print("\nThe install goes on in the background; follow it again with `mailtui install --attach`.")
         return EXIT_FAIL
     state = ops.read_state()
+    if state.status == "done" and state.warnings:
+        print("install finished, with less than was asked for:", file=sys.stderr)
+        for warning in state.warnings:
+            print(f"  - {warning}", file=sys.stderr)
+        print("the server works; `mailtui check` fails naming this until an install puts it right",
+              file=sys.stderr)
+        return EXIT_FAIL
     if state.status == "done":
         print("install finished: run `mailtui check` at any time to re-check")
         return EXIT_OK

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.widgets import Button, Static, TabbedContent
 
 from mailtui.api.operations import Operations
+from mailtui.api.types import CertificateStatus
 from mailtui.format import human_age
 
 LABELS = {"postfix": "Postfix", "dovecot": "Dovecot", "mariadb": "MariaDB"}
@@ -106,6 +107,11 @@ class ServicesPanel(ActionTablePanel):
             super().__init__()
             self.problems, self.error = problems, error
 
+    class CertificateLoaded(Message):
+        def __init__(self, status: CertificateStatus | None, error: str = "") -> None:
+            super().__init__()
+            self.status, self.error = status, error
+
     class DebugLoaded(Message):
         def __init__(self, enabled: bool | None) -> None:
             super().__init__()
@@ -126,6 +132,7 @@ class ServicesPanel(ActionTablePanel):
         yield self.new_action_bar([("Start", "start"), ("Stop", "stop"), ("Restart", "restart"), ("Reload", "reload"),
                                    ("Debug on", "debug-toggle")], status=Static("reading…", id="services-status"))
         yield Static(DEBUG_ON, id="services-debug")
+        yield Static(Text("reading the certificate…", style="dim"), id="services-certificate")
         yield Static("Problems (c checks again)", classes="ops-title")
         with VerticalScroll(id="services-problems-box", can_focus=False):
             yield Static(Text("checking postfix check and doveconf -n…", style="dim"), id="services-problems")
@@ -142,6 +149,7 @@ class ServicesPanel(ActionTablePanel):
         self.start_refreshing()
         self.refresh_status()
         self.load_problems()
+        self.load_certificate()
         self.load_debug()
 
     # ------------------------------------------------------------ shown / hidden (RefreshWhileShown)
@@ -210,6 +218,25 @@ class ServicesPanel(ActionTablePanel):
         self.query_one("#services-problems", Static).update(
             Text("checking postfix check and doveconf -n…", style="dim"))
         self.load_problems()
+        self.load_certificate()
+
+    @work(thread=True, exclusive=True, group="services-certificate")
+    def load_certificate(self) -> None:
+        try:
+            self.post_message(self.CertificateLoaded(self.ops.certificate_status()))
+        except Exception as exc:  # shown, never raised into the UI
+            self.post_message(self.CertificateLoaded(None, str(exc)))
+
+    @on(CertificateLoaded)
+    def _certificate_loaded(self, message: CertificateLoaded) -> None:
+        shown = self.query_one("#services-certificate", Static)
+        if message.status is None:
+            shown.update(Text(f"✗ could not read the certificate: {message.error}", style="bold red"))
+            return
+        problem = message.status.problem
+        bad = problem and ("expired" in problem or "under" in problem)
+        mark, style = ("✓ ", "green") if not problem else ("✗ ", "bold red") if bad else ("⚠ ", "yellow")
+        shown.update(Text(mark + message.status.line(), style=style))
 
     @work(thread=True, exclusive=True, group="services-debug")
     def load_debug(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mailtui.screens.widgets.fields import StepList
 from rich.text import Text
@@ -23,6 +23,7 @@ from mailtui.api.operations import Operations
 from mailtui.api.types import CheckedAnswers, InstallState
 from mailtui.events import Event
 from mailtui.format import elapsed
+from mailtui.model.answers import Answers
 
 
 class FollowingLog(Log):
@@ -39,10 +40,14 @@ class FollowingLog(Log):
 
 
 # engine step -> side-list stage
-STEP_STAGE = {"packages": "packages", "database": "database", "tls": "tls", "postfix": "postfix",
+STEP_STAGE = {"packages": "packages", "database": "database", "tls": "tls", "acme": "tls", "postfix": "postfix",
               "dovecot": "dovecot", "firewall": "firewall"}
 
 
+def listed(step: str, answers: Answers) -> bool:
+    """Whether the install list shows `step` for these answers: the ACME step runs only in that mode (the
+    others are listed always). 80x24 fits the rows, the reason of a failure and the buttons, not one more."""
+    return step != "acme" or answers.tls.mode == "acme"
 
 
 class StepRow(Horizontal):
@@ -149,6 +154,13 @@ class ApplyPane(Vertical):
 
     # ------------------------------------------------------------ starting / attaching
 
+    def list_steps(self, shown: Callable[[str], bool]) -> None:
+        for row in self.query(StepRow):
+            row.display = shown(row.step_name)
+
+    def listed_steps(self) -> list[str]:
+        return [row.step_name for row in self.query(StepRow) if row.display]
+
     def reset(self, steps: Sequence[str] | None) -> None:
         self.tail.clear()
         self.query_one("#apply-failure").display = False
@@ -169,6 +181,7 @@ class ApplyPane(Vertical):
     def start(self, answers: CheckedAnswers, steps: Sequence[str] | None = None, *, after: str = "verify") -> None:
         """Start the install worker for `steps` (None: all) and follow it."""
         self.answers, self.steps, self.after = answers, list(steps) if steps is not None else None, after
+        self.list_steps(lambda step: listed(step, answers.answers))
         self.reset(self.steps)
         self.running = True
         self.started = self.clock()
@@ -181,6 +194,8 @@ class ApplyPane(Vertical):
         before the second review goes on to that review, as it would have in the mailtui that started it."""
         self.answers, self.steps = None, ["packages"] if state.packages_only else None
         self.after = "review" if state.packages_only else "verify"
+        # The worker records every step the answers enable: ACME is listed when it is one of them.
+        self.list_steps(lambda step: step != "acme" or step in (state.steps or {}))
         self.reset(self.steps)
         self.running = True
         self._sidebar("apply", "running")
@@ -277,7 +292,7 @@ class ApplyPane(Vertical):
             if self.after == "review":
                 self.packages_took = seconds
                 self._status(f"Packages installed in {elapsed(seconds)}. Continue to review the real diffs "
-                             "against the stock files before anything else changes.", "green")
+                             "against the stock files before the rest runs.", "green")  # 2 lines at 80x24
             elif self.packages_took:
                 self._status(f"Install finished in {elapsed(self.packages_took + seconds)} (packages "
                              f"{elapsed(self.packages_took)}, the rest {elapsed(seconds)}). Continue to verify it.",
@@ -311,7 +326,7 @@ class ApplyPane(Vertical):
 
     def _remaining(self, skip_failed: bool) -> list[str] | None:
         state = self.state
-        run = self.steps or [n for n, _ in self.titles]
+        run = self.steps or self.listed_steps()
         failed = state.failed_step if state is not None else ""
         if failed in run:
             rest = run[run.index(failed):]

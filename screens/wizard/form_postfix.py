@@ -53,6 +53,10 @@ class PostfixForm(FormPane):
         return f.value.strip()
 
     @property
+    def hostname(self) -> str:
+        return validate.canonical_domain(self._v("hostname"))
+
+    @property
     def domain(self) -> str:
         return validate.canonical_domain(self._v("domains[0].name"))
 

@@ -21,7 +21,7 @@ from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
 from mailtui.api.operations import Operations
-from mailtui.api.types import CheckedAnswers, StepPlan
+from mailtui.api.types import AcmeDnsCheck, CheckedAnswers, StepPlan
 from mailtui.errors import ValidationError
 from mailtui.model.answers import Answers
 
@@ -44,6 +44,19 @@ class PlanResult:
 
 class ReviewPane(Vertical):
     BINDINGS = [Binding("r", "recompute", "Recompute")]
+    DEFAULT_CSS = """
+    #review-acme {
+        height: auto;
+        margin-bottom: 1;
+    }
+    #review-acme.acme-checking, #review-acme.acme-ok {
+        color: $text-muted;
+    }
+    #review-acme.acme-warning {
+        color: $warning;
+        text-style: bold;
+    }
+    """
 
     class Ready(Message):
         def __init__(self, result: PlanResult | None, error: str = "", kept_since: str = "") -> None:
@@ -51,6 +64,15 @@ class ReviewPane(Vertical):
             self.result = result
             self.error = error
             self.kept_since = kept_since  # the plan made then, reused: nothing changed since
+
+    class AcmeDnsReady(Message):
+        """The ACME pre-check's answer (`result` None: it could not be made, `error` says why)."""
+
+        def __init__(self, answers: Answers, result: AcmeDnsCheck | None, error: str = "") -> None:
+            super().__init__()
+            self.answers = answers
+            self.result = result
+            self.error = error
 
     class Confirmed(Message):
         def __init__(self, result: PlanResult) -> None:
@@ -82,6 +104,7 @@ class ReviewPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("Review: what will change", classes="pane-title")
         yield Static("", id="review-summary", classes="why")
+        yield Static("", id="review-acme")
         yield OptionList(id="review-steps")
         with Horizontal(classes="buttons"):
             yield Button("Back", id="review-back", compact=True)
@@ -101,6 +124,7 @@ class ReviewPane(Vertical):
         self.query_one("#review-steps", OptionList).clear_options()
         self.entries, self.entry_of_option = [], {}
         self.make_plan(answers, fresh)
+        self.show_acme_dns(answers)
 
     def action_recompute(self) -> None:
         if self.answers is not None:
@@ -128,6 +152,48 @@ class ReviewPane(Vertical):
         result = PlanResult(prepared, plan, pending)
         self.kept = (answers, inputs, result, time.strftime("%H:%M:%S"))
         self.post_message(self.Ready(result))
+
+    # ------------------------------------------------------------ ACME: does DNS point here?
+
+    def show_acme_dns(self, answers: Answers) -> None:
+        """With ACME, ask DNS (in a thread) whether the hostname points at this machine: the CA's HTTP-01
+        challenge connects there. A failure is a warning, not a stop: DNS may be about to change."""
+        line = self.query_one("#review-acme", Static)
+        line.display = answers.tls.mode == "acme"
+        if answers.tls.mode != "acme":
+            return
+        line.set_classes("acme-checking")
+        line.update(f"ACME: asking DNS whether {answers.hostname} points at this machine…")
+        self.check_acme_dns(answers)
+
+    @work(thread=True, exclusive=True, group="acme-dns")
+    def check_acme_dns(self, answers: Answers) -> None:
+        try:
+            result = self.ops.acme_dns_check(answers)
+        except Exception as exc:  # shown on screen, in words: not knowing is not a pass
+            self.post_message(self.AcmeDnsReady(answers, None, str(exc) or type(exc).__name__))
+            return
+        self.post_message(self.AcmeDnsReady(answers, result))
+
+    def on_review_pane_acme_dns_ready(self, message: ReviewPane.AcmeDnsReady) -> None:
+        if message.answers != self.answers:
+            return  # asked for answers changed since
+        line = self.query_one("#review-acme", Static)
+        result = message.result
+        if result is not None and result.ok:
+            line.set_classes("acme-ok")
+            line.update(Text("✓ ACME: " + "; ".join(result.lines) + "."))
+            return
+        if result is None:
+            said = f"⚠ Not known whether the CA can reach this machine: DNS could not be asked: {message.error}"
+        elif not result.answered:
+            # Its first line says DNS did not answer; the others say who did not, for what.
+            said = f"⚠ Not known whether the CA can reach this machine: {'; '.join(result.lines[1:] or result.lines)}"
+        else:
+            said = f"⚠ The CA will not be able to reach this machine: {'; '.join(result.lines)}"
+        line.set_classes("acme-warning")
+        line.update(Text(f"{said}. Installing anyway serves a self-signed certificate until an order "
+                         "succeeds (r asks DNS again)."))
 
     def on_review_pane_ready(self, message: ReviewPane.Ready) -> None:
         summary = self.query_one("#review-summary", Static)

@@ -262,15 +262,24 @@ Good to know
 def tls() -> str:
     return f"""\
 Settings
-  Self-signed certificate, made now (replace it later)
+  Self-signed, made now (you can replace it later)
     A certificate for the hostname ({paths.SELF_SIGNED_CERT}).
     Mail works; mail apps warn once until you replace it.
     Servers sending to you accept it (their TLS is optional).
   Certificate and key files I already have
-    One a CA signed, e.g. Let's Encrypt:
+    One a CA signed:
     Certificate   the certificate with its chain (fullchain.pem),
                   PEM, valid for the hostname
     Private key   its key (privkey.pem), not encrypted
+  From Let's Encrypt (ACME), renewed automatically
+    certbot orders a certificate for the hostname and renews it.
+    Contact e-mail  your address at the CA (its account contact)
+    ACME directory  another ACME CA's https:// URL (empty: Let's
+                    Encrypt)
+    Needs the hostname's A/AAAA records pointing here (checked at
+    the review) and port 80 reachable from the internet: mailtui
+    opens it in ufw; a firewall outside is yours to check. Until
+    an order succeeds, the self-signed certificate serves.
 
 By hand
   The tutorial pointed 10-ssl.conf and main.cf at a certificate
@@ -289,8 +298,8 @@ Good to know
   - The certificate must name the hostname (subjectAltName),
     not the mail domain: apps connect to the hostname.
   - Postfix and Dovecot read the files when they start: after a
-    renewal (certbot renews in place) reload both, e.g. from a
-    certbot deploy hook."""
+    renewal of your own files reload both (with ACME, mailtui's
+    certbot deploy hook does)."""
 
 
 def firewall() -> str:

@@ -224,6 +224,8 @@ class WizardScreen(Screen[None]):
     def go(self, stage: str) -> None:
         if stage == "users":
             self.form("users").follow_domain(self.form("postfix").domain)  # type: ignore[attr-defined]
+        if stage == "tls":
+            self.form("tls").show_hostname(self.form("postfix").hostname)  # type: ignore[attr-defined]
         if stage == "firewall":
             self.form("firewall").update_rules(self.build_answers())  # type: ignore[attr-defined]
         self.switcher.current = stage

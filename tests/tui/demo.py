@@ -13,7 +13,7 @@ import sys
 
 from mailtui.screens.app import MailtuiApp
 
-from tests.tui.fakes import STEP_NAMES, DashboardEngine, FakeEngine, long_plan, ok_run
+from tests.tui.fakes import STEP_NAMES, DashboardEngine, FakeEngine, dns_zone, long_plan, ok_run
 
 
 def main(argv: list[str]) -> int:
@@ -21,7 +21,9 @@ def main(argv: list[str]) -> int:
     if which == "dashboard":
         engine: FakeEngine = DashboardEngine()
     elif which == "wizard":
-        engine = FakeEngine(runs=[ok_run(STEP_NAMES)], plan=long_plan())
+        # With ACME chosen, the review's DNS check finds mail.example.org pointing at another machine.
+        engine = FakeEngine(runs=[ok_run(STEP_NAMES)], plan=long_plan(),
+                            acme_dns=dns_zone({("mail.example.org", "A"): ["203.0.113.9"]}))
     else:
         print(f"unknown demo {which!r}: wizard or dashboard", file=sys.stderr)
         return 2

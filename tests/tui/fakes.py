@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from mailtui.api.operations import StepInfo, StepPlan
 from mailtui.api.types import (
     AliasRow,
+    CertificateStatus,
     CheckedAnswers,
     CheckResult,
     DkimKeyStatus,
@@ -38,11 +39,13 @@ from mailtui.api.types import (
 from mailtui.api.types import Preflight as RealPreflight
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.events import Event
+from mailtui.install import plan as install_plan
 from mailtui.model import defaults
 from mailtui.model import dkim as dkim_model
 from mailtui.model import problems as problems_mod
 from mailtui.model.answers import Answers, Domain, User
-from mailtui.ops import accounts_import, dns, dns_check
+from mailtui.ops import accounts_import, acme_dns, dns, dns_check
+from mailtui.ops.dns_check import Query
 from mailtui.report import Change, Check
 from mailtui.steps import firewall
 from mailtui.steps.order import all_steps
@@ -56,6 +59,7 @@ SHORT_WHY = {
     "packages": "Installs Postfix, Dovecot and MariaDB.",
     "database": "Creates the mail database and its accounts.",
     "tls": "Every password travels encrypted.",
+    "acme": "certbot orders a certificate from an ACME CA.",
     "dkim": "rspamd signs outgoing mail with DKIM.",
     "srs": "postsrsd rewrites the sender of forwarded mail.",
     "postfix": "Postfix receives mail on port 25 and accepts your users' mail on 587.",
@@ -66,7 +70,30 @@ SHORT_WHY = {
 }
 STEPS = [(step.name, step.title, SHORT_WHY[step.name]) for step in all_steps()]
 assert [name for name, _, _ in STEPS] == list(SHORT_WHY)
-STEP_NAMES = [n for n, _, _ in STEPS]
+ALL_STEP_NAMES = [n for n, _, _ in STEPS]  # what an install with [tls] mode = "acme" runs
+STEP_NAMES = [n for n in ALL_STEP_NAMES if n != "acme"]  # what a default install (self-signed) runs
+
+
+# ---------------------------------------------------------------- DNS, as the ACME pre-check asks it
+
+FAKE_IPV4 = "192.0.2.10"  # this fake machine's public IPv4 (it has no public IPv6)
+FAKE_DNS_SERVER = "192.0.2.53"
+
+
+def dns_zone(zone: dict[tuple[str, str], list[str]]) -> Query:
+    """A DNS server answering from `zone` ((name, type) -> values); fails closed: another name is NXDOMAIN."""
+
+    def ask(name: str, rtype: str) -> dns_query.Answer:
+        if not any(n == name for n, _ in zone):
+            return dns_query.Answer("NXDOMAIN")
+        return dns_query.Answer("NOERROR", [dns_query.Record(name, rtype, v) for v in zone.get((name, rtype), [])])
+
+    return ask
+
+
+def silent_dns(name: str, rtype: str) -> dns_query.Answer:
+    """A DNS server that never answers."""
+    raise dns_query.DnsUnreachable(f"the DNS server {FAKE_DNS_SERVER} did not answer within 3 s ({name} {rtype})")
 
 
 # ---------------------------------------------------------------- the machine, the install
@@ -232,7 +259,8 @@ class FakeEngine(ScriptedOperations):
     def __init__(self, *, root: bool = True, preflight: Preflight | None = None, state: State | None = None,
                  runs: list[Run] | None = None, pending: Answers | None = None,
                  plan: list[StepPlan] | None = None, pending_packages: Sequence[str] = (),
-                 preflight_error: str = "", plan_refuses: dict[str, str] | None = None) -> None:
+                 preflight_error: str = "", plan_refuses: dict[str, str] | None = None,
+                 acme_dns: Query | None = None) -> None:
         self.root = root
         self.pf = preflight or Preflight()
         self.preflight_error = preflight_error
@@ -249,6 +277,8 @@ class FakeEngine(ScriptedOperations):
         self.current: Run | None = None
         self.roundtrip_args: tuple[str, str] | None = None
         self.dns_written: list[tuple[DnsReport, Path]] = []
+        self.acme_dns = acme_dns  # the DNS server the ACME pre-check asks (None: not scripted, refused)
+        self.acme_dns_asked: list[Answers] = []
         self._n = 0
 
     # ------------------------------------------------------------ the machine
@@ -339,7 +369,9 @@ class FakeEngine(ScriptedOperations):
         return self.state
 
     def resume_from(self, state: InstallState) -> list[str]:
-        return [n for n in STEP_NAMES if state.steps.get(n) != "done"]
+        """The engine's own (pure) rule: the recorded steps not done, every step when none is recorded (the
+        worker records every step the answers enable, so a self-signed install never lists acme)."""
+        return install_plan.resume_from(state)
 
     def skippable(self) -> frozenset[str]:
         return frozenset({"firewall", "fail2ban", "verify"})
@@ -361,6 +393,14 @@ class FakeEngine(ScriptedOperations):
         if answers is None:
             raise NotScripted("dns_report() of the installed server: a DashboardEngine scripts it")
         return dns.report(answers, "192.0.2.10", None)
+
+    def acme_dns_check(self, answers: Answers, server: str | None = None) -> acme_dns.AcmeDnsCheck:
+        """The real check (pure) against the scripted DNS, for a machine whose public IPv4 is 192.0.2.10 and
+        which has no public IPv6. Not scripted: refused (a test that reaches it without scripting fails)."""
+        if self.acme_dns is None:
+            return ScriptedOperations.acme_dns_check(self, answers, server)  # type: ignore[no-any-return]
+        self.acme_dns_asked.append(answers)
+        return acme_dns.check(answers, FAKE_IPV4, None, FAKE_DNS_SERVER, ask=self.acme_dns)
 
     def write_dns_report(self, report: DnsReport, path: Path) -> Path:
         if not path.is_absolute():
@@ -757,6 +797,12 @@ class DashboardEngine(FakeEngine):
 
     def config_problems(self) -> list[str]:
         return []
+
+    def certificate_status(self) -> CertificateStatus:
+        """A self-signed certificate with two years left (fakes_ops.OpsEngine scripts others)."""
+        at = datetime.fromtimestamp(T0, timezone.utc)
+        return CertificateStatus("mail.example.org", "self-signed", "/etc/ssl/mailtui/cert.pem",
+                                 at + timedelta(days=800), checked_at=at)
 
     def dovecot_debug_enabled(self) -> bool:
         return False

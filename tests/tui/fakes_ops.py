@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from mailtui.api.types import QueueAction
+from mailtui.api.types import CertificateStatus, QueueAction
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.model import validate
 from mailtui.ops.services import STACK, VERBS, ServiceStatus
@@ -104,11 +104,12 @@ class OpsEngine(DashboardEngine):
 
     - `services`: name -> FakeService (start/stop/restart change them the way the machine would)
     - `queue`: the QueuedMessages, oldest first; `deliverable`: ids a flush delivers (they leave the queue)
-    - `problems`: what config_problems() says; `debug`: Dovecot's debug switch
+    - `problems`: what config_problems() says; `debug`: Dovecot's debug switch; `certificate`: what
+      certificate_status() says (None: DashboardEngine's self-signed one)
     - `bans_why`: what bans_available() says (None: fail2ban answers); `jails`: JailStatus of each jail;
       `banned`: the Bans, newest first (unban removes them and counts them in the jail)
     - `fail`: scripted failures, key -> message (raised as MailtuiError):
-        ("control", NAME, VERB), ("statuses",), ("problems",), ("debug",), ("queue_list",),
+        ("control", NAME, VERB), ("statuses",), ("problems",), ("certificate",), ("debug",), ("queue_list",),
         ("queue", ACTION, ID) with ID None for flush all, ("bans",), ("unban", ADDRESS)
     - `calls`: every engine call made, in order
     - `gate`: when set to a threading.Event, control_service/queue_action/set_dovecot_debug/unban wait for it
@@ -119,7 +120,7 @@ class OpsEngine(DashboardEngine):
                  queue: list[QueuedMessage] | None = None, problems: Sequence[str] = (), debug: bool = False,
                  deliverable: Sequence[str] = (), bans_why: str | None = None,
                  jails: Sequence[JailStatus] | None = None, banned: Sequence[Ban] | None = None,
-                 **kwargs: Any) -> None:
+                 certificate: CertificateStatus | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services if services is not None else default_services()
         self.queue = list(queue) if queue is not None else default_queue()
@@ -129,6 +130,7 @@ class OpsEngine(DashboardEngine):
         self.bans_why = bans_why
         self.jails = list(jails) if jails is not None else default_jails()
         self.banned = list(banned) if banned is not None else default_bans()
+        self.certificate = certificate
         self.fail: dict[tuple[Any, ...], str] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.gate: threading.Event | None = None
@@ -183,6 +185,11 @@ class OpsEngine(DashboardEngine):
         self._record("config_problems")
         self._maybe_fail("problems")
         return list(self.problems)
+
+    def certificate_status(self) -> CertificateStatus:
+        self._record("certificate_status")
+        self._maybe_fail("certificate")
+        return self.certificate if self.certificate is not None else super().certificate_status()
 
     def dovecot_debug_enabled(self) -> bool:
         self._record("dovecot_debug_enabled")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from mailtui.screens.dashboard.dashboard import DashboardScreen
 from mailtui.screens.dashboard.services import ServicesPanel
 from textual.widgets import Button, DataTable, TabbedContent
 
+from mailtui.api.types import CertificateStatus
 from tests.tui.conftest import make_app, screen_plain, screen_text, wait_for
 from tests.tui.fakes_ops import OpsEngine, default_services
 
@@ -304,3 +306,24 @@ def test_services_snapshot(snap_compare) -> None:  # noqa: ANN001
         await open_services(pilot)
 
     assert snap_compare(make_app(engine), terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_shows_the_served_certificate_its_expiry_and_what_is_wrong() -> None:
+    """The certificate line: the fakes' self-signed one (fine), then an ACME server whose last order failed
+    (a warning naming it) — read again with c."""
+    engine = OpsEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_services(pilot)
+        await wait_for(pilot, lambda: "Certificate for mail.example.org self-signed: expires" in flat(app))
+        assert "✓ Certificate for" in flat(app)
+        expiry = datetime.now(timezone.utc) + timedelta(days=800)
+        engine.certificate = CertificateStatus("mail.example.org", "self-signed (until the CA's is there)",
+                                               "/etc/ssl/mailtui/cert.pem", expiry,
+                                               problem="the last order failed: Connection refused")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "the last order failed: Connection refused" in flat(app))
+        assert "⚠ Certificate for mail.example.org self-signed (until the CA's is there)" in flat(app)
+        engine.fail[("certificate",)] = "not installed yet"
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "✗ could not read the certificate: not installed yet" in flat(app))

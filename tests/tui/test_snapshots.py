@@ -37,6 +37,18 @@ def test_validation_error_snapshot(snap_compare) -> None:  # noqa: ANN001
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
 
+def test_tls_acme_snapshot(snap_compare) -> None:  # noqa: ANN001
+    """ACME chosen: its fields alive, the files' fields off, what must be true first below them."""
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await walk_to(pilot, "tls")
+        await pilot.press("down", "down", "space", "tab")
+        await type_into(pilot, "tls.email", "certs@example.org")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#tls-acme-note").display)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
 def test_adopt_snapshot(snap_compare) -> None:  # noqa: ANN001
     pf = Preflight(earlier_install=True, install_state="done", tutorial_database=True, postfix_version="3.7.11",
                    dovecot_version="2.3.19", mariadb_version="10.11.6")

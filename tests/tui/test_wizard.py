@@ -496,8 +496,10 @@ async def test_reattaching_to_the_packages_only_run_goes_on_to_the_second_review
 async def test_restart_after_an_interrupted_install_offers_to_resume() -> None:
     pending = Answers(hostname="mail.example.org", domains=[Domain("example.org")],
                       users=[User("admin@example.org", password_hash="$6$x$y")])
-    state = State("running", 999999, 1_800_000_000.0, steps={"packages": "done", "database": "done",
-                                                             "tls": "running"}, alive=False)
+    # The worker records every step these answers enable (self-signed: no acme), each as far as it got.
+    recorded = {n: "todo" for n in STEP_NAMES}
+    state = State("running", 999999, 1_800_000_000.0, alive=False,
+                  steps={**recorded, "packages": "done", "database": "done", "tls": "running"})
     engine = FakeEngine(state=state, pending=pending, runs=[ok_run(STEP_NAMES[2:])])
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
