@@ -48,8 +48,8 @@ def cmd_install(args: argparse.Namespace, ops: Operations) -> int:
         for p in problems:
             print(f"mailtui: cannot install: {p}", file=sys.stderr)
         return EXIT_INVALID
-    if checked.answers.tls.mode == "acme":
-        print_acme_dns(ops, checked.answers)
+    if answers.tls.mode == "acme":
+        print_acme_dns(ops, answers)
     if args.dry_run or not args.yes:
         print_plan(ops.plan(checked))
         if args.dry_run:

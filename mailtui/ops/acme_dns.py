@@ -101,26 +101,20 @@ def check(answers: Answers, ipv4: str | None, ipv6: str | None, server: str, *, 
         why = "does not exist in DNS (NXDOMAIN)" if asker.nxdomain else "has no A or AAAA record"
         return AcmeDnsCheck(host, server, False, (f"{host} {why}: the CA cannot find this machine",))
 
-    lines: list[str] = []
-    if a.found:
-        found = ", ".join(a.found)
-        if ipv4 is None:
-            lines.append(f"{host} has A {found} (this machine's public IPv4 is not known here, e.g. behind "
-                         "NAT: not compared)")
-        elif a.ok:
-            lines.append(f"{host} has A {found}: this machine")
-        else:
-            lines.append(f"{host} has A {found}, this machine is {ipv4}")
-    else:
-        lines.append(f"{host} has no A record (the CA connects over IPv6)")
+    lines = [_address_line(host, "A", a, ipv4, " (this machine's public IPv4 is not known here, e.g. behind NAT: "
+                           "not compared)", "the CA connects over IPv6")]
     if aaaa.found:
-        found = ", ".join(aaaa.found)
-        if ipv6 is None:
-            lines.append(f"{host} has AAAA {found}, but this machine has no public IPv6 address (the CA "
-                         "tries IPv6 first)")
-        elif aaaa.ok:
-            lines.append(f"{host} has AAAA {found}: this machine")
-        else:
-            lines.append(f"{host} has AAAA {found}, this machine is {ipv6}")
+        lines.append(_address_line(host, "AAAA", aaaa, ipv6, ", but this machine has no public IPv6 address (the "
+                                   "CA tries IPv6 first)", ""))
     ok = (not a.found or a.ok) and (not aaaa.found or aaaa.ok)
     return AcmeDnsCheck(host, server, ok, tuple(lines))
+
+
+def _address_line(host: str, rtype: str, found: RecordCheck, mine: str | None, unknown: str, none: str) -> str:
+    """One record type's finding: here, elsewhere, or (`mine` None) not comparable; `none` when absent."""
+    if not found.found:
+        return f"{host} has no {rtype} record ({none})"
+    said = f"{host} has {rtype} {', '.join(found.found)}"
+    if mine is None:
+        return said + unknown
+    return f"{said}: this machine" if found.ok else f"{said}, this machine is {mine}"

@@ -103,16 +103,22 @@ async def test_a_bad_email_or_a_plain_http_directory_names_its_field_and_the_wiz
         assert stage(app) == "firewall"
 
 
+async def review_with_acme_warning(pilot) -> str:  # noqa: ANN001
+    """ACME chosen with the keyboard, on to the review; the DNS line once it warns."""
+    app = pilot.app
+    await keyboard_to_tls(pilot)
+    await choose_acme(pilot)
+    await type_text(pilot, EMAIL)
+    await keyboard_to_review(pilot, passwords=False)
+    await wait_for(pilot, lambda: "⚠" in acme_line(app) and "changes in" in screen_plain(app))
+    return acme_line(app)
+
+
 async def test_dns_pointing_elsewhere_warns_on_the_review_and_the_install_still_goes_on() -> None:
     engine = FakeEngine(acme_dns=dns_zone({(HOST, "A"): [ELSEWHERE]}), runs=[ok_run(ALL_STEP_NAMES)])
     app = make_app(engine)
     async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
-        await keyboard_to_tls(pilot)
-        await choose_acme(pilot)
-        await type_text(pilot, EMAIL)
-        await keyboard_to_review(pilot, passwords=False)
-        await wait_for(pilot, lambda: "⚠" in acme_line(app) and "changes in" in screen_plain(app))
-        said = acme_line(app)
+        said = await review_with_acme_warning(pilot)
         assert said.startswith("⚠ The CA will not be able to reach this machine:")
         assert f"{HOST} has A {ELSEWHERE}, this machine is {FAKE_IPV4}" in said
         assert "Installing anyway serves a self-signed certificate until an order succeeds" in said
@@ -136,12 +142,7 @@ async def test_dns_pointing_elsewhere_warns_on_the_review_and_the_install_still_
 async def test_a_dns_server_that_does_not_answer_is_not_a_pass() -> None:
     app = make_app(FakeEngine(acme_dns=silent_dns))
     async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
-        await keyboard_to_tls(pilot)
-        await choose_acme(pilot)
-        await type_text(pilot, EMAIL)
-        await keyboard_to_review(pilot, passwords=False)
-        await wait_for(pilot, lambda: "⚠" in acme_line(app) and "changes in" in screen_plain(app))
-        said = acme_line(app)
+        said = await review_with_acme_warning(pilot)
         assert said.startswith("⚠ Not known whether the CA can reach this machine: the DNS server 192.0.2.53 did "
                                f"not answer within 3 s ({HOST} A); ")
         assert not app.screen.query_one("#review-confirm").disabled
