@@ -20,9 +20,12 @@ from tests.harness.testhost.common import RELEASES
 
 
 def shared_instances(item: pytest.Item) -> list[str]:
-    """The shared fixture instances the test uses, as 'name[release]'. A module-scoped fixture of one name
-    counts as one instance in every module that uses it: some keep a per-process cache behind the fixture
-    (the reliability tier's `ref`: interrupt_helpers.get_reference), which one worker should build once."""
+    """The shared fixture instances the test uses, as 'name-release' (never with brackets: xdist takes the
+    text after a nodeid's last '@' as its group only when no ']' follows the '@', so a group named
+    'signed[trixie]' was no group at all and split one shared host's tests over both workers). A
+    module-scoped fixture of one name counts as one instance in every module that uses it: some keep a
+    per-process cache behind the fixture (the reliability tier's `ref`: interrupt_helpers.get_reference),
+    which one worker should build once."""
     callspec = getattr(item, "callspec", None)
     info = getattr(item, "_fixtureinfo", None)
     if callspec is None or info is None:
@@ -33,7 +36,7 @@ def shared_instances(item: pytest.Item) -> list[str]:
         value = callspec.params.get(name)
         if not defs or defs[-1].scope not in ("module", "session") or value not in RELEASES:
             continue
-        found.append(f"{name}[{value}]")
+        found.append(f"{name}-{value}")
     return found
 
 
@@ -57,5 +60,5 @@ def group_by_release(items: Iterable[pytest.Item], *, split: bool = False) -> No
                 parent[max(a, b)] = min(a, b)
     for item in items:
         if keys := uses[item.nodeid]:
-            group = root(keys[0]) if split else keys[0].rsplit("[", 1)[1].rstrip("]")
+            group = root(keys[0]) if split else keys[0].rsplit("-", 1)[1]
             item.add_marker(pytest.mark.xdist_group(group))
