@@ -140,17 +140,19 @@ class RetiredAcmeResource:
         return text is not None and renewal_params(text).get("renew_hook") == paths.ACME_DEPLOY_HOOK
 
     def pending(self, ctx: Context) -> Change | None:
-        lines = []
+        lines, said = [], []
         if self._lineage_ours():
             lines.append(f"$ mv {paths.LETSENCRYPT_DIR}/{{live,archive}}/{self.hostname} {self.target} "
                          f"{paths.RETIRED_CERTS}/{self.hostname}.<time>/")
+            said.append(f"retire the ACME certificate of {self.hostname}: certbot stops renewing it, its files are "
+                        "kept aside")
         if rule := mailtuis_port_80_rule():
             lines.append(f"$ {rule.replace('ufw allow', 'ufw delete allow', 1)}")
+            said.append("close port 80 again")
         if not lines:
             return None
-        return Change("certificate", self.target,
-                      f"retire the ACME certificate of {self.hostname} (the TLS mode is no longer acme): certbot stops "
-                      "renewing it, its files are kept aside, and port 80 is closed again", "\n".join(lines))
+        return Change("certificate", self.target, "; ".join(said) + " (the TLS mode is no longer acme)",
+                      "\n".join(lines))
 
     def apply(self, ctx: Context, out: StepEmitter) -> None:
         if self._lineage_ours():

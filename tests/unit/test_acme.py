@@ -139,12 +139,21 @@ def test_leaving_acme_retires_mailtuis_certificate_aside_and_leaves_an_operators
     ctx = type("Ctx", (), {"answers": self_signed})()
     retire = next(r for r in tls.TlsStep().resources(ctx) if isinstance(r, acme.RetiredAcmeResource))
     change = retire.pending(ctx)
-    assert change is not None and "certbot stops renewing it" in change.summary
+    assert change is not None and change.summary == (
+        "retire the ACME certificate of mail.example.test: certbot stops renewing it, its files are kept aside "
+        "(the TLS mode is no longer acme)")
     retire.apply(ctx, type("Out", (), {"line": lambda _self, _m: None})())
     (aside,) = (tmp_path / "retired").iterdir()
     assert (aside / "live/mail.example.test/fullchain.pem").read_text() == "chain\n"  # the links still resolve
     assert (aside / "renewal/mail.example.test.conf").exists() and not (le / "renewal/mail.example.test.conf").exists()
     assert retire.pending(ctx) is None
+    # Only mailtui's port-80 rule left (an order that failed, then a switch away): that alone is closed.
+    rule = "ufw allow 80/tcp comment 'mailtui ACME HTTP-01 challenge (certbot)'"
+    monkeypatch.setattr(acme, "mailtuis_port_80_rule", lambda: rule)
+    closing = retire.pending(ctx)
+    assert closing is not None and closing.summary == "close port 80 again (the TLS mode is no longer acme)"
+    assert closing.diff == "$ ufw delete allow 80/tcp comment 'mailtui ACME HTTP-01 challenge (certbot)'"
+    monkeypatch.setattr(acme, "mailtuis_port_80_rule", lambda: None)
     # The operator's own certbot certificate (another deploy hook, or none) is not mailtui's to retire.
     other = lineage_tree(tmp_path / "other", "/usr/local/bin/their-hook")
     monkeypatch.setattr(paths, "LETSENCRYPT_DIR", str(other))
