@@ -55,7 +55,7 @@ def certificate_status(answers: Answers, now: dt.datetime | None = None) -> Cert
                                  problem=why, checked_at=now)
     renews_from = None
     if mode == "acme" and not_after is not None:
-        renews_from = not_after - dt.timedelta(days=tls_policy.ACME_RENEW_DAYS)
+        renews_from = certificates.renewal_start(not_after)
     problem = ""
     status = CertificateStatus(answers.hostname, SOURCES.get(mode, mode), cert, not_after, renews_from,
                                checked_at=now)

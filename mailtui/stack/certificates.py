@@ -76,6 +76,11 @@ def renewal_params(text: str) -> dict[str, str]:
     return dict(parser["renewalparams"]) if parser.has_section("renewalparams") else {}
 
 
+def renewal_start(expiry: dt.datetime) -> dt.datetime:
+    """The day certbot starts renewing a certificate that expires at `expiry`."""
+    return expiry - dt.timedelta(days=tls_policy.ACME_RENEW_DAYS)
+
+
 def not_after(cert: str) -> dt.datetime | None:
     result = run(["openssl", "x509", "-noout", "-enddate", "-in", cert], check=False)
     if not result.ok or "=" not in result.output:

@@ -22,7 +22,6 @@ import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from pathlib import Path
 
 from mailtui import paths
@@ -31,7 +30,7 @@ from mailtui.model.answers import Answers
 from mailtui.policy import tls as tls_policy
 from mailtui.policy.ports import ACME_HTTP
 from mailtui.report import Change, Check
-from mailtui.stack.certificates import acme_served_check, issued, lineage, renewal_params
+from mailtui.stack.certificates import acme_served_check, issued, lineage, renewal_params, renewal_start
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.firewall import AddedRules, UfwRuleResource, added_rules, ufw_active
 from mailtui.steps.resources import FileResource
@@ -228,7 +227,7 @@ class AcmeStep(Step):
         if found.not_after is None:
             when = "?"
         else:
-            renewal = found.not_after - timedelta(days=tls_policy.ACME_RENEW_DAYS)
+            renewal = renewal_start(found.not_after)
             when = f"{found.not_after:%Y-%m-%d} ({days:.0f} days; renewed from {renewal:%Y-%m-%d})"
         return [Check(f"certificate for {a.hostname} from the CA, expires {when}", ok,
                       "" if ok else f"under {tls_policy.CHECK_MIN_DAYS} days left: renewals are failing "
