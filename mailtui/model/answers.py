@@ -109,6 +109,23 @@ class Srs:
 
 
 @dataclass
+class Spam:
+    """The spam filter (rspamd's scores through the milter, Redis, a Sieve script filing into Junk;
+    steps/spam.py). Scores are rspamd's: a message at or above `greylist` is deferred once (4xx) for a
+    sender it has not seen, at or above `add_header` it is delivered into the user's Junk folder, at or above
+    `reject` it is refused (5xx at the end of DATA)."""
+
+    enabled: bool = True
+    greylist: float = 4.0
+    add_header: float = 6.0
+    reject: float = 15.0
+    greylisting: bool = True  # false: no message is deferred (the greylist score is not used)
+
+
+SPAM_SCORE_RANGE = (0.5, 1000.0)
+
+
+@dataclass
 class Domain:
     name: str
 
@@ -145,6 +162,7 @@ class Answers:
     security: Security = field(default_factory=Security)
     dkim: Dkim = field(default_factory=Dkim)
     srs: Srs = field(default_factory=Srs)
+    spam: Spam = field(default_factory=Spam)
     domains: list[Domain] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)

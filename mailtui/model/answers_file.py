@@ -36,6 +36,7 @@ from mailtui.model.answers import (
     Outbound,
     Security,
     Services,
+    Spam,
     Srs,
     Tls,
     User,
@@ -52,14 +53,15 @@ _SECTIONS: dict[str, type] = {
     "security": Security,
     "dkim": Dkim,
     "srs": Srs,
+    "spam": Spam,
 }
 _LISTS: dict[str, type] = {"domains": Domain, "users": User, "aliases": Alias}
 _SCALARS = {"hostname": str, "profile": str}
 
-VERSION = 3
+VERSION = 4
 # Features whose section a file must name to have them on: section -> (its on/off setting, the version that
 # added it). The next issues add theirs here (spam filter, webmail, ACME certificates).
-FEATURES: dict[str, tuple[str, int]] = {"dkim": ("enabled", 3), "srs": ("enabled", 3)}
+FEATURES: dict[str, tuple[str, int]] = {"dkim": ("enabled", 3), "srs": ("enabled", 3), "spam": ("enabled", 4)}
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -72,12 +74,17 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 adds [spam]; a version-3 file has none, so the filter stays off for it (FEATURES)."""
+    return data
+
+
 # version N -> the function that turns a version-N document into a version-N+1 one
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def _type_name(tp: Any) -> str:
-    return {str: "a string", int: "an integer", bool: "true or false"}.get(tp, str(tp))
+    return {str: "a string", int: "an integer", bool: "true or false", float: "a number"}.get(tp, str(tp))
 
 
 def _key(key: Any) -> str:
@@ -109,14 +116,14 @@ def _build(cls: type, data: Any, where: str, problems: dict[str, str]) -> Any:
                     kwargs[key] = tuple(value)
             continue
         expected: tuple[type, ...] = {
-            "str": (str,), "int": (int,), "bool": (bool,), "int | None": (int,),
+            "str": (str,), "int": (int,), "bool": (bool,), "int | None": (int,), "float": (float, int),
         }.get(str(tp), (str,))
         if isinstance(value, bool) and bool not in expected:
             problems[path] = f"must be {_type_name(expected[0])}, not true/false"
         elif not isinstance(value, expected):
             problems[path] = f"must be {_type_name(expected[0])}"
         else:
-            kwargs[key] = value
+            kwargs[key] = float(value) if str(tp) == "float" else value
     try:
         return cls(**kwargs)
     except TypeError:  # a required field is missing (or was refused above, which says why)
@@ -203,6 +210,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return repr(value)
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     text = str(value)

@@ -15,11 +15,13 @@ from mailtui.model.answers import (
     MAX_IGNORE,
     PROFILES,
     SECURITY_LIMITS,
+    SPAM_SCORE_RANGE,
     TLS_MODES,
     Alias,
     Answers,
     Domain,
     Security,
+    Spam,
 )
 
 
@@ -92,6 +94,28 @@ def security_problems(s: Security) -> dict[str, str]:
     return p
 
 
+def spam_problems(s: Spam) -> dict[str, str]:
+    """Problems of the [spam] section: each score a number in SPAM_SCORE_RANGE, and greylist < add_header <
+    reject (a lower action above a higher one would never be taken)."""
+    p: dict[str, str] = {}
+    low, high = SPAM_SCORE_RANGE
+    for name in ("enabled", "greylisting"):
+        if not isinstance(getattr(s, name), bool):
+            p[f"spam.{name}"] = "must be true or false"
+    scores = ("greylist", "add_header", "reject")
+    for name in scores:
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or not low <= value <= high:
+            p[f"spam.{name}"] = f"must be a score from {low:g} to {high:g}"
+    if p:
+        return p
+    if s.greylisting and s.greylist >= s.add_header:
+        p["spam.greylist"] = f"must be below add_header ({s.add_header:g}): a message is deferred before it is junked"
+    if s.add_header >= s.reject:
+        p["spam.add_header"] = f"must be below reject ({s.reject:g}): a message is junked before it is refused"
+    return p
+
+
 def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
     """Every problem with the answers, keyed by field. Empty means valid."""
     p: dict[str, str] = {}
@@ -156,6 +180,8 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
         p["outbound.relayhost"] = 'the test profile keeps mail on the machine: set a relayhost (an smtp-sink)'
 
     p.update(security_problems(a.security))
+    if a.spam.enabled:
+        p.update(spam_problems(a.spam))
 
     size = a.limits.message_size_mb
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 2048:

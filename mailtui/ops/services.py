@@ -25,9 +25,10 @@ from mailtui.system.commands import run, which
 
 STACK = ("postfix", "dovecot", "mariadb")
 # Monitored (and controllable) as well once installed: brute-force protection ([security] fail2ban), and
-# rspamd (DKIM signing, [dkim]) and postsrsd ([srs]).
-OPTIONAL = ("fail2ban", "rspamd", "postsrsd")
-OPTIONAL_PROGRAMS = {"fail2ban": fail2ban.SERVER, "rspamd": "rspamd", "postsrsd": "postsrsd"}
+# rspamd (DKIM signing and the spam filter, [dkim] [spam]), Redis ([spam]) and postsrsd ([srs]).
+OPTIONAL = ("fail2ban", "rspamd", "redis-server", "postsrsd")
+OPTIONAL_PROGRAMS = {"fail2ban": fail2ban.SERVER, "rspamd": "rspamd", "redis-server": "redis-server",
+                     "postsrsd": "postsrsd"}
 VERBS = ("start", "stop", "restart", "reload")
 LISTEN_STATE = "0A"
 PROC = Path("/proc")
@@ -141,7 +142,8 @@ def status(name: str, proc: Path = PROC) -> ServiceStatus:
 
 
 def monitored() -> tuple[str, ...]:
-    """The services listed and controlled: the stack, plus fail2ban and rspamd where they are installed."""
+    """The services listed and controlled: the stack, plus fail2ban, rspamd, Redis and postsrsd where they are
+    installed."""
 
     return STACK + tuple(name for name in OPTIONAL if which(OPTIONAL_PROGRAMS[name]) is not None)
 

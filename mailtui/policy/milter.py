@@ -8,6 +8,13 @@ inside Postfix's spool. rspamd's proxy worker listens there as Debian ships it (
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from mailtui.model.answers import Answers
+
+# rspamd's own settings, merged over Debian's (REFERENCE-stack §1): every file mailtui writes for rspamd.
+RSPAMD_LOCAL_D = Path("/etc/rspamd/local.d")
+
 HOST = "127.0.0.1"
 PORT = 11332
 POSTFIX_MILTER = f"inet:{HOST}:{PORT}"
@@ -20,3 +27,8 @@ DEFAULT_ACTION = "accept"
 # uninspected. Postfix warns that inspecting its own mail is unsafe where header/body checks could reject
 # it; mailtui sets none, and rspamd takes no action on mail here (headers only).
 INTERNAL_FILTER_CLASSES = "bounce"
+
+
+def wanted(answers: Answers) -> bool:
+    """rspamd runs as Postfix's milter when it signs (DKIM) or scores (the spam filter), or both."""
+    return answers.dkim.enabled or answers.spam.enabled

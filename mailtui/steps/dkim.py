@@ -41,6 +41,7 @@ from mailtui.model.dkim import DkimKey, DkimState
 from mailtui.policy import milter
 from mailtui.report import Change, Check
 from mailtui.stack import probes
+from mailtui.steps import spam as spam_step
 from mailtui.steps.base import Context, Resource, Step, in_use
 from mailtui.steps.resources import AbsentFileResource, DirectoryResource, FileResource
 from mailtui.system import files, services
@@ -48,18 +49,17 @@ from mailtui.system.commands import run
 
 SERVICE = "rspamd"
 RSPAMD_USER = "_rspamd"
-LOCAL_D = Path("/etc/rspamd/local.d")
+LOCAL_D = milter.RSPAMD_LOCAL_D
 SIGNING_CONF = LOCAL_D / "dkim_signing.conf"
 MILTER_HEADERS_CONF = LOCAL_D / "milter_headers.conf"
 OPTIONS_INC = LOCAL_D / "options.inc"
-ACTIONS_CONF = LOCAL_D / "actions.conf"
 # Test profile: rspamd's public suffix list (options' url_tld; Debian's is the publicsuffix package's).
 TEST_SUFFIXES = LOCAL_D / "test_public_suffixes.dat"
 # The modules that call out by default (REFERENCE-stack §1): switched off in the test profile.
 REMOTE_MODULES = ("fuzzy_check", "rbl", "asn", "phishing", "multimap", "whitelist", "mime_types", "mid")
 START_TIMEOUT = 60.0
 HEADER = "# Written by mailtui ([dkim] in the answers); replaced on every install.\n"
-OFF_WHY = "DKIM is off in the answers: [dkim] enabled = false"
+OFF_WHY = "DKIM and the spam filter are off in the answers: [dkim] and [spam] enabled = false"
 TEST_ONLY_WHY = "only the test profile switches rspamd's remote calls off"
 
 
@@ -143,19 +143,41 @@ def render_signing(answers: Answers, state: DkimState) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_milter_headers() -> str:
-    return HEADER + (
+def render_signing_off() -> str:
+    return HEADER + "# DKIM is off in the answers ([dkim]): rspamd runs for the spam filter and signs nothing.\n" \
+        "enabled = false;\n"
+
+
+def render_milter_headers(spam_filter: bool = False) -> str:
+    text = HEADER + (
         "# SPF, DKIM and DMARC results of incoming mail, in an Authentication-Results header naming this host.\n"
         "# remove = 0: every Authentication-Results header the message already carries is deleted first, so a\n"
-        "# forged one cannot pass for this host's verdict.\n"
-        'use = ["authentication-results"];\n'
+        "# forged one cannot pass for this host's verdict.\n")
+    if not spam_filter:
+        return text + (
+            'use = ["authentication-results"];\n'
+            "routines {\n"
+            "  authentication-results {\n"
+            '    header = "Authentication-Results";\n'
+            "    remove = 0;\n"
+            "  }\n"
+            "}\n")
+    return text + (
+        "# The spam filter ([spam]): X-Spam-Status (yes/no and the score) on every message from outside, and\n"
+        "# X-Spamd-Result (the rules that scored); forged copies of both are deleted first.\n"
+        'use = ["authentication-results", "x-spam-status", "x-spamd-result"];\n'
         "routines {\n"
         "  authentication-results {\n"
         '    header = "Authentication-Results";\n'
         "    remove = 0;\n"
         "  }\n"
-        "}\n"
-    )
+        "  x-spam-status {\n"
+        "    remove = 0;\n"
+        "  }\n"
+        "  x-spamd-result {\n"
+        "    remove = 0;\n"
+        "  }\n"
+        "}\n")
 
 
 def render_options(test_profile: bool = False) -> str:
@@ -175,16 +197,6 @@ def render_test_suffixes() -> str:
     rspamd finds mail.example.test's registered domain, example.test, as it finds example.com's for
     mail.example.com with the real list."""
     return "// " + HEADER[2:] + "// Test profile: every name of the test network ends in .test.\ntest\n"
-
-
-def render_actions() -> str:
-    return HEADER + (
-        "# No spam action yet: rspamd only signs and writes headers (the spam filter is a later step).\n"
-        "reject = null;\n"
-        "add_header = null;\n"
-        "rewrite_subject = null;\n"
-        "greylist = null;\n"
-    )
 
 
 def render_module_off(module: str) -> str:
@@ -266,42 +278,44 @@ def proxy_workers() -> set[int]:
 
 def mailtui_files() -> list[Path]:
     """Every rspamd file mailtui may have written (whatever the answers say now)."""
-    return [SIGNING_CONF, MILTER_HEADERS_CONF, OPTIONS_INC, ACTIONS_CONF, TEST_SUFFIXES,
+    return [SIGNING_CONF, MILTER_HEADERS_CONF, OPTIONS_INC, TEST_SUFFIXES, *spam_step.rspamd_files(),
             *map(remote_module_file, REMOTE_MODULES)]
 
 
 class DkimStep(Step):
     name = "dkim"
-    title = "DKIM signing (rspamd)"
+    title = "rspamd (DKIM signing, spam scores)"
     why = ("Receivers such as Gmail file or refuse mail that carries no DKIM signature. rspamd signs your users' "
-           "mail with a key per domain, and writes SPF/DKIM/DMARC results into incoming mail's headers.")
+           "mail with a key per domain, writes SPF/DKIM/DMARC results into incoming mail's headers and, with the "
+           "spam filter on, scores every message.")
     services = (SERVICE,)
 
     def enabled(self, ctx: Context) -> bool:
         # Switched off after an install, the step removes mailtui's rspamd files (the keys stay) and stops
         # rspamd — also on the run after one killed between the two (the state file says mailtui set it up).
-        return (ctx.answers.dkim.enabled or any(p.exists() for p in mailtui_files())
+        return (milter.wanted(ctx.answers) or any(p.exists() for p in mailtui_files())
                 or (paths.DKIM_STATE.exists() and in_use(SERVICE)))
 
     def feature_on(self, ctx: Context) -> bool:
-        return ctx.answers.dkim.enabled
+        return milter.wanted(ctx.answers)
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
         a = ctx.answers
-        if not a.dkim.enabled:
+        if not milter.wanted(a):
             return [AbsentFileResource(str(p), OFF_WHY) for p in mailtui_files()]
-        state = wanted_state(a, load_state())
         test = a.profile == "test"
-        res: list[Resource] = [
-            DirectoryResource(dkim.KEY_DIR, owner=RSPAMD_USER, group=RSPAMD_USER, mode=0o700),
-        ]
-        res += [DkimKeyResource(k) for k in live_keys(a, state)]
+        res: list[Resource] = []
+        if a.dkim.enabled:
+            state = wanted_state(a, load_state())
+            res.append(DirectoryResource(dkim.KEY_DIR, owner=RSPAMD_USER, group=RSPAMD_USER, mode=0o700))
+            res += [DkimKeyResource(k) for k in live_keys(a, state)]
+            res += [FileResource(str(paths.DKIM_STATE), state.to_json(), mode=0o600),
+                    FileResource(str(SIGNING_CONF), render_signing(a, state))]
+        else:
+            res.append(FileResource(str(SIGNING_CONF), render_signing_off()))
         res += [
-            FileResource(str(paths.DKIM_STATE), state.to_json(), mode=0o600),
-            FileResource(str(SIGNING_CONF), render_signing(a, state)),
-            FileResource(str(MILTER_HEADERS_CONF), render_milter_headers()),
+            FileResource(str(MILTER_HEADERS_CONF), render_milter_headers(a.spam.enabled)),
             FileResource(str(OPTIONS_INC), render_options(test)),
-            FileResource(str(ACTIONS_CONF), render_actions()),
             FileResource(str(TEST_SUFFIXES), render_test_suffixes()) if test
             else AbsentFileResource(str(TEST_SUFFIXES), TEST_ONLY_WHY),
         ]
@@ -309,10 +323,12 @@ class DkimStep(Step):
             path = str(remote_module_file(module))
             res.append(FileResource(path, render_module_off(module)) if test
                        else AbsentFileResource(path, TEST_ONLY_WHY))
+        password = spam_step.redis_password(ctx) if a.spam.enabled else ""
+        res += spam_step.rspamd_resources(a, password)
         return res
 
     def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
-        if not ctx.answers.dkim.enabled:
+        if not milter.wanted(ctx.answers):
             return
         result = run(["rspamadm", "configtest"], check=False, timeout=120)
         if not result.ok:
@@ -320,7 +336,7 @@ class DkimStep(Step):
                              + "\n".join(result.output.strip().splitlines()[-10:]))
 
     def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
-        if not ctx.answers.dkim.enabled:
+        if not milter.wanted(ctx.answers):
             super().ensure_services(ctx, out, changed)  # stops rspamd (unused_services)
             return
         if changed and services.is_running(SERVICE):
@@ -346,11 +362,13 @@ class DkimStep(Step):
                              f"within {START_TIMEOUT:.0f} s: see /var/log/rspamd/rspamd.log")
 
     def functional_checks(self, ctx: Context) -> list[Check]:
-        if not ctx.answers.dkim.enabled:
+        if not milter.wanted(ctx.answers):
             return []
         listening = milter_listening()
         checks = [Check(f"rspamd milter answers on {milter.HOST}:{milter.PORT}", listening,
-                        "" if listening else "Postfix passes mail on unsigned: start rspamd")]
+                        "" if listening else "Postfix passes mail on unchecked: start rspamd")]
+        if not ctx.answers.dkim.enabled:
+            return checks
         for key in live_keys(ctx.answers, load_state()):
             checks.append(probes.private_path_check(key.path, f"DKIM key ({key.domain}, {key.selector})",
                                                     owner=RSPAMD_USER))

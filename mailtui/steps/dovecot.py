@@ -30,7 +30,7 @@ from mailtui import paths
 from mailtui.errors import StepFailed, ValidationError
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
-from mailtui.policy import tls
+from mailtui.policy import spam, tls
 from mailtui.report import Check
 from mailtui.stack import services as safe_services
 from mailtui.steps.base import Context, Resource, Step
@@ -82,6 +82,7 @@ class DovecotSettings:
     db_password: str = field(repr=False)
     dh_file: str | None = None  # 2.3: ssl_dh (required); 2.4: ssl_server_dh_file (optional)
     log_file: str | None = None  # None: syslog (Dovecot's default)
+    junk_sieve: str | None = None  # the spam filter's Sieve script, run before every delivery ([spam])
     debug: bool = False  # auth_debug, mail_debug and TLS debugging; never the *_passwords settings
     mail_root: str = paths.MAIL_ROOT
     vmail: str = VMAIL
@@ -109,6 +110,7 @@ class DovecotSettings:
             db_user=db.user,
             db_password=db.password,
             dh_file=dh_file,
+            junk_sieve=spam.JUNK_SIEVE if answers.spam.enabled else None,
             log_file=paths.MAIL_LOG if log_to_file else None,
             debug=debug,
         )
@@ -183,9 +185,26 @@ def _common(s: DovecotSettings) -> dict[str, object]:
     }
 
 
+def _sieve_23(s: DovecotSettings) -> dict[str, str]:
+    if s.junk_sieve is None:
+        return {"sieve": "", "lmtp_sieve": ""}
+    return {"sieve": ("## Spam: rspamd marks spam; this Sieve script files it into Junk before any delivery.\n"
+                      f"plugin {{\n  sieve_before = {s.junk_sieve}\n}}"),
+            "lmtp_sieve": "\n  mail_plugins = $mail_plugins sieve"}
+
+
+def _sieve_24(s: DovecotSettings) -> dict[str, str]:
+    if s.junk_sieve is None:
+        return {"sieve": "", "lmtp_sieve": ""}
+    return {"sieve": ("## Spam: rspamd marks spam; this Sieve script files it into Junk before any delivery.\n"
+                      f"sieve_script mailtui_junk {{\n  type = before\n  path = {s.junk_sieve}\n}}"),
+            "lmtp_sieve": "\n  mail_plugins {\n    sieve = yes\n  }"}
+
+
 def render_23(s: DovecotSettings) -> DovecotFiles:
     """Dovecot 2.3: passdb/userdb by driver, the SQL login as the passdb's args file."""
     values = _common(s)
+    values.update(_sieve_23(s))
     values["dh_line"] = f"ssl_dh = <{s.dh_file}" if s.dh_file else ""
     values["debugging"] = ("# Debugging (switched on from mailtui's dashboard).\n"
                            "auth_debug = yes\nmail_debug = yes\nverbose_ssl = yes") if s.debug else ""
@@ -196,6 +215,7 @@ def render_23(s: DovecotSettings) -> DovecotFiles:
 def render_24(s: DovecotSettings) -> DovecotFiles:
     """Dovecot 2.4: named passdb/userdb sections, `mysql HOST { }` in an !include'd root-only file."""
     values = _common(s)
+    values.update(_sieve_24(s))
     values["config_version"] = CONFIG_VERSION_24
     values["storage_version"] = STORAGE_VERSION_24
     values["dh_line"] = f"ssl_server_dh_file = {s.dh_file}" if s.dh_file else ""

@@ -1,11 +1,11 @@
 """The order the engine applies the steps in.
 
 Dependency order: packages, database, tls (a certificate exists before a service needs it), acme (the CA's
-certificate, when the answers ask for one, before Postfix and Dovecot are pointed at it), dkim (rspamd
-listens before Postfix names it as its milter), srs (postsrsd answers before Postfix's canonical maps ask
-it), postfix,
-dovecot, firewall, fail2ban (its jails read the mail log Postfix and Dovecot write; its bans sit in
-front of the firewall's rules), verify.
+certificate, when the answers ask for one, before Postfix and Dovecot are pointed at it), spam (Redis answers
+and the Sieve script is compiled before rspamd and Dovecot are pointed at them), dkim (rspamd, the owner of
+every rspamd file, listens before Postfix names it as its milter), srs (postsrsd answers before Postfix's
+canonical maps ask it), postfix, dovecot, firewall, fail2ban (its jails read the mail log Postfix and Dovecot
+write; its bans sit in front of the firewall's rules), verify.
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from mailtui.steps.fail2ban import Fail2banStep
 from mailtui.steps.firewall import FirewallStep
 from mailtui.steps.packages import PackagesStep
 from mailtui.steps.postfix import PostfixStep
+from mailtui.steps.spam import SpamStep
 from mailtui.steps.srs import SrsStep
 from mailtui.steps.tls import TlsStep
 from mailtui.steps.verify import VerifyStep
 
-ENGINE_ORDER = ("packages", "database", "tls", "acme", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban",
-                "verify")
+ENGINE_ORDER = ("packages", "database", "tls", "acme", "spam", "dkim", "srs", "postfix", "dovecot", "firewall",
+                "fail2ban", "verify")
 
 
 def all_steps() -> list[Step]:
     """Every step, in ENGINE_ORDER."""
-    steps: list[Step] = [PackagesStep(), DatabaseStep(), TlsStep(), AcmeStep(), DkimStep(), SrsStep(), PostfixStep(),
-                         DovecotStep(), FirewallStep(), Fail2banStep(), VerifyStep()]
+    steps: list[Step] = [PackagesStep(), DatabaseStep(), TlsStep(), AcmeStep(), SpamStep(), DkimStep(), SrsStep(),
+                         PostfixStep(), DovecotStep(), FirewallStep(), Fail2banStep(), VerifyStep()]
     assert tuple(s.name for s in steps) == ENGINE_ORDER
     return steps

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
+from mailtui.policy import milter
 from mailtui.report import Change
 from mailtui.steps import packages_list as pl
 from mailtui.steps.base import Context, Resource, Step
@@ -39,8 +40,10 @@ def wanted_packages(answers: Answers, *, database_server: bool, systemd: bool) -
         wanted += pl.FIREWALL
     if answers.security.fail2ban:
         wanted += pl.FAIL2BAN
-    if answers.dkim.enabled:
+    if milter.wanted(answers):
         wanted += pl.RSPAMD
+    if answers.spam.enabled:
+        wanted += [*pl.REDIS, *pl.SIEVE]
     if answers.srs.enabled:
         wanted += pl.POSTSRSD
     if answers.tls.mode == "acme":

@@ -14,6 +14,10 @@ FIREWALL = ["ufw"]
 FAIL2BAN = ["fail2ban", "nftables", "python3-systemd"]
 # DKIM signing and Authentication-Results ([dkim]): rspamd as Postfix's milter.
 RSPAMD = ["rspamd"]
+# The spam filter ([spam]): rspamd scores (RSPAMD), Redis keeps its statistics and greylisting, Dovecot's
+# Sieve files junk into Junk.
+REDIS = ["redis-server"]
+SIEVE = ["dovecot-sieve"]
 # SRS for forwarded mail ([srs]).
 POSTSRSD = ["postsrsd"]
 # Certificates from an ACME CA ([tls] mode = "acme"): certbot with its renewal timer (cron on a machine
@@ -26,5 +30,5 @@ BOOTSTRAP = ["python3", "python3-venv"]
 
 def all_possible_packages() -> list[str]:
     """Every package any answers file can make the install ask for (the test hosts pre-download them)."""
-    return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *RSPAMD, *POSTSRSD,
-            *CERTBOT, *CERTBOT_CRON, *BOOTSTRAP]
+    return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *RSPAMD, *REDIS, *SIEVE,
+            *POSTSRSD, *CERTBOT, *CERTBOT_CRON, *BOOTSTRAP]

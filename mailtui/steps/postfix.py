@@ -100,9 +100,9 @@ def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
         # rspamd signs outgoing mail (DKIM) and writes Authentication-Results ([dkim], steps/dkim.py): every
         # message Postfix receives (smtpd) or makes (pickup, bounces) passes it; it answering nothing, mail
         # flows on unsigned (policy/milter.py).
-        "smtpd_milters": milter.POSTFIX_MILTER if answers.dkim.enabled else "",
-        "non_smtpd_milters": "$smtpd_milters" if answers.dkim.enabled else "",
-        "internal_mail_filter_classes": milter.INTERNAL_FILTER_CLASSES if answers.dkim.enabled else "",
+        "smtpd_milters": milter.POSTFIX_MILTER if milter.wanted(answers) else "",
+        "non_smtpd_milters": "$smtpd_milters" if milter.wanted(answers) else "",
+        "internal_mail_filter_classes": milter.INTERNAL_FILTER_CLASSES if milter.wanted(answers) else "",
         "milter_default_action": milter.DEFAULT_ACTION,
         # SRS for forwarded mail ([srs], steps/srs.py): own domains first (unchanged), then postsrsd.
         **srs.postfix_params(answers, own_senders=lookups["sender_canonical_maps"]),

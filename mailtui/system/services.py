@@ -33,6 +33,7 @@ SERVICES: dict[str, ServiceInfo] = {
     "fail2ban": ServiceInfo("fail2ban", "/run/fail2ban/fail2ban.pid", ("fail2ban-server",), "fail2ban"),
     "rspamd": ServiceInfo("rspamd", "/run/rspamd/rspamd.pid", ("rspamd",), "rspamd"),
     "postsrsd": ServiceInfo("postsrsd", "/run/postsrsd.pid", ("postsrsd",), "postsrsd"),
+    "redis-server": ServiceInfo("redis-server", "/run/redis/redis-server.pid", ("redis-server",), "Redis"),
 }
 
 

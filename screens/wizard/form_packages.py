@@ -1,4 +1,5 @@
-"""The Packages form: port 465, DKIM signing (rspamd), and brute-force protection (fail2ban) with its numbers."""
+"""The Packages form: port 465, DKIM signing (rspamd), the spam filter, SRS, and brute-force protection (fail2ban)
+with its numbers."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class PackagesForm(FormPane):
         yield Checkbox("Submission on port 465 too (implicit TLS, beside 587)", True, id="cb-submissions",
                        compact=True)
         yield Checkbox("Sign outgoing mail with DKIM, check incoming (rspamd)", True, id="cb-dkim", compact=True)
+        yield Checkbox("Filter spam: refuse, junk or greylist it (rspamd, Redis)", True, id="cb-spam", compact=True)
         yield Checkbox("Rewrite the sender of forwarded mail (SRS, postsrsd)", True, id="cb-srs", compact=True)
         yield Checkbox("Ban addresses after repeated failed logins (fail2ban)", True, id="cb-fail2ban",
                        compact=True)
@@ -49,6 +51,7 @@ class PackagesForm(FormPane):
     def load(self, a: Answers, pf: Preflight | None = None) -> None:
         self.query_one("#cb-submissions", Checkbox).value = a.services.submissions
         self.query_one("#cb-dkim", Checkbox).value = a.dkim.enabled
+        self.query_one("#cb-spam", Checkbox).value = a.spam.enabled
         self.query_one("#cb-srs", Checkbox).value = a.srs.enabled
         self.loaded_security = a.security
         self.query_one("#cb-fail2ban", Checkbox).value = a.security.fail2ban
@@ -68,6 +71,7 @@ class PackagesForm(FormPane):
             a.services, submissions=self.query_one("#cb-submissions", Checkbox).value),
             security=self.security(a.security),
             dkim=replace(a.dkim, enabled=self.query_one("#cb-dkim", Checkbox).value),
+            spam=replace(a.spam, enabled=self.query_one("#cb-spam", Checkbox).value),
             srs=replace(a.srs, enabled=self.query_one("#cb-srs", Checkbox).value))
 
     def _security_field(self, name: str) -> FieldRow:

@@ -212,6 +212,9 @@ class ReviewPane(Vertical):
         chosen = result.answers.answers
         lines.append("DKIM signing: " + ("on (rspamd; two keys a domain)" if chosen.dkim.enabled else "off")
                      + " · SRS for forwards: " + ("on (postsrsd)" if chosen.srs.enabled else "off"))
+        spam = chosen.spam
+        lines.append("Spam filter: " + (f"on (rspamd: greylist at {spam.greylist:g}, Junk at {spam.add_header:g}, "
+                                        f"refuse at {spam.reject:g})" if spam.enabled else "off"))
         if result.pending_packages:
             lines.append(f"Not installed yet: {', '.join(result.pending_packages)} — their stock files "
                          "cannot be diffed now: the install pauses after the packages to show the real diffs.")

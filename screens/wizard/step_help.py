@@ -94,6 +94,12 @@ Settings
     mail's SPF/DKIM/DMARC results into its headers. Two keys a
     domain: publish both records (mailtui dns); `mailtui dkim
     rotate` later switches keys without waiting for DNS.
+  Filter spam: refuse, junk or greylist it (rspamd, Redis)
+    rspamd scores every message. At 15 it is refused (the sender
+    gets a 5xx and knows), at 6 it goes to the user's Junk
+    folder, at 4 a sender not seen before is asked to retry in a
+    few minutes (greylisting: real servers do, most spam bots
+    do not). Scores: [spam] in an answers file.
   Rewrite the sender of forwarded mail (SRS, postsrsd)
     An alias that forwards to an outside mailbox would fail the
     receiver's SPF check; postsrsd makes the envelope sender
@@ -113,8 +119,8 @@ By hand
   mysql-server and answered Postfix's questions ("Internet
   Site", the mail name). It had no firewall and no fail2ban.
   mailtui installs the same (MariaDB for MySQL) plus ufw,
-  fail2ban, rspamd, postsrsd and openssl, asks nothing,
-  keeps existing files.
+  fail2ban, rspamd, Redis, Dovecot's Sieve, postsrsd and
+  openssl, asks nothing, keeps existing files.
 
 Good to know
   - Under systemd, apt starts the services with their stock

@@ -90,7 +90,8 @@ destination = "alice@example.test"
 # The traced host signs too: its trace and files are searched for the DKIM private keys as well. (The shared
 # and load hosts do not: rspamd on a host with no resolver waits out its DNS timeouts, ~8 s a message — the
 # DKIM server of the e2e tier has the test DNS.)
-TRACED_ANSWERS = ANSWERS + "\n[dkim]\nenabled = true\n\n[srs]\nenabled = true\n"
+TRACED_ANSWERS = ANSWERS + "\n[dkim]\nenabled = true\n\n[srs]\nenabled = true\n\n[spam]\nenabled = true\n"
+REDIS_INCLUDE = "/etc/redis/mailtui.conf"  # the Redis password mailtui made ([spam]: requirepass)
 SRS_SECRET = "/etc/postsrsd.secret"  # made by postsrsd's package (random), read by postsrsd alone
 DKIM_KEY_DIR = "/var/lib/rspamd/dkim"
 
@@ -276,6 +277,8 @@ def traced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
               f"trace {trace_file.stat().st_size / 1e6:.1f} MB")
         extra = {f"password {i + 1} of {CAROL}": pw for i, pw in enumerate(CAROL_PASSWORDS)}
         extra["SRS secret"] = host.read_file(SRS_SECRET).strip()
+        extra["Redis password"] = next(line.split()[1] for line in host.read_file(REDIS_INCLUDE).splitlines()
+                                       if line.startswith("requirepass "))
         traced = Traced(host, release, trace_file.read_text(errors="replace"), rc, seconds,
                         Secrets.of(host, extra), logs)
         yield traced

@@ -28,6 +28,7 @@ from tests.reliability.conftest import (
     CAROL,
     DKIM_KEY_DIR,
     PASSWORDS,
+    REDIS_INCLUDE,
     SAVED_ANSWERS,
     SRS_SECRET,
     Secrets,
@@ -46,6 +47,7 @@ from tests.reliability.helpers import (
 pytestmark = pytest.mark.reliability
 
 ALICE = "alice@example.test"
+REDIS_RSPAMD = "/etc/rspamd/local.d/redis.conf"  # rspamd's copy of the Redis password
 PENDING_ANSWERS = "/var/lib/mailtui/install/answers.toml"
 EVENTS = "/var/lib/mailtui/install/events.jsonl"
 WORKER_LOG = "/var/lib/mailtui/install/worker.log"
@@ -127,7 +129,13 @@ def test_no_secret_in_any_file_but_the_ones_meant_to_hold_it(traced: Traced) -> 
     holders = {path for path, h in found.items() if "SRS secret" in h.labels}
     assert holders == {SRS_SECRET}, holders
     assert (found[SRS_SECRET].owner, found[SRS_SECRET].mode) == ("root:root", 0o600), found[SRS_SECRET]
-    found = {path: h for path, h in found.items() if path not in {*keys.values(), SRS_SECRET}}
+    # The Redis password mailtui made ([spam]) is in Redis's include file and rspamd's copy alone.
+    holders = {path for path, h in found.items() if "Redis password" in h.labels}
+    assert holders == {REDIS_INCLUDE, REDIS_RSPAMD}, holders
+    assert (found[REDIS_INCLUDE].owner, found[REDIS_INCLUDE].mode) == ("redis:redis", 0o640), found[REDIS_INCLUDE]
+    assert (found[REDIS_RSPAMD].owner, found[REDIS_RSPAMD].mode) == ("root:_rspamd", 0o640), found[REDIS_RSPAMD]
+    found = {path: h for path, h in found.items()
+             if path not in {*keys.values(), SRS_SECRET, REDIS_INCLUDE, REDIS_RSPAMD}}
     assert set(found) <= MAY_HOLD, {path: sorted(h.labels) for path, h in found.items() if path not in MAY_HOLD}
     # The mailbox passwords given to the CLI (carol's two) are nowhere at all; alice's and bob's only in
     # the operator's own answers file.

@@ -60,6 +60,7 @@ SHORT_WHY = {
     "database": "Creates the mail database and its accounts.",
     "tls": "Every password travels encrypted.",
     "acme": "certbot orders a certificate from an ACME CA.",
+    "spam": "rspamd scores every message; spam goes to Junk.",
     "dkim": "rspamd signs outgoing mail with DKIM.",
     "srs": "postsrsd rewrites the sender of forwarded mail.",
     "postfix": "Postfix receives mail on port 25 and accepts your users' mail on 587.",

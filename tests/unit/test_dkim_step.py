@@ -13,14 +13,16 @@ import pytest
 from mailtui import paths
 from mailtui.errors import MailtuiError
 from mailtui.model import dkim
-from mailtui.model.answers import Answers, Dkim, Domain
+from mailtui.model.answers import Answers, Dkim, Domain, Spam
 from mailtui.model.dkim import DkimState
 from mailtui.steps import dkim as step
 from mailtui.steps.resources import AbsentFileResource, FileResource
 from mailtui.system.platform import Platform
 from tests.state import use_state_dir
 
-ANSWERS = Answers(hostname="mail.example.test", profile="test", domains=[Domain("example.test"), Domain("b.test")])
+# The spam filter off: these are DKIM's own resources (tests/unit/test_spam_step.py has the filter's).
+ANSWERS = Answers(hostname="mail.example.test", profile="test", domains=[Domain("example.test"), Domain("b.test")],
+                  spam=Spam(enabled=False))
 
 
 @pytest.fixture
@@ -87,6 +89,18 @@ def test_switched_off_the_step_removes_its_files_and_keeps_the_keys(state_dir: P
     assert not any(t.startswith(dkim.KEY_DIR) for t in found)
 
 
+def test_dkim_off_with_the_spam_filter_on_keeps_rspamd_signing_nothing(state_dir: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(step.spam_step, "saved_password", lambda: "s3cret")
+    answers = replace(ANSWERS, dkim=Dkim(enabled=False), spam=Spam())
+    found = resources(answers)
+    signing = found[str(step.SIGNING_CONF)]
+    assert isinstance(signing, FileResource) and "enabled = false;" in signing.content
+    assert not any(t.startswith(dkim.KEY_DIR) for t in found) and str(paths.DKIM_STATE) not in found
+    assert step.DkimStep().services_for(step.Context(answers=answers, platform=Platform(
+        "debian", "12", "bookworm", "Debian 12", systemd=False))) == ("rspamd",)
+
+
 def test_a_state_file_that_cannot_be_read_stops_naming_it(state_dir: Path) -> None:
     paths.STATE_DIR.mkdir(parents=True)
     paths.DKIM_STATE.write_text('{"keys": [{"domain": "a.test"}]}')
@@ -103,3 +117,6 @@ def test_postfix_passes_submitted_local_and_bounce_mail_to_rspamd_only_with_dkim
     assert on["milter_default_action"] == "accept"
     off = main_cf(replace(ANSWERS, dkim=Dkim(enabled=False)), log_to_file=False)
     assert off["smtpd_milters"] == off["non_smtpd_milters"] == off["internal_mail_filter_classes"] == ""
+    # The spam filter alone also needs rspamd as the milter.
+    spam_only = main_cf(replace(ANSWERS, dkim=Dkim(enabled=False), spam=Spam()), log_to_file=False)
+    assert spam_only["smtpd_milters"] == "inet:127.0.0.1:11332"

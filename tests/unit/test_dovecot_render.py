@@ -209,7 +209,8 @@ def test_rendering_is_deterministic_and_tidy(dialect: str) -> None:
     files = render(s)
     assert files == render(s)
     for text in (files.main, files.sql):
-        assert "$" not in text  # every template placeholder was filled
+        # every template placeholder was filled (2.3's $mail_plugins is Dovecot's own variable)
+        assert "$" not in text.replace("$mail_plugins", "")
         assert "\n\n\n" not in text and text.endswith("\n") and not text.endswith("\n\n")
         assert text.count("{") == text.count("}")
 

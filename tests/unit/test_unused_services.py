@@ -12,7 +12,7 @@ import pytest
 
 from mailtui import paths
 from mailtui.events import null_emit
-from mailtui.model.answers import Answers, Dkim, Domain, Srs
+from mailtui.model.answers import Answers, Dkim, Domain, Spam, Srs
 from mailtui.steps import base, srs
 from mailtui.steps import dkim as dkim_step
 from mailtui.system import services
@@ -20,7 +20,7 @@ from mailtui.system.platform import Platform
 from tests.state import use_state_dir
 
 ON = Answers(hostname="mail.example.test", profile="test", domains=[Domain("example.test")])
-OFF = replace(ON, dkim=Dkim(enabled=False), srs=Srs(enabled=False))
+OFF = replace(ON, dkim=Dkim(enabled=False), srs=Srs(enabled=False), spam=Spam(enabled=False))
 
 
 class FakeServices:

@@ -1,0 +1,40 @@
+"""The spam filter's facts shared by the steps that build it (steps/spam.py: Redis and the Sieve script;
+steps/dkim.py: rspamd's files; steps/dovecot.py: the script run before every delivery) and the checks.
+
+rspamd scores every message through the milter (policy/milter.py) and takes the action of the highest
+threshold reached ([spam] in the answers): greylist (4xx once, for a sender not seen before), add header
+(rspamd's proxy adds `X-Spam: Yes`; the Sieve script below files the message into Junk), reject (5xx at the
+end of DATA). Every delivered message from outside carries X-Spam-Status with its score.
+"""
+
+from __future__ import annotations
+
+# rspamd's proxy (milter mode) adds this header with the value "Yes" at the add-header action
+# (worker-proxy.inc: spam_header; the default name).
+SPAM_HEADER = "X-Spam"
+JUNK_FOLDER = "Junk"  # the folder's name in dovecot.conf's namespace (special_use \Junk)
+# The global Sieve script Dovecot runs before every delivery (sieve_before); sievec compiles it next to
+# itself (.svbin) so that a delivery never has to.
+SIEVE_DIR = "/etc/dovecot/sieve"
+JUNK_SIEVE = f"{SIEVE_DIR}/mailtui-junk.sieve"
+# Redis: rspamd's statistics and greylisting. Debian's redis.conf binds 127.0.0.1 and ::1 only; mailtui adds
+# a password (REDIS_INCLUDE, included from Debian's file).
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = 6379
+# Greylisting: how long a greylisted sender must wait before its retry is accepted (rspamd's greylist
+# timeout). The test profile waits seconds, so that a test can retry; production keeps rspamd's 5 minutes.
+GREYLIST_DELAY = {"production": "5min", "test": "3s"}
+
+
+def junk_sieve() -> str:
+    """Files a message rspamd marked as spam into the user's Junk folder; anything else goes on as before
+    (the user's own script, if any, then the inbox)."""
+    return (
+        "# Written by mailtui ([spam] in the answers); replaced on every install.\n"
+        f"# rspamd's add-header action marks a message with \"{SPAM_HEADER}: Yes\": it goes to {JUNK_FOLDER}.\n"
+        'require ["fileinto", "mailbox"];\n'
+        f'if header :is "{SPAM_HEADER}" "Yes" {{\n'
+        f'  fileinto :create "{JUNK_FOLDER}";\n'
+        "  stop;\n"
+        "}\n"
+    )

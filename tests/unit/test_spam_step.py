@@ -1,0 +1,136 @@
+"""The spam filter's declaration ([spam]): rspamd's thresholds and files, Redis's password kept across installs,
+the line added to Debian's redis.conf, Dovecot's Sieve settings in both dialects, and the answers' checks.
+Nothing on this machine is touched (the real filter is tests/e2e/test_spam.py's)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mailtui.errors import ValidationError
+from mailtui.model import answers_file
+from mailtui.model.answers import Answers, Database, Domain, Spam
+from mailtui.model.problems import spam_problems
+from mailtui.policy import spam as policy
+from mailtui.steps import spam as step
+from mailtui.steps.base import Context
+from mailtui.steps.dovecot import DovecotSettings, render
+from mailtui.steps.resources import AbsentFileResource, FileResource
+from mailtui.system.platform import Platform
+
+ANSWERS = Answers(hostname="mail.example.test", profile="test", domains=[Domain("example.test")],
+                  database=Database(password="db-Secret-1"))
+
+
+def context(answers: Answers = ANSWERS) -> Context:
+    return Context(answers=answers, platform=Platform("debian", "12", "bookworm", "Debian 12", systemd=True))
+
+
+def by_target(resources: list) -> dict[str, object]:  # type: ignore[type-arg]
+    return {r.target: r for r in resources}
+
+
+def test_the_thresholds_are_the_answers_and_greylisting_can_be_switched_off() -> None:
+    actions = step.render_actions(ANSWERS)
+    assert "reject = 15;" in actions and "add_header = 6;" in actions and "greylist = 4;" in actions
+    custom = step.render_actions(replace(ANSWERS, spam=Spam(greylist=3.5, add_header=7, reject=20, greylisting=False)))
+    assert "reject = 20;" in custom and "add_header = 7;" in custom and "greylist = null;" in custom
+    off = step.render_actions(replace(ANSWERS, spam=Spam(enabled=False)))
+    assert all(f"{a} = null;" in off for a in ("reject", "add_header", "greylist", "rewrite_subject"))
+    assert "timeout = 3s;" in step.render_greylist(ANSWERS)
+    assert "timeout = 5min;" in step.render_greylist(replace(ANSWERS, profile="production"))
+    assert "enabled = false;" in step.render_greylist(replace(ANSWERS, spam=Spam(greylisting=False)))
+
+
+def test_rspamd_gets_the_redis_password_privately_and_the_test_rule_only_in_the_test_profile() -> None:
+    found = by_target(step.rspamd_resources(ANSWERS, "pw123"))
+    redis = found[str(step.REDIS_RSPAMD)]
+    assert isinstance(redis, FileResource) and redis.secret and (redis.owner, redis.group, redis.mode) == (
+        "root", "_rspamd", 0o640)
+    assert 'password = "pw123";' in redis.content and 'servers = "127.0.0.1:6379";' in redis.content
+    assert isinstance(found[str(step.TEST_RULE)], FileResource)
+    production = by_target(step.rspamd_resources(replace(ANSWERS, profile="production"), "pw123"))
+    assert isinstance(production[str(step.TEST_RULE)], AbsentFileResource)
+    off = by_target(step.rspamd_resources(replace(ANSWERS, spam=Spam(enabled=False)), ""))
+    assert all(isinstance(off[str(p)], AbsentFileResource) for p in (step.REDIS_RSPAMD, step.GREYLIST_CONF,
+                                                                      step.TEST_RULE))
+
+
+def test_the_redis_password_is_made_once_and_then_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(step, "saved_password", lambda: None)
+    ctx = context()
+    first = step.redis_password(ctx)
+    assert len(first) == 32 and step.redis_password(ctx) == first  # one run: one password for every step
+    monkeypatch.setattr(step, "saved_password", lambda: "kept-from-before")
+    assert step.redis_password(context()) == "kept-from-before"
+    assert "requirepass kept-from-before" in step.render_redis("kept-from-before")
+
+
+def test_the_saved_password_is_read_from_the_include_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    include = tmp_path / "mailtui.conf"
+    monkeypatch.setattr(step, "REDIS_INCLUDE", include)
+    assert step.saved_password() is None
+    include.write_text(step.render_redis("Abc123"))
+    assert step.saved_password() == "Abc123"
+
+
+def test_the_include_line_is_appended_once_and_debians_file_is_kept(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "redis.conf"
+    conf.write_text("bind 127.0.0.1 -::1\nport 6379")  # no newline at the end
+    writes: list[tuple[str, str]] = []
+    monkeypatch.setattr(step.files, "write_file", lambda path, text, **kw: (writes.append((str(path), text)),
+                                                                            path.write_text(text)))
+    line = step.IncludeLineResource(str(conf), step.INCLUDE_LINE)
+    change = line.pending(context())
+    assert change is not None and "include /etc/redis/mailtui.conf" in change.summary
+    line.apply(context(), context().out("spam"))
+    assert conf.read_text() == "bind 127.0.0.1 -::1\nport 6379\ninclude /etc/redis/mailtui.conf\n"
+    assert line.pending(context()) is None and len(writes) == 1
+
+
+def test_the_junk_script_files_what_rspamd_marks(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = policy.junk_sieve()
+    assert 'if header :is "X-Spam" "Yes"' in script and 'fileinto :create "Junk";' in script
+    monkeypatch.setattr(step, "saved_password", lambda: "pw")
+    found = by_target(list(step.SpamStep().resources(context())))
+    assert isinstance(found[policy.JUNK_SIEVE], FileResource)
+    off = by_target(list(step.SpamStep().resources(context(replace(ANSWERS, spam=Spam(enabled=False))))))
+    assert isinstance(off[policy.JUNK_SIEVE], AbsentFileResource)
+    assert step.SpamStep().services_for(context()) == ("redis-server",)
+    assert step.SpamStep().unused_services(context(replace(ANSWERS, spam=Spam(enabled=False)))) == ("redis-server",)
+
+
+@pytest.mark.parametrize("dialect", ["2.3", "2.4"])
+def test_dovecot_runs_the_junk_script_before_every_delivery_only_with_the_filter_on(dialect: str) -> None:
+    def main(answers: Answers) -> str:
+        return render(DovecotSettings.from_answers(answers, dialect=dialect)).main  # type: ignore[arg-type]
+
+    on, off = main(ANSWERS), main(replace(ANSWERS, spam=Spam(enabled=False)))
+    if dialect == "2.3":
+        assert f"sieve_before = {policy.JUNK_SIEVE}" in on and "mail_plugins = $mail_plugins sieve" in on
+    else:
+        assert "sieve_script mailtui_junk {" in on and "type = before" in on and "sieve = yes" in on
+    assert "sieve" not in off
+
+
+def test_scores_in_the_wrong_order_or_range_are_refused_by_field() -> None:
+    assert spam_problems(Spam()) == {}
+    assert set(spam_problems(Spam(greylist=6))) == {"spam.greylist"}
+    assert spam_problems(Spam(greylist=6, greylisting=False)) == {}  # not used then
+    assert set(spam_problems(Spam(add_header=15))) == {"spam.add_header"}
+    assert set(spam_problems(Spam(reject=0))) == {"spam.reject"}
+    assert set(spam_problems(Spam(reject=float("inf")))) == {"spam.reject"}
+    with pytest.raises(ValidationError) as exc:
+        answers_file.loads('hostname = "mail.example.test"\n[spam]\nreject = "lots"\n')
+    assert exc.value.problems == {"spam.reject": "must be a number"}
+
+
+def test_an_older_answers_file_keeps_the_filter_off_and_a_new_one_names_it() -> None:
+    old = answers_file.loads('version = 3\nhostname = "mail.example.test"\n')
+    assert old.spam.enabled is False
+    new = answers_file.loads('hostname = "mail.example.test"\n[spam]\nreject = 20\n')
+    assert new.spam == Spam(reject=20.0)
+    assert answers_file.loads(answers_file.dumps(new)).spam == new.spam
