@@ -17,6 +17,15 @@ JUNK_FOLDER = "Junk"  # the folder's name in dovecot.conf's namespace (special_u
 # itself (.svbin) so that a delivery never has to.
 SIEVE_DIR = "/etc/dovecot/sieve"
 JUNK_SIEVE = f"{SIEVE_DIR}/mailtui-junk.sieve"
+# Learning (IMAPSieve): a message copied or moved into Junk is piped to LEARN_PROGRAM with "spam", one moved out
+# of Junk (not into Trash) with "ham"; the program hands it to rspamd's controller (rspamc, from loopback:
+# the controller trusts 127.0.0.1 without a password). Scripts run only from the pipe directory.
+LEARN_SPAM_SIEVE = f"{SIEVE_DIR}/mailtui-learn-spam.sieve"
+LEARN_HAM_SIEVE = f"{SIEVE_DIR}/mailtui-learn-ham.sieve"
+SIEVE_PIPE_DIR = "/usr/local/lib/mailtui/sieve-pipe"
+LEARN_PROGRAM = "mailtui-learn"
+RSPAMD_CONTROLLER = "127.0.0.1:11334"
+TRASH_FOLDER = "Trash"
 # Redis: rspamd's statistics and greylisting. Debian's redis.conf binds 127.0.0.1 and ::1 only; mailtui adds
 # a password (REDIS_INCLUDE, included from Debian's file).
 REDIS_HOST = "127.0.0.1"
@@ -38,3 +47,42 @@ def junk_sieve() -> str:
         "  stop;\n"
         "}\n"
     )
+
+
+def learn_spam_sieve() -> str:
+    return (
+        "# Written by mailtui ([spam] in the answers); replaced on every install.\n"
+        f"# A message copied or moved into {JUNK_FOLDER}: rspamd learns it as spam.\n"
+        'require ["vnd.dovecot.pipe", "copy"];\n'
+        f'pipe :copy "{LEARN_PROGRAM}" ["spam"];\n'
+    )
+
+
+def learn_ham_sieve() -> str:
+    return (
+        "# Written by mailtui ([spam] in the answers); replaced on every install.\n"
+        f"# A message moved out of {JUNK_FOLDER} (into Trash: no opinion): rspamd learns it as ham.\n"
+        'require ["vnd.dovecot.pipe", "copy", "environment", "variables"];\n'
+        'if environment :matches "imap.mailbox" "*" {\n'
+        '  set "mailbox" "${1}";\n'
+        "}\n"
+        f'if string "${{mailbox}}" "{TRASH_FOLDER}" {{\n'
+        "  stop;\n"
+        "}\n"
+        f'pipe :copy "{LEARN_PROGRAM}" ["ham"];\n'
+    )
+
+
+def learn_program() -> str:
+    return (
+        "#!/bin/sh\n"
+        "# Written by mailtui ([spam] in the answers): Dovecot's IMAPSieve pipes a message moved into or out of\n"
+        "# Junk here (as the mailbox owner, vmail); rspamd's controller learns it. $1: spam or ham.\n"
+        'case "$1" in spam|ham) ;; *) exit 64 ;; esac\n'
+        f'exec /usr/bin/rspamc -h {RSPAMD_CONTROLLER} "learn_$1"\n'
+    )
+
+
+def sieve_scripts() -> list[str]:
+    """The global Sieve scripts of the filter, compiled (sievec) once Dovecot's configuration names them."""
+    return [JUNK_SIEVE, LEARN_SPAM_SIEVE, LEARN_HAM_SIEVE]

@@ -33,6 +33,7 @@ from mailtui.model.answers import Answers
 from mailtui.policy import spam, tls
 from mailtui.report import Check
 from mailtui.stack import services as safe_services
+from mailtui.steps import spam as spam_step
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import DirectoryResource, FileResource, SystemUserResource
 from mailtui.steps.tls import cert_path, dh_file, key_path
@@ -185,20 +186,45 @@ def _common(s: DovecotSettings) -> dict[str, object]:
     }
 
 
+SIEVE_HEAD = ("## Spam ([spam]): rspamd marks spam, a Sieve script files it into Junk before delivery; moving a\n"
+              "## message into Junk or out of it teaches rspamd (IMAPSieve pipes it to rspamc).")
+
+
 def _sieve_23(s: DovecotSettings) -> dict[str, str]:
     if s.junk_sieve is None:
         return {"sieve": "", "lmtp_sieve": ""}
-    return {"sieve": ("## Spam: rspamd marks spam; this Sieve script files it into Junk before any delivery.\n"
-                      f"plugin {{\n  sieve_before = {s.junk_sieve}\n}}"),
+    return {"sieve": (f"{SIEVE_HEAD}\nplugin {{\n"
+                      f"  sieve_before = {s.junk_sieve}\n"
+                      "  sieve_plugins = sieve_imapsieve sieve_extprograms\n"
+                      "  sieve_global_extensions = +vnd.dovecot.pipe\n"
+                      f"  sieve_pipe_bin_dir = {spam.SIEVE_PIPE_DIR}\n"
+                      f"  imapsieve_mailbox1_name = {spam.JUNK_FOLDER}\n"
+                      "  imapsieve_mailbox1_causes = COPY\n"
+                      f"  imapsieve_mailbox1_before = file:{spam.LEARN_SPAM_SIEVE}\n"
+                      "  imapsieve_mailbox2_name = *\n"
+                      f"  imapsieve_mailbox2_from = {spam.JUNK_FOLDER}\n"
+                      "  imapsieve_mailbox2_causes = COPY\n"
+                      f"  imapsieve_mailbox2_before = file:{spam.LEARN_HAM_SIEVE}\n"
+                      "}\n"
+                      "protocol imap {\n  mail_plugins = $mail_plugins imap_sieve\n}"),
             "lmtp_sieve": "\n  mail_plugins = $mail_plugins sieve"}
 
 
 def _sieve_24(s: DovecotSettings) -> dict[str, str]:
     if s.junk_sieve is None:
         return {"sieve": "", "lmtp_sieve": ""}
-    return {"sieve": ("## Spam: rspamd marks spam; this Sieve script files it into Junk before any delivery.\n"
-                      f"sieve_script mailtui_junk {{\n  type = before\n  path = {s.junk_sieve}\n}}"),
-            "lmtp_sieve": "\n  mail_plugins {\n    sieve = yes\n  }"}
+    return {"sieve": (f"{SIEVE_HEAD}\n"
+                      "sieve_plugins {\n  sieve_imapsieve = yes\n  sieve_extprograms = yes\n}\n"
+                      "sieve_global_extensions {\n  vnd.dovecot.pipe = yes\n}\n"
+                      f"sieve_pipe_bin_dir = {spam.SIEVE_PIPE_DIR}\n"
+                      f"mailbox {spam.JUNK_FOLDER} {{\n  sieve_script mailtui_learn_spam {{\n    type = before\n"
+                      f"    cause = copy\n    path = {spam.LEARN_SPAM_SIEVE}\n  }}\n}}\n"
+                      f"imapsieve_from {spam.JUNK_FOLDER} {{\n  sieve_script mailtui_learn_ham {{\n    type = before\n"
+                      f"    cause = copy\n    path = {spam.LEARN_HAM_SIEVE}\n  }}\n}}\n"
+                      "protocol imap {\n  mail_plugins {\n    imap_sieve = yes\n  }\n}"),
+            # Delivery only: the script that files into Junk is no IMAPSieve script.
+            "lmtp_sieve": ("\n  mail_plugins {\n    sieve = yes\n  }\n"
+                           f"  sieve_script mailtui_junk {{\n    type = before\n    path = {s.junk_sieve}\n  }}")}
 
 
 def render_23(s: DovecotSettings) -> DovecotFiles:
@@ -346,6 +372,8 @@ class DovecotStep(Step):
         problem = doveconf_problem(f"{CONF_DIR}/{MAIN_NAME}")
         if problem:
             raise StepFailed(f"`doveconf -n` rejects {CONF_DIR}/{MAIN_NAME}:\n{problem}")
+        if ctx.answers.spam.enabled:
+            spam_step.compile_scripts(out)
 
     def functional_checks(self, ctx: Context) -> list[Check]:
         main = f"{CONF_DIR}/{MAIN_NAME}"

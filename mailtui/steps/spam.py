@@ -1,5 +1,6 @@
 """The spam filter ([spam] in the answers): Redis for rspamd's statistics and greylisting, and the Sieve script
-that files spam into Junk. rspamd's own files for the filter are rendered here and written by the rspamd
+that files spam into Junk, and the two scripts and the program through which moving a message into Junk or out
+of it teaches rspamd (IMAPSieve). rspamd's own files for the filter are rendered here and written by the rspamd
 step (steps/dkim.py), which owns rspamd and reloads it once for both; Dovecot's settings that run the
 script are in its own file (steps/dovecot.py). The facts they share are in policy/spam.py.
 
@@ -200,6 +201,27 @@ def redis_answers(password: str | None, timeout: float = 2.0) -> str:
     return lines[-1] if lines else "no answer"
 
 
+# ---------------------------------------------------------------- the Sieve scripts
+
+
+def compiled(script: str) -> str:
+    """Where sievec puts a script's binary (next to it)."""
+    return script.removesuffix(".sieve") + ".svbin"
+
+
+def compile_scripts(out: StepEmitter) -> None:
+    """Compile the filter's Sieve scripts that have no up-to-date binary. Run by the Dovecot step once its
+    configuration names the plugins they need (pipe, IMAPSieve), so that no delivery or IMAP move has to
+    compile one (Dovecot could not save the binary in this root-owned directory, and would compile on every
+    use)."""
+    for script in spam.sieve_scripts():
+        binary = Path(compiled(script))
+        if binary.exists() and binary.stat().st_mtime >= Path(script).stat().st_mtime:
+            continue
+        out.line(f"compiling {script} (sievec)")
+        run(["sievec", script], timeout=60)
+
+
 # ---------------------------------------------------------------- the step
 
 
@@ -217,11 +239,12 @@ class SpamStep(Step):
         return ctx.answers.spam.enabled
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
+        learn = f"{spam.SIEVE_PIPE_DIR}/{spam.LEARN_PROGRAM}"
         if not ctx.answers.spam.enabled:
             # Redis is stopped (unused_services); its data, the include line and the file it names stay (Redis
             # would not start with the line and without the file).
-            return [AbsentFileResource(spam.JUNK_SIEVE, OFF_WHY),
-                    AbsentFileResource(spam.JUNK_SIEVE.removesuffix(".sieve") + ".svbin", OFF_WHY)]
+            return [AbsentFileResource(path, OFF_WHY) for script in spam.sieve_scripts()
+                    for path in (script, compiled(script))] + [AbsentFileResource(learn, OFF_WHY)]
         password = redis_password(ctx)
         return [
             FileResource(str(REDIS_INCLUDE), render_redis(password), owner="redis", group="redis", mode=0o640,
@@ -229,15 +252,11 @@ class SpamStep(Step):
             IncludeLineResource(str(REDIS_CONF), INCLUDE_LINE),
             DirectoryResource(spam.SIEVE_DIR),
             FileResource(spam.JUNK_SIEVE, spam.junk_sieve()),
+            FileResource(spam.LEARN_SPAM_SIEVE, spam.learn_spam_sieve()),
+            FileResource(spam.LEARN_HAM_SIEVE, spam.learn_ham_sieve()),
+            DirectoryResource(spam.SIEVE_PIPE_DIR),
+            FileResource(learn, spam.learn_program(), mode=0o755),
         ]
-
-    def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
-        if not ctx.answers.spam.enabled:
-            return
-        compiled = Path(spam.JUNK_SIEVE.removesuffix(".sieve") + ".svbin")
-        if changed or not compiled.exists() or compiled.stat().st_mtime < Path(spam.JUNK_SIEVE).stat().st_mtime:
-            out.line(f"compiling {spam.JUNK_SIEVE} (sievec)")
-            run(["sievec", spam.JUNK_SIEVE], timeout=60)
 
     def functional_checks(self, ctx: Context) -> list[Check]:
         if not ctx.answers.spam.enabled:

@@ -35,7 +35,7 @@ class PackagesForm(FormPane):
         yield Checkbox("Submission on port 465 too (implicit TLS, beside 587)", True, id="cb-submissions",
                        compact=True)
         yield Checkbox("Sign outgoing mail with DKIM, check incoming (rspamd)", True, id="cb-dkim", compact=True)
-        yield Checkbox("Filter spam: refuse, junk or greylist it (rspamd, Redis)", True, id="cb-spam", compact=True)
+        yield Checkbox("Filter spam: Junk, refuse, greylist (rspamd, Redis)", True, id="cb-spam", compact=True)
         yield Checkbox("Rewrite the sender of forwarded mail (SRS, postsrsd)", True, id="cb-srs", compact=True)
         yield Checkbox("Ban addresses after repeated failed logins (fail2ban)", True, id="cb-fail2ban",
                        compact=True)

@@ -90,16 +90,12 @@ Settings
     {SUBMISSIONS}, where TLS starts at once. Some apps offer only one.
   Sign outgoing mail with DKIM, check incoming (rspamd)
     rspamd signs your users' mail with a key per domain (Gmail
-    and others file unsigned mail as spam) and writes incoming
-    mail's SPF/DKIM/DMARC results into its headers. Two keys a
-    domain: publish both records (mailtui dns); `mailtui dkim
-    rotate` later switches keys without waiting for DNS.
-  Filter spam: refuse, junk or greylist it (rspamd, Redis)
-    rspamd scores every message. At 15 it is refused (the sender
-    gets a 5xx and knows), at 6 it goes to the user's Junk
-    folder, at 4 a sender not seen before is asked to retry in a
-    few minutes (greylisting: real servers do, most spam bots
-    do not). Scores: [spam] in an answers file.
+    files unsigned mail as spam) and writes incoming mail's
+    SPF/DKIM/DMARC results into its headers. Two keys a domain:
+    publish both (mailtui dns); `mailtui dkim rotate` switches.
+  Filter spam: Junk, refuse, greylist (rspamd, Redis)
+    rspamd scores every message: from 15 refused, from 6 into
+    Junk, from 4 a new sender must retry in a few minutes.
   Rewrite the sender of forwarded mail (SRS, postsrsd)
     An alias that forwards to an outside mailbox would fail the
     receiver's SPF check; postsrsd makes the envelope sender
@@ -110,17 +106,15 @@ Settings
     Max retries   failed logins that earn a ban
     Window (s)    the seconds within which they must fall
     Ban time (s)  how long the address stays banned
-    127.0.0.1 is never banned ([security] ignore in an answers
-    file lists more addresses).
+    127.0.0.1 is never banned ([security] ignore: more).
 
 By hand
   The tutorial ran apt-get install postfix postfix-mysql
   dovecot-core dovecot-imapd dovecot-lmtpd dovecot-mysql
-  mysql-server and answered Postfix's questions ("Internet
-  Site", the mail name). It had no firewall and no fail2ban.
-  mailtui installs the same (MariaDB for MySQL) plus ufw,
-  fail2ban, rspamd, Redis, Dovecot's Sieve, postsrsd and
-  openssl, asks nothing, keeps existing files.
+  mysql-server and answered Postfix's questions. mailtui
+  installs the same (MariaDB for MySQL) plus ufw, fail2ban,
+  rspamd, Redis, Dovecot's Sieve, postsrsd and openssl, asks
+  nothing, keeps existing files.
 
 Good to know
   - Under systemd, apt starts the services with their stock

@@ -275,3 +275,91 @@ def test_redis_listens_on_loopback_only_and_only_with_its_password(spam_server: 
         assert code == 1 and any("Redis" in line for line in failed), out
     finally:
         s.mx.run(["systemctl", "start", "redis-server"])
+
+
+LONG_BODY = ("Hello Alice,\n\nas promised, here is the summary of this morning's planning meeting. We agreed to "
+             "move the quarterly review to the second week of next month, to ask the finance team for the updated "
+             "budget figures before Friday, and to invite the new colleagues from the support desk. Please check "
+             "the attached agenda and tell me whether the proposed times suit you.\n\nBest regards\n")
+
+
+def learned(s: SpamServer) -> dict[str, int]:
+    """rspamd's own statistics: how many messages its Bayes classifier learned, per class (rspamc stat)."""
+    out = s.mx.run(["rspamc", "-h", "127.0.0.1:11334", "stat"]).stdout
+    counts = dict(re.findall(r"symbol: BAYES_(SPAM|HAM);.*?learned: (\d+)", out))
+    assert set(counts) == {"SPAM", "HAM"}, out
+    return {k.lower(): int(v) for k, v in counts.items()}
+
+
+def test_moving_mail_into_junk_and_out_of_it_teaches_rspamd(spam_server: SpamServer) -> None:
+    """IMAPSieve: a message moved into Junk is learned as spam, one moved out of Junk as ham, one moved from Junk
+    to Trash as neither. Counted by rspamd itself."""
+    import imaplib
+
+    s = spam_server
+    into, trash, out_of = marker(), marker(), marker()
+    for mark, score in ((into, None), (trash, None)):
+        code, reply = s.send(message("ann@sender.test", ALICE, mark, body=f"{mark}\n{LONG_BODY}", score=score),
+                             "ann@sender.test", ALICE)
+        assert code == 250, (code, reply)
+        assert where(s, ALICE, mark)[0] == ""
+    code, reply, _ = send_past_greylisting(
+        s, message("cy@sender.test", ALICE, out_of, body=f"{out_of}\n{LONG_BODY}", score=s.score(8)),
+        "cy@sender.test", ALICE)
+    assert code == 250 and where(s, ALICE, out_of)[0] == "Junk", (code, reply)
+    before = learned(s)
+
+    with imaplib.IMAP4_SSL(s.mx.ip, 993, ssl_context=tls_context()) as imap:
+        imap.login(ALICE, PASSWORDS[ALICE])
+
+        def move(mark: str, source: str, target: str) -> None:
+            imap.select(source)
+            typ, data = imap.uid("SEARCH", None, "SUBJECT", mark)
+            uids = data[0].split()
+            assert typ == "OK" and len(uids) == 1, (mark, source, data)
+            typ, data = imap.uid("MOVE", uids[0].decode(), target)
+            assert typ == "OK", data
+
+        move(into, "INBOX", "Junk")
+        assert learned(s) == {"spam": before["spam"] + 1, "ham": before["ham"]}
+        move(into, "Junk", "Trash")  # thrown away: no opinion either way
+        assert learned(s) == {"spam": before["spam"] + 1, "ham": before["ham"]}
+        move(out_of, "Junk", "INBOX")  # filed as spam, and it was not
+        assert learned(s) == {"spam": before["spam"] + 1, "ham": before["ham"] + 1}
+        move(trash, "INBOX", "Trash")  # control: a move between other folders teaches nothing
+        assert learned(s) == {"spam": before["spam"] + 1, "ham": before["ham"] + 1}
+
+
+def test_with_redis_or_rspamd_down_mail_keeps_flowing_and_check_names_what_is_down(spam_server: SpamServer) -> None:
+    """Decided: neither a stopped Redis nor a stopped rspamd loses, bounces or defers mail. Without Redis rspamd
+    still scores (a message over the add-header score still goes to Junk) but cannot greylist; without rspamd
+    Postfix passes mail on unscanned (milter_default_action = accept). `mailtui check` fails naming each."""
+    s = spam_server
+    s.mx.run(["systemctl", "stop", "redis-server"])
+    try:
+        grey, junk = marker(), marker()
+        sender = f"{grey}@sender.test"  # new: would be greylisted with Redis up
+        code, reply = s.send(message(sender, ALICE, grey, score=s.score(5)), sender, ALICE)
+        assert code == 250, (code, reply)
+        assert where(s, ALICE, grey)[0] == ""
+        code, reply = s.send(message(sender, ALICE, junk, score=s.score(8)), sender, ALICE)
+        assert code == 250, (code, reply)
+        assert where(s, ALICE, junk)[0] == "Junk"
+    finally:
+        s.mx.run(["systemctl", "start", "redis-server"])
+    s.mx.run(["systemctl", "stop", "rspamd"])
+    try:
+        unscanned = marker()
+        code, reply = s.send(message("ann@sender.test", ALICE, unscanned, score=s.score(8)), "ann@sender.test", ALICE)
+        assert code == 250, (code, reply)
+        folder, path = where(s, ALICE, unscanned)
+        assert folder == "" and "X-Spam-Status" not in headers(s, path)
+        code, out = s.mailtui("check")
+        failed = [line for line in out.splitlines() if "FAIL" in line]
+        assert code == 1 and any("rspamd" in line for line in failed), out
+    finally:
+        s.mx.run(["systemctl", "start", "rspamd"])
+    deadline = time.monotonic() + 60
+    while s.mailtui("check")[0] != 0:
+        assert time.monotonic() < deadline, s.mailtui("check")[1]
+        time.sleep(1)

@@ -96,9 +96,17 @@ def test_the_junk_script_files_what_rspamd_marks(monkeypatch: pytest.MonkeyPatch
     assert 'if header :is "X-Spam" "Yes"' in script and 'fileinto :create "Junk";' in script
     monkeypatch.setattr(step, "saved_password", lambda: "pw")
     found = by_target(list(step.SpamStep().resources(context())))
-    assert isinstance(found[policy.JUNK_SIEVE], FileResource)
+    program = f"{policy.SIEVE_PIPE_DIR}/{policy.LEARN_PROGRAM}"
+    for path in (*policy.sieve_scripts(), program):
+        assert isinstance(found[path], FileResource), path
+    learn = found[program]
+    assert isinstance(learn, FileResource) and learn.mode == 0o755 and 'rspamc -h 127.0.0.1:11334 "learn_$1"' in (
+        learn.content)
+    assert 'pipe :copy "mailtui-learn" ["spam"];' in policy.learn_spam_sieve()
+    assert 'if string "${mailbox}" "Trash"' in policy.learn_ham_sieve()  # thrown away: not ham
     off = by_target(list(step.SpamStep().resources(context(replace(ANSWERS, spam=Spam(enabled=False))))))
-    assert isinstance(off[policy.JUNK_SIEVE], AbsentFileResource)
+    for path in (*policy.sieve_scripts(), *map(step.compiled, policy.sieve_scripts()), program):
+        assert isinstance(off[path], AbsentFileResource), path
     assert step.SpamStep().services_for(context()) == ("redis-server",)
     assert step.SpamStep().unused_services(context(replace(ANSWERS, spam=Spam(enabled=False)))) == ("redis-server",)
 
@@ -111,8 +119,12 @@ def test_dovecot_runs_the_junk_script_before_every_delivery_only_with_the_filter
     on, off = main(ANSWERS), main(replace(ANSWERS, spam=Spam(enabled=False)))
     if dialect == "2.3":
         assert f"sieve_before = {policy.JUNK_SIEVE}" in on and "mail_plugins = $mail_plugins sieve" in on
+        assert f"imapsieve_mailbox1_before = file:{policy.LEARN_SPAM_SIEVE}" in on
+        assert "imapsieve_mailbox2_from = Junk" in on and "mail_plugins = $mail_plugins imap_sieve" in on
     else:
-        assert "sieve_script mailtui_junk {" in on and "type = before" in on and "sieve = yes" in on
+        lmtp = on.split("protocol lmtp {", 1)[1].split("\n}", 1)[0]
+        assert "sieve_script mailtui_junk {" in lmtp and "sieve = yes" in lmtp  # delivery only
+        assert "imapsieve_from Junk {" in on and "imap_sieve = yes" in on and "cause = copy" in on
     assert "sieve" not in off
 
 
