@@ -62,7 +62,8 @@ def learn_ham_sieve() -> str:
     return (
         "# Written by mailtui ([spam] in the answers); replaced on every install.\n"
         f"# A message moved out of {JUNK_FOLDER} (into Trash: no opinion): rspamd learns it as ham.\n"
-        'require ["vnd.dovecot.pipe", "copy", "environment", "variables"];\n'
+        "# imapsieve: without it the script sees no imap.* environment (imap.mailbox: where the message went).\n"
+        'require ["vnd.dovecot.pipe", "copy", "imapsieve", "environment", "variables"];\n'
         'if environment :matches "imap.mailbox" "*" {\n'
         '  set "mailbox" "${1}";\n'
         "}\n"

@@ -219,7 +219,12 @@ def compile_scripts(out: StepEmitter) -> None:
         if binary.exists() and binary.stat().st_mtime >= Path(script).stat().st_mtime:
             continue
         out.line(f"compiling {script} (sievec)")
-        run(["sievec", script], timeout=60)
+        # sievec loads no Sieve plugin of the configuration and compiles as for a user's own script, to which
+        # the global extensions are not offered: -P loads the plugins (the pipe; imapsieve, which Dovecot 2.4's
+        # sievec does not know without it), -x offers the pipe (Dovecot runs these scripts as global ones, for
+        # which sieve_global_extensions offers it).
+        run(["sievec", "-P", "sieve_extprograms", "-P", "sieve_imapsieve", "-x", "+vnd.dovecot.pipe", script],
+            timeout=60)
 
 
 # ---------------------------------------------------------------- the step

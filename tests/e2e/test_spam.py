@@ -283,51 +283,60 @@ LONG_BODY = ("Hello Alice,\n\nas promised, here is the summary of this morning's
              "the attached agenda and tell me whether the proposed times suit you.\n\nBest regards\n")
 
 
-def learned(s: SpamServer) -> dict[str, int]:
-    """rspamd's own statistics: how many messages its Bayes classifier learned, per class (rspamc stat)."""
+def learn_requests(s: SpamServer) -> int:
+    """rspamd's own count of the learn requests its controller carried out ("Messages learned", rspamc stat).
+    (Its per-class Statfile counts are read back from Redis every so often: measured, still 0 a minute after a
+    learn on Debian 12's rspamd 3.4; so the class comes from the controller's own log line per message.)"""
     out = s.mx.run(["rspamc", "-h", "127.0.0.1:11334", "stat"]).stdout
-    counts = dict(re.findall(r"symbol: BAYES_(SPAM|HAM);.*?learned: (\d+)", out))
-    assert set(counts) == {"SPAM", "HAM"}, out
-    return {k.lower(): int(v) for k, v in counts.items()}
+    found = re.search(r"^Messages learned: (\d+)", out, re.M)
+    assert found, out
+    return int(found.group(1))
+
+
+def learned_as(s: SpamServer, msg: EmailMessage) -> list[str]:
+    """How rspamd's controller learned the message, by its Message-ID: its log's "learned message as spam|ham"."""
+    mid = msg["Message-ID"].strip("<>")
+    log = s.mx.run(["grep", "-h", f"learned message as .*: {mid}", "/var/log/rspamd/rspamd.log"], check=False).stdout
+    return re.findall(r"learned message as (spam|ham)", log)
 
 
 def test_moving_mail_into_junk_and_out_of_it_teaches_rspamd(spam_server: SpamServer) -> None:
     """IMAPSieve: a message moved into Junk is learned as spam, one moved out of Junk as ham, one moved from Junk
-    to Trash as neither. Counted by rspamd itself."""
+    to Trash as neither, one moved between other folders as neither. As rspamd itself counts and logs it."""
     import imaplib
 
     s = spam_server
-    into, trash, out_of = marker(), marker(), marker()
-    for mark, score in ((into, None), (trash, None)):
-        code, reply = s.send(message("ann@sender.test", ALICE, mark, body=f"{mark}\n{LONG_BODY}", score=score),
-                             "ann@sender.test", ALICE)
+    into, trash, out_of = (message("ann@sender.test", ALICE, m, body=f"{m}\n{LONG_BODY}")
+                           for m in (marker(), marker(), marker()))
+    for msg in (into, trash):
+        code, reply = s.send(msg, "ann@sender.test", ALICE)
         assert code == 250, (code, reply)
-        assert where(s, ALICE, mark)[0] == ""
-    code, reply, _ = send_past_greylisting(
-        s, message("cy@sender.test", ALICE, out_of, body=f"{out_of}\n{LONG_BODY}", score=s.score(8)),
-        "cy@sender.test", ALICE)
-    assert code == 250 and where(s, ALICE, out_of)[0] == "Junk", (code, reply)
-    before = learned(s)
+    del out_of["From"], out_of["X-Mailtui-Test-Score"]
+    out_of["From"], out_of["X-Mailtui-Test-Score"] = "cy@sender.test", f"{s.score(8):g}"
+    code, reply, _ = send_past_greylisting(s, out_of, "cy@sender.test", ALICE)
+    assert code == 250, (code, reply)
+    subject = {id(m): m["Subject"].split()[-1] for m in (into, trash, out_of)}
+    assert [where(s, ALICE, subject[id(m)])[0] for m in (into, trash, out_of)] == ["", "", "Junk"]
+    before = learn_requests(s)
 
     with imaplib.IMAP4_SSL(s.mx.ip, 993, ssl_context=tls_context()) as imap:
         imap.login(ALICE, PASSWORDS[ALICE])
 
-        def move(mark: str, source: str, target: str) -> None:
+        def move(msg: EmailMessage, source: str, target: str, *, learns: int) -> None:
             imap.select(source)
-            typ, data = imap.uid("SEARCH", None, "SUBJECT", mark)
+            typ, data = imap.uid("SEARCH", None, "SUBJECT", subject[id(msg)])
             uids = data[0].split()
-            assert typ == "OK" and len(uids) == 1, (mark, source, data)
+            assert typ == "OK" and len(uids) == 1, (source, data)
             typ, data = imap.uid("MOVE", uids[0].decode(), target)
             assert typ == "OK", data
+            # The pipe runs within the MOVE command: the controller has carried the request out when it returns.
+            assert learn_requests(s) - before == learns, (source, target)
 
-        move(into, "INBOX", "Junk")
-        assert learned(s) == {"spam": before["spam"] + 1, "ham": before["ham"]}
-        move(into, "Junk", "Trash")  # thrown away: no opinion either way
-        assert learned(s) == {"spam": before["spam"] + 1, "ham": before["ham"]}
-        move(out_of, "Junk", "INBOX")  # filed as spam, and it was not
-        assert learned(s) == {"spam": before["spam"] + 1, "ham": before["ham"] + 1}
-        move(trash, "INBOX", "Trash")  # control: a move between other folders teaches nothing
-        assert learned(s) == {"spam": before["spam"] + 1, "ham": before["ham"] + 1}
+        move(into, "INBOX", "Junk", learns=1)
+        move(into, "Junk", "Trash", learns=1)  # thrown away: no opinion either way
+        move(out_of, "Junk", "INBOX", learns=2)  # filed as spam, and it was not
+        move(trash, "INBOX", "Trash", learns=2)  # control: a move between other folders teaches nothing
+    assert (learned_as(s, into), learned_as(s, out_of), learned_as(s, trash)) == (["spam"], ["ham"], [])
 
 
 def test_with_redis_or_rspamd_down_mail_keeps_flowing_and_check_names_what_is_down(spam_server: SpamServer) -> None:
