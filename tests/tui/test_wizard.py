@@ -508,7 +508,8 @@ async def test_restart_after_an_interrupted_install_offers_to_resume() -> None:
         assert "interrupted before it finished" in screen_text(app)
         await pilot.press("enter")  # Resume has the focus
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
-        assert engine.started[0][1] == ["tls", "spam", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban", "verify"]
+        assert engine.started[0][1] == ["tls", "spam", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban",
+                                        "verify"]
         await pilot.click("#apply-continue")
         await wait_for(pilot, lambda: "Round trip skipped" in screen_text(app))
 
