@@ -105,13 +105,14 @@ def walk_to_the_install(term: Terminal) -> None:
     # facts (the mailname among them) are shown once it is done. Under load it outlasted the first PageDown.
     term.wait_for("Mailname")
     term.keys("PageDown")
-    # DKIM and SRS off (Space on each box): this test is about the connection, and each of them would add
-    # a package and a daemon's first start to the install (tests/e2e/test_dkim.py proves them; the wizard
-    # test installs them as the wizard offers them).
+    # DKIM, the spam filter and SRS off (Space on each box): this test is about the connection, and each of
+    # them would add packages and a daemon's first start to the install (tests/e2e/test_dkim.py and
+    # test_spam.py prove them; the wizard test installs them as the wizard offers them).
     term.wait_for("Sign outgoing mail with DKIM")
-    term.keys("Tab", "Space", "Tab", "Space")
+    term.keys("Tab", "Space", "Tab", "Space", "Tab", "Space")
     term.wait_for("▐ ▌ Rewrite the sender")
-    assert "▐ ▌ Sign outgoing mail with DKIM" in term.screen(), term.screen()
+    screen = term.screen()
+    assert "▐ ▌ Sign outgoing mail with DKIM" in screen and "▐ ▌ Filter spam" in screen, screen
     term.keys("PageDown", "PageDown", "PageDown")
     term.wait_for("First user and aliases")
     term.keys("Tab")
