@@ -24,6 +24,7 @@ LEARN_SPAM_SIEVE = f"{SIEVE_DIR}/mailtui-learn-spam.sieve"
 LEARN_HAM_SIEVE = f"{SIEVE_DIR}/mailtui-learn-ham.sieve"
 SIEVE_PIPE_DIR = "/usr/local/lib/mailtui/sieve-pipe"
 LEARN_PROGRAM = "mailtui-learn"
+LEARN_PROGRAM_PATH = f"{SIEVE_PIPE_DIR}/{LEARN_PROGRAM}"
 RSPAMD_CONTROLLER = "127.0.0.1:11334"
 TRASH_FOLDER = "Trash"
 # Redis: rspamd's statistics and greylisting. Debian's redis.conf binds 127.0.0.1 and ::1 only; mailtui adds

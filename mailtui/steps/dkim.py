@@ -153,31 +153,13 @@ def render_milter_headers(spam_filter: bool = False) -> str:
         "# SPF, DKIM and DMARC results of incoming mail, in an Authentication-Results header naming this host.\n"
         "# remove = 0: every Authentication-Results header the message already carries is deleted first, so a\n"
         "# forged one cannot pass for this host's verdict.\n")
-    if not spam_filter:
-        return text + (
-            'use = ["authentication-results"];\n'
-            "routines {\n"
-            "  authentication-results {\n"
-            '    header = "Authentication-Results";\n'
-            "    remove = 0;\n"
-            "  }\n"
-            "}\n")
-    return text + (
-        "# The spam filter ([spam]): X-Spam-Status (yes/no and the score) on every message from outside, and\n"
-        "# X-Spamd-Result (the rules that scored); forged copies of both are deleted first.\n"
-        'use = ["authentication-results", "x-spam-status", "x-spamd-result"];\n'
-        "routines {\n"
-        "  authentication-results {\n"
-        '    header = "Authentication-Results";\n'
-        "    remove = 0;\n"
-        "  }\n"
-        "  x-spam-status {\n"
-        "    remove = 0;\n"
-        "  }\n"
-        "  x-spamd-result {\n"
-        "    remove = 0;\n"
-        "  }\n"
-        "}\n")
+    routines = {"authentication-results": '    header = "Authentication-Results";\n    remove = 0;\n'}
+    if spam_filter:
+        text += ("# The spam filter ([spam]): X-Spam-Status (yes/no and the score) on every message from outside, "
+                 "and\n# X-Spamd-Result (the rules that scored); forged copies of both are deleted first.\n")
+        routines |= {"x-spam-status": "    remove = 0;\n", "x-spamd-result": "    remove = 0;\n"}
+    return (text + "use = [" + ", ".join(f'"{name}"' for name in routines) + "];\nroutines {\n"
+            + "".join(f"  {name} {{\n{body}  }}\n" for name, body in routines.items()) + "}\n")
 
 
 def render_options(test_profile: bool = False) -> str:

@@ -244,7 +244,7 @@ class SpamStep(Step):
         return ctx.answers.spam.enabled
 
     def resources(self, ctx: Context) -> Sequence[Resource]:
-        learn = f"{spam.SIEVE_PIPE_DIR}/{spam.LEARN_PROGRAM}"
+        learn = spam.LEARN_PROGRAM_PATH
         if not ctx.answers.spam.enabled:
             # Redis is stopped (unused_services); its data, the include line and the file it names stay (Redis
             # would not start with the line and without the file).

@@ -96,7 +96,7 @@ def test_the_junk_script_files_what_rspamd_marks(monkeypatch: pytest.MonkeyPatch
     assert 'if header :is "X-Spam" "Yes"' in script and 'fileinto :create "Junk";' in script
     monkeypatch.setattr(step, "saved_password", lambda: "pw")
     found = by_target(list(step.SpamStep().resources(context())))
-    program = f"{policy.SIEVE_PIPE_DIR}/{policy.LEARN_PROGRAM}"
+    program = policy.LEARN_PROGRAM_PATH
     for path in (*policy.sieve_scripts(), program):
         assert isinstance(found[path], FileResource), path
     learn = found[program]
