@@ -8,10 +8,10 @@ first changes:
   anything mailtui did not create — the mail in /var/mail/vhosts — stays, and is named);
 - the system users and groups mailtui created (vmail) are deleted.
 
-Services: Postfix, Dovecot, fail2ban, rspamd and postsrsd are stopped first; the ones that ran before mailtui's first
-install are started again on the restored configuration, the others stay stopped (without that record, from an older
-mailtui: the ones running now are started again). ufw is disabled when the restored ufw.conf says it was
-off, and reloaded when it was on.
+Services: unbound, Redis, Postfix, Dovecot, fail2ban, rspamd and postsrsd are stopped first; the ones that ran
+before mailtui's first install are started again on the restored configuration, the others stay stopped
+(without that record, from an older mailtui: the ones running now are started again). ufw is disabled when
+the restored ufw.conf says it was off, and reloaded when it was on.
 
 Left alone, and said so: the installed packages (remove them with apt), the database (its tables,
 accounts and mail rows) and MariaDB, the stored mail.
@@ -48,7 +48,8 @@ from mailtui.system import atomic, backups, services
 from mailtui.system.commands import run as run_command
 
 # whose configuration mailtui changes (MariaDB is left alone)
-SERVICES = ("postfix", "dovecot", "fail2ban", "rspamd", "postsrsd")
+# (started in this order, stopped in the reverse: the resolver before what asks it, Redis before rspamd)
+SERVICES = ("unbound", "redis-server", "postfix", "dovecot", "fail2ban", "rspamd", "postsrsd")
 UFW_CONF = "/etc/ufw/ufw.conf"
 Out = Callable[[str], None]
 

@@ -25,10 +25,10 @@ from mailtui.system.commands import run, which
 
 STACK = ("postfix", "dovecot", "mariadb")
 # Monitored (and controllable) as well once installed: brute-force protection ([security] fail2ban), and
-# rspamd (DKIM signing and the spam filter, [dkim] [spam]), Redis ([spam]) and postsrsd ([srs]).
-OPTIONAL = ("fail2ban", "rspamd", "redis-server", "postsrsd")
+# rspamd (DKIM signing and the spam filter, [dkim] [spam]), Redis and unbound ([spam]) and postsrsd ([srs]).
+OPTIONAL = ("fail2ban", "rspamd", "redis-server", "unbound", "postsrsd")
 OPTIONAL_PROGRAMS = {"fail2ban": fail2ban.SERVER, "rspamd": "rspamd", "redis-server": "redis-server",
-                     "postsrsd": "postsrsd"}
+                     "unbound": "unbound", "postsrsd": "postsrsd"}
 VERBS = ("start", "stop", "restart", "reload")
 LISTEN_STATE = "0A"
 PROC = Path("/proc")

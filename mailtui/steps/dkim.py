@@ -38,7 +38,7 @@ from mailtui.events import StepEmitter
 from mailtui.model import dkim
 from mailtui.model.answers import Answers
 from mailtui.model.dkim import DkimKey, DkimState
-from mailtui.policy import milter
+from mailtui.policy import milter, resolver
 from mailtui.report import Change, Check
 from mailtui.stack import probes
 from mailtui.steps import spam as spam_step
@@ -162,12 +162,15 @@ def render_milter_headers(spam_filter: bool = False) -> str:
             + "".join(f"  {name} {{\n{body}  }}\n" for name, body in routines.items()) + "}\n")
 
 
-def render_options(test_profile: bool = False) -> str:
+def render_options(test_profile: bool = False, own_resolver: bool = False) -> str:
     text = HEADER + (
         "# Only this machine counts as local: mail from it is signed (sign_local), and mail from anywhere\n"
         "# else - a LAN included - is checked like any other (Debian's default also counts the private ranges).\n"
         'local_addrs = ["127.0.0.0/8", "::1"];\n'
     )
+    if own_resolver:
+        text += ("# The spam filter's lookups go to mailtui's own resolver (unbound, policy/resolver.py).\n"
+                 f'dns {{\n  nameserver = ["{resolver.ADDRESS}:{resolver.PORT}"];\n}}\n')
     if test_profile:
         text += (f"# Test profile: the test network's names end in .test, a public suffix in {TEST_SUFFIXES.name}.\n"
                  f'url_tld = "{TEST_SUFFIXES}";\n')
@@ -297,7 +300,7 @@ class DkimStep(Step):
             res.append(FileResource(str(SIGNING_CONF), render_signing_off()))
         res += [
             FileResource(str(MILTER_HEADERS_CONF), render_milter_headers(a.spam.enabled)),
-            FileResource(str(OPTIONS_INC), render_options(test)),
+            FileResource(str(OPTIONS_INC), render_options(test, own_resolver=a.spam.enabled)),
             FileResource(str(TEST_SUFFIXES), render_test_suffixes()) if test
             else AbsentFileResource(str(TEST_SUFFIXES), TEST_ONLY_WHY),
         ]

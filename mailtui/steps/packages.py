@@ -43,7 +43,7 @@ def wanted_packages(answers: Answers, *, database_server: bool, systemd: bool) -
     if milter.wanted(answers):
         wanted += pl.RSPAMD
     if answers.spam.enabled:
-        wanted += [*pl.REDIS, *pl.SIEVE]
+        wanted += [*pl.REDIS, *pl.SIEVE, *pl.RESOLVER]
     if answers.srs.enabled:
         wanted += pl.POSTSRSD
     if answers.tls.mode == "acme":

@@ -18,6 +18,10 @@ RSPAMD = ["rspamd"]
 # Sieve files junk into Junk.
 REDIS = ["redis-server"]
 SIEVE = ["dovecot-sieve"]
+# mailtui's own recursive resolver on loopback for the spam filter's DNS lookups (block lists: their operators
+# refuse public resolvers), rspamd's and postscreen's ([spam]). dns-root-data (only recommended, and mailtui
+# installs without recommends) holds the root's DNSSEC trust anchor, which unbound's helper copies into place.
+RESOLVER = ["unbound", "dns-root-data"]
 # SRS for forwarded mail ([srs]).
 POSTSRSD = ["postsrsd"]
 # Certificates from an ACME CA ([tls] mode = "acme"): certbot with its renewal timer (cron on a machine
@@ -31,4 +35,4 @@ BOOTSTRAP = ["python3", "python3-venv"]
 def all_possible_packages() -> list[str]:
     """Every package any answers file can make the install ask for (the test hosts pre-download them)."""
     return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *RSPAMD, *REDIS, *SIEVE,
-            *POSTSRSD, *CERTBOT, *CERTBOT_CRON, *BOOTSTRAP]
+            *RESOLVER, *POSTSRSD, *CERTBOT, *CERTBOT_CRON, *BOOTSTRAP]

@@ -18,8 +18,9 @@ from mailtui import paths
 from mailtui.errors import StepFailed
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
-from mailtui.policy import maps, milter, tls
+from mailtui.policy import maps, milter, resolver, tls
 from mailtui.report import Check
+from mailtui.steps import resolver as resolver_step
 from mailtui.steps import srs
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.postconf_resources import MasterResource, MasterService, PostconfResource
@@ -106,6 +107,7 @@ def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
         "milter_default_action": milter.DEFAULT_ACTION,
         # SRS for forwarded mail ([srs], steps/srs.py): own domains first (unchanged), then postsrsd.
         **srs.postfix_params(answers, own_senders=lookups["sender_canonical_maps"]),
+        **postscreen_params(answers),
     }
     if answers.outbound.user:
         params.update({
@@ -130,6 +132,34 @@ def main_cf(answers: Answers, *, log_to_file: bool) -> dict[str, str]:
     return params
 
 
+def postscreen_params(answers: Answers) -> dict[str, str]:
+    """postscreen in front of port 25 with the spam filter (policy/resolver.py); Postfix's defaults without."""
+    if not answers.spam.enabled:
+        return {"postscreen_greet_action": "ignore", "postscreen_dnsbl_action": "ignore",
+                "postscreen_dnsbl_sites": "", "postscreen_dnsbl_threshold": "1",
+                "postscreen_dnsbl_allowlist_threshold": "0"}
+    return {
+        # This machine (mynetworks) skips every test.
+        "postscreen_access_list": "permit_mynetworks",
+        "postscreen_greet_action": resolver.ACTION,  # a client talking before its turn: 550 to every RCPT
+        "postscreen_dnsbl_action": resolver.ACTION,
+        "postscreen_dnsbl_sites": ", ".join(resolver.DNSBL_SITES),
+        "postscreen_dnsbl_threshold": str(resolver.THRESHOLD),
+        "postscreen_dnsbl_allowlist_threshold": str(resolver.ALLOWLIST_THRESHOLD),
+    }
+
+
+def smtp_services(answers: Answers) -> list[MasterService]:
+    """Port 25: postscreen in front of smtpd with the spam filter (its DNSBL lookups in dnsblog, STARTTLS
+    before the hand-off in tlsproxy), else smtpd itself as Debian ships it."""
+    if not answers.spam.enabled:
+        return [MasterService("smtp", "inet", "smtpd")]
+    return [MasterService("smtp", "inet", "postscreen", maxproc="1"),
+            MasterService("smtpd", "pass", "smtpd", private="-"),
+            MasterService("dnsblog", "unix", "dnsblog", private="-", maxproc="0"),
+            MasterService("tlsproxy", "unix", "tlsproxy", private="-", maxproc="0")]
+
+
 def _submission(name: str, *, wrapper: bool) -> MasterService:
     options = {
         "syslog_name": f"postfix/{name}",
@@ -151,7 +181,7 @@ def _submission(name: str, *, wrapper: bool) -> MasterService:
 
 
 def master_services(answers: Answers, *, log_to_file: bool) -> list[MasterService]:
-    services = [_submission("submission", wrapper=False)]
+    services = [*smtp_services(answers), _submission("submission", wrapper=False)]
     if answers.services.submissions:
         services.append(_submission("submissions", wrapper=True))
     if log_to_file:
@@ -193,6 +223,9 @@ class PostfixStep(Step):
         res.append(DirectoryResource("/var/spool/postfix/private", owner="postfix", group="root", mode=0o700))
         if log_to_file:
             res.append(FileResource(logs.LOGROTATE_FILE, logs.logrotate_config(), mode=0o644))
+        # Postfix's daemons read their chroot's copy of resolv.conf (postscreen's block lists): it follows the
+        # machine's (steps/resolver.py), and a change restarts Postfix.
+        res.append(FileResource(str(resolver.POSTFIX_RESOLV_CONF), resolver_step.machine_resolv_conf(a)))
         return res
 
     def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:

@@ -90,8 +90,13 @@ class AbsentFileResource:
     def pending(self, ctx: Context) -> Change | None:
         if not os.path.lexists(self.path):
             return None
-        old = files.read_text(Path(self.path)) or ""
-        return Change("file", self.path, f"remove {self.path} ({self.why})", unified_diff(old, "", self.path))
+        try:
+            data = Path(self.path).read_bytes()
+        except OSError:
+            data = b""
+        # A compiled file (a Sieve binary) is named, not shown.
+        diff = "(binary file)" if b"\0" in data else unified_diff(data.decode(errors="replace"), "", self.path)
+        return Change("file", self.path, f"remove {self.path} ({self.why})", diff)
 
     def apply(self, ctx: Context, out: StepEmitter) -> None:
         files.remove_file(Path(self.path))

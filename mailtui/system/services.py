@@ -34,6 +34,7 @@ SERVICES: dict[str, ServiceInfo] = {
     "rspamd": ServiceInfo("rspamd", "/run/rspamd/rspamd.pid", ("rspamd",), "rspamd"),
     "postsrsd": ServiceInfo("postsrsd", "/run/postsrsd.pid", ("postsrsd",), "postsrsd"),
     "redis-server": ServiceInfo("redis-server", "/run/redis/redis-server.pid", ("redis-server",), "Redis"),
+    "unbound": ServiceInfo("unbound", "/run/unbound.pid", ("unbound",), "unbound"),
 }
 
 

@@ -96,6 +96,9 @@ Settings
   Filter spam: Junk, refuse, greylist (rspamd, Redis)
     rspamd scores every message: from 15 refused, from 6 into
     Junk, from 4 a new sender must retry in a few minutes.
+    postscreen refuses senders on DNS block lists (Spamhaus)
+    and clients that talk before their turn; unbound on this
+    machine answers those lookups (lists refuse public DNS).
   Rewrite the sender of forwarded mail (SRS, postsrsd)
     An alias that forwards to an outside mailbox would fail the
     receiver's SPF check; postsrsd makes the envelope sender

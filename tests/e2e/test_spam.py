@@ -28,6 +28,8 @@ from tests.e2e.conftest import ANSWERS, HOSTNAME, PASSWORDS, RELEASES, start_sin
 from tests.e2e.test_dns_check import zones_from
 from tests.e2e.test_mail import tls_context
 from tests.harness.testhost import MAILTUI_PYTHONPATH, TestHost, stack_layer, test_network
+from tests.harness.testhost.dns import DnsServer, query_from
+from tests.harness.testhost.network import TestNetwork
 
 pytestmark = pytest.mark.e2e
 ENV = {"PYTHONPATH": MAILTUI_PYTHONPATH}
@@ -42,6 +44,7 @@ ALICE, BOB = "alice@example.test", "bob@other.test"
 SENDER_HOST = "sender.test"  # the outside sending server: its name, and its users' domain
 MAILDIR = "/var/mail/vhosts"
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+DNSBL = "zen.spamhaus.org"  # the block list the tests list hosts in (policy/resolver.DNSBL_SITES)
 GREYLIST_DELAY = 3.0  # the test profile's greylist timeout (mailtui.policy.spam.GREYLIST_DELAY)
 # On the sender host: one SMTP transaction to port 25; prints the server's answer to the whole of it.
 SEND = r"""
@@ -67,6 +70,10 @@ class SpamServer:
     release: str
     mx: TestHost
     sender: TestHost
+    net: TestNetwork
+    dns: DnsServer
+    zones: dict[str, str]  # what the test DNS serves
+    resolv_conf: str  # the mail server's /etc/resolv.conf before the install
     base: float = 0.0  # what an ordinary message from the sender scores by itself
 
     def score(self, total: float) -> float:
@@ -94,6 +101,7 @@ def spam_server(request: pytest.FixtureRequest) -> Iterator[SpamServer]:
         mx = net.host(release, "mail", hostname=HOSTNAME, layers=[stack_layer(release, SPAM_ANSWERS)])
         sender = net.host(release, "sender", hostname=SENDER_HOST)
         mx.write_file("/root/answers.toml", SPAM_ANSWERS, mode=0o600)
+        resolv_conf = mx.read_file("/etc/resolv.conf")  # names the test DNS
         began = time.monotonic()
         installed = mx.mailtui("install", "--answers", "/root/answers.toml", "--yes", env=ENV, check=False,
                                timeout=600)
@@ -104,11 +112,13 @@ def spam_server(request: pytest.FixtureRequest) -> Iterator[SpamServer]:
         # sender's own name, address, reverse name and SPF record (without them rspamd adds ~4.5 points for a
         # nameless host and waits on DNS for every message).
         zones = zones_from(mx.run(["python3", "-m", "mailtui", "dns", "--zone"], env=ENV).stdout, mx.ip)
-        zones[SENDER_HOST] = (f"{SENDER_HOST}. IN A {sender.ip}\n"
-                              f'{SENDER_HOST}. IN TXT "v=spf1 ip4:{sender.ip} -all"\n')
-        zones["18.198.in-addr.arpa"] += f"{ipaddress.ip_address(sender.ip).reverse_pointer}. IN PTR {SENDER_HOST}.\n"
+        add_sending_server(zones, SENDER_HOST, sender.ip)
+        # Spamhaus's zone as the test DNS serves it: its documented test entry only (127.0.0.2 is listed), so
+        # postscreen asks about the sender and finds it unlisted.
+        zones[DNSBL] = f"{dnsbl_name('127.0.0.2')}. IN A 127.0.0.2\n"
         dns.serve(zones)
-        server = SpamServer(release, mx, sender)
+        dns.log_queries()
+        server = SpamServer(release, mx, sender, net, dns, zones, resolv_conf)
         probe = marker()
         code, reply = server.send(message("ann@sender.test", ALICE, probe), "ann@sender.test", ALICE)
         assert code == 250, (code, reply)
@@ -118,6 +128,18 @@ def spam_server(request: pytest.FixtureRequest) -> Iterator[SpamServer]:
         # Below the greylist score with room to spare: the test rule's number decides.
         assert verdict == "No" and server.base < 3, head
         yield server
+
+
+def add_sending_server(zones: dict[str, str], name: str, ip: str) -> None:
+    """A well-run sending server's records: its name, address, reverse name and SPF record (without them rspamd
+    adds ~4.5 points for a nameless host)."""
+    zones[name] = f"{name}. IN A {ip}\n{name}. IN TXT \"v=spf1 ip4:{ip} -all\"\n"
+    zones["18.198.in-addr.arpa"] += f"{ipaddress.ip_address(ip).reverse_pointer}. IN PTR {name}.\n"
+
+
+def dnsbl_name(ip: str) -> str:
+    """The name a DNS block list is asked about `ip` by: its octets reversed, under the list's zone."""
+    return ipaddress.ip_address(ip).reverse_pointer.removesuffix(".in-addr.arpa") + "." + DNSBL
 
 
 def message(sender: str, to: str, marker: str, *, score: float | None = None, body: str = "") -> EmailMessage:
@@ -277,6 +299,101 @@ def test_redis_listens_on_loopback_only_and_only_with_its_password(spam_server: 
         s.mx.run(["systemctl", "start", "redis-server"])
 
 
+def test_the_machine_asks_its_own_resolver_which_answers_only_itself(spam_server: SpamServer) -> None:
+    """unbound on loopback is the machine's resolver (and Postfix's chroot copy says so); it is no open resolver
+    for the network; in the test profile it forwards every question to the test DNS, never to the Internet."""
+    s = spam_server
+    resolv = s.mx.read_file("/etc/resolv.conf")
+    assert [line.split()[1] for line in resolv.splitlines() if line.startswith("nameserver")] == ["127.0.0.1"]
+    assert s.mx.read_file("/var/spool/postfix/etc/resolv.conf") == resolv
+    listening = s.mx.run(["ss", "-Hlun", "sport", "= :53"]).stdout.splitlines()
+    assert sorted(line.split()[3] for line in listening) == ["127.0.0.1:53"], listening
+    # Through unbound, the test DNS's names resolve (and are asked from the mail server's address).
+    answer = query_from(s.mx, "127.0.0.1", f"{SENDER_HOST}")
+    assert [data for _name, kind, data in answer.get("records", []) if kind == "A"] == [s.sender.ip], answer
+    other = query_from(s.mx, "127.0.0.1", "example.com")
+    assert other.get("rcode") in ("SERVFAIL", "REFUSED") and not other.get("records"), other
+    assert (s.mx.ip, "example.com.", 1) in s.dns.queries()  # forwarded to the test DNS, nowhere else
+    # Control: from another host, the mail server's address answers no DNS question at all.
+    outside = query_from(s.sender, s.mx.ip, f"{SENDER_HOST}")
+    assert "error" in outside, outside
+    code, out = s.mailtui("check")
+    assert code == 0 and "unbound answers on 127.0.0.1:53" in out, out
+
+
+# On a sending host: a client that talks before its turn (EHLO before the server's greeting is complete),
+# then goes on as if nothing happened. Prints every reply it got.
+PREGREET = r"""
+import json, socket, sys
+host, sender, rcpt = sys.argv[1:4]
+sock = socket.create_connection((host, 25), timeout=60)
+sock.sendall(b"EHLO impatient.test\r\n")
+stream = sock.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        line = stream.readline().decode(errors="replace").rstrip("\r\n")
+        lines.append(line)
+        if len(line) < 4 or line[3] != "-":
+            return int(line[:3] or 0), lines
+# postscreen's greeting begins with "220-" and waits to see whether the client talks; caught talking, the client
+# gets no more of the greeting: the next reply answers its early EHLO (measured on Postfix 3.7 and 3.10).
+replies = [(220, [stream.readline().decode(errors="replace").rstrip("\r\n")]), reply()]
+for command in (f"MAIL FROM:<{sender}>", f"RCPT TO:<{rcpt}>", "QUIT"):
+    sock.sendall(command.encode() + b"\r\n")
+    replies.append(reply())
+print(json.dumps(replies))
+"""
+
+
+def test_postscreen_refuses_listed_clients_and_clients_that_talk_first(spam_server: SpamServer) -> None:
+    """postscreen in front of port 25: a client Spamhaus lists (127.0.0.2) is refused and its mail never
+    delivered; an unlisted one (the sender of every other test) is let through; a list answering 127.255.255.254
+    (its refusal of a public resolver) refuses nobody; a client that talks before its turn is refused."""
+    s = spam_server
+    # The fixture's sender was asked about (through unbound, from the mail server) and let through.
+    assert (s.mx.ip, dnsbl_name(s.sender.ip) + ".", 1) in s.dns.queries()
+    assert s.mx.run(["grep", "-c", rf"postscreen.*PASS NEW \[{s.sender.ip}\]", "/var/log/mail.log"],
+                    check=False).stdout.strip() != "0"
+    listed = s.net.host(s.release, "listed", hostname="listed.test")
+    zones = dict(s.zones)
+    add_sending_server(zones, "listed.test", listed.ip)
+    zones[DNSBL] += f"{dnsbl_name(listed.ip)}. IN A 127.0.0.2\n"
+    s.dns.serve(zones)
+
+    def send_from_listed(mark: str) -> tuple[int, str]:
+        msg = message("lu@listed.test", ALICE, mark)
+        result = listed.run(["python3", "-c", SEND, s.mx.ip, "lu@listed.test", ALICE, "listed.test"],
+                            input=msg.as_bytes(), check=False, timeout=120)
+        answer = json.loads(result.stdout.strip().splitlines()[-1])
+        return answer["code"], answer["reply"]
+
+    def log_lines(what: str) -> list[str]:
+        return s.mx.run(["grep", "-E", rf"postscreen.*{what}.*\[{re.escape(listed.ip)}\]", "/var/log/mail.log"],
+                        check=False).stdout.splitlines()
+
+    refused = marker()
+    code, reply = send_from_listed(refused)
+    assert code == 550 and DNSBL in reply, (code, reply)
+    assert len(log_lines("DNSBL rank 3")) == 1
+    # The list now answers 127.255.255.254 for every address (as Spamhaus answers a public resolver).
+    zones[DNSBL] = f"*.{DNSBL}. IN A 127.255.255.254\n"
+    s.dns.serve(zones)
+    result = listed.run(["python3", "-c", PREGREET, s.mx.ip, "lu@listed.test", ALICE], check=False, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    replies = json.loads(result.stdout.strip().splitlines()[-1])
+    assert replies[0][1][0].startswith("220-") and replies[1][0] == 250, replies
+    assert replies[2][0] == 250 and replies[3][0] == 550, replies  # MAIL FROM taken, RCPT TO refused
+    assert len(log_lines("PREGREET")) == 1
+    # The same client, polite now, with the list's refusal answer for everybody: accepted and delivered.
+    accepted = marker()
+    code, reply = send_from_listed(accepted)
+    assert code == 250, (code, reply)
+    assert where(s, ALICE, accepted)[0] == ""
+    assert len(log_lines("DNSBL rank")) == 1  # only the first, listed, attempt
+    assert not delivered_anywhere(s, refused)
+
+
 LONG_BODY = ("Hello Alice,\n\nas promised, here is the summary of this morning's planning meeting. We agreed to "
              "move the quarterly review to the second week of next month, to ask the finance team for the updated "
              "budget figures before Friday, and to invite the new colleagues from the support desk. Please check "
@@ -372,3 +489,24 @@ def test_with_redis_or_rspamd_down_mail_keeps_flowing_and_check_names_what_is_do
     while s.mailtui("check")[0] != 0:
         assert time.monotonic() < deadline, s.mailtui("check")[1]
         time.sleep(1)
+
+
+def test_switched_off_the_machine_resolves_as_before_and_port_25_is_plain_smtpd(spam_server: SpamServer) -> None:
+    """Last in this module (it switches the filter off): the original resolv.conf comes back (in Postfix's chroot
+    too), unbound stops, smtpd answers port 25 again without postscreen, and mail still flows."""
+    s = spam_server
+    s.mx.write_file("/root/answers-off.toml", SPAM_ANSWERS.replace("[spam]\nenabled = true", "[spam]\nenabled = false"),
+                    mode=0o600)
+    code, out = s.mailtui("install", "--answers", "/root/answers-off.toml", "--yes")
+    assert code == 0, out[-4000:]
+    assert s.mx.read_file("/etc/resolv.conf") == s.resolv_conf
+    assert s.mx.read_file("/var/spool/postfix/etc/resolv.conf") == s.resolv_conf
+    assert s.mx.run(["pgrep", "-x", "unbound"], check=False).returncode == 1
+    assert s.mx.run(["postconf", "-M", "smtp/inet"]).stdout.split()[7] == "smtpd"
+    plain = marker()
+    code, reply = s.send(message("ann@sender.test", ALICE, plain), "ann@sender.test", ALICE)
+    assert code == 250, (code, reply)
+    folder, path = where(s, ALICE, plain)
+    assert folder == "" and "X-Spam-Status" not in headers(s, path)
+    code, out = s.mailtui("check")
+    assert code == 0, out

@@ -60,6 +60,7 @@ SHORT_WHY = {
     "database": "Creates the mail database and its accounts.",
     "tls": "Every password travels encrypted.",
     "acme": "certbot orders a certificate from an ACME CA.",
+    "resolver": "unbound answers the spam filter's DNS questions.",
     "spam": "rspamd scores every message; spam goes to Junk.",
     "dkim": "rspamd signs outgoing mail with DKIM.",
     "srs": "postsrsd rewrites the sender of forwarded mail.",

@@ -29,8 +29,8 @@ from mailtui.steps.base import Context, Resource, Step
 from mailtui.system import files
 from tests.state import use_state_dir
 
-ORDER = ["packages", "database", "tls", "acme", "spam", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban",
-         "verify"]
+ORDER = ["packages", "database", "tls", "acme", "resolver", "spam", "dkim", "srs", "postfix", "dovecot", "firewall",
+         "fail2ban", "verify"]
 CALLS: list[str] = []
 
 

@@ -65,7 +65,7 @@ def test_submission_requires_tls_and_auth_and_own_sender() -> None:
 
 def test_submissions_can_be_turned_off() -> None:
     a = load('[services]\nsubmissions = false')
-    assert [s.key for s in postfix.master_services(a, log_to_file=False)] == ["submission/inet"]
+    assert [s.key for s in postfix.master_services(a, log_to_file=False)] == ["smtp/inet", "submission/inet"]
 
 
 def test_test_profile_turns_dns_off() -> None:

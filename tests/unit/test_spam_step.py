@@ -146,3 +146,11 @@ def test_an_older_answers_file_keeps_the_filter_off_and_a_new_one_names_it() -> 
     new = answers_file.loads('hostname = "mail.example.test"\n[spam]\nreject = 20\n')
     assert new.spam == Spam(reject=20.0)
     assert answers_file.loads(answers_file.dumps(new)).spam == new.spam
+
+
+def test_a_compiled_sieve_binary_that_must_go_is_named_not_decoded(tmp_path: Path) -> None:
+    """Switching the filter off removes the .svbin files sievec wrote: the preview must not choke on them."""
+    binary = tmp_path / "mailtui-junk.svbin"
+    binary.write_bytes(b"\xbe\xef\x00\x01CMP")
+    change = AbsentFileResource(str(binary), "off").pending(None)  # type: ignore[arg-type]
+    assert change is not None and change.diff == "(binary file)" and "remove" in change.summary

@@ -76,6 +76,7 @@ class TestHost:
     _proc: subprocess.Popen[bytes] | None = None
     _mounts: tuple[Path, Path] | None = None  # the deps and app dirs mounted read-only inside
     _overlay_dev: int | None = None
+    _resolv_written: str | None = None  # the /etc/resolv.conf write_identity() wrote last
     _closed: bool = False
 
     @property
@@ -278,7 +279,13 @@ class TestHost:
         """/etc/hostname, /etc/hosts (every host of the network) and /etc/resolv.conf (the test DNS, if any)."""
         write_in_root(self.root, "/etc/hostname", f"{self.hostname}\n")
         write_in_root(self.root, "/etc/hosts", self.network.hosts_file())
-        write_in_root(self.root, "/etc/resolv.conf", self.network.resolv_conf())
+        # resolv.conf only while it holds what the harness wrote (a host's own software may have made it its
+        # own: mailtui's resolver step points it at unbound, and `mailtui check` fails when anything rewrites it).
+        resolv = self.root / "etc" / "resolv.conf"
+        now = resolv.read_text(errors="replace") if resolv.is_file() and not resolv.is_symlink() else None
+        if now is None or now == self._resolv_written or self._resolv_written is None:
+            self._resolv_written = self.network.resolv_conf()
+            write_in_root(self.root, "/etc/resolv.conf", self._resolv_written)
         # Every installed Debian has this link (systemd or initscripts make it); minbase does not,
         # and doveconf then reports "setmntent(/etc/mtab) failed" on every run.
         mtab = self.root / "etc" / "mtab"
