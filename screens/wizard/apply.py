@@ -14,7 +14,7 @@ from mailtui.screens.widgets.fields import StepList
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Label, Log, ProgressBar, Static
 from textual.worker import get_current_worker
@@ -106,7 +106,7 @@ class ApplyPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("Installing", classes="pane-title", id="apply-title")
         yield Static("", id="apply-status", classes="why")
-        with Vertical(id="apply-steps"):
+        with VerticalScroll(id="apply-steps"):
             for name, title in self.titles:
                 yield StepRow(name, title)
         yield FollowingLog(max_lines=5000, id="apply-log", auto_scroll=True)
@@ -243,6 +243,9 @@ class ApplyPane(Vertical):
             self._log(f"==> {e.message or e.step}")
             if row:
                 row.set("running", "yellow")
+                # On a short terminal the list scrolls (its height is capped, the log keeps its lines):
+                # the running step stays in sight.
+                self.query_one("#apply-steps").scroll_to_widget(row, animate=False)
             self._sidebar(e.step, "running")
         elif e.kind == "output":
             self._log(f"    {e.message}")

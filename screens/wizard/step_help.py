@@ -94,11 +94,8 @@ Settings
     SPF/DKIM/DMARC results into its headers. Two keys a domain:
     publish both (mailtui dns); `mailtui dkim rotate` switches.
   Filter spam: Junk, refuse, greylist (rspamd, Redis)
-    rspamd scores every message: from 15 refused, from 6 into
-    Junk, from 4 a new sender must retry in a few minutes.
-    postscreen refuses senders on DNS block lists (Spamhaus)
-    and clients that talk before their turn; unbound on this
-    machine answers those lookups (lists refuse public DNS).
+    rspamd scores mail: 15 refused, 6 to Junk, 4 retry later;
+    postscreen refuses block-listed senders (own DNS: unbound).
   Rewrite the sender of forwarded mail (SRS, postsrsd)
     An alias that forwards to an outside mailbox would fail the
     receiver's SPF check; postsrsd makes the envelope sender

@@ -508,8 +508,8 @@ async def test_restart_after_an_interrupted_install_offers_to_resume() -> None:
         assert "interrupted before it finished" in screen_text(app)
         await pilot.press("enter")  # Resume has the focus
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
-        assert engine.started[0][1] == ["tls", "spam", "dkim", "srs", "postfix", "dovecot", "firewall", "fail2ban",
-                                        "verify"]
+        assert engine.started[0][1] == ["tls", "resolver", "spam", "dkim", "srs", "postfix", "dovecot", "firewall",
+                                        "fail2ban", "verify"]
         await pilot.click("#apply-continue")
         await wait_for(pilot, lambda: "Round trip skipped" in screen_text(app))
 
@@ -549,7 +549,7 @@ async def test_pause_after_packages_shows_review_again_with_real_diffs() -> None
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
         assert engine.started[1][1] == ["database", "tls", "postfix", "dovecot", "firewall"]
         # Both runs' time: the packages run counts too.
-        assert "Install finished in 0:33 (packages 0:03, the rest 0:30)" in screen_text(app)
+        assert "Install finished in 0:36 (packages 0:03, the rest 0:33)" in screen_text(app)
 
 
 async def test_a_worker_that_cannot_start_is_reported() -> None:
