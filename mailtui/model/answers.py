@@ -120,9 +120,13 @@ class Spam:
     add_header: float = 6.0
     reject: float = 15.0
     greylisting: bool = True  # false: no message is deferred (the greylist score is not used)
+    # A logged-in user (587/465) may send to this many recipients an hour (rspamd's ratelimit); over it, mail is
+    # deferred (4xx) until the hour's budget refills. 0: no limit. Contains a compromised account.
+    hourly_limit: int = 200
 
 
 SPAM_SCORE_RANGE = (0.5, 1000.0)
+HOURLY_LIMIT_MAX = 100_000
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 from mailtui.errors import ValidationError
 from mailtui.model import passwords, validate
 from mailtui.model.answers import (
+    HOURLY_LIMIT_MAX,
     MAX_IGNORE,
     PROFILES,
     SECURITY_LIMITS,
@@ -107,6 +108,9 @@ def spam_problems(s: Spam) -> dict[str, str]:
         value = getattr(s, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or not low <= value <= high:
             p[f"spam.{name}"] = f"must be a score from {low:g} to {high:g}"
+    limit = s.hourly_limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= HOURLY_LIMIT_MAX:
+        p["spam.hourly_limit"] = f"must be a whole number from 0 (no limit) to {HOURLY_LIMIT_MAX}"
     if p:
         return p
     if s.greylisting and s.greylist >= s.add_header:

@@ -47,6 +47,7 @@ RSPAMD_USER = "_rspamd"
 ACTIONS_CONF = RSPAMD_LOCAL_D / "actions.conf"
 REDIS_RSPAMD = RSPAMD_LOCAL_D / "redis.conf"
 GREYLIST_CONF = RSPAMD_LOCAL_D / "greylist.conf"
+RATELIMIT_CONF = RSPAMD_LOCAL_D / "ratelimit.conf"
 TEST_RULE = RSPAMD_LOCAL_D / "rspamd.lua"  # rspamd's rules/rspamd.lua runs this file when it exists
 TEST_SCORE_HEADER = "X-Mailtui-Test-Score"
 HEADER = "# Written by mailtui ([spam] in the answers); replaced on every install.\n"
@@ -86,6 +87,26 @@ def render_greylist(answers: Answers) -> str:
         f"timeout = {delay};  # a greylisted sender's retry is accepted after this long\n")
 
 
+def render_ratelimit(answers: Answers) -> str:
+    limit = answers.spam.hourly_limit
+    text = HEADER + (
+        "# The limit is exact: rspamd's default lets a user's bucket grow with every message it finds clean\n"
+        "# (up to tenfold, rspamd 3.4); here it never grows or shrinks.\n"
+        "ham_factor_rate = 1.0;\nspam_factor_rate = 1.0;\nham_factor_burst = 1.0;\nspam_factor_burst = 1.0;\n"
+        "max_rate_mult = 1;\nmax_bucket_mult = 1;\n")
+    if not limit:
+        return text + "# [spam] hourly_limit = 0: no limit on what a logged-in user sends.\nrates {\n}\n"
+    return text + (
+        f"# A logged-in user (587/465) may send to {limit} recipients an hour ([spam] hourly_limit): the bucket\n"
+        "# holds that many and refills at that rate; over it, rspamd answers \"soft reject\" and Postfix defers the\n"
+        "# message (451 4.7.1). Mail from outside and from this machine has no user: not counted.\n"
+        "rates {\n"
+        "  user = {\n"
+        f'    bucket = {{ burst = {limit}; rate = "{limit} / 1h"; }}\n'
+        "  }\n"
+        "}\n")
+
+
 def render_test_rule() -> str:
     return ("-- " + HEADER[2:] + "-- Test profile only: a message carrying the header adds its number to the score,\n"
             "-- so tests reach each threshold of [spam] exactly.\n"
@@ -106,11 +127,13 @@ def rspamd_resources(answers: Answers, password: str) -> list[Resource]:
     """rspamd's files of the spam filter, for the step that owns rspamd (steps/dkim.py)."""
     res: list[Resource] = [FileResource(str(ACTIONS_CONF), render_actions(answers))]
     if not answers.spam.enabled:
-        return [*res, *(AbsentFileResource(str(p), OFF_WHY) for p in (REDIS_RSPAMD, GREYLIST_CONF, TEST_RULE))]
+        return [*res, *(AbsentFileResource(str(p), OFF_WHY) for p in (REDIS_RSPAMD, GREYLIST_CONF, RATELIMIT_CONF,
+                                                                           TEST_RULE))]
     res += [
         FileResource(str(REDIS_RSPAMD), render_redis_for_rspamd(password), owner="root", group=RSPAMD_USER,
                      mode=0o640, secret=True),
         FileResource(str(GREYLIST_CONF), render_greylist(answers)),
+        FileResource(str(RATELIMIT_CONF), render_ratelimit(answers)),
         FileResource(str(TEST_RULE), render_test_rule()) if answers.profile == "test"
         else AbsentFileResource(str(TEST_RULE), TEST_ONLY_WHY),
     ]
@@ -118,7 +141,7 @@ def rspamd_resources(answers: Answers, password: str) -> list[Resource]:
 
 
 def rspamd_files() -> list[Path]:
-    return [ACTIONS_CONF, REDIS_RSPAMD, GREYLIST_CONF, TEST_RULE]
+    return [ACTIONS_CONF, REDIS_RSPAMD, GREYLIST_CONF, RATELIMIT_CONF, TEST_RULE]
 
 
 # ---------------------------------------------------------------- Redis

@@ -154,3 +154,15 @@ def test_a_compiled_sieve_binary_that_must_go_is_named_not_decoded(tmp_path: Pat
     binary.write_bytes(b"\xbe\xef\x00\x01CMP")
     change = AbsentFileResource(str(binary), "off").pending(None)  # type: ignore[arg-type]
     assert change is not None and change.diff == "(binary file)" and "remove" in change.summary
+
+
+def test_the_hourly_limit_is_a_user_bucket_that_never_grows() -> None:
+    text = step.render_ratelimit(Answers(spam=Spam(hourly_limit=50)))
+    assert 'bucket = { burst = 50; rate = "50 / 1h"; }' in text and "  user = {" in text
+    assert "max_bucket_mult = 1;" in text and "ham_factor_burst = 1.0;" in text
+    assert "user = {" not in step.render_ratelimit(Answers(spam=Spam(hourly_limit=0)))
+
+
+@pytest.mark.parametrize("value", [-1, 100_001, 2.5, True, "200"])
+def test_a_bad_hourly_limit_is_named(value: object) -> None:
+    assert "spam.hourly_limit" in spam_problems(Spam(hourly_limit=value))  # type: ignore[arg-type]
