@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mailtui import paths
 from mailtui.api.operations import Operations, StepInfo, StepPlan
+from mailtui.errors import MailtuiError
 from mailtui.events import Event
 from mailtui.install import plan as install_plan
 from mailtui.install import plan_inputs
@@ -43,6 +44,7 @@ from mailtui.ops import (
     maildirs,
     queue,
     services,
+    spam,
 )
 from mailtui.ops.account_types import AliasRow, DomainRow, RemovalSummary, UserRow
 from mailtui.ops.accounts import Accounts
@@ -57,6 +59,7 @@ from mailtui.ops.logs import LogQuery, LogSource
 from mailtui.ops.maildirs import MaildirStats
 from mailtui.ops.queue import QueueAction
 from mailtui.ops.services import ServiceStatus
+from mailtui.ops.spam import SpamStats
 from mailtui.report import Check
 from mailtui.stack import roundtrip as roundtrip_probe
 from mailtui.stack.logparse import LogEvent
@@ -184,6 +187,18 @@ class LiveOperations(Operations):
 
     def dkim_rotate(self, domain: str) -> str:
         return "\n".join(dkim.rotate(self.installed_answers(), domain))
+
+    def _spam_on(self) -> None:
+        if not self.installed_answers().spam.enabled:
+            raise MailtuiError("the spam filter is off on this server ([spam] enabled = false in the answers)")
+
+    def spam_stats(self) -> SpamStats:
+        self._spam_on()
+        return spam.stats()
+
+    def spam_learn(self, kind: str, path: Path) -> str:
+        self._spam_on()
+        return spam.learn(kind, path)
 
     # ------------------------------------------------------------ accounts
 

@@ -33,6 +33,7 @@ from mailtui.ops.logs import LogQuery, LogSource
 from mailtui.ops.maildirs import MaildirStats
 from mailtui.ops.queue import QueueAction
 from mailtui.ops.services import ServiceStatus
+from mailtui.ops.spam import SpamStats
 from mailtui.report import Change, Check
 from mailtui.stack.logparse import LogEvent
 from mailtui.system.fail2ban import Ban, JailStatus
@@ -205,6 +206,16 @@ class Operations(ABC):
     def dkim_rotate(self, domain: str) -> str:
         """Rotate `domain`'s DKIM keys (the standby signs, the signing key is retired, a new standby is made);
         returns what was done. ValidationError names `domain` when it has no keys here."""
+
+    @abstractmethod
+    def spam_stats(self) -> SpamStats:
+        """The spam filter as rspamd reports it: messages scanned by action, learned, the last refused or
+        deferred with scores and rules. MailtuiError when the filter is off or rspamd does not answer."""
+
+    @abstractmethod
+    def spam_learn(self, kind: str, path: Path) -> str:
+        """Teach rspamd that the message in `path` is `kind` ("spam" or "ham"); returns what it said.
+        ValidationError names `kind` or `FILE`."""
 
     # ------------------------------------------------------------ accounts
 

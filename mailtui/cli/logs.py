@@ -22,7 +22,8 @@ from mailtui.api.types import LogEvent, LogQuery
 from mailtui.cli.common import EXIT_OK
 from mailtui.errors import ValidationError
 
-_COLOURS = {"delivered": "32", "deferred": "33", "bounced": "31", "rejected": "31", "auth-failure": "35",
+_COLOURS = {"delivered": "32", "deferred": "33", "bounced": "31", "rejected": "31", "spam": "38;5;208",
+            "auth-failure": "35",
             "error": "1;31", "login": "36"}
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from mailtui import __version__
 from mailtui.api.live import LiveOperations
 from mailtui.api.operations import Operations
-from mailtui.cli import accounts, bans, check, dkim, dns, install, logs, ops, rollback
+from mailtui.cli import accounts, bans, check, dkim, dns, install, logs, ops, rollback, spam
 from mailtui.cli.common import EXIT_BUSY, EXIT_FAIL, EXIT_INVALID
 from mailtui.errors import Busy, MailtuiError, NotFound, ValidationError
 
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     bans.add_parser(sub)
     dns.add_parser(sub)
     dkim.add_parser(sub)
+    spam.add_parser(sub)
     return parser
 
 

@@ -25,8 +25,10 @@ from datetime import datetime, timedelta
 
 from mailtui.policy import probe
 
-OUTCOMES = ("delivered", "deferred", "bounced", "rejected", "auth-failure", "login", "error", "info")
-SUMMARY_OUTCOMES = ("delivered", "deferred", "rejected", "auth-failure")
+# "spam": refused or held back by the spam filter — postscreen (a block list, a client talking first) or rspamd
+# through the milter (refused, greylisted, over a user's hourly limit).
+OUTCOMES = ("delivered", "deferred", "bounced", "rejected", "spam", "auth-failure", "login", "error", "info")
+SUMMARY_OUTCOMES = ("delivered", "deferred", "rejected", "spam", "auth-failure")
 DOVECOT_HELD = 5_000  # Dovecot LMTP lines a JourneyMatcher holds back (they come before Postfix's)
 PROBES_REMEMBERED = 1_000  # queue ids and Dovecot sessions of probes a ProbeMarker remembers
 
@@ -138,6 +140,11 @@ def _parse_tagged(raw: str, ts: datetime | None, host: str, rest: str) -> LogEve
     return _parse_postfix(raw, ts, host, tag, pid, msg)
 
 
+# postscreen's lines for a client it refuses: the refusal itself, and why (a block list's rank, talking first)
+_POSTSCREEN_REFUSAL = re.compile(r"(NOQUEUE: reject:|PREGREET |DNSBL rank |COMMAND PIPELINING|BARE NEWLINE|"
+                                 r"NON-SMTP COMMAND|DENYLISTED|BLACKLISTED)")
+
+
 def _parse_postfix(raw: str, ts: datetime | None, host: str, service: str, pid: int | None, msg: str) -> LogEvent:
     q = _QID.match(msg)
     queue_id = q["qid"] if q else None
@@ -150,7 +157,9 @@ def _parse_postfix(raw: str, ts: datetime | None, host: str, service: str, pid: 
         if outcome == "delivered":
             saved = _LMTP_SAVED.search(msg)
             session_id = saved[1] if saved else None
-    elif "reject:" in msg:  # NOQUEUE: reject: RCPT …, QID: reject: header …, milter-reject:
+    elif "milter-reject:" in msg or (service.endswith("/postscreen") and _POSTSCREEN_REFUSAL.match(msg)):
+        outcome = "spam"
+    elif "reject:" in msg:  # NOQUEUE: reject: RCPT …, QID: reject: header …
         outcome = "rejected"
     elif _SASL_FAIL.search(msg):
         outcome = "auth-failure"
@@ -231,7 +240,7 @@ def journey(lines: Iterable[LogEvent], queue_id: str) -> list[LogEvent]:
 
 def summary_per_minute(events: Iterable[LogEvent], *, minutes: int = 30,
                        now: datetime | None = None) -> dict[str, list[int]]:
-    """Counts of delivered / deferred / rejected / auth-failure per minute for the last `minutes`
+    """Counts of delivered / deferred / rejected / spam / auth-failure per minute for the last `minutes`
     minutes ending with the minute of `now` (default: the newest event's time), oldest first.
     Deliveries are counted from Postfix's lines only (Dovecot's LMTP line is the same delivery)."""
     evs = [e for e in events if e is not None and e.ts is not None and e.outcome in SUMMARY_OUTCOMES]

@@ -49,7 +49,7 @@ SUMMARY_MINUTES = 30
 SOURCE_CHECK_EVERY = 1.0  # seconds between checks whether a missing log file has appeared
 
 SUMMARY_ROWS = (("delivered", "delivered"), ("deferred", "deferred"), ("rejected", "rejected"),
-                ("auth-failure", "auth fail"))
+                ("spam", "spam"), ("auth-failure", "auth fail"))
 
 
 # ---------------------------------------------------------------- the panel (its lines: log_lines.py)
@@ -101,6 +101,8 @@ class MailLogPanel(Vertical):
     MailLogPanel #spark-deferred > .sparkline--min-color { color: $warning 30%; }
     MailLogPanel #spark-rejected > .sparkline--max-color { color: $error; }
     MailLogPanel #spark-rejected > .sparkline--min-color { color: $error 30%; }
+    MailLogPanel #spark-spam > .sparkline--max-color { color: #ff8700; }
+    MailLogPanel #spark-spam > .sparkline--min-color { color: #ff8700 30%; }
     MailLogPanel #spark-auth-failure > .sparkline--max-color { color: #d75fd7; }
     MailLogPanel #spark-auth-failure > .sparkline--min-color { color: #d75fd7 30%; }
     MailLogPanel #log-empty {

@@ -18,10 +18,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 # Rich colour names: Textual shows the 16 ANSI ones through its terminal theme, where magenta is the same red
-# as red (Monokai) — so auth failures get the 256-colour "orchid" (a magenta that stays one).
+# as red (Monokai) — so auth failures get the 256-colour "orchid" (a magenta that stays one), and the spam
+# filter's refusals the 256-colour "dark_orange" (apart from both red and yellow).
 OUTCOME_STYLES: dict[str, str] = {
     "delivered": "green", "deferred": "yellow", "bounced": "red", "rejected": "red",
-    "auth-failure": "orchid", "error": "bold red", "login": "cyan", "info": "",
+    "spam": "dark_orange", "auth-failure": "orchid", "error": "bold red", "login": "cyan", "info": "",
 }
 
 

@@ -523,6 +523,32 @@ def test_with_redis_or_rspamd_down_mail_keeps_flowing_and_check_names_what_is_do
         time.sleep(1)
 
 
+def test_spam_stats_and_learn_on_the_command_line_are_rspamds_own(spam_server: SpamServer) -> None:
+    """`mailtui spam stats` shows what rspamd counted (a refused GTUBE among the last refusals, with its score),
+    `mailtui spam learn` teaches it (its own learn count rises), bad input is named and teaches nothing."""
+    s = spam_server
+    gtube = marker()
+    code, reply = s.send(message("ann@sender.test", ALICE, gtube, body=f"{gtube}\n{GTUBE}\n"), "ann@sender.test",
+                         ALICE)
+    assert code == 554, (code, reply)
+    code, out = s.mailtui("spam", "stats", "--json")
+    assert code == 0, out
+    stats = json.loads(out)
+    assert stats["scanned"] >= 2 and stats["actions"]["reject"] >= 1, stats
+    refused = [h for h in stats["held"] if h["action"] == "reject" and f"Meeting notes {gtube}" == h["subject"]]
+    assert refused and refused[0]["score"] >= 15 and refused[0]["recipients"] == [ALICE], stats["held"]
+    code, out = s.mailtui("spam", "stats")
+    assert code == 0 and "refused" in out and gtube in out, out
+
+    s.mx.write_file("/root/learn.eml", message("ann@sender.test", ALICE, marker(), body=LONG_BODY).as_string())
+    before = learn_requests(s)
+    code, out = s.mailtui("spam", "learn", "junk", "/root/learn.eml")
+    assert code == 2 and "kind" in out, out
+    assert learn_requests(s) == before
+    code, out = s.mailtui("spam", "learn", "spam", "/root/learn.eml")
+    assert code == 0 and "learned /root/learn.eml as spam" in out, out
+    assert learn_requests(s) == before + 1
+
 def test_switched_off_the_machine_resolves_as_before_and_port_25_is_plain_smtpd(spam_server: SpamServer) -> None:
     """Last in this module (it switches the filter off): the original resolv.conf comes back (in Postfix's chroot
     too), unbound stops, smtpd answers port 25 again without postscreen, and mail still flows."""

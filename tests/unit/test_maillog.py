@@ -84,6 +84,21 @@ def ev(line: str) -> LogEvent:
     ("Nov 25 15:41:00 mail postfix/smtpd[7100]: NOQUEUE: reject: RCPT from unknown[198.18.0.2]: 554 5.7.1"
      " <x@outside.test>: Relay access denied; from=<spam@outside.test> to=<x@outside.test> proto=ESMTP"
      " helo=<relay.test>", "postfix/smtpd", 7100, None, "rejected", "x@outside.test"),
+    # The spam filter (lines of Postfix 3.7 seen in the spam e2e test): postscreen's refusals and their reason,
+    # rspamd's through the milter (refused, greylisted); postscreen's other lines stay info.
+    ("Dec 06 18:19:50 mail postfix/postscreen[2052]: NOQUEUE: reject: RCPT from [198.18.161.4]:50762: 550 5.7.1"
+     " Service unavailable; client [198.18.161.4] blocked using zen.spamhaus.org; from=<ann@sender.test>,"
+     " to=<alice@example.test>, proto=ESMTP, helo=<sender.test>", "postfix/postscreen", 2052, None, "spam",
+     "alice@example.test"),
+    ("Dec 06 18:19:50 mail postfix/postscreen[2052]: DNSBL rank 3 for [198.18.161.4]:50762", "postfix/postscreen",
+     2052, None, "spam", None),
+    ("Dec 06 18:26:58 mail postfix/postscreen[2052]: PREGREET 21 after 0 from [198.18.78.4]:57028: EHLO"
+     " impatient.test\\r\\n", "postfix/postscreen", 2052, None, "spam", None),
+    ("Dec 06 18:19:44 mail postfix/postscreen[2052]: CONNECT from [198.18.161.4]:50762 to [198.18.161.3]:25",
+     "postfix/postscreen", 2052, None, "info", None),
+    ("Dec 06 18:30:01 mail postfix/cleanup[3001]: 4A1B2C3D4E: milter-reject: END-OF-MESSAGE from"
+     " unknown[198.18.161.4]: 5.7.1 Gtube pattern; from=<ann@sender.test> to=<alice@example.test> proto=ESMTP"
+     " helo=<sender.test>", "postfix/cleanup", 3001, "4A1B2C3D4E", "spam", "alice@example.test"),
     ("Nov 25 15:42:10 mail postfix/submission/smtpd[7301]: warning: unknown[198.18.0.2]: SASL PLAIN"
      " authentication failed: UGFzc3dvcmQ6", "postfix/submission/smtpd", 7301, None, "auth-failure", None),
     ("Nov 25 15:37:02 mail postfix/smtpd[5021]: warning: connect to mysql server 127.0.0.1:3306: Too many"
@@ -209,6 +224,7 @@ def test_summary_per_minute() -> None:
         base.format(m=59, s=2) + "postfix/lmtp[1]: 2A2B3C4D5E: to=<a@x.test>, relay=r, status=sent (250 ok)",
         base.format(m=59, s=3) + "postfix/lmtp[1]: 3A2B3C4D5E: to=<a@x.test>, relay=r, status=deferred (x)",
         base.format(m=59, s=4) + "postfix/smtpd[1]: NOQUEUE: reject: RCPT from u[1.2.3.4]: 554 5.7.1 x",
+        base.format(m=59, s=4) + "postfix/cleanup[1]: 5A2B3C4D5E: milter-reject: END-OF-MESSAGE from u[1.2.3.4]: x",
         base.format(m=59, s=5) + "postfix/smtpd[1]: warning: u[1.2.3.4]: SASL LOGIN authentication failed: x",
         base.format(m=59, s=6) + "dovecot: imap-login: Info: Disconnected (auth failed, 1 attempts in 2 secs):"
                                  " user=<a@x.test>",
@@ -216,7 +232,7 @@ def test_summary_per_minute() -> None:
     ]
     s = summary_per_minute([ev(x) for x in lines], minutes=5)
     assert s == {"delivered": [0, 0, 0, 1, 1], "deferred": [0, 0, 0, 0, 1], "rejected": [0, 0, 0, 0, 1],
-                 "auth-failure": [0, 0, 0, 0, 2]}
+                 "spam": [0, 0, 0, 0, 1], "auth-failure": [0, 0, 0, 0, 2]}
     later = summary_per_minute([ev(x) for x in lines], minutes=3,
                                now=datetime(2026, 11, 25, 16, 0, 30).astimezone())
     assert later["delivered"] == [1, 1, 0]

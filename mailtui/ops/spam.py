@@ -1,0 +1,161 @@
+"""The spam filter as rspamd itself reports it, and teaching it by hand: `mailtui spam stats|learn`.
+
+Everything comes from rspamd's controller on loopback (policy/spam.RSPAMD_CONTROLLER; it trusts 127.0.0.1
+without a password): /stat (what it scanned since its statistics began, by action; what it learned),
+/history (its last scans: the refused and deferred ones with their scores and rules) and /learnspam,
+/learnham (the same requests the IMAPSieve pipe makes when a user moves mail into Junk or out of it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mailtui.errors import MailtuiError, ValidationError
+from mailtui.policy import spam
+
+TIMEOUT = 30.0
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024  # rspamd's default max_message for a scan
+# rspamd's action names, in the order a message climbs through them
+ACTIONS = ("no action", "greylist", "add header", "rewrite subject", "soft reject", "reject")
+HELD = ("reject", "soft reject", "greylist")  # the actions a sender sees (5xx, 4xx, 4xx)
+LEARN_KINDS = ("spam", "ham")
+RECENT = 10
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One message rspamd refused or held back (its history)."""
+
+    time: float  # Unix time
+    action: str
+    score: float
+    required: float
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    ip: str
+    user: str  # the login, for mail a user submitted
+    rules: tuple[str, ...]  # the rules that scored most, "NAME(score)"
+
+
+@dataclass(frozen=True)
+class SpamStats:
+    scanned: int
+    actions: dict[str, int]  # rspamd's action name -> messages
+    learned: int  # learn requests carried out
+    learned_spam: int  # what the Bayes classifier holds, per class (rspamd updates these every so often)
+    learned_ham: int
+    held: list[Scan] = field(default_factory=list)  # the last refused or deferred, newest first
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _controller(path: str, data: bytes | None = None) -> tuple[int, Any]:
+    url = f"http://{spam.RSPAMD_CONTROLLER}{path}"
+    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as reply:  # noqa: S310 (loopback, fixed URL)
+            status, body = reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    except (OSError, ValueError) as exc:
+        raise MailtuiError(f"rspamd's controller does not answer on {spam.RSPAMD_CONTROLLER} ({exc}); is rspamd "
+                           "running? (`mailtui service status rspamd`)") from None
+    try:
+        return status, json.loads(body.decode(errors="replace") or "null")
+    except json.JSONDecodeError:
+        raise MailtuiError(f"rspamd's controller answered {path} with something that is not JSON") from None
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _float(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _addresses(value: object) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return (str(value),) if value else ()
+
+
+def scan_from_row(row: dict[str, Any]) -> Scan:
+    """A row of rspamd's /history (version 2, rspamd 3.x)."""
+    symbols = row.get("symbols") if isinstance(row.get("symbols"), dict) else {}
+    scored = sorted(((name, _float(s.get("score") if isinstance(s, dict) else 0)) for name, s in symbols.items()),
+                    key=lambda item: -abs(item[1]))
+    return Scan(
+        time=_float(row.get("unix_time")),
+        action=str(row.get("action", "")),
+        score=round(_float(row.get("score")), 2),
+        required=round(_float(row.get("required_score")), 2),
+        sender=str(row.get("sender_smtp") or row.get("sender_mime") or ""),
+        recipients=_addresses(row.get("rcpt_smtp") or row.get("rcpt_mime")),
+        subject=str(row.get("subject") or ""),
+        ip=str(row.get("ip") or ""),
+        user=str(row.get("user") or ""),
+        rules=tuple(f"{name}({score:g})" for name, score in scored[:5] if score),
+    )
+
+
+def stats_from(stat: dict[str, Any], history: dict[str, Any] | list[Any] | None) -> SpamStats:
+    """SpamStats from the controller's /stat and /history replies."""
+    actions_in = stat.get("actions") if isinstance(stat.get("actions"), dict) else {}
+    actions = {name: _int(actions_in.get(name)) for name in ACTIONS}
+    per_class = {"spam": 0, "ham": 0}
+    for statfile in stat.get("statfiles") or []:
+        if isinstance(statfile, dict):
+            symbol = str(statfile.get("symbol", "")).upper()
+            kind = "spam" if "SPAM" in symbol else "ham" if "HAM" in symbol else None
+            if kind:
+                per_class[kind] += _int(statfile.get("revision"))
+    rows = history.get("rows") if isinstance(history, dict) else history if isinstance(history, list) else []
+    held = [scan_from_row(r) for r in rows or [] if isinstance(r, dict) and r.get("action") in HELD]
+    held.sort(key=lambda s: -s.time)
+    return SpamStats(scanned=_int(stat.get("scanned")), actions=actions, learned=_int(stat.get("learned")),
+                     learned_spam=per_class["spam"], learned_ham=per_class["ham"], held=held[:RECENT])
+
+
+def stats() -> SpamStats:
+    status, stat = _controller("/stat")
+    if status != 200 or not isinstance(stat, dict):
+        raise MailtuiError(f"rspamd's controller refused /stat (HTTP {status})")
+    _, history = _controller("/history")  # empty without Redis (history is kept there): the counts still stand
+    return stats_from(stat, history if isinstance(history, (dict, list)) else None)
+
+
+def learn(kind: str, path: Path) -> str:
+    """Teach rspamd that the message in `path` (as received: headers and body) is spam or ham. ValidationError
+    names `kind` or `FILE`."""
+    if kind not in LEARN_KINDS:
+        raise ValidationError({"kind": f"must be spam or ham, not {kind!r}"})
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ValidationError({"FILE": f"cannot read {path}: {exc.strerror or exc}"}) from None
+    if not path.is_file():
+        raise ValidationError({"FILE": f"{path} is not a file (a message saved as .eml or a maildir file)"})
+    if info.st_size == 0:
+        raise ValidationError({"FILE": f"{path} is empty"})
+    if info.st_size > MAX_MESSAGE_BYTES:
+        raise ValidationError({"FILE": f"{path} is larger than rspamd scans ({MAX_MESSAGE_BYTES // 2**20} MB)"})
+    data = path.read_bytes()
+    first = data.lstrip(b"\r\n").split(b"\n", 1)[0]
+    if not re.match(rb"^(From |[!-9;-~]+:)", first):
+        raise ValidationError({"FILE": f"{path} does not look like a mail message (it does not begin with a header)"})
+    status, reply = _controller(f"/learn{kind}", data)
+    if status == 200 and isinstance(reply, dict) and reply.get("success"):
+        return f"rspamd learned {path} as {kind}"
+    error = str(reply.get("error")) if isinstance(reply, dict) and reply.get("error") else f"HTTP {status}"
+    if status == 208 or "already learned" in error:
+        return f"rspamd had already learned {path} as {kind}: {error}"
+    raise MailtuiError(f"rspamd did not learn {path} as {kind}: {error}")

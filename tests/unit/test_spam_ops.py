@@ -1,0 +1,136 @@
+"""`mailtui spam stats|learn` against rspamd's controller: its replies read (a stand-in controller on loopback that
+answers only the requests a test expects), and bad input named before rspamd is asked. The real controller:
+tests/e2e/test_spam.py."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from mailtui.errors import MailtuiError, ValidationError
+from mailtui.ops import spam
+from mailtui.policy import spam as policy
+
+STAT = {"scanned": 12, "learned": 3, "actions": {"no action": 7, "greylist": 2, "add header": 1, "reject": 2},
+        "statfiles": [{"symbol": "BAYES_SPAM", "revision": 2}, {"symbol": "BAYES_HAM", "revision": 1}]}
+HISTORY = {"version": 2, "rows": [
+    {"unix_time": 100, "action": "no action", "score": 1.0},
+    {"unix_time": 200, "action": "reject", "score": 1015.5, "required_score": 15, "sender_smtp": "a@sender.test",
+     "rcpt_smtp": ["alice@example.test"], "subject": "Buy", "ip": "198.18.0.4",
+     "symbols": {"GTUBE": {"score": 0}, "HFILTER_HOSTNAME_UNKNOWN": {"score": 2.5}, "R_SPF_ALLOW": {"score": -0.2}}},
+    {"unix_time": 300, "action": "soft reject", "score": 0, "user": "carol@example.test"},
+]}
+
+
+class Controller(BaseHTTPRequestHandler):
+    routes: dict[tuple[str, str], tuple[int, object]] = {}
+    bodies: list[bytes] = []
+
+    def _answer(self, method: str) -> None:
+        route = self.routes.get((method, self.path))
+        if route is None:  # fails closed: a request no test expects
+            self.send_error(599, f"unexpected {method} {self.path}")
+            return
+        if method == "POST":
+            self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        status, body = route
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._answer("POST")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def controller(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Controller]]:
+    server = HTTPServer(("127.0.0.1", 0), Controller)
+    monkeypatch.setattr(policy, "RSPAMD_CONTROLLER", f"127.0.0.1:{server.server_port}")
+    Controller.routes, Controller.bodies = {}, []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Controller
+    server.shutdown()
+    server.server_close()
+
+
+def test_stats_are_rspamds_counts_and_its_last_refusals(controller: type[Controller]) -> None:
+    controller.routes = {("GET", "/stat"): (200, STAT), ("GET", "/history"): (200, HISTORY)}
+    s = spam.stats()
+    assert (s.scanned, s.learned, s.learned_spam, s.learned_ham) == (12, 3, 2, 1)
+    assert s.actions["reject"] == 2 and s.actions["soft reject"] == 0
+    assert [h.action for h in s.held] == ["soft reject", "reject"]  # newest first, clean mail left out
+    gtube = s.held[1]
+    assert gtube.rules == ("HFILTER_HOSTNAME_UNKNOWN(2.5)", "R_SPF_ALLOW(-0.2)")
+    assert (gtube.recipients, gtube.required, s.held[0].user) == (("alice@example.test",), 15.0, "carol@example.test")
+
+
+def test_learning_posts_the_message_and_says_what_rspamd_said(controller: type[Controller], tmp_path: Path) -> None:
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"From: a@sender.test\nSubject: x\n\nbody\n")
+    controller.routes = {("POST", "/learnspam"): (200, {"success": True}),
+                         ("POST", "/learnham"): (208, {"error": "<id> has been already learned as ham, ignore it"})}
+    assert spam.learn("spam", message) == f"rspamd learned {message} as spam"
+    assert "already learned" in spam.learn("ham", message)
+    assert controller.bodies == [message.read_bytes()] * 2
+
+
+def test_a_controller_error_is_said(controller: type[Controller], tmp_path: Path) -> None:
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: x\n\nbody\n")
+    controller.routes = {("POST", "/learnspam"): (500, {"error": "cannot connect to redis"})}
+    with pytest.raises(MailtuiError, match="cannot connect to redis"):
+        spam.learn("spam", message)
+
+
+def test_no_controller_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as bound:  # bound, never listening: the connection is refused
+        bound.bind(("127.0.0.1", 0))
+        monkeypatch.setattr(policy, "RSPAMD_CONTROLLER", f"127.0.0.1:{bound.getsockname()[1]}")
+        with pytest.raises(MailtuiError, match="does not answer"):
+            spam.stats()
+
+
+@pytest.mark.parametrize(("kind", "content", "field"), [
+    ("junk", b"Subject: x\n\nbody\n", "kind"),
+    ("spam", None, "FILE"),
+    ("spam", b"", "FILE"),
+    ("spam", b"\x89PNG\r\n\x1a\n binary", "FILE"),
+])
+def test_bad_input_is_named_before_rspamd_is_asked(tmp_path: Path, kind: str, content: bytes | None,
+                                                    field: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # nothing there, and the machine guard fails the test if anything tried to connect
+    monkeypatch.setattr(policy, "RSPAMD_CONTROLLER", "127.0.0.1:9")
+    path = tmp_path / "m.eml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ValidationError) as err:
+        spam.learn(kind, path)
+    assert field in err.value.problems
+
+
+def test_the_stats_read_as_sentences() -> None:
+    from mailtui.cli.spam import stats_text
+
+    s = spam.stats_from(STAT, HISTORY)
+    text = stats_text(s)
+    assert text.startswith("scanned: 12 — 7 clean, 2 greylisted, 1 into Junk, 2 refused\n")
+    assert "the classifier holds 2 spam, 1 ham" in text
+    assert "deferred (limit)" in text and "login carol@example.test" in text
+    assert "refused          1015.5/15  a@sender.test -> alice@example.test  (198.18.0.4)" in text
+    assert "rules: HFILTER_HOSTNAME_UNKNOWN(2.5) R_SPF_ALLOW(-0.2)" in text
+    assert "nothing refused" in stats_text(spam.stats_from(STAT, None))
