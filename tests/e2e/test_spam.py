@@ -524,21 +524,32 @@ def test_with_redis_or_rspamd_down_mail_keeps_flowing_and_check_names_what_is_do
 
 
 def test_spam_stats_and_learn_on_the_command_line_are_rspamds_own(spam_server: SpamServer) -> None:
-    """`mailtui spam stats` shows what rspamd counted (a refused GTUBE among the last refusals, with its score),
-    `mailtui spam learn` teaches it (its own learn count rises), bad input is named and teaches nothing."""
+    """`mailtui spam stats` shows what rspamd counted (a refused message among the last refusals, with its score
+    and the rule that scored), `mailtui spam learn` teaches it (its own learn count rises), bad input is named
+    and teaches nothing. (Not GTUBE: rspamd stops at the pattern and its history keeps no sender, subject or
+    rules for it — measured on 3.4.)"""
     s = spam_server
-    gtube = marker()
-    code, reply = s.send(message("ann@sender.test", ALICE, gtube, body=f"{gtube}\n{GTUBE}\n"), "ann@sender.test",
-                         ALICE)
+    spam_mark = marker()
+    code, reply = s.send(message("ann@sender.test", ALICE, spam_mark, score=s.score(20)), "ann@sender.test", ALICE)
     assert code == 554, (code, reply)
-    code, out = s.mailtui("spam", "stats", "--json")
-    assert code == 0, out
-    stats = json.loads(out)
+    # rspamd writes a scan into its history (Redis) after it has answered: the refusal shows within moments.
+    deadline = time.monotonic() + 20
+    while True:
+        code, out = s.mailtui("spam", "stats", "--json")
+        assert code == 0, out
+        stats = json.loads(out)
+        refused = [h for h in stats["held"]
+                   if h["action"] == "reject" and h["subject"] == f"Meeting notes {spam_mark}"]
+        if refused or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert stats["scanned"] >= 2 and stats["actions"]["reject"] >= 1, stats
-    refused = [h for h in stats["held"] if h["action"] == "reject" and f"Meeting notes {gtube}" == h["subject"]]
-    assert refused and refused[0]["score"] >= 15 and refused[0]["recipients"] == [ALICE], stats["held"]
+    assert refused, json.dumps(stats)
+    assert abs(refused[0]["score"] - 20) < 0.5 and refused[0]["recipients"] == [ALICE], refused
+    assert refused[0]["sender"] == "ann@sender.test" and any(r.startswith("MAILTUI_TEST_SCORE(") for r in
+                                                              refused[0]["rules"]), refused
     code, out = s.mailtui("spam", "stats")
-    assert code == 0 and "refused" in out and gtube in out, out
+    assert code == 0 and "refused" in out and spam_mark in out, out
 
     s.mx.write_file("/root/learn.eml", message("ann@sender.test", ALICE, marker(), body=LONG_BODY).as_string())
     before = learn_requests(s)
