@@ -29,6 +29,7 @@ from mailtui.ops.logs import LogQuery, LogSource
 from mailtui.ops.maildirs import MaildirStats
 from mailtui.ops.queue import QueueAction
 from mailtui.ops.services import STACK, VERBS, ServiceStatus
+from mailtui.ops.spam import LEARN_KINDS, SpamStats
 from mailtui.policy.maps import MAPS as LOOKUP_MAPS
 from mailtui.policy.ports import PORTS, Port
 from mailtui.policy.tls import MIN_PROTOCOL as TLS_MIN_PROTOCOL
@@ -46,6 +47,7 @@ __all__ = [
     "ImportFileError", "ImportReport", "RecordCheck",
     "InstallState", "JailStatus", "LogEvent", "LogQuery", "LogSource", "MaildirStats", "NotFound", "PortStatus",
     "Preflight", "QueueAction", "QueuedMessage", "Rejected", "RemovalSummary", "RollbackAction", "RollbackResult",
-    "ServiceStatus", "StepInfo", "StepPlan", "UserRow", "check_queue_id", "queue_id_of_session",
+    "ServiceStatus", "SpamStats", "LEARN_KINDS", "StepInfo", "StepPlan", "UserRow", "check_queue_id",
+    "queue_id_of_session",
     "LOOKUP_MAPS", "PORTS", "Port", "TLS_MIN_PROTOCOL",  # policy facts (mailtui.policy), e.g. for help texts
 ]

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from mailtui.api.operations import Operations
+from mailtui.api.types import LEARN_KINDS, SpamStats
 from mailtui.cli.common import EXIT_OK
-from mailtui.ops.spam import LEARN_KINDS, SpamStats
 
 ACTION_WORDS = {"no action": "clean", "greylist": "greylisted", "add header": "into Junk",
                 "rewrite subject": "subject marked", "soft reject": "deferred (limit)", "reject": "refused"}

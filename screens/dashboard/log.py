@@ -71,7 +71,7 @@ class MailLogPanel(Vertical):
         height: 1fr;
     }
     MailLogPanel #log-summary {
-        height: 2;
+        height: auto;
     }
     MailLogPanel .summary-row {
         height: 1;
@@ -147,13 +147,15 @@ class MailLogPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="log-summary"):
-            for pair in (SUMMARY_ROWS[:2], SUMMARY_ROWS[2:]):
+            for pair in (SUMMARY_ROWS[i:i + 2] for i in range(0, len(SUMMARY_ROWS), 2)):  # two to a row
                 with Horizontal(classes="summary-row"):
                     for key, label in pair:
                         with Horizontal(classes="summary-cell"):
                             yield Static(label, classes="summary-label")
                             yield Sparkline([0] * SUMMARY_MINUTES, id=f"spark-{key}")
                             yield Static("0/1m 0/30m", id=f"count-{key}", classes="summary-count")
+                    if len(pair) == 1:
+                        yield Static("", classes="summary-cell")  # the last one keeps the others' width
         yield Static("", id="log-empty")
         yield LogLines(id="log-lines")
         yield Static("starting…", id="log-status")

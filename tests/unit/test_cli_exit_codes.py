@@ -34,10 +34,11 @@ from mailtui.api.types import (
     RollbackAction,
     RollbackResult,
     ServiceStatus,
+    SpamStats,
 )
 from mailtui.cli import common
 from mailtui.cli import main as cli
-from mailtui.errors import Busy, NotFound, ValidationError
+from mailtui.errors import Busy, MailtuiError, NotFound, ValidationError
 from mailtui.model.answers import Answers
 from mailtui.ops import accounts_import
 from mailtui.report import Check
@@ -105,6 +106,21 @@ class TableOps(AccountsOps):
         if domain != "example.org":
             raise ValidationError({"domain": f"{domain!r} has no DKIM signing and standby key here"})
         return "example.org: 202612b signs now"
+
+    # the spam filter (failing: rspamd does not answer)
+    def spam_stats(self) -> SpamStats:
+        if self.failing:
+            raise MailtuiError("rspamd's controller does not answer on 127.0.0.1:11334")
+        return SpamStats(3, {"no action": 2, "reject": 1}, 0, 0, 0)
+
+    def spam_learn(self, kind: str, path: Path) -> str:
+        if kind not in ("spam", "ham"):
+            raise ValidationError({"kind": f"must be spam or ham, not {kind!r}"})
+        if not path.is_file():
+            raise ValidationError({"FILE": f"cannot read {path}"})
+        if self.failing:
+            raise MailtuiError("rspamd's controller does not answer on 127.0.0.1:11334")
+        return f"rspamd learned {path} as {kind}"
 
     # accounts
     def generate_password(self) -> str:
@@ -192,6 +208,8 @@ def cases(tmp: Path) -> dict[tuple[str, ...], list[Case]]:
     answers.write_text('hostname = "mail.example.org"\n')
     good_csv = tmp / "users.csv"
     good_csv.write_text(f"new@example.org,{PASSWORD}\n")
+    eml = tmp / "message.eml"
+    eml.write_text("From: a@example.net\nSubject: x\n\nbody\n")
     pw = PASSWORD + "\n"
     service_verbs = {("service", verb): [Case(["service", verb, "postfix"], 0),
                                          Case(["service", verb, "exim"], 2, "name")]
@@ -266,6 +284,12 @@ def cases(tmp: Path) -> dict[tuple[str, ...], list[Case]]:
         ("dkim", "status"): [Case(["dkim", "status"], 0), Case(["dkim", "status", "--json"], 0),
                              Case(["dkim", "status", "--bogus"], 2, "--bogus"),
                              Case(["dkim", "status"], 1, ops=failing)],  # a key file cannot be read
+        ("spam", "stats"): [Case(["spam", "stats"], 0), Case(["spam", "stats", "--json"], 0),
+                            Case(["spam", "stats", "--bogus"], 2, "--bogus"), Case(["spam", "stats"], 1, ops=failing)],
+        ("spam", "learn"): [Case(["spam", "learn", "spam", str(eml)], 0),
+                            Case(["spam", "learn", "junk", str(eml)], 2, "kind"),
+                            Case(["spam", "learn", "ham", str(tmp / "missing.eml")], 2, "FILE"),
+                            Case(["spam", "learn", "spam", str(eml)], 1, ops=failing)],
         ("dkim", "rotate"): [Case(["dkim", "rotate", "example.org", "--yes"], 0),
                              Case(["dkim", "rotate", "nowhere.test", "--yes"], 2, "domain"),
                              Case(["dkim", "rotate", "example.org"], 1)],  # no terminal to confirm on: declined
