@@ -290,6 +290,14 @@ class ApplyPane(Vertical):
             return
         ok = state is not None and state.status == "done"
         self._sidebar("apply", "done" if ok and self.after == "verify" else "todo" if ok else "failed")
+        # The list was following the running step: at the end it shows every step from the first, or the one
+        # that failed. (Queued after the following's own scrolls, which run after the next refresh too.)
+        steps = self.query_one("#apply-steps")
+        failed_row = None if ok else self._row((state.failed_step if state else "") or "")
+        if failed_row is not None:
+            steps.scroll_to_widget(failed_row, animate=False)
+        else:
+            steps.scroll_home(animate=False)
         if ok:
             seconds = state.finished - state.started if state.finished and state.started else 0.0
             if self.after == "review":
