@@ -161,7 +161,7 @@ class MailtuiApp(App[int]):
         yield from super().get_system_commands(screen)
 
     def _dashboard_commands(self) -> Iterable[SystemCommand]:
-        yield SystemCommand("Dashboard", "Accounts, services, queue, mail log, bans and DNS of the installed server",
+        yield SystemCommand("Dashboard", "Accounts, services, queue, mail log, bans, DNS and spam of the server",
                             self.action_dashboard)
         yield SystemCommand("Add mailbox", "Dashboard: add a mailbox with a password",
                             self._accounts_action("add", "mailboxes"))
@@ -199,6 +199,12 @@ class MailtuiApp(App[int]):
                             self._panel_action("dns", "refresh"))
         yield SystemCommand("DNS records: write to a file", "Dashboard: save them whole, for copying",
                             self._panel_action("dns", "write"))
+        yield SystemCommand("Spam filter", "Dashboard: scanned, refused, greylisted, into Junk per hour",
+                            self._panel_action("spam", "reload"))
+        yield SystemCommand("Spam: learn a message as spam", "Dashboard: teach rspamd a message saved as a file",
+                            self._panel_action("spam", "learn", "spam"))
+        yield SystemCommand("Spam: learn a message as ham", "Dashboard: teach rspamd a message is not spam",
+                            self._panel_action("spam", "learn", "ham"))
 
 
 def run_app(ops: Operations) -> int:

@@ -29,12 +29,13 @@ from mailtui.ops.logs import LogQuery, LogSource
 from mailtui.ops.maildirs import MaildirStats
 from mailtui.ops.queue import QueueAction
 from mailtui.ops.services import STACK, VERBS, ServiceStatus
-from mailtui.ops.spam import LEARN_KINDS, SpamStats
+from mailtui.ops.spam import LEARN_KINDS, Limited, Scan, SpamStats
 from mailtui.policy.maps import MAPS as LOOKUP_MAPS
 from mailtui.policy.ports import PORTS, Port
 from mailtui.policy.tls import MIN_PROTOCOL as TLS_MIN_PROTOCOL
 from mailtui.report import Change, Check
 from mailtui.stack.logparse import OUTCOMES, SUMMARY_OUTCOMES, LogEvent, queue_id_of_session
+from mailtui.stack.rspamd_log import SERIES as SPAM_SERIES
 from mailtui.steps.fail2ban import LOOPBACK as NEVER_BANNED
 from mailtui.system.fail2ban import Ban, JailStatus
 from mailtui.system.postqueue import QueuedMessage, check_queue_id
@@ -47,7 +48,8 @@ __all__ = [
     "ImportFileError", "ImportReport", "RecordCheck",
     "InstallState", "JailStatus", "LogEvent", "LogQuery", "LogSource", "MaildirStats", "NotFound", "PortStatus",
     "Preflight", "QueueAction", "QueuedMessage", "Rejected", "RemovalSummary", "RollbackAction", "RollbackResult",
-    "ServiceStatus", "SpamStats", "LEARN_KINDS", "StepInfo", "StepPlan", "UserRow", "check_queue_id",
+    "ServiceStatus", "SpamStats", "SPAM_SERIES", "LEARN_KINDS", "Limited", "Scan",
+    "StepInfo", "StepPlan", "UserRow", "check_queue_id",
     "queue_id_of_session",
     "LOOKUP_MAPS", "PORTS", "Port", "TLS_MIN_PROTOCOL",  # policy facts (mailtui.policy), e.g. for help texts
 ]

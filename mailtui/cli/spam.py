@@ -1,7 +1,8 @@
 """`mailtui spam`: the spam filter as rspamd reports it, and teaching it by hand.
 
-  mailtui spam stats [--json]          scanned by action since rspamd's statistics began, learned, and the
-                                       last messages refused or deferred with their scores and rules
+  mailtui spam stats [--json]          scanned by action since rspamd's statistics began and in the last 24
+                                       hours (rspamd's log), learned, the users held back by the hourly limit,
+                                       the last messages refused or deferred with their scores and rules
   mailtui spam learn spam|ham FILE     teach rspamd that the message in FILE (as received) is spam or ham —
                                        what moving it into Junk, or out of it, does over IMAP
 """
@@ -17,6 +18,8 @@ from mailtui.api.operations import Operations
 from mailtui.api.types import LEARN_KINDS, SpamStats
 from mailtui.cli.common import EXIT_OK
 
+HOURLY_WORDS = {"scanned": "scanned", "refused": "refused", "greylisted": "greylisted", "junked": "into Junk",
+                "limited": "held by the hourly limit"}
 ACTION_WORDS = {"no action": "clean", "greylist": "greylisted", "add header": "into Junk",
                 "rewrite subject": "subject marked", "soft reject": "deferred (limit)", "reject": "refused"}
 
@@ -39,6 +42,14 @@ def stats_text(s: SpamStats) -> str:
     lines = [f"scanned: {s.scanned}" + (f" — {counts}" if counts else ""),
              f"learned: {s.learned} requests (the classifier holds {s.learned_spam} spam, {s.learned_ham} ham; "
              "it scores from 200 of each)"]
+    if s.hourly:
+        hours = len(next(iter(s.hourly.values()), []))
+        lines.append(f"last {hours} h (rspamd's log): " + ", ".join(
+            f"{sum(s.hourly.get(k, []))} {word}" for k, word in HOURLY_WORDS.items())
+            + (f"; {s.refused_outbound} refused from logged-in users" if s.refused_outbound else ""))
+    for held in s.limited:
+        lines.append(f"held by the hourly limit: {held.user} ({held.times} time{'s' if held.times != 1 else ''}, last "
+                     f"{time.strftime('%H:%M', time.localtime(held.last))})")
     if s.held:
         lines.append("last refused or deferred:")
         for h in s.held:

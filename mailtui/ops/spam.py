@@ -4,6 +4,8 @@ Everything comes from rspamd's controller on loopback (policy/spam.RSPAMD_CONTRO
 without a password): /stat (what it scanned since its statistics began, by action; what it learned),
 /history (its last scans: the refused and deferred ones with their scores and rules) and /learnspam,
 /learnham (the same requests the IMAPSieve pipe makes when a user moves mail into Junk or out of it).
+The counts per hour and the users held back by the hourly limit come from rspamd's own log
+(stack/rspamd_log.py), which covers more than the history's last rows.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import json
 import re
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.policy import spam
+from mailtui.stack import logfile, rspamd_log
 
 TIMEOUT = 30.0
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024  # rspamd's default max_message for a scan
@@ -26,6 +30,8 @@ ACTIONS = ("no action", "greylist", "add header", "rewrite subject", "soft rejec
 HELD = ("reject", "soft reject", "greylist")  # the actions a sender sees (5xx, 4xx, 4xx)
 LEARN_KINDS = ("spam", "ham")
 RECENT = 10
+HOURS = 24  # the window of the counts per hour
+MAX_LOG_LINES = 2_000_000  # read no further back than this in rspamd's log (and its last rotated file)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,15 @@ class Scan:
 
 
 @dataclass(frozen=True)
+class Limited:
+    """A user whose mail the hourly limit held back (4xx) in the window."""
+
+    user: str
+    times: int
+    last: float  # Unix time
+
+
+@dataclass(frozen=True)
 class SpamStats:
     scanned: int
     actions: dict[str, int]  # rspamd's action name -> messages
@@ -52,6 +67,12 @@ class SpamStats:
     learned_spam: int  # what the Bayes classifier holds, per class (rspamd updates these every so often)
     learned_ham: int
     held: list[Scan] = field(default_factory=list)  # the last refused or deferred, newest first
+    # From rspamd's log: per hour for the last HOURS hours, oldest first, the last ending at hour_end
+    # (rspamd_log.SERIES: scanned, refused, greylisted, junked, limited)
+    hourly: dict[str, list[int]] = field(default_factory=dict)
+    hour_end: float = 0.0  # Unix time of the start of the newest hour
+    limited: list[Limited] = field(default_factory=list)  # users held back by the hourly limit, most first
+    refused_outbound: int = 0  # mail a logged-in user submitted that was refused as spam, in the window
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,17 +146,59 @@ def stats_from(stat: dict[str, Any], history: dict[str, Any] | list[Any] | None)
                      learned_spam=per_class["spam"], learned_ham=per_class["ham"], held=held[:RECENT])
 
 
+def recent_scans(paths: tuple[str, ...] | None = None, *, hours: int = HOURS,
+                 now: datetime | None = None) -> list[rspamd_log.ScanLine]:
+    """rspamd's scan lines of the last `hours` hours from its log, newest first (then the rotated file, if
+    the log does not reach back that far; logrotate compresses only the older ones)."""
+    if paths is None:
+        paths = (spam.RSPAMD_LOG, spam.RSPAMD_LOG + ".1")
+    end = rspamd_log.hour_of(now or datetime.now().astimezone())
+    start = end.timestamp() - (hours - 1) * 3600
+    scans: list[rspamd_log.ScanLine] = []
+    read = 0
+    for path in paths:
+        for line in logfile.iter_lines_backwards(path):
+            read += 1
+            if read > MAX_LOG_LINES:
+                return scans
+            scan = rspamd_log.parse_scan(line)
+            if scan is None:
+                continue
+            if scan.ts.timestamp() < start:
+                return scans
+            scans.append(scan)
+    return scans
+
+
+def window_from(scans: list[rspamd_log.ScanLine], *, hours: int = HOURS,
+                now: datetime | None = None) -> dict[str, Any]:
+    """The log's part of SpamStats: counts per hour, the users held back by the limit, outbound refusals."""
+    now = now or datetime.now().astimezone()
+    limited: dict[str, Limited] = {}
+    for scan in scans:
+        if scan.action == "soft reject" and scan.user:
+            known = limited.get(scan.user)
+            last = max(scan.ts.timestamp(), known.last if known else 0.0)
+            limited[scan.user] = Limited(scan.user, (known.times if known else 0) + 1, last)
+    return {"hourly": rspamd_log.per_hour(scans, hours=hours, now=now),
+            "hour_end": rspamd_log.hour_of(now).timestamp(),
+            "limited": sorted(limited.values(), key=lambda x: (-x.times, -x.last)),
+            "refused_outbound": sum(1 for s in scans if s.action == "reject" and s.user)}
+
+
 def stats() -> SpamStats:
     status, stat = _controller("/stat")
     if status != 200 or not isinstance(stat, dict):
         raise MailtuiError(f"rspamd's controller refused /stat (HTTP {status})")
     _, history = _controller("/history")  # empty without Redis (history is kept there): the counts still stand
-    return stats_from(stat, history if isinstance(history, (dict, list)) else None)
+    counts = stats_from(stat, history if isinstance(history, (dict, list)) else None)
+    now = datetime.now().astimezone()
+    return replace(counts, **window_from(recent_scans(now=now), now=now))
 
 
-def learn(kind: str, path: Path) -> str:
-    """Teach rspamd that the message in `path` (as received: headers and body) is spam or ham. ValidationError
-    names `kind` or `FILE`."""
+def read_message(kind: str, path: Path) -> bytes:
+    """The message in `path` to learn as `kind`, checked before rspamd is asked. ValidationError names `kind`
+    or `FILE`."""
     if kind not in LEARN_KINDS:
         raise ValidationError({"kind": f"must be spam or ham, not {kind!r}"})
     try:
@@ -152,6 +215,13 @@ def learn(kind: str, path: Path) -> str:
     first = data.lstrip(b"\r\n").split(b"\n", 1)[0]
     if not re.match(rb"^(From |[!-9;-~]+:)", first):
         raise ValidationError({"FILE": f"{path} does not look like a mail message (it does not begin with a header)"})
+    return data
+
+
+def learn(kind: str, path: Path) -> str:
+    """Teach rspamd that the message in `path` (as received: headers and body) is spam or ham. ValidationError
+    names `kind` or `FILE`."""
+    data = read_message(kind, path)
     status, reply = _controller(f"/learn{kind}", data)
     if status == 200 and isinstance(reply, dict) and reply.get("success"):
         return f"rspamd learned {path} as {kind}"

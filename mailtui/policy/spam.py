@@ -26,6 +26,8 @@ SIEVE_PIPE_DIR = "/usr/local/lib/mailtui/sieve-pipe"
 LEARN_PROGRAM = "mailtui-learn"
 LEARN_PROGRAM_PATH = f"{SIEVE_PIPE_DIR}/{LEARN_PROGRAM}"
 RSPAMD_CONTROLLER = "127.0.0.1:11334"
+# rspamd's own log (Debian's logging.inc), one line per scanned message: the Spam view's counts per hour.
+RSPAMD_LOG = "/var/log/rspamd/rspamd.log"
 TRASH_FOLDER = "Trash"
 # Redis: rspamd's statistics and greylisting. Debian's redis.conf binds 127.0.0.1 and ::1 only; mailtui adds
 # a password (REDIS_INCLUDE, included from Debian's file).

@@ -38,7 +38,7 @@ from mailtui.events import StepEmitter
 from mailtui.model import dkim
 from mailtui.model.answers import Answers
 from mailtui.model.dkim import DkimKey, DkimState
-from mailtui.policy import milter, resolver
+from mailtui.policy import milter, resolver, spam
 from mailtui.report import Change, Check
 from mailtui.stack import probes
 from mailtui.steps import spam as spam_step
@@ -336,7 +336,7 @@ class DkimStep(Step):
                 time.sleep(0.1)
             if not (proxy_workers() - before):
                 raise StepFailed(f"rspamd started no new milter worker within {START_TIMEOUT:.0f} s of a reload:\n"
-                                 f"{result.output.strip()}\nsee /var/log/rspamd/rspamd.log")
+                                 f"{result.output.strip()}\nsee {spam.RSPAMD_LOG}")
             changed = False
         super().ensure_services(ctx, out, changed)
         deadline = time.monotonic() + START_TIMEOUT
@@ -344,7 +344,7 @@ class DkimStep(Step):
             time.sleep(0.2)
         if not milter_listening():
             raise StepFailed(f"rspamd runs but does not listen on {milter.HOST}:{milter.PORT} (its milter) "
-                             f"within {START_TIMEOUT:.0f} s: see /var/log/rspamd/rspamd.log")
+                             f"within {START_TIMEOUT:.0f} s: see {spam.RSPAMD_LOG}")
 
     def functional_checks(self, ctx: Context) -> list[Check]:
         if not milter.wanted(ctx.answers):

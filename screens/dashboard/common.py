@@ -22,7 +22,7 @@ from mailtui.api.operations import Operations
 from mailtui.errors import ValidationError
 
 TAB_KEYS = (("accounts", "Accounts"), ("services", "Services"), ("queue", "Queue"), ("mail-log", "Mail log"),
-            ("bans", "Bans"), ("dns", "DNS"))  # F2 … F7, in this order
+            ("bans", "Bans"), ("dns", "DNS"), ("spam", "Spam"))  # F2 … F8, in this order
 
 
 def tab_title(tab: str, title: str) -> Content:

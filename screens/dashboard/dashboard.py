@@ -1,6 +1,6 @@
 """The dashboard: what an operator uses day to day on an installed machine.
 
-Tabs: Accounts (accounts.py), Services, Queue, the Mail log, Bans (fail2ban) and DNS. Each tab is a
+Tabs: Accounts (accounts.py), Services, Queue, the Mail log, Bans (fail2ban), DNS and Spam (rspamd). Each tab is a
 panel of its own module; this screen only holds them together.
 """
 
@@ -13,6 +13,7 @@ from mailtui.screens.dashboard.dns import DnsPanel
 from mailtui.screens.dashboard.log import MailLogPanel
 from mailtui.screens.dashboard.queue import QueuePanel
 from mailtui.screens.dashboard.services import ServicesPanel
+from mailtui.screens.dashboard.spam import SpamPanel
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.binding import Binding as _Binding
@@ -26,11 +27,11 @@ __all__ = ["AccountsPanel", "Confirm", "DashboardScreen", "dashboard_help", "err
 
 PANELS: tuple[tuple[str, type], ...] = (
     ("Accounts", AccountsPanel), ("Services", ServicesPanel), ("Queue", QueuePanel), ("Mail log", MailLogPanel),
-    ("Bans", BansPanel), ("DNS", DnsPanel))
+    ("Bans", BansPanel), ("DNS", DnsPanel), ("Spam", SpamPanel))
 
 HELP_HEAD = """\
-The dashboard: Accounts, Services, Queue, Mail log, Bans and DNS tabs.
-  F2 … F7           Accounts, Services, Queue, Mail log, Bans, DNS
+The dashboard: Accounts, Services, Queue, Mail log, Bans, DNS and Spam tabs.
+  F2 … F8           Accounts, Services, Queue, Mail log, Bans, DNS, Spam
   Tab / Shift+Tab   move between the tab bar, lists and fields
   Left / Right      switch tab (on the tab bar)
   PgDn / PgUp       next / previous page of a list (Accounts)
@@ -98,6 +99,8 @@ class DashboardScreen(Screen[None]):
                 yield BansPanel(self.ops)
             with TabPane(tab_title("dns", "DNS"), id="tab-dns"):
                 yield DnsPanel(self.ops)
+            with TabPane(tab_title("spam", "Spam"), id="tab-spam"):
+                yield SpamPanel(self.ops)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -119,7 +122,7 @@ class DashboardScreen(Screen[None]):
         self.show_tab(tab)
 
     def show_tab(self, tab: str) -> None:
-        """Switch to a tab ("accounts", "services", "queue", "mail-log", "bans", "dns") and focus its list.
+        """Switch to a tab ("accounts", "services", "queue", "mail-log", "bans", "dns", "spam") and focus its list.
 
         Focus is dropped first: Textual moves the focus of a widget that gets hidden to a sibling in the
         same (now hidden) pane, and TabbedContent then switches straight back to that pane."""
@@ -133,7 +136,8 @@ class DashboardScreen(Screen[None]):
         self.refresh_bindings()  # the footer follows the tab (PgUp/PgDn are the Accounts tab's)
         main = {"tab-accounts": "#accounts-table", "tab-services": "#services-table", "tab-queue": "#queue-table",
                 "tab-mail-log": "#log-lines", "tab-bans": "#bans-table, #bans-refresh",
-                "tab-dns": "#dns-scroll"}.get(event.pane.id or "")  # the first one shown
+                "tab-dns": "#dns-scroll", "tab-spam": "#spam-table, #spam-refresh",
+                }.get(event.pane.id or "")  # the first one shown
         if main is None:
             return
         tabs, pane = event.tabbed_content, event.pane
@@ -163,5 +167,5 @@ class DashboardScreen(Screen[None]):
         """For the command palette: show a tab, then call its panel's action_<action>(*args)."""
         self.show_tab(tab)
         panel = {"services": ServicesPanel, "queue": QueuePanel, "mail-log": MailLogPanel, "bans": BansPanel,
-                 "dns": DnsPanel}[tab]
+                 "dns": DnsPanel, "spam": SpamPanel}[tab]
         self.call_after_refresh(getattr(self.query_one(panel), f"action_{action}"), *args)

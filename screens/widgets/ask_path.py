@@ -1,4 +1,4 @@
-"""Ask for the path of a file to write (the answers, the DNS records)."""
+"""Ask for the path of a file: to write (the answers, the DNS records) or to read (a message to learn)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from textual.widgets import Button, Input, Static
 
 
 class AskPathScreen(ModalScreen[str | None]):
-    """Ask where to save a file; returns the absolute path, or None."""
+    """Ask for a file's path (by default where to save one); returns the absolute path, or None."""
 
     BINDINGS = [("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, note: str, default: str, error: str = "") -> None:
+    def __init__(self, title: str, note: str, default: str, error: str = "", *, ok_label: str = "Save") -> None:
         super().__init__()
+        self.ok_label = ok_label
         self.title_text = title
         self.note = note
         self.default = default
@@ -29,7 +30,7 @@ class AskPathScreen(ModalScreen[str | None]):
             yield Input(self.default, id="save-path", compact=True)
             yield Static(Text(self.error, style="red"), id="save-error")
             with Horizontal(classes="buttons"):
-                yield Button("Save", id="save-ok", variant="primary", compact=True)
+                yield Button(self.ok_label, id="save-ok", variant="primary", compact=True)
                 yield Button("Cancel", id="save-cancel", compact=True)
 
     def action_cancel(self) -> None:

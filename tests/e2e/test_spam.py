@@ -17,10 +17,11 @@ import re
 import smtplib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 
 import pytest
 
@@ -308,6 +309,10 @@ def test_a_user_over_the_hourly_limit_is_deferred_and_other_users_are_not(spam_s
     log = s.mx.run(["grep", "-c", 'ratelimit "user(.*exceeded', "/var/log/rspamd/rspamd.log"],
                    check=False).stdout.strip()
     assert log == "1", log
+    # The dashboard's entry (the Spam tab and `mailtui spam stats` read rspamd's log): carol, held back once.
+    stats = spam_stats_until(s, lambda st: st["limited"])
+    assert [(x["user"], x["times"]) for x in stats["limited"]] == [(carol, 1)], stats["limited"]
+    assert sum(stats["hourly"]["limited"]) == 1, stats["hourly"]
 
 def test_redis_listens_on_loopback_only_and_only_with_its_password(spam_server: SpamServer) -> None:
     s = spam_server
@@ -529,9 +534,15 @@ def test_spam_stats_and_learn_on_the_command_line_are_rspamds_own(spam_server: S
     and teaches nothing. (Not GTUBE: rspamd stops at the pattern and its history keeps no sender, subject or
     rules for it — measured on 3.4.)"""
     s = spam_server
+    before = spam_stats_until(s, lambda st: True)["hourly"]
     spam_mark = marker()
     code, reply = s.send(message("ann@sender.test", ALICE, spam_mark, score=s.score(20)), "ann@sender.test", ALICE)
     assert code == 554, (code, reply)
+    # The last 24 hours, from rspamd's own log: one more refused, one more scanned (nothing else was sent).
+    after = spam_stats_until(s, lambda st: sum(st["hourly"]["refused"]) > sum(before["refused"]))["hourly"]
+    assert sum(after["refused"]) == sum(before["refused"]) + 1, (before, after)
+    assert sum(after["scanned"]) == sum(before["scanned"]) + 1, (before, after)
+    assert len(after["scanned"]) == 24
     # rspamd writes a scan into its history (Redis) after it has answered: the refusal shows within moments.
     deadline = time.monotonic() + 20
     while True:
@@ -559,6 +570,20 @@ def test_spam_stats_and_learn_on_the_command_line_are_rspamds_own(spam_server: S
     code, out = s.mailtui("spam", "learn", "spam", "/root/learn.eml")
     assert code == 0 and "learned /root/learn.eml as spam" in out, out
     assert learn_requests(s) == before + 1
+
+
+def spam_stats_until(s: SpamServer, ready: Callable[[dict[str, Any]], object], wait: float = 20) -> dict[str, Any]:
+    """`mailtui spam stats --json`, asked again until ready(stats) holds (rspamd writes its log line and history
+    row after it has answered) or `wait` seconds passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        code, out = s.mailtui("spam", "stats", "--json")
+        assert code == 0, out
+        stats: dict[str, Any] = json.loads(out)
+        if ready(stats) or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.5)
+
 
 def test_switched_off_the_machine_resolves_as_before_and_port_25_is_plain_smtpd(spam_server: SpamServer) -> None:
     """Last in this module (it switches the filter off): the original resolv.conf comes back (in Postfix's chroot

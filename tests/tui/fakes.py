@@ -13,7 +13,7 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from mailtui.model import defaults
 from mailtui.model import dkim as dkim_model
 from mailtui.model import problems as problems_mod
 from mailtui.model.answers import Answers, Domain, User
-from mailtui.ops import accounts_import, acme_dns, dns, dns_check
+from mailtui.ops import accounts_import, acme_dns, dns, dns_check, spam
 from mailtui.ops.dns_check import Query
 from mailtui.report import Change, Check
 from mailtui.steps import firewall
@@ -650,6 +650,31 @@ class FakeAccounts:
             return summary
 
 
+def sample_spam_stats() -> spam.SpamStats:
+    """A day of a small server's spam filter, ending at T0's hour (deterministic for the snapshots)."""
+    hour_end = T0 - T0 % 3600
+    scanned = [12, 9, 7, 5, 4, 4, 6, 14, 30, 41, 38, 35, 33, 36, 40, 37, 31, 28, 22, 19, 17, 15, 13, 11]
+    refused = [0, 1, 0, 0, 2, 0, 0, 1, 3, 2, 1, 0, 0, 4, 2, 1, 0, 0, 1, 0, 0, 2, 0, 1]
+    greylisted = [1, 0, 2, 1, 0, 0, 1, 2, 4, 3, 2, 2, 1, 3, 5, 2, 1, 1, 0, 2, 1, 0, 1, 0]
+    junked = [0, 1, 1, 0, 0, 1, 0, 2, 3, 4, 2, 1, 2, 3, 2, 1, 1, 2, 0, 1, 0, 1, 0, 1]
+    limited = [0] * 20 + [0, 3, 5, 2]
+    held = [
+        spam.Scan(hour_end + 600, "soft reject", 0.0, 15.0, "carol@example.org", ("a@customer.test",
+                  "b@customer.test"), "Invoice", "", "carol@example.org", ("RATELIMITED(0)",)),
+        spam.Scan(hour_end - 1800, "reject", 1000.0, 15.0, "promo@bulk.test", ("admin@example.org",),
+                  "You have won", "198.51.100.7", "", ("GTUBE(0)", "R_SPF_FAIL(1)")),
+        spam.Scan(hour_end - 5400, "greylist", 4.8, 15.0, "news@list.test", ("admin@example.org",),
+                  "Weekly digest", "203.0.113.9", "", ("MANY_INVISIBLE_PARTS(4)", "MIME_HTML_ONLY(0.2)")),
+    ]
+    return spam.SpamStats(
+        scanned=5123, actions={"no action": 4803, "greylist": 120, "add header": 98, "rewrite subject": 0,
+                               "soft reject": 10, "reject": 92},
+        learned=14, learned_spam=9, learned_ham=5, held=held,
+        hourly={"scanned": scanned, "refused": refused, "greylisted": greylisted, "junked": junked,
+                "limited": limited},
+        hour_end=hour_end, limited=[spam.Limited("carol@example.org", 10, hour_end + 600)], refused_outbound=1)
+
+
 class DashboardEngine(FakeEngine):
     """A FakeEngine on an installed machine: saved answers, and accounts in memory (FakeAccounts, which
     checks input with the engine's own validators)."""
@@ -672,6 +697,10 @@ class DashboardEngine(FakeEngine):
         # DKIM as the engine's model keeps it (a signing and a standby key per installed domain).
         self.dkim = dkim_model.add_domain(dkim_model.DkimState(), "example.org", "2026-12-01")
         self.rotated: list[str] = []
+        # The spam filter as rspamd would report it (spam_error: why it cannot be asked, when set).
+        self.spam: spam.SpamStats = sample_spam_stats()
+        self.spam_error = ""
+        self.learned: list[tuple[str, str]] = []
 
     def saved_answers(self) -> Answers | None:
         if not self.installed:
@@ -723,6 +752,20 @@ class DashboardEngine(FakeEngine):
         assert before is not None and now is not None
         return (f"restarting rspamd\n{domain}: {now.selector} signs now; {before.selector} is retired\n"
                 f"publish the new standby record before the next rotation")
+
+    def spam_stats(self) -> spam.SpamStats:
+        self.installed_answers()
+        if self.spam_error:
+            raise MailtuiError(self.spam_error)
+        return self.spam
+
+    def spam_learn(self, kind: str, path: Path) -> str:
+        """The engine's own checks of kind and FILE (spam.read_message), then rspamd "learns" it."""
+        self.installed_answers()
+        spam.read_message(kind, path)
+        self.learned.append((kind, str(path)))
+        self.spam = replace(self.spam, learned=self.spam.learned + 1)
+        return f"rspamd learned {path} as {kind}"
 
     def list_domains(self, filter: str = "", limit: int = 100, offset: int = 0,
                      order: str | None = None) -> list[DomainRow]:

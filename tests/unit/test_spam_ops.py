@@ -8,6 +8,8 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -16,6 +18,8 @@ import pytest
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.ops import spam
 from mailtui.policy import spam as policy
+from mailtui.stack.rspamd_log import parse_scan
+from tests.unit.test_rspamd_log import scan_line
 
 STAT = {"scanned": 12, "learned": 3, "actions": {"no action": 7, "greylist": 2, "add header": 1, "reject": 2},
         "statfiles": [{"symbol": "BAYES_SPAM", "revision": 2}, {"symbol": "BAYES_HAM", "revision": 1}]}
@@ -57,9 +61,15 @@ class Controller(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def controller(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Controller]]:
+def controller(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[type[Controller]]:
     server = HTTPServer(("127.0.0.1", 0), Controller)
     monkeypatch.setattr(policy, "RSPAMD_CONTROLLER", f"127.0.0.1:{server.server_port}")
+    # rspamd's log: two scans of the last minutes, one of a user over the hourly limit
+    now = datetime.now()
+    log = tmp_path / "rspamd.log"
+    log.write_text(scan_line(now - timedelta(minutes=2), "soft reject", user="carol@example.test") + "\n"
+                   + scan_line(now - timedelta(minutes=1), "reject") + "\n")
+    monkeypatch.setattr(policy, "RSPAMD_LOG", str(log))
     Controller.routes, Controller.bodies = {}, []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -77,6 +87,10 @@ def test_stats_are_rspamds_counts_and_its_last_refusals(controller: type[Control
     gtube = s.held[1]
     assert gtube.rules == ("HFILTER_HOSTNAME_UNKNOWN(2.5)", "R_SPF_ALLOW(-0.2)")
     assert (gtube.recipients, gtube.required, s.held[0].user) == (("alice@example.test",), 15.0, "carol@example.test")
+    # and the last 24 hours from rspamd's log
+    assert (sum(s.hourly["scanned"]), sum(s.hourly["refused"]), sum(s.hourly["limited"])) == (2, 1, 1)
+    assert [(x.user, x.times) for x in s.limited] == [("carol@example.test", 1)]
+    assert len(s.hourly["scanned"]) == spam.HOURS
 
 
 def test_learning_posts_the_message_and_says_what_rspamd_said(controller: type[Controller], tmp_path: Path) -> None:
@@ -134,3 +148,18 @@ def test_the_stats_read_as_sentences() -> None:
     assert "refused          1015.5/15  a@sender.test -> alice@example.test  (198.18.0.4)" in text
     assert "rules: HFILTER_HOSTNAME_UNKNOWN(2.5) R_SPF_ALLOW(-0.2)" in text
     assert "nothing refused" in stats_text(spam.stats_from(STAT, None))
+    assert "last 24 h" not in text  # no counts from the log: no line for them
+
+
+def test_the_last_day_reads_as_a_sentence() -> None:
+    from mailtui.cli.spam import stats_text
+
+    now = datetime(2026, 12, 6, 18, 30).astimezone()
+    scans = [parse_scan(scan_line(now - timedelta(minutes=m), a, user=u)) for m, a, u in
+             [(1, "no action", ""), (2, "reject", "dave@example.test"), (3, "soft reject", "carol@example.test"),
+              (4, "add header", ""), (5, "greylist", "")]]
+    s = replace(spam.stats_from(STAT, HISTORY), **spam.window_from([x for x in scans if x], now=now))
+    text = stats_text(s)
+    assert ("last 24 h (rspamd's log): 5 scanned, 1 refused, 1 greylisted, 1 into Junk, 1 held by the hourly "
+            "limit; 1 refused from logged-in users\n") in text
+    assert "held by the hourly limit: carol@example.test (1 time, last 18:27)" in text
