@@ -14,8 +14,8 @@ from textual.widgets import Input, Static
 from mailtui.api.operations import Operations
 from mailtui.api.types import Preflight
 from mailtui.model import validate
-from mailtui.model.answers import Answers, Security
-from mailtui.model.problems import security_problems
+from mailtui.model.answers import Answers, Security, Spam
+from mailtui.model.problems import security_problems, spam_problems
 
 
 def secret_check(value: str) -> str | None:
@@ -43,6 +43,34 @@ def security_check(name: str) -> Any:
 
 
 SECURITY_FIELDS = ("max_retry", "find_time", "ban_time")
+SPAM_SCORES = ("greylist", "add_header", "reject")  # rspamd's scores, in the order a message climbs them
+
+
+def score_value(value: str) -> float | None:
+    """A score as typed ("4", "6.5"), or None."""
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if number == number and number not in (float("inf"), float("-inf")) else None
+
+
+def spam_check(name: str) -> Any:
+    """The engine's own check of one [spam] number on its own (the order of the scores is checked on the
+    whole answers, and shown on the field it names)."""
+
+    def check(value: str) -> str | None:
+        if name == "hourly_limit":
+            number: float | int | None = validate.whole_number(value)
+            if number is None:
+                return "must be a whole number (0: no limit)"
+        else:
+            number = score_value(value)
+            if number is None:
+                return "must be a number (a score, e.g. 6 or 6.5)"
+        return spam_problems(replace(Spam(), **{name: number})).get(f"spam.{name}")
+
+    return check
 
 
 def path_check(value: str) -> str | None:

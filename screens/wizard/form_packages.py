@@ -1,5 +1,5 @@
-"""The Packages form: port 465, DKIM signing (rspamd), the spam filter, SRS, and brute-force protection (fail2ban)
-with its numbers."""
+"""The Packages form: port 465, DKIM signing (rspamd), the spam filter with its scores and hourly limit, SRS, and
+brute-force protection (fail2ban) with its numbers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from mailtui.screens.widgets.toggles import Checkbox
 from mailtui.screens.wizard.brute_force import protection_line
 from mailtui.screens.wizard.form import (
     SECURITY_FIELDS,
+    SPAM_SCORES,
     FormPane,
+    score_value,
     security_check,
+    spam_check,
 )
 from rich.text import Text
 from textual import on
@@ -21,7 +24,7 @@ from textual.widgets import Static
 
 from mailtui.api.types import Preflight
 from mailtui.model import validate
-from mailtui.model.answers import Answers, Security
+from mailtui.model.answers import Answers, Security, Spam
 
 
 class PackagesForm(FormPane):
@@ -36,6 +39,12 @@ class PackagesForm(FormPane):
                        compact=True)
         yield Checkbox("Sign outgoing mail with DKIM, check incoming (rspamd)", True, id="cb-dkim", compact=True)
         yield Checkbox("Filter spam: Junk, refuse, greylist (rspamd, Redis)", True, id="cb-spam", compact=True)
+        yield FieldRow("Refuse at", "spam.reject", problem=spam_check("reject"))
+        yield FieldRow("Junk at", "spam.add_header", problem=spam_check("add_header"))
+        yield FieldRow("Greylist at", "spam.greylist", problem=spam_check("greylist"))
+        yield Checkbox("Greylist new senders (a retry later)", True, id="cb-greylisting",
+                       compact=True)
+        yield FieldRow("Hourly limit", "spam.hourly_limit", problem=spam_check("hourly_limit"))
         yield Checkbox("Rewrite the sender of forwarded mail (SRS, postsrsd)", True, id="cb-srs", compact=True)
         yield Checkbox("Ban addresses after repeated failed logins (fail2ban)", True, id="cb-fail2ban",
                        compact=True)
@@ -52,6 +61,11 @@ class PackagesForm(FormPane):
         self.query_one("#cb-submissions", Checkbox).value = a.services.submissions
         self.query_one("#cb-dkim", Checkbox).value = a.dkim.enabled
         self.query_one("#cb-spam", Checkbox).value = a.spam.enabled
+        self.loaded_spam = a.spam
+        self.query_one("#cb-greylisting", Checkbox).value = a.spam.greylisting
+        for name in (*SPAM_SCORES, "hourly_limit"):
+            self._spam_field(name).value = f"{getattr(a.spam, name):g}"
+        self._sync_spam()
         self.query_one("#cb-srs", Checkbox).value = a.srs.enabled
         self.loaded_security = a.security
         self.query_one("#cb-fail2ban", Checkbox).value = a.security.fail2ban
@@ -71,8 +85,43 @@ class PackagesForm(FormPane):
             a.services, submissions=self.query_one("#cb-submissions", Checkbox).value),
             security=self.security(a.security),
             dkim=replace(a.dkim, enabled=self.query_one("#cb-dkim", Checkbox).value),
-            spam=replace(a.spam, enabled=self.query_one("#cb-spam", Checkbox).value),
+            spam=self.spam(a.spam),
             srs=replace(a.srs, enabled=self.query_one("#cb-srs", Checkbox).value))
+
+    def _spam_field(self, name: str) -> FieldRow:
+        f = self.field_for(f"spam.{name}")
+        assert f is not None, name
+        return f
+
+    def spam(self, base: Spam | None = None) -> Spam:
+        """The spam filter as the form holds it. While it is off, numbers that would not do are left as they
+        were (they are not used, and must not stop the install)."""
+        base = base or getattr(self, "loaded_spam", None) or Spam()
+        on_ = self.query_one("#cb-spam", Checkbox).value
+        values: dict[str, float | int] = {}
+        for name in (*SPAM_SCORES, "hourly_limit"):
+            text = self._spam_field(name).value
+            number = validate.whole_number(text) if name == "hourly_limit" else score_value(text)
+            if number is None or (not on_ and spam_check(name)(text)):
+                number = getattr(base, name) if not on_ else number
+            values[name] = number if number is not None else 0
+        return replace(base, enabled=on_, greylisting=self.query_one("#cb-greylisting", Checkbox).value,
+                       **values)
+
+    def _sync_spam(self) -> None:
+        on_ = self.query_one("#cb-spam", Checkbox).value
+        self.query_one("#cb-greylisting", Checkbox).disabled = not on_
+        for name in (*SPAM_SCORES, "hourly_limit"):
+            f = self._spam_field(name)
+            f.input.disabled = not on_ or (name == "greylist" and not self.query_one("#cb-greylisting",
+                                                                                  Checkbox).value)
+            if f.input.disabled:
+                f.show_error(None)
+
+    @on(Checkbox.Changed, "#cb-spam")
+    @on(Checkbox.Changed, "#cb-greylisting")
+    def spam_toggled(self) -> None:
+        self._sync_spam()
 
     def _security_field(self, name: str) -> FieldRow:
         f = self.field_for(f"security.{name}")

@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 from mailtui.api.operations import Operations
 from mailtui.api.types import AcmeDnsCheck, CheckedAnswers, StepPlan
 from mailtui.errors import ValidationError
-from mailtui.model.answers import Answers
+from mailtui.model.answers import Answers, Spam
 
 
 def hanging(mark: str, text: str) -> Table:
@@ -33,6 +33,15 @@ def hanging(mark: str, text: str) -> Table:
     grid.add_column()
     grid.add_row(Text(mark), Text(text))
     return grid
+
+
+def spam_text(spam: Spam) -> str:
+    """'on (rspamd: greylist at 4, Junk at 6, refuse at 15; 200 recipients an hour a user)'."""
+    if not spam.enabled:
+        return "off"
+    grey = f"greylist at {spam.greylist:g}, " if spam.greylisting else "no greylisting, "
+    limit = (f"{spam.hourly_limit} recipients an hour a user" if spam.hourly_limit else "no hourly limit")
+    return f"on (rspamd: {grey}Junk at {spam.add_header:g}, refuse at {spam.reject:g}; {limit})"
 
 
 @dataclass
@@ -212,9 +221,7 @@ class ReviewPane(Vertical):
         chosen = result.answers.answers
         lines.append("DKIM signing: " + ("on (rspamd; two keys a domain)" if chosen.dkim.enabled else "off")
                      + " · SRS for forwards: " + ("on (postsrsd)" if chosen.srs.enabled else "off"))
-        spam = chosen.spam
-        lines.append("Spam filter: " + (f"on (rspamd: greylist at {spam.greylist:g}, Junk at {spam.add_header:g}, "
-                                        f"refuse at {spam.reject:g})" if spam.enabled else "off"))
+        lines.append(f"Spam filter: {spam_text(chosen.spam)}")
         if result.pending_packages:
             lines.append(f"Not installed yet: {', '.join(result.pending_packages)} — their stock files "
                          "cannot be diffed now: the install pauses after the packages to show the real diffs.")

@@ -96,6 +96,13 @@ Settings
   Filter spam: Junk, refuse, greylist (rspamd, Redis)
     rspamd scores mail: 15 refused, 6 to Junk, 4 retry later;
     postscreen refuses block-listed senders (own DNS: unbound).
+    Refuse at / Junk at / Greylist at: rspamd's scores (0.5 to
+    1000, each below the next). Greylist new senders: a doubtful
+    message from a sender not seen before is deferred once (4xx);
+    real servers retry, most spam software does not.
+    Hourly limit: recipients a logged-in user may send to in an
+    hour (0: none); over it mail waits (4xx) — a stolen password
+    cannot send a flood. The Spam tab shows who was held back.
   Rewrite the sender of forwarded mail (SRS, postsrsd)
     An alias that forwards to an outside mailbox would fail the
     receiver's SPF check; postsrsd makes the envelope sender
