@@ -242,14 +242,15 @@ def _keep_current(path: Path, archive: Path) -> None:
 def _do(action: Action, archive: Path) -> None:
     path = Path(action.target)
     entry = action.entry
-    if action.kind == "restore":
-        data = backups.original_copy(path).read_bytes()
-        if "sha256" in entry and hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise MailtuiError(f"the backup copy of {path} does not match its record: not restored")
+    if action.kind in ("restore", "relink"):
+        if action.kind == "restore":  # refused before anything moves when the copy does not match its record
+            data = backups.original_copy(path).read_bytes()
+            if "sha256" in entry and hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise MailtuiError(f"the backup copy of {path} does not match its record: not restored")
         _keep_current(path, archive)
-        if path.is_symlink():
-            path.unlink()
-        atomic.atomic_write_bytes(path, data, entry["uid"], entry["gid"], entry["mode"], mtime_ns=entry.get("mtime_ns"))
+        if action.kind == "relink" and path.is_dir() and not path.is_symlink():
+            raise MailtuiError(f"{path} is a directory now: the symlink was not put back")
+        backups.put_back(path, entry)
     elif action.kind == "remove":
         _keep_current(path, archive)
         path.unlink(missing_ok=True)
@@ -262,12 +263,6 @@ def _do(action: Action, archive: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         os.chown(path, entry["uid"], entry["gid"])
         os.chmod(path, entry["mode"])
-    elif action.kind == "relink":
-        _keep_current(path, archive)
-        if path.exists() or path.is_symlink():
-            path.unlink()
-        os.symlink(entry["target"], path)
-        os.lchown(path, entry["uid"], entry["gid"])
     elif action.kind == "delete-user":
         run_command(["userdel", action.target])
     # userdel may have taken the group with the user

@@ -166,6 +166,9 @@ def unbound_answers(timeout: float = 3.0) -> str:
     return "" if answer.rcode == "NOERROR" else f"it answered {answer.rcode} for localhost."
 
 
+LOADED = "resolver.loaded"  # ctx.facts: unbound was (re)started on the configuration this run wrote
+
+
 @dataclass
 class ResolvConfResource:
     """/etc/resolv.conf naming unbound alone; switched over only once unbound answers."""
@@ -203,6 +206,9 @@ class ResolvConfResource:
         if why:
             raise StepFailed(f"unbound does not answer on {resolver.ADDRESS}: {why}; "
                              f"{resolver.RESOLV_CONF} left as it was")
+        # Last of the step's resources: unbound now runs on the configuration just written (the step need not
+        # check and restart it again).
+        ctx.facts[LOADED] = True
         if resolver.RESOLV_CONF.is_symlink():
             backups.record_original(resolver.RESOLV_CONF)
             os.unlink(resolver.RESOLV_CONF)
@@ -246,15 +252,7 @@ class OriginalResolvConfResource:
     def apply(self, ctx: Context, out: StepEmitter) -> None:
         entry = self._entry()
         assert entry is not None
-        path = resolver.RESOLV_CONF
-        if entry["was"] == "symlink":
-            tmp = path.with_name(path.name + ".mailtui-link")
-            tmp.unlink(missing_ok=True)
-            os.symlink(str(entry["target"]), tmp)
-            os.replace(tmp, path)
-            return
-        data = backups.original_copy(path).read_bytes()
-        files.write_file(path, data, owner="root", group="root", mode=int(str(entry.get("mode", 0o644))))
+        backups.put_back(resolver.RESOLV_CONF, entry)  # as rollback does: owner, mode, checked against its sha256
 
 
 for _cls in (ResolvConfResource, OriginalResolvConfResource):
@@ -295,9 +293,17 @@ class ResolverStep(Step):
         res.append(ResolvConfResource(render_resolv_conf(original)))
         return res
 
+    def apply(self, ctx: Context) -> bool:
+        ctx.facts.pop(LOADED, None)  # a retry of this step in the same run starts afresh
+        return super().apply(ctx)
+
     def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
-        if ctx.answers.spam.enabled:
+        if ctx.answers.spam.enabled and not ctx.facts.get(LOADED):
             check_configuration()
+
+    def ensure_services(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
+        # Switching resolv.conf over restarted unbound on the new configuration already.
+        super().ensure_services(ctx, out, changed and not ctx.facts.get(LOADED))
 
     def functional_checks(self, ctx: Context) -> list[Check]:
         if not ctx.answers.spam.enabled:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from mailtui import paths
+from mailtui.errors import MailtuiError
 from mailtui.system.atomic import atomic_write_bytes, within
 
 INDEX_VERSION = 1
@@ -53,6 +54,29 @@ def index_path() -> Path:
 def original_copy(path: Path) -> Path:
     """Where the original of an absolute `path` is kept."""
     return paths.BACKUPS_DIR / "original" / Path(path).relative_to("/")
+
+
+def put_back(path: Path, entry: dict[str, Any]) -> None:
+    """Put `path` back as its index `entry` recorded it, in one atomic replace: a file from its backup copy
+    (refused when the copy does not match the recorded sha256) with its owner, mode and mtime; a symlink
+    with its target and owner. Used by rollback and by a step that hands a file back to its owner (the
+    resolver's /etc/resolv.conf)."""
+    path = Path(path)
+    if entry.get("was") == "file":
+        data = original_copy(path).read_bytes()
+        if "sha256" in entry and hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise MailtuiError(f"the backup copy of {path} does not match its record: not restored")
+        if path.is_symlink():
+            path.unlink()
+        atomic_write_bytes(path, data, entry["uid"], entry["gid"], entry["mode"], mtime_ns=entry.get("mtime_ns"))
+    elif entry.get("was") == "symlink":
+        tmp = path.with_name(f".{path.name}.mailtui-link")
+        tmp.unlink(missing_ok=True)
+        os.symlink(entry["target"], tmp)
+        os.lchown(tmp, entry.get("uid", 0), entry.get("gid", 0))
+        os.replace(tmp, path)
+    else:
+        raise MailtuiError(f"{path} was {entry.get('was')!r} before mailtui: nothing to put back")
 
 
 

@@ -109,6 +109,10 @@ def spam_server(request: pytest.FixtureRequest) -> Iterator[SpamServer]:
                                timeout=600)
         assert installed.returncode == 0, installed.stdout[-4000:] + installed.stderr
         print(f"\n[{release}] install with the spam filter took {time.monotonic() - began:.1f} s")
+        # unbound is started once, on its final configuration, before resolv.conf names it (not restarted again)
+        said = installed.stdout
+        assert said.count("starting unbound on its new configuration") == 1 and "restarting unbound" not in said, \
+            [line for line in said.splitlines() if "unbound" in line]
         start_sink(mx)
         # The world as a well-run sending server sees it: the records mailtui prints for this server, and the
         # sender's own name, address, reverse name and SPF record (without them rspamd adds ~4.5 points for a

@@ -238,10 +238,11 @@ def log_since(host: TestHost, offset: int) -> str:
     return host.run(f"tail -c +{offset + 1} {MAIL_LOG}", check=False, timeout=120).stdout
 
 
-def delivered(host: TestHost, prefix: str) -> dict[str, list[str]]:
+def delivered(host: TestHost, prefix: str, folders: tuple[str, ...] = ("",)) -> dict[str, list[str]]:
     """Message-ID (with `prefix`) -> the mailboxes it is in, once per copy (new/ and cur/ only: Dovecot
-    writes into tmp/ first)."""
-    dirs = " ".join(f"{box}/new {box}/cur" for box in sorted(set(RECIPIENTS.values())))
+    writes into tmp/ first), in the given folders ("": the inbox, ".Junk": Junk)."""
+    dirs = " ".join(f"{box}/{folder}/new {box}/{folder}/cur".replace("//", "/")
+                    for box in sorted(set(RECIPIENTS.values())) for folder in folders)
     out = host.run(f"cd {MAILDIR} && grep -r -s -i -o -m1 '^Message-ID: <{prefix}[^>]*>' {dirs}",
                    check=False, timeout=300).stdout
     found: dict[str, list[str]] = {}
@@ -296,14 +297,15 @@ def story(log: str, mid: str) -> list[str]:
     return [line for line in lines if mid in line or any(f" {q}:" in line for q in qids)]
 
 
-def check_exactly_once(inst: Installed, items: list[Item], run: Run, allow_4xx: bool) -> None:
+def check_exactly_once(inst: Installed, items: list[Item], run: Run, allow_4xx: bool,
+                       folders: tuple[str, ...] = ("",)) -> None:
     tally = run.tally
     assert not tally.failures, f"{len(tally.failures)} messages not accepted: {tally.failures[:10]}"
     bad = tally.bad_replies(allow_4xx)
     assert not bad, f"replies other than {'2xx/4xx' if allow_4xx else '2xx'} on {inst.release}: {bad}"
     assert len(tally.accepted) == len(items)
     prefix = items[0].mid.rsplit("-", 1)[0]
-    found = delivered(inst.host, prefix)
+    found = delivered(inst.host, prefix, folders)
     expected = {item.mid: RECIPIENTS[item.rcpt] for item in items}
     missing = [mid for mid in expected if mid not in found]
     dupes = {mid: boxes for mid, boxes in found.items() if len(boxes) > 1}
