@@ -11,6 +11,7 @@ The counts per hour and the users held back by the hourly limit come from rspamd
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.error
 import urllib.request
@@ -146,18 +147,71 @@ def stats_from(stat: dict[str, Any], history: dict[str, Any] | list[Any] | None)
                      learned_spam=per_class["spam"], learned_ham=per_class["ham"], held=held[:RECENT])
 
 
+def _line_end(fd: int, size: int) -> int:
+    """The offset just after the last newline at or before `size` (0 when there is none)."""
+    pos = size
+    while pos > 0:
+        chunk = os.pread(fd, min(65536, pos), max(0, pos - 65536))
+        at = chunk.rfind(b"\n")
+        if at >= 0:
+            return max(0, pos - len(chunk)) + at + 1
+        pos -= len(chunk)
+    return 0
+
+
+@dataclass
+class _Kept:
+    ident: tuple[int, int]  # (device, inode) of the log file read
+    end: int  # the offset read up to (always just after a newline)
+    scans: list[rspamd_log.ScanLine]  # oldest first
+
+
+_kept: dict[str, _Kept] = {}  # rspamd's log -> what was read of it (the Spam tab asks every 10 s)
+
+
 def recent_scans(paths: tuple[str, ...] | None = None, *, hours: int = HOURS,
                  now: datetime | None = None) -> list[rspamd_log.ScanLine]:
     """rspamd's scan lines of the last `hours` hours from its log, newest first (then the rotated file, if
-    the log does not reach back that far; logrotate compresses only the older ones)."""
+    the log does not reach back that far; logrotate compresses only the older ones). What was read is kept:
+    the next call reads only the lines rspamd appended since, unless the file was rotated or truncated."""
     if paths is None:
         paths = (spam.RSPAMD_LOG, spam.RSPAMD_LOG + ".1")
-    end = rspamd_log.hour_of(now or datetime.now().astimezone())
-    start = end.timestamp() - (hours - 1) * 3600
+    end_hour = rspamd_log.hour_of(now or datetime.now().astimezone())
+    start = end_hour.timestamp() - (hours - 1) * 3600
+    log, rotated = paths[0], paths[1:]
+    try:
+        fd = os.open(log, os.O_RDONLY)
+    except OSError:
+        _kept.pop(log, None)
+        return _backwards(rotated, start)
+    try:
+        st = os.fstat(fd)
+        ident = (st.st_dev, st.st_ino)
+        kept = _kept.get(log)
+        if kept is not None and kept.ident == ident and kept.end <= st.st_size:
+            end = _line_end(fd, st.st_size)
+            data = os.pread(fd, end - kept.end, kept.end) if end > kept.end else b""
+            new = [rspamd_log.parse_scan(line.decode("utf-8", "replace")) for line in data.split(b"\n")]
+            kept.scans.extend(x for x in new if x is not None)
+            kept.end = max(kept.end, end)
+        else:
+            end = _line_end(fd, st.st_size)
+            older = _backwards((log, *rotated), start, log_end=end)
+            kept = _Kept(ident, end, older[::-1])
+            _kept[log] = kept
+    finally:
+        os.close(fd)
+    first = next((i for i, x in enumerate(kept.scans) if x.ts.timestamp() >= start), len(kept.scans))
+    del kept.scans[:first]
+    return kept.scans[::-1]
+
+
+def _backwards(paths: tuple[str, ...], start: float, log_end: int | None = None) -> list[rspamd_log.ScanLine]:
+    """The scan lines since `start` from these files, read newest first (the first up to `log_end`)."""
     scans: list[rspamd_log.ScanLine] = []
     read = 0
-    for path in paths:
-        for line in logfile.iter_lines_backwards(path):
+    for n, path in enumerate(paths):
+        for line in logfile.iter_lines_backwards(path, end=log_end if n == 0 else None):
             read += 1
             if read > MAX_LOG_LINES:
                 return scans

@@ -109,3 +109,31 @@ def test_no_log_no_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(policy, "RSPAMD_LOG", str(tmp_path / "absent.log"))
     window = spam.window_from(spam.recent_scans(now=NOW), now=NOW)
     assert window["limited"] == [] and sum(window["hourly"]["scanned"]) == 0
+
+
+def test_a_later_call_reads_only_what_rspamd_appended_and_a_rotation_afresh(tmp_path: Path) -> None:
+    log, rotated = tmp_path / "rspamd.log", tmp_path / "rspamd.log.1"
+    paths = (str(log), str(rotated))
+    first = [scan_line(NOW - timedelta(minutes=m), "no action", qid=f"Q{m}") for m in (9, 8)]
+    log.write_text("\n".join(first) + "\n")
+    assert [s.queue_id for s in spam.recent_scans(paths, now=NOW)] == ["Q8", "Q9"]
+    later = scan_line(NOW - timedelta(minutes=7), "reject", qid="Q7")
+    partial = scan_line(NOW - timedelta(minutes=6), "reject", qid="Q6")
+    with log.open("a") as f:
+        f.write(later + "\n" + partial[:40])  # rspamd is still writing the last line
+    assert [s.queue_id for s in spam.recent_scans(paths, now=NOW)] == ["Q7", "Q8", "Q9"]
+    with log.open("a") as f:
+        f.write(partial[40:] + "\n")
+    assert [s.queue_id for s in spam.recent_scans(paths, now=NOW)] == ["Q6", "Q7", "Q8", "Q9"]
+    # what was read is not read again: a line changed in place is not seen (rspamd only appends)
+    log.write_bytes(log.read_bytes().replace(b"qid: <Q9>", b"qid: <QX>"))
+    assert [s.queue_id for s in spam.recent_scans(paths, now=NOW)][-1] == "Q9"
+    # logrotate: the log becomes rspamd.log.1, a new file takes its place
+    log.rename(rotated)
+    log.write_text(scan_line(NOW - timedelta(minutes=1), "greylist", qid="Q1") + "\n")
+    assert [s.queue_id for s in spam.recent_scans(paths, now=NOW)] == ["Q1", "Q6", "Q7", "Q8", "QX"]
+    # truncated (copytruncate): read afresh
+    log.write_text("")
+    assert [s.queue_id for s in spam.recent_scans(paths, now=NOW)] == ["Q6", "Q7", "Q8", "QX"]
+    # a day later the window has moved on: the scans before it are dropped
+    assert spam.recent_scans(paths, now=NOW + timedelta(hours=24)) == []
