@@ -184,11 +184,15 @@ def test_two_networks_get_different_subnets_and_do_not_see_each_other(shared: th
 def test_claim_skips_subnets_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every /24 but one overlaps an address or route of this machine (as the old harness's /30 veths and /32
     client addresses would): the claim takes the free one."""
-    taken = [ipaddress.ip_network(f"198.18.{n}.0/30") for n in range(1, 255) if n != 77]
+    # The one left free: a slot no network of this run (or another) holds now — a fixed number was held by a
+    # shared network of this very run once in a while (the claim picks at random).
+    free, fd = network.claim_slot()
+    os.close(fd)
+    taken = [ipaddress.ip_network(f"198.18.{n}.0/30") for n in range(1, 255) if n != free]
     monkeypatch.setattr(network, "_routes_and_addresses", lambda: [*taken, ipaddress.ip_network("198.19.0.0/16")])
     slot, fd = network.claim_slot()
     os.close(fd)
-    assert slot == 77
+    assert slot == free
     monkeypatch.setattr(network, "_routes_and_addresses", lambda: [ipaddress.ip_network("198.18.0.0/15")])
     with pytest.raises(th.TestHostError, match="no free"):
         network.claim_slot()
