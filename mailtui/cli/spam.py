@@ -21,7 +21,8 @@ from mailtui.cli.common import EXIT_OK
 HOURLY_WORDS = {"scanned": "scanned", "refused": "refused", "greylisted": "greylisted", "junked": "into Junk",
                 "limited": "held by the hourly limit"}
 ACTION_WORDS = {"no action": "clean", "greylist": "greylisted", "add header": "into Junk",
-                "rewrite subject": "subject marked", "soft reject": "deferred (limit)", "reject": "refused"}
+                "rewrite subject": "subject marked", "soft reject": "deferred", "reject": "refused"}
+KIND_WORDS = {"refused": "refused", "greylisted": "greylisted", "junked": "into Junk", "limited": "deferred (limit)"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,7 +56,7 @@ def stats_text(s: SpamStats) -> str:
         for h in s.held:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(h.time)) if h.time else "?"
             who = h.user and f"login {h.user}" or h.ip
-            lines.append(f"  {when}  {ACTION_WORDS.get(h.action, h.action):<16} {h.score:g}/{h.required:g}  "
+            lines.append(f"  {when}  {KIND_WORDS.get(h.kind, h.action):<16} {h.score:g}/{h.required:g}  "
                          f"{h.sender or '<>'} -> {', '.join(h.recipients) or '?'}  ({who})")
             if h.subject:
                 lines.append(f"      subject: {h.subject}")

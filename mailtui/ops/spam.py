@@ -49,6 +49,7 @@ class Scan:
     ip: str
     user: str  # the login, for mail a user submitted
     rules: tuple[str, ...]  # the rules that scored most, "NAME(score)"
+    kind: str = ""  # rspamd_log.kind_of: refused, greylisted, junked, limited ("" let through)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def scan_from_row(row: dict[str, Any]) -> Scan:
         ip=str(row.get("ip") or ""),
         user=str(row.get("user") or ""),
         rules=tuple(f"{name}({score:g})" for name, score in scored[:5] if score),
+        kind=rspamd_log.kind_of(str(row.get("action", "")), symbols),
     )
 
 
@@ -230,7 +232,7 @@ def window_from(scans: list[rspamd_log.ScanLine], *, hours: int = HOURS,
     now = now or datetime.now().astimezone()
     limited: dict[str, Limited] = {}
     for scan in scans:
-        if scan.action == "soft reject" and scan.user:
+        if scan.kind == "limited" and scan.user:
             known = limited.get(scan.user)
             last = max(scan.ts.timestamp(), known.last if known else 0.0)
             limited[scan.user] = Limited(scan.user, (known.times if known else 0) + 1, last)

@@ -22,6 +22,15 @@ from datetime import datetime, timedelta
 SERIES = ("scanned", "refused", "greylisted", "junked", "limited")
 ACTION_SERIES = {"reject": "refused", "greylist": "greylisted", "add header": "junked",
                  "rewrite subject": "junked", "soft reject": "limited"}
+# rspamd's greylisting answers "soft reject" too (with its GREYLIST symbol); the hourly limit's soft reject has none.
+GREYLIST_SYMBOL = "GREYLIST"
+
+
+def kind_of(action: str, symbols: Iterable[str]) -> str:
+    """The Spam view's name for what rspamd did ("" for a message let through as it was)."""
+    if action == "soft reject" and GREYLIST_SYMBOL in symbols:
+        return "greylisted"
+    return ACTION_SERIES.get(action, "")
 
 _LINE = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? .*?\brspamd_task_write_log: (?P<rest>.*)$")
@@ -32,6 +41,7 @@ _FROM = re.compile(r"\bfrom: <([^>]*)>")
 _RESULT = re.compile(r"\((?:default|[\w-]+): [TFS] \((?P<action>[a-z ]+)\): \[(?P<score>-?[\d.]+|nan|inf)/"
                      r"(?P<required>-?[\d.]+|nan|inf)\]")
 _RCPTS = re.compile(r"\brcpts: <([^>]*)>")
+_SYMBOL = re.compile(r"(?:\[|,)([A-Z][A-Z0-9_]*)\((?:-?[\d.]+|nan)\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,11 @@ class ScanLine:
     user: str  # the SMTP login of mail a user submitted ("" for mail from outside)
     sender: str
     recipients: tuple[str, ...]
+    symbols: tuple[str, ...] = ()  # the names of the rules that matched
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.action, self.symbols)
 
 
 def _number(text: str) -> float:
@@ -73,10 +88,12 @@ def parse_scan(line: str) -> ScanLine | None:
         return found.group(1) if found else ""
 
     rcpts = _RCPTS.search(rest, result.end())
+    listed = rest[result.end():rest.find("]), len:", result.end())]
     return ScanLine(ts=ts, action=result.group("action"), score=_number(result.group("score")),
                     required=_number(result.group("required")), queue_id=field(_QID), ip=field(_IP),
                     user=field(_USER), sender=field(_FROM),
-                    recipients=tuple(r for r in (rcpts.group(1).split(",") if rcpts else []) if r))
+                    recipients=tuple(r for r in (rcpts.group(1).split(",") if rcpts else []) if r),
+                    symbols=tuple(_SYMBOL.findall(listed)))
 
 
 def hour_of(ts: datetime) -> datetime:
@@ -92,7 +109,7 @@ def per_hour(scans: Iterable[ScanLine], *, hours: int = 24, now: datetime | None
         idx = hours - 1 - int((end - hour_of(scan.ts)) // timedelta(hours=1))
         if 0 <= idx < hours:
             result["scanned"][idx] += 1
-            series = ACTION_SERIES.get(scan.action)
+            series = scan.kind
             if series:
                 result[series][idx] += 1
     return result

@@ -247,17 +247,10 @@ class BansPanel(ActionTablePanel):
             self.query_one("#bans-refresh", Button).focus()
 
     def _fill(self) -> None:
-        table = self.table
-        before_key, before_row = self.selected_key(), table.cursor_row
-        table.clear()
         now = self.now()
-        for key, ban in self.bans.items():
-            table.add_row(clip(ban.address, ADDRESS_WIDTH), clip(ban.jail, JAIL_WIDTH), when_text(ban.banned_at),
-                          when_text(ban.ends_at), Text(left_text(ban.ends_at, now), justify="right"), key=key)
-        if self.bans:
-            keys = list(self.bans)
-            row = keys.index(before_key) if before_key in keys else min(max(before_row, 0), len(keys) - 1)
-            table.move_cursor(row=row, scroll=True)
+        self.fill_rows((key, (clip(ban.address, ADDRESS_WIDTH), clip(ban.jail, JAIL_WIDTH), when_text(ban.banned_at),
+                              when_text(ban.ends_at), Text(left_text(ban.ends_at, now), justify="right")))
+                       for key, ban in self.bans.items())
         self._show_detail()
 
     @on(DataTable.RowHighlighted, "#bans-table")

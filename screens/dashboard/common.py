@@ -216,6 +216,20 @@ class ActionTablePanel(RefreshWhileShown, Vertical):
             return None
         return str(key) if key is not None else None
 
+    def fill_rows(self, rows: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
+        """Replace the table's rows with (key, cells); the cursor stays on the same key when it is still
+        there, else on the same row number (within the new rows)."""
+        table = self.table
+        before_key, before_row = self.selected_key(), table.cursor_row
+        table.clear()
+        keys = []
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+            keys.append(key)
+        if keys:
+            row = keys.index(before_key) if before_key in keys else min(max(before_row, 0), len(keys) - 1)
+            table.move_cursor(row=row, scroll=True)
+
     # ------------------------------------------------------------ reading (in thread workers)
 
     def post_read(self, read: Callable[[], Message], failed: Callable[[str], Message]) -> None:

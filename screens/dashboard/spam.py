@@ -35,7 +35,7 @@ from mailtui.format import clip
 HOURS = 24
 SERIES_LABELS = {"scanned": "scanned", "refused": "refused", "greylisted": "greylisted", "junked": "into Junk",
                  "limited": "limited"}
-ACTION_WORDS = {"reject": "refused", "soft reject": "limit", "greylist": "greylisted"}
+KIND_WORDS = {"refused": "refused", "limited": "limit", "greylisted": "greylisted", "junked": "into Junk"}
 SENDER_WIDTH = 22
 RECIPIENT_WIDTH = 22
 LEARN_DEFAULT = "/root/"
@@ -58,6 +58,15 @@ def learned_line(s: SpamStats) -> str:
 def totals_line(s: SpamStats) -> str:
     """'24 h: 1,234 scanned · 12 refused · 40 greylisted · 33 into Junk · 2 limited'."""
     return "24 h: " + " · ".join(f"{sum(s.hourly.get(k, [])):,} {SERIES_LABELS[k]}" for k in SPAM_SERIES)
+
+
+def scan_cells(scan: Scan) -> tuple[object, ...]:
+    """When, what, score, from, to."""
+    when = datetime.fromtimestamp(scan.time).strftime("%b %d %H:%M") if scan.time else "?"
+    style = "red" if scan.action == "reject" else "yellow"
+    return (when, Text(KIND_WORDS.get(scan.kind, scan.action), style=style),
+            Text(f"{scan.score:g}", justify="right"), clip(scan.sender or "<>", SENDER_WIDTH),
+            clip(", ".join(scan.recipients) or "?", RECIPIENT_WIDTH))
 
 
 def scan_detail(scan: Scan) -> str:
@@ -243,25 +252,10 @@ class SpamPanel(ActionTablePanel):
             self.query_one(selector).display = available
 
     def _fill(self, held: list[Scan]) -> None:
-        table = self.table
-        before_key, before_row = self.selected_key(), table.cursor_row
-        table.clear()
         self.rows = {}
         for scan in held:
-            key = f"{scan.time}\t{scan.sender}\t{','.join(scan.recipients)}"
-            if key in self.rows:
-                continue
-            self.rows[key] = scan
-            when = datetime.fromtimestamp(scan.time).strftime("%b %d %H:%M") if scan.time else "?"
-            what = ACTION_WORDS.get(scan.action, scan.action)
-            style = "red" if scan.action == "reject" else "yellow"
-            table.add_row(when, Text(what, style=style), Text(f"{scan.score:g}", justify="right"),
-                          clip(scan.sender or "<>", SENDER_WIDTH),
-                          clip(", ".join(scan.recipients) or "?", RECIPIENT_WIDTH), key=key)
-        if self.rows:
-            keys = list(self.rows)
-            row = keys.index(before_key) if before_key in keys else min(max(before_row, 0), len(keys) - 1)
-            table.move_cursor(row=row, scroll=True)
+            self.rows.setdefault(f"{scan.time}\t{scan.sender}\t{','.join(scan.recipients)}", scan)
+        self.fill_rows((key, scan_cells(scan)) for key, scan in self.rows.items())
         self._show_detail()
 
     @on(DataTable.RowHighlighted, "#spam-table")

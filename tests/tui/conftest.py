@@ -125,3 +125,15 @@ async def settle(pilot, deadline: float) -> None:  # noqa: ANN001
         current = screen_plain(pilot.app)
         stable = stable + 1 if current == previous else 0
         previous = current
+
+
+def words(app) -> str:  # noqa: ANN001
+    """The screen's text with every run of spaces and line ends as one space (wrapped lines join)."""
+    return " ".join(screen_text(app).split())
+
+
+async def review_answers(pilot, engine):  # noqa: ANN001, ANN201
+    """Walk on to the Review; the answers the plan was made from."""
+    await walk_to(pilot, "review")
+    await wait_for(pilot, lambda: "changes in" in screen_text(pilot.app))
+    return engine.plans[-1]

@@ -660,11 +660,11 @@ def sample_spam_stats() -> spam.SpamStats:
     limited = [0] * 20 + [0, 3, 5, 2]
     held = [
         spam.Scan(hour_end + 600, "soft reject", 0.0, 15.0, "carol@example.org", ("a@customer.test",
-                  "b@customer.test"), "Invoice", "", "carol@example.org", ("RATELIMITED(0)",)),
+                  "b@customer.test"), "Invoice", "", "carol@example.org", (), "limited"),
         spam.Scan(hour_end - 1800, "reject", 1000.0, 15.0, "promo@bulk.test", ("admin@example.org",),
-                  "You have won", "198.51.100.7", "", ("GTUBE(0)", "R_SPF_FAIL(1)")),
-        spam.Scan(hour_end - 5400, "greylist", 4.8, 15.0, "news@list.test", ("admin@example.org",),
-                  "Weekly digest", "203.0.113.9", "", ("MANY_INVISIBLE_PARTS(4)", "MIME_HTML_ONLY(0.2)")),
+                  "You have won", "198.51.100.7", "", ("GTUBE(0)", "R_SPF_FAIL(1)"), "refused"),
+        spam.Scan(hour_end - 5400, "soft reject", 4.8, 15.0, "news@list.test", ("admin@example.org",),
+                  "Weekly digest", "203.0.113.9", "", ("MANY_INVISIBLE_PARTS(4)", "MIME_HTML_ONLY(0.2)"), "greylisted"),
     ]
     return spam.SpamStats(
         scanned=5123, actions={"no action": 4803, "greylist": 120, "add header": 98, "rewrite subject": 0,

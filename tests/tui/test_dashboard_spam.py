@@ -69,7 +69,7 @@ async def test_counts_per_hour_holds_and_last_refused() -> None:
         assert table.row_count == 3
         assert app.screen.focused is table
         assert "limit 0 carol@example.org a@customer.test" in text  # newest first
-        assert "“Invoice” from login carol@example.org: RATELIMITED(0)" in text
+        assert "“Invoice” from login carol@example.org: (no rules named)" in text
         await pilot.press("down")
         await wait_for(pilot, lambda: "GTUBE(0)" in screen_text(app))
         assert "“You have won” from 198.51.100.7: GTUBE(0) R_SPF_FAIL(1)" in flat(app)

@@ -5,21 +5,20 @@ from __future__ import annotations
 from mailtui.screens.wizard.brute_force import duration_text, protection_line, protection_text
 
 from mailtui.model.answers import Alias, Answers, Domain, Security, User
-from tests.tui.conftest import error_of, field, make_app, screen_plain, screen_text, stage, type_into, wait_for, walk_to
+from tests.tui.conftest import (
+    error_of,
+    field,
+    make_app,
+    review_answers,
+    screen_plain,
+    stage,
+    type_into,
+    walk_to,
+    words,
+)
 from tests.tui.fakes import FakeEngine, Preflight
 
 KEYS = ("security.max_retry", "security.find_time", "security.ban_time")
-
-
-def words(app) -> str:  # noqa: ANN001
-    return " ".join(screen_text(app).split())
-
-
-async def review_answers(pilot, engine: FakeEngine) -> Answers:  # noqa: ANN001
-    """Walk on to the Review; the answers the plan was made from."""
-    await walk_to(pilot, "review")
-    await wait_for(pilot, lambda: "changes in" in screen_text(pilot.app))
-    return engine.plans[-1]
 
 
 def test_texts() -> None:

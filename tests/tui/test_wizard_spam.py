@@ -6,20 +6,10 @@ from __future__ import annotations
 from mailtui.screens.wizard.review import spam_text
 
 from mailtui.model.answers import Alias, Answers, Domain, Spam, User
-from tests.tui.conftest import error_of, field, make_app, screen_text, stage, type_into, wait_for, walk_to
+from tests.tui.conftest import error_of, field, make_app, review_answers, stage, type_into, walk_to, words
 from tests.tui.fakes import FakeEngine, Preflight
 
 KEYS = ("spam.reject", "spam.add_header", "spam.greylist", "spam.hourly_limit")
-
-
-def words(app) -> str:  # noqa: ANN001
-    return " ".join(screen_text(app).split())
-
-
-async def review_answers(pilot, engine: FakeEngine) -> Answers:  # noqa: ANN001
-    await walk_to(pilot, "review")
-    await wait_for(pilot, lambda: "changes in" in screen_text(pilot.app))
-    return engine.plans[-1]
 
 
 def test_texts() -> None:

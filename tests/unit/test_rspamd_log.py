@@ -59,6 +59,17 @@ def test_every_action(action: str) -> None:
     assert scan is not None and scan.action == action
 
 
+def test_greylisting_is_a_soft_reject_with_its_symbol_the_hourly_limit_one_without() -> None:
+    grey = parse_scan(scan_line(NOW, "soft reject").replace("[R_SPF_ALLOW(-0.20)", "[GREYLIST(0.00){greylisted;},"
+                                                                                   "R_SPF_ALLOW(-0.20)"))
+    limit = parse_scan(scan_line(NOW, "soft reject", user="carol@example.test"))
+    assert grey is not None and limit is not None
+    assert grey.symbols == ("GREYLIST", "R_SPF_ALLOW", "FAKE_RULE") and grey.kind == "greylisted"
+    assert limit.kind == "limited"
+    counts = per_hour([grey, limit], now=NOW)
+    assert (counts["greylisted"][-1], counts["limited"][-1]) == (1, 1)
+
+
 def test_other_lines_are_not_scans() -> None:
     assert [parse_scan(line) for line in OTHER] == [None] * len(OTHER)
 

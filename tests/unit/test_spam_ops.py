@@ -29,6 +29,8 @@ HISTORY = {"version": 2, "rows": [
      "rcpt_smtp": ["alice@example.test"], "subject": "Buy", "ip": "198.18.0.4",
      "symbols": {"GTUBE": {"score": 0}, "HFILTER_HOSTNAME_UNKNOWN": {"score": 2.5}, "R_SPF_ALLOW": {"score": -0.2}}},
     {"unix_time": 300, "action": "soft reject", "score": 0, "user": "carol@example.test"},
+    {"unix_time": 250, "action": "soft reject", "score": 4.5, "sender_smtp": "new@sender.test",
+     "symbols": {"GREYLIST": {"score": 0}, "MAILTUI_TEST_SCORE": {"score": 4.5}}},
 ]}
 
 
@@ -83,8 +85,8 @@ def test_stats_are_rspamds_counts_and_its_last_refusals(controller: type[Control
     s = spam.stats()
     assert (s.scanned, s.learned, s.learned_spam, s.learned_ham) == (12, 3, 2, 1)
     assert s.actions["reject"] == 2 and s.actions["soft reject"] == 0
-    assert [h.action for h in s.held] == ["soft reject", "reject"]  # newest first, clean mail left out
-    gtube = s.held[1]
+    assert [h.kind for h in s.held] == ["limited", "greylisted", "refused"]  # newest first, clean mail left out
+    gtube = s.held[2]
     assert gtube.rules == ("HFILTER_HOSTNAME_UNKNOWN(2.5)", "R_SPF_ALLOW(-0.2)")
     assert (gtube.recipients, gtube.required, s.held[0].user) == (("alice@example.test",), 15.0, "carol@example.test")
     # and the last 24 hours from rspamd's log
@@ -145,6 +147,7 @@ def test_the_stats_read_as_sentences() -> None:
     assert text.startswith("scanned: 12 — 7 clean, 2 greylisted, 1 into Junk, 2 refused\n")
     assert "the classifier holds 2 spam, 1 ham" in text
     assert "deferred (limit)" in text and "login carol@example.test" in text
+    assert "greylisted       4.5/0  new@sender.test" in text
     assert "refused          1015.5/15  a@sender.test -> alice@example.test  (198.18.0.4)" in text
     assert "rules: HFILTER_HOSTNAME_UNKNOWN(2.5) R_SPF_ALLOW(-0.2)" in text
     assert "nothing refused" in stats_text(spam.stats_from(STAT, None))
