@@ -35,18 +35,18 @@ class PackagesForm(FormPane):
     def compose(self) -> ComposeResult:
         yield from self.compose_head()
         yield Static("", id="pkg-versions", classes="facts")
-        yield Checkbox("Submission on port 465 too (implicit TLS, beside 587)", True, id="cb-submissions",
+        yield Checkbox("Submission on port 465 too (implicit TLS)", True, id="cb-submissions",
                        compact=True)
-        yield Checkbox("Sign outgoing mail with DKIM, check incoming (rspamd)", True, id="cb-dkim", compact=True)
-        yield Checkbox("Filter spam: Junk, refuse, greylist (rspamd, Redis)", True, id="cb-spam", compact=True)
+        yield Checkbox("Sign outgoing mail with DKIM (rspamd)", True, id="cb-dkim", compact=True)
+        yield Checkbox("Filter spam (rspamd, Redis)", True, id="cb-spam", compact=True)
         yield FieldRow("Refuse at", "spam.reject", problem=spam_check("reject"))
         yield FieldRow("Junk at", "spam.add_header", problem=spam_check("add_header"))
         yield FieldRow("Greylist at", "spam.greylist", problem=spam_check("greylist"))
         yield Checkbox("Greylist new senders (a retry later)", True, id="cb-greylisting",
                        compact=True)
         yield FieldRow("Hourly limit", "spam.hourly_limit", problem=spam_check("hourly_limit"))
-        yield Checkbox("Rewrite the sender of forwarded mail (SRS, postsrsd)", True, id="cb-srs", compact=True)
-        yield Checkbox("Ban addresses after repeated failed logins (fail2ban)", True, id="cb-fail2ban",
+        yield Checkbox("Rewrite forwarded mail's sender (SRS, postsrsd)", True, id="cb-srs", compact=True)
+        yield Checkbox("Ban addresses after failed logins (fail2ban)", True, id="cb-fail2ban",
                        compact=True)
         yield FieldRow("Max retries", "security.max_retry", problem=security_check("max_retry"))
         yield FieldRow("Window (s)", "security.find_time", problem=security_check("find_time"))

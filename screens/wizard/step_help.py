@@ -85,29 +85,26 @@ Good to know
 def packages() -> str:
     return f"""\
 Settings
-  Submission on port {SUBMISSIONS} too (implicit TLS, beside {SUBMISSION})
+  Submission on port {SUBMISSIONS} too (implicit TLS)
     Mail apps send through {SUBMISSION} (STARTTLS); ticked, also through
     {SUBMISSIONS}, where TLS starts at once. Some apps offer only one.
-  Sign outgoing mail with DKIM, check incoming (rspamd)
-    rspamd signs your users' mail with a key per domain (Gmail
-    files unsigned mail as spam) and writes incoming mail's
-    SPF/DKIM/DMARC results into its headers. Two keys a domain:
-    publish both (mailtui dns); `mailtui dkim rotate` switches.
-  Filter spam: Junk, refuse, greylist (rspamd, Redis)
-    rspamd scores mail: 15 refused, 6 to Junk, 4 retry later;
+  Sign outgoing mail with DKIM (rspamd)
+    rspamd signs with a key per domain (Gmail spam-files unsigned
+    mail), checks incoming SPF/DKIM/DMARC; publish both keys
+    (mailtui dns); `mailtui dkim rotate` switches them.
+  Filter spam (rspamd, Redis)
     postscreen refuses block-listed senders (own DNS: unbound).
-    Refuse at / Junk at / Greylist at: rspamd's scores (0.5 to
-    1000, each below the next). Greylist new senders: a doubtful
-    message from a sender not seen before is deferred once (4xx);
-    real servers retry, most spam software does not.
-    Hourly limit: recipients a logged-in user may send to in an
-    hour (0: none); over it mail waits (4xx) — a stolen password
+  Refuse at / Junk at / Greylist at: rspamd's scores (0.5 to
+    1000, each below the next).
+  Greylist new senders (a retry later)
+    A doubtful message from a new sender is deferred once (4xx).
+    Hourly limit: recipients a logged-in user may send to an
+    hour (0: none); over it mail waits (4xx): a stolen password
     cannot send a flood. The Spam tab shows who was held back.
-  Rewrite the sender of forwarded mail (SRS, postsrsd)
-    An alias that forwards to an outside mailbox would fail the
-    receiver's SPF check; postsrsd makes the envelope sender
-    this server's (SRS0=…@hostname) and routes bounces back.
-  Ban addresses after repeated failed logins (fail2ban)
+  Rewrite forwarded mail's sender (SRS, postsrsd)
+    Forwarded outside, mail would fail the receiver's SPF check;
+    postsrsd makes the sender this server's (SRS0=…@hostname).
+  Ban addresses after failed logins (fail2ban)
     fail2ban reads the mail log and bans an address that fails
     to log in too often over SMTP, IMAP or POP3:
     Max retries   failed logins that earn a ban
@@ -118,17 +115,13 @@ Settings
 By hand
   The tutorial ran apt-get install postfix postfix-mysql
   dovecot-core dovecot-imapd dovecot-lmtpd dovecot-mysql
-  mysql-server and answered Postfix's questions. mailtui
-  installs the same (MariaDB for MySQL) plus ufw, fail2ban,
-  rspamd, Redis, Dovecot's Sieve, postsrsd and openssl, asks
-  nothing, keeps existing files.
+  mysql-server. mailtui installs the same (MariaDB for MySQL)
+  plus ufw, fail2ban, rspamd, Redis, unbound, Dovecot's Sieve,
+  postsrsd and openssl, asks nothing, keeps existing files.
 
 Good to know
-  - Under systemd, apt starts the services with their stock
-    configuration; the later steps replace it.
   - The Review cannot diff stock files of packages not yet
-    installed: the install then pauses after this step and
-    shows the real diffs.
+    installed: the install pauses after this step to show them.
   - Too low a Max retries bans users whose phone keeps an old
     password; the dashboard's Bans tab lifts a ban."""
 

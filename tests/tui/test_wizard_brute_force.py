@@ -43,8 +43,10 @@ async def test_defaults_are_on_and_reach_the_plan_and_the_review() -> None:
         await walk_to(pilot, "packages")
         assert app.screen.query_one("#cb-fail2ban").value is True
         assert [field(app, k).value for k in KEYS] == ["5", "600", "3600"]
+        app.screen.query_one("#f2b-summary").scroll_visible(animate=False)  # below the spam filter's fields
+        await pilot.pause()
         plain = screen_plain(app)
-        assert "Ban addresses after repeated failed logins (fail2ban)" in plain  # whole, at 80 columns
+        assert "Ban addresses after failed logins (fail2ban)" in plain  # whole, at 80 columns
         assert "→ 5 failed logins in 10 min: banned for 1 h" in plain
         answers = await review_answers(pilot, engine)
         assert answers.security == Security(True, 5, 600, 3600, ())
@@ -139,6 +141,8 @@ async def test_adopted_answers_fill_the_option() -> None:
         await walk_to(pilot, "packages")
         assert app.screen.query_one("#cb-fail2ban").value is False
         assert [field(app, k).value for k in KEYS] == ["8", "1200", "7200"]
+        app.screen.query_one("#f2b-summary").scroll_visible(animate=False)  # below the spam filter's fields
+        await pilot.pause()
         await pilot.click("#cb-fail2ban")
         await pilot.pause()
         assert "→ 8 failed logins in 20 min: banned for 2 h" in words(app)
