@@ -6,7 +6,9 @@ Postfix, Dovecot, rspamd, Redis, unbound. 1,000 messages over 20 connections fro
 to the host: postscreen and rspamd see it as an outside server), and rspamd is killed with SIGKILL twice during
 them (systemctl kill: every process of the unit). Decided (policy/milter.DEFAULT_ACTION): while rspamd is
 down Postfix passes mail on unscanned; so every message is accepted (no 5xx), delivered exactly once (into the
-inbox or, scored over add_header, Junk), nothing bounces, and rspamd runs again afterwards. The cgroup counts
+inbox or, scored over add_header, Junk), nothing bounces, and rspamd runs again afterwards. Every message
+accepted before the first kill was scanned; smtpd talks to its milter once per SMTP session, so a session open
+when rspamd died passes the rest of its mail unscanned, and new sessions are scanned again. The cgroup counts
 OOM kills: none. Printed: the figures of the run, how many messages were scanned (X-Spam-Status) and the
 proportional memory (PSS) of rspamd, Redis and unbound afterwards — the README's figures.
 """
@@ -152,13 +154,14 @@ def test_1000_messages_arrive_once_while_rspamd_is_killed_all_in_1_gib(release: 
                 while len(tally.accepted) < at and time.monotonic() < deadline:
                     time.sleep(0.05)
                 before = rspamd_main_pid(host)
+                accepted = len(tally.accepted)  # every one of these was scanned (or not) already
                 host.run(["systemctl", "kill", "--signal=KILL", "rspamd"])
                 began = time.monotonic()
                 time.sleep(0.5)
                 # systemd starts it again (Debian's unit: Restart=); else mailtui would be asked to
                 while not rspamd_listens(host) and time.monotonic() - began < 60:
                     time.sleep(0.2)
-                killed.append((len(tally.accepted), before, time.monotonic() - began))
+                killed.append((accepted, before, time.monotonic() - began))
 
         items = make_items(release, MESSAGES, "spam-kill")
         run = load_run(inst, items, send_timeout=900, drain_timeout=600, flush=True, during=kill_rspamd)
@@ -171,11 +174,10 @@ def test_1000_messages_arrive_once_while_rspamd_is_killed_all_in_1_gib(release: 
         seen = scanned_ids(host, items[0].mid.rsplit("-", 1)[0])
         before = [seen[item.mid] for item in run.tally.accepted[:killed[0][0]]]
         print(f"[{release}] scanned by rspamd (X-Spam-Status): {sum(seen.values())} of {len(seen)} delivered; of "
-              f"the {len(before)} accepted before the first kill: {sum(before)}", flush=True)
+              f"the {len(before)} accepted before the first kill: {sum(before)} (smtpd talks to the milter once "
+              "per SMTP session: a session open when rspamd died passes the rest of its mail unscanned)", flush=True)
         assert len(seen) == MESSAGES
-        # The filter was in the path under load (an open finding, issue 17's note: over these 20 long sessions
-        # only ~320 messages carry the header, wherever the kills fall)
-        assert sum(before) > 0
+        assert before and all(before), sum(before)  # under load, every message was scanned until rspamd died
         # rspamd scans again: new sessions after it came back are scanned
         after = make_items(release, 20, "spam-after")
         again = load_run(inst, after, send_timeout=300, drain_timeout=300, flush=True)
