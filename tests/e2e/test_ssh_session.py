@@ -110,7 +110,7 @@ def walk_to_the_install(term: Terminal) -> None:
     # test_spam.py prove them; the wizard test installs them as the wizard offers them).
     term.wait_for("Sign outgoing mail with DKIM")
     term.keys("Tab", "Space", "Tab", "Space", "Tab", "Space")
-    term.wait_for("▐ ▌ Rewrite the sender")
+    term.wait_for("▐ ▌ Rewrite forwarded")
     screen = term.screen()
     assert "▐ ▌ Sign outgoing mail with DKIM" in screen and "▐ ▌ Filter spam" in screen, screen
     term.keys("PageDown", "PageDown", "PageDown")
