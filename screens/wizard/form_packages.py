@@ -102,8 +102,8 @@ class PackagesForm(FormPane):
         for name in (*SPAM_SCORES, "hourly_limit"):
             text = self._spam_field(name).value
             number = validate.whole_number(text) if name == "hourly_limit" else score_value(text)
-            if number is None or (not on_ and spam_check(name)(text)):
-                number = getattr(base, name) if not on_ else number
+            if not on_ and (number is None or spam_check(name)(text)):
+                number = getattr(base, name)
             values[name] = number if number is not None else 0
         return replace(base, enabled=on_, greylisting=self.query_one("#cb-greylisting", Checkbox).value,
                        **values)
