@@ -239,7 +239,7 @@ class BansPanel(ActionTablePanel):
         for selector in ("#bans-table", "#bans-detail", "#bans-jails", "#bans-unban", "#bans-output"):
             self.query_one(selector).display = available
         focused = self.screen.focused
-        if not self._shown or (focused is not None and self not in focused.ancestors):
+        if not self.showing or (focused is not None and self not in focused.ancestors):
             return  # never pull the focus into a hidden tab (TabbedContent would switch to it)
         if available and (focused is None or (changed and focused.id == "bans-refresh")):
             self.table.focus()

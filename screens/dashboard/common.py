@@ -15,6 +15,7 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, RichLog, Static
 from textual.worker import get_current_worker
 
@@ -156,8 +157,16 @@ class RefreshWhileShown:
         if self._refresh_timer is not None:
             self._refresh_timer.pause()
 
+    @property
+    def showing(self) -> bool:
+        """Shown now. `_shown` follows the Show and Hide events, which arrive after a tab switch has already
+        hidden the pane (its `display` is set at once): an answer that lands in between must not pull the
+        focus into the pane being left (TabbedContent would switch back to it)."""
+        return self._shown and all(node.display for node in self.ancestors_with_self  # type: ignore[attr-defined]
+                                   if isinstance(node, Widget))
+
     def _tick(self) -> None:
-        if self._shown and self.screen.is_current and not self.busy:  # type: ignore[attr-defined]
+        if self.showing and self.screen.is_current and not self.busy:  # type: ignore[attr-defined]
             self.refresh_now()
 
 

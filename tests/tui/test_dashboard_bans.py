@@ -322,6 +322,23 @@ async def test_the_bans_reload_by_themselves_while_shown_and_not_while_hidden(
         assert len(engine.calls_of("bans")) == asked
 
 
+async def test_an_answer_landing_while_the_tab_is_being_left_does_not_switch_back() -> None:
+    # The race CI met: show_tab drops the focus and hides the pane at once, the Hide event comes later;
+    # a read answered in between found no focus and "the panel shown", focused its table, and
+    # TabbedContent switched back to Bans.
+    engine = OpsEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_bans(pilot)
+        app.screen.show_tab("queue")
+        assert panel(app)._shown  # the Hide event has not arrived yet
+        panel(app)._show_available(True)  # what a read's answer does
+        await pilot.pause()
+        await wait_for(pilot, lambda: not panel(app)._shown)
+        assert app.screen.query_one(TabbedContent).active == "tab-queue"
+        assert app.screen.focused is None or panel(app) not in app.screen.focused.ancestors
+
+
 async def test_palette_unban_selected_opens_the_bans_tab_and_asks_first() -> None:
     engine = OpsEngine()
     app = make_app(engine)
