@@ -56,14 +56,8 @@ def certificate_status(answers: Answers, now: dt.datetime | None = None) -> Cert
     renews_from = None
     if mode == "acme" and not_after is not None:
         renews_from = certificates.renewal_start(not_after)
-    problem = ""
     status = CertificateStatus(answers.hostname, SOURCES.get(mode, mode), cert, not_after, renews_from,
                                checked_at=now)
     days = status.days_left()
-    if days is None:
-        problem = f"{cert} cannot be read"
-    elif days <= 0:
-        problem = "expired"
-    elif days < tls_policy.CHECK_MIN_DAYS:
-        problem = f"under {tls_policy.CHECK_MIN_DAYS} days left" + (": renewals are failing" if mode == "acme" else "")
+    problem = f"{cert} cannot be read" if days is None else tls_policy.expiry_problem(days, acme=mode == "acme")
     return replace(status, problem=problem)

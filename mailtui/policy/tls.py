@@ -35,6 +35,16 @@ ACME_RENEW_DAYS = 30
 CHECK_MIN_DAYS = 14
 
 
+def expiry_problem(days_left: float, *, acme: bool) -> str:
+    """What is wrong with a certificate that has `days_left` ("" when nothing): the one judgement that
+    `mailtui check` and the dashboard's certificate line share."""
+    if days_left <= 0:
+        return "expired"
+    if days_left < CHECK_MIN_DAYS:
+        return f"under {CHECK_MIN_DAYS} days left" + (": renewals are failing" if acme else "")
+    return ""
+
+
 def strong_cipherlist() -> str:
     return ":".join(STRONG_CIPHERS)
 

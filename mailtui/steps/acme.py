@@ -223,15 +223,14 @@ class AcmeStep(Step):
             return []
         found = lineage(a)
         days = found.days_left()
-        ok = days >= tls_policy.CHECK_MIN_DAYS
+        problem = tls_policy.expiry_problem(days, acme=True)
         if found.not_after is None:
             when = "?"
         else:
             renewal = renewal_start(found.not_after)
             when = f"{found.not_after:%Y-%m-%d} ({days:.0f} days; renewed from {renewal:%Y-%m-%d})"
-        return [Check(f"certificate for {a.hostname} from the CA, expires {when}", ok,
-                      "" if ok else f"under {tls_policy.CHECK_MIN_DAYS} days left: renewals are failing "
-                      "(see /var/log/letsencrypt/letsencrypt.log)"),
+        return [Check(f"certificate for {a.hostname} from the CA, expires {when}", not problem,
+                      problem and f"{problem} (see /var/log/letsencrypt/letsencrypt.log)"),
                 renewal_check()]
 
 

@@ -209,5 +209,9 @@ def test_check_shows_expiry_and_renewal_start_and_fails_under_14_days(monkeypatc
                                                          + dt.timedelta(days=13)))
     (short, _timer) = acme.AcmeStep().functional_checks(ctx)
     assert not short.ok and "under 14 days left: renewals are failing" in short.detail
+    monkeypatch.setattr(acme, "lineage", lambda _a: good(not_after=dt.datetime.now(dt.timezone.utc)
+                                                         - dt.timedelta(days=1)))
+    (gone, _timer) = acme.AcmeStep().functional_checks(ctx)  # the same words as the dashboard's certificate line
+    assert not gone.ok and gone.detail == "expired (see /var/log/letsencrypt/letsencrypt.log)"
     monkeypatch.setattr(acme, "issued", lambda _a: False)  # no certificate: the resource's check says so
     assert acme.AcmeStep().functional_checks(ctx) == []
