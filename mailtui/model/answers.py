@@ -108,6 +108,16 @@ class Srs:
     enabled: bool = True
 
 
+# The block lists postscreen asks by default (Spam.dnsbl), each with the answers that mean "listed" — never
+# 127.255.255.x, what the list operators answer a resolver they refuse (a public one).
+DNSBL_DEFAULT = (
+    "zen.spamhaus.org=127.0.0.[2..11]*3",  # SBL, CSS, XBL, PBL: listed anywhere is enough to refuse
+    "bl.spamcop.net=127.0.0.2*2",  # spam reports: refuses together with another list only
+    "list.dnswl.org=127.0.[0..255].[1..3]*-2",  # known good senders (not 127.0.0.255: its refusal answer)
+)
+DNSBL_REFUSALS = tuple(f"127.255.255.{n}" for n in range(252, 256))
+
+
 @dataclass
 class Spam:
     """The spam filter (rspamd's scores through the milter, Redis, a Sieve script filing into Junk;
@@ -123,6 +133,9 @@ class Spam:
     # A logged-in user (587/465) may send to this many recipients an hour (rspamd's ratelimit); over it, mail is
     # deferred (4xx) until the hour's budget refills. 0: no limit. Contains a compromised account.
     hourly_limit: int = 200
+    # postscreen's DNS block lists on port 25 ("list=answers*weight", postconf(5) postscreen_dnsbl_sites): a client
+    # whose weights add up to 3 is refused before a smtpd is spent; a negative weight vouches for a client.
+    dnsbl: tuple[str, ...] = DNSBL_DEFAULT
 
 
 SPAM_SCORE_RANGE = (0.5, 1000.0)

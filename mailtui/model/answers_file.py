@@ -107,7 +107,7 @@ def _build(cls: type, data: Any, where: str, problems: dict[str, str]) -> Any:
         tp = known[key].type
         if str(tp) == "tuple[str, ...]":
             if not isinstance(value, list):
-                problems[path] = "must be a list of strings, e.g. [\"192.0.2.7\", \"198.51.100.0/24\"]"
+                problems[path] = "must be a list of strings, e.g. [\"first\", \"second\"]"
             else:
                 wrong = [i for i, item in enumerate(value) if not isinstance(item, str)]
                 if wrong:

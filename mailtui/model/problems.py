@@ -12,6 +12,7 @@ from pathlib import Path
 from mailtui.errors import ValidationError
 from mailtui.model import passwords, validate
 from mailtui.model.answers import (
+    DNSBL_REFUSALS,
     HOURLY_LIMIT_MAX,
     MAX_IGNORE,
     PROFILES,
@@ -111,6 +112,15 @@ def spam_problems(s: Spam) -> dict[str, str]:
     limit = s.hourly_limit
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= HOURLY_LIMIT_MAX:
         p["spam.hourly_limit"] = f"must be a whole number from 0 (no limit) to {HOURLY_LIMIT_MAX}"
+    seen: set[str] = set()
+    for i, entry in enumerate(s.dnsbl):
+        problem = validate.dnsbl_site_problem(entry, DNSBL_REFUSALS)
+        name = entry.split("=")[0].split("*")[0].lower() if isinstance(entry, str) else ""
+        if problem:
+            p[f"spam.dnsbl[{i}]"] = problem
+        elif name in seen:
+            p[f"spam.dnsbl[{i}]"] = f"{name} is listed twice"
+        seen.add(name)
     if p:
         return p
     if s.greylisting and s.greylist >= s.add_header:

@@ -604,3 +604,57 @@ def check_ip_address(value: Any, field: str = "address") -> str:
 
 def check_path(value: Any, field: str) -> str:
     return _check(value, field, canonical_text(value), path_problem(value))
+
+
+# ------------------------------------------------------------------ DNS block lists (postscreen_dnsbl_sites)
+
+_DNSBL = re.compile(r"(?P<name>[^=*\s]+)(?:=(?P<answers>[^*\s]+))?(?:\*(?P<weight>-?\d+))?")
+_OCTET = r"(\d{1,3}|\[[0-9.;]+\])"
+_ANSWER = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+DNSBL_WEIGHT_RANGE = (-100, 100)
+
+
+def _octet_values(text: str) -> set[int] | None:
+    """The values one octet of a postscreen answer pattern allows: "2", or "[2..11]", "[1;3;5..7]"."""
+    parts = text[1:-1].split(";") if text.startswith("[") else [text]
+    values: set[int] = set()
+    for part in parts:
+        low, _, high = part.partition("..")
+        if not low.isdigit() or (high and not high.isdigit()):
+            return None
+        first, last = int(low), int(high or low)
+        if not first <= last <= 255:
+            return None
+        values.update(range(first, last + 1))
+    return values
+
+
+def dnsbl_site_problem(value: Any, refusals: tuple[str, ...]) -> str | None:
+    """A postscreen block list entry, "list.example.org=127.0.0.[2..11]*3": a DNS name, the answers that mean
+    "listed" — required, and none of `refusals` (what list operators answer a resolver they refuse: such an
+    answer must never count) —, an optional weight (default 1; negative: a list of good senders)."""
+    if not isinstance(value, str):
+        return NOT_TEXT
+    m = _DNSBL.fullmatch(value)
+    if not m:
+        return f'{_shown(value)} is not "list.example.org=127.0.0.2*3" (a list, its answers, a weight)'
+    name, answers, weight = m.group("name"), m.group("answers"), m.group("weight")
+    problem = domain_problem(name) if name.isascii() else "is not an ASCII DNS name"
+    if problem:
+        return f"{name}: {problem}"
+    if answers is None:
+        return (f"{_shown(value)} names no answers: add the ones that mean listed (e.g. {name}=127.0.0.2); "
+                "any answer would count, also the 127.255.255.x a list answers a resolver it refuses")
+    octets = _ANSWER.fullmatch(answers)
+    allowed = [_octet_values(o) for o in octets.groups()] if octets else [None]
+    if any(values is None for values in allowed):
+        return f"{answers} is not an answer pattern (four octets, each a number or [from..to;…], e.g. 127.0.0.[2..11])"
+    matched = [ip for ip in refusals
+               if all(int(o) in values for o, values in zip(ip.split("."), allowed, strict=True))]
+    if matched:
+        return (f"{answers} includes {matched[0]}, what a list answers a resolver it refuses: such an answer "
+                "must never count (e.g. 127.0.0.[2..11])")
+    low, high = DNSBL_WEIGHT_RANGE
+    if weight is not None and not low <= int(weight) <= high:
+        return f"weight {weight} is not from {low} to {high}"
+    return None

@@ -40,12 +40,8 @@ HELPER = "/usr/libexec/unbound-helper"
 DHCLIENT_HOOKS = Path("/etc/dhcp/dhclient-enter-hooks.d")
 DHCLIENT_HOOK = DHCLIENT_HOOKS / "mailtui-resolver"
 
-# postscreen's block lists: "domain=answers*weight" (postconf(5) postscreen_dnsbl_sites).
-DNSBL_SITES = (
-    "zen.spamhaus.org=127.0.0.[2..11]*3",  # SBL, CSS, XBL, PBL: listed anywhere is enough to refuse
-    "bl.spamcop.net=127.0.0.2*2",  # spam reports: refuses together with another list only
-    "list.dnswl.org=127.0.[0..255].[1..3]*-2",  # known good senders (not 127.0.0.255: its refusal answer)
-)
+# postscreen's block lists are the answers' (Spam.dnsbl, model/answers.DNSBL_DEFAULT); a client whose weights add
+# up to THRESHOLD is refused, one at ALLOWLIST_THRESHOLD or below skips postscreen's other tests.
 THRESHOLD = 3
 ALLOWLIST_THRESHOLD = -2
 # What postscreen does with a client that fails a test: "enforce" answers 550 to every RCPT TO of the

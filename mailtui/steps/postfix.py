@@ -143,7 +143,7 @@ def postscreen_params(answers: Answers) -> dict[str, str]:
         "postscreen_access_list": "permit_mynetworks",
         "postscreen_greet_action": resolver.ACTION,  # a client talking before its turn: 550 to every RCPT
         "postscreen_dnsbl_action": resolver.ACTION,
-        "postscreen_dnsbl_sites": ", ".join(resolver.DNSBL_SITES),
+        "postscreen_dnsbl_sites": ", ".join(answers.spam.dnsbl),
         "postscreen_dnsbl_threshold": str(resolver.THRESHOLD),
         "postscreen_dnsbl_allowlist_threshold": str(resolver.ALLOWLIST_THRESHOLD),
     }

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from mailtui.model.answers import DNSBL_DEFAULT
 from tests.e2e.conftest import ANSWERS, HOSTNAME, PASSWORDS, RELEASES, start_sink
 from tests.e2e.test_dns_check import zones_from
 from tests.e2e.test_mail import tls_context
@@ -41,12 +42,14 @@ enabled = true
 [spam]
 enabled = true
 hourly_limit = 3
-"""
+dnsbl = [{lists}]
+""".replace("{lists}", ", ".join(f'"{entry}"' for entry in (*DNSBL_DEFAULT, "bl.example.test=127.0.0.5*3")))
 ALICE, BOB = "alice@example.test", "bob@other.test"
 SENDER_HOST = "sender.test"  # the outside sending server: its name, and its users' domain
 MAILDIR = "/var/mail/vhosts"
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
-DNSBL = "zen.spamhaus.org"  # the block list the tests list hosts in (policy/resolver.DNSBL_SITES)
+DNSBL = "zen.spamhaus.org"  # the block list the tests list hosts in (model/answers.DNSBL_DEFAULT)
+OWN_DNSBL = "bl.example.test"  # a list the answers add (listed: 127.0.0.5)
 GREYLIST_DELAY = 3.0  # the test profile's greylist timeout (mailtui.policy.spam.GREYLIST_DELAY)
 # On the sender host: one SMTP transaction to port 25; prints the server's answer to the whole of it.
 SEND = r"""
@@ -143,9 +146,9 @@ def add_sending_server(zones: dict[str, str], name: str, ip: str) -> None:
     zones["18.198.in-addr.arpa"] += f"{ipaddress.ip_address(ip).reverse_pointer}. IN PTR {name}.\n"
 
 
-def dnsbl_name(ip: str) -> str:
+def dnsbl_name(ip: str, zone: str = DNSBL) -> str:
     """The name a DNS block list is asked about `ip` by: its octets reversed, under the list's zone."""
-    return ipaddress.ip_address(ip).reverse_pointer.removesuffix(".in-addr.arpa") + "." + DNSBL
+    return ipaddress.ip_address(ip).reverse_pointer.removesuffix(".in-addr.arpa") + "." + zone
 
 
 def message(sender: str, to: str, marker: str, *, score: float | None = None, body: str = "") -> EmailMessage:
@@ -386,7 +389,8 @@ print(json.dumps(replies))
 def test_postscreen_refuses_listed_clients_and_clients_that_talk_first(spam_server: SpamServer) -> None:
     """postscreen in front of port 25: a client Spamhaus lists (127.0.0.2) is refused and its mail never
     delivered; an unlisted one (the sender of every other test) is let through; a list answering 127.255.255.254
-    (its refusal of a public resolver) refuses nobody; a client that talks before its turn is refused."""
+    (its refusal of a public resolver) refuses nobody; a client that talks before its turn is refused; a client
+    the answers' own list names (127.0.0.5) is refused too."""
     s = spam_server
     # The fixture's sender was asked about (through unbound, from the mail server) and let through.
     assert (s.mx.ip, dnsbl_name(s.sender.ip) + ".", 1) in s.dns.queries()
@@ -429,6 +433,16 @@ def test_postscreen_refuses_listed_clients_and_clients_that_talk_first(spam_serv
     assert where(s, ALICE, accepted)[0] == ""
     assert len(log_lines("DNSBL rank")) == 1  # only the first, listed, attempt
     assert not delivered_anywhere(s, refused)
+    # A list of the answers' own ([spam] dnsbl): the same refusal for a client only it names.
+    own = s.net.host(s.release, "own-listed", hostname="own.test")
+    add_sending_server(zones, "own.test", own.ip)
+    zones[OWN_DNSBL] = f"{dnsbl_name(own.ip, OWN_DNSBL)}. IN A 127.0.0.5\n"
+    s.dns.serve(zones)
+    msg = message("ol@own.test", ALICE, marker())
+    result = own.run(["python3", "-c", SEND, s.mx.ip, "ol@own.test", ALICE, "own.test"],
+                     input=msg.as_bytes(), check=False, timeout=120)
+    code, reply = (answer := json.loads(result.stdout.strip().splitlines()[-1]))["code"], answer["reply"]
+    assert code == 550 and OWN_DNSBL in reply, (code, reply)
 
 
 LONG_BODY = ("Hello Alice,\n\nas promised, here is the summary of this morning's planning meeting. We agreed to "

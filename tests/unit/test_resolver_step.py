@@ -55,6 +55,9 @@ def test_postscreen_counts_only_the_lists_real_answers() -> None:
     assert params["postscreen_dnsbl_threshold"] == "3"
     off = postfix.main_cf(loads(""), log_to_file=False)
     assert off["postscreen_dnsbl_sites"] == "" and off["postscreen_greet_action"] == "ignore"
+    mine = postfix.main_cf(loads(SPAM_ON.replace("[spam]", '[spam]\ndnsbl = ["bl.example.test=127.0.0.2*3"]')),
+                           log_to_file=False)
+    assert mine["postscreen_dnsbl_sites"] == "bl.example.test=127.0.0.2*3"
 
 
 def test_rspamd_asks_unbound_only_with_the_filter() -> None:

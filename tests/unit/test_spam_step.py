@@ -140,6 +140,34 @@ def test_scores_in_the_wrong_order_or_range_are_refused_by_field() -> None:
     assert exc.value.problems == {"spam.reject": "must be a number"}
 
 
+@pytest.mark.parametrize(("entry", "words"), [
+    ("x", "needs at least one dot"),
+    ("zen.spamhaus.org*3", "names no answers"),  # any answer would count, the refusal one too
+    ("a.example.org=127.[0..255].255.[250..255]*3", "includes 127.255.255.252"),
+    ("a.example.org=127.255.255.254", "includes 127.255.255.254"),
+    ("a.example.org=127.0.0.[2..300]*3", "is not an answer pattern"),
+    ("a.example.org=127.0.0*3", "is not an answer pattern"),
+    ("a.example.org=127.0.0.2*500", "weight 500 is not from -100 to 100"),
+    ("a.example.org=127.0.0.2 *3", 'is not "list.example.org=127.0.0.2*3"'),
+])
+def test_a_bad_block_list_entry_is_named(entry: str, words: str) -> None:
+    text = f'hostname = "mail.example.test"\n[spam]\ndnsbl = ["bl.example.org=127.0.0.2*3", {entry!r}]\n'
+    found = spam_problems(answers_file.loads(text.replace("'", '"')).spam)  # problems.check() refuses the answers
+    assert list(found) == ["spam.dnsbl[1]"] and words in found["spam.dnsbl[1]"]
+
+
+def test_block_lists_are_the_answers_own_and_a_list_twice_is_named() -> None:
+    dqs = "abcdef.zen.dq.spamhaus.net=127.0.0.[2..11]*3"  # Spamhaus's key-based service, e.g.
+    mine = answers_file.loads(f'hostname = "mail.example.test"\n[spam]\ndnsbl = ["{dqs}"]\n')
+    assert mine.spam.dnsbl == (dqs,) and answers_file.loads(answers_file.dumps(mine)).spam == mine.spam
+    assert answers_file.loads('hostname = "mail.example.test"\n[spam]\ndnsbl = []\n').spam.dnsbl == ()
+    assert spam_problems(Spam(dnsbl=("bl.example.org=127.0.0.2", "BL.example.org=127.0.0.3*2"))) == {
+        "spam.dnsbl[1]": "bl.example.org is listed twice"}
+    with pytest.raises(ValidationError) as exc:
+        answers_file.loads('hostname = "mail.example.test"\n[spam]\ndnsbl = "zen.spamhaus.org"\n')
+    assert exc.value.problems == {"spam.dnsbl": 'must be a list of strings, e.g. ["first", "second"]'}
+
+
 def test_an_older_answers_file_keeps_the_filter_off_and_a_new_one_names_it() -> None:
     old = answers_file.loads('version = 3\nhostname = "mail.example.test"\n')
     assert old.spam.enabled is False
