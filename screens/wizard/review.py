@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 from mailtui.api.operations import Operations
 from mailtui.api.types import AcmeDnsCheck, CheckedAnswers, StepPlan
 from mailtui.errors import ValidationError
-from mailtui.model.answers import Answers, Spam
+from mailtui.model.answers import DNSBL_DEFAULT, Answers, Spam
 
 
 def hanging(mark: str, text: str) -> Table:
@@ -41,7 +41,9 @@ def spam_text(spam: Spam) -> str:
         return "off"
     grey = f"greylist at {spam.greylist:g}, " if spam.greylisting else "no greylisting, "
     limit = (f"{spam.hourly_limit} recipients an hour a user" if spam.hourly_limit else "no hourly limit")
-    return f"on (rspamd: {grey}Junk at {spam.add_header:g}, refuse at {spam.reject:g}; {limit})"
+    lists = "" if spam.dnsbl == DNSBL_DEFAULT else \
+        "; block lists: " + (", ".join(entry.split("=")[0] for entry in spam.dnsbl) or "none")
+    return f"on (rspamd: {grey}Junk at {spam.add_header:g}, refuse at {spam.reject:g}; {limit}{lists})"
 
 
 @dataclass

@@ -17,6 +17,10 @@ def test_texts() -> None:
     assert spam_text(Spam(greylisting=False, hourly_limit=0, add_header=5.5)) == (
         "on (rspamd: no greylisting, Junk at 5.5, refuse at 15; no hourly limit)")
     assert spam_text(Spam(enabled=False)) == "off"
+    assert spam_text(Spam(dnsbl=("key.zen.dq.spamhaus.net=127.0.0.[2..11]*3",))) == (
+        "on (rspamd: greylist at 4, Junk at 6, refuse at 15; 200 recipients an hour a user; "
+        "block lists: key.zen.dq.spamhaus.net)")
+    assert spam_text(Spam(dnsbl=())).endswith("; block lists: none)")
 
 
 async def test_defaults_reach_the_plan_and_the_review() -> None:
