@@ -115,7 +115,7 @@ def spam_problems(s: Spam) -> dict[str, str]:
     seen: set[str] = set()
     for i, entry in enumerate(s.dnsbl):
         problem = validate.dnsbl_site_problem(entry, DNSBL_REFUSALS)
-        name = entry.split("=")[0].split("*")[0].lower() if isinstance(entry, str) else ""
+        name = validate.dnsbl_name(entry) if isinstance(entry, str) else ""
         if problem:
             p[f"spam.dnsbl[{i}]"] = problem
         elif name in seen:

@@ -629,6 +629,11 @@ def _octet_values(text: str) -> set[int] | None:
     return values
 
 
+def dnsbl_name(entry: str) -> str:
+    """The list's DNS name in a block list entry ("zen.spamhaus.org=127.0.0.[2..11]*3" -> "zen.spamhaus.org")."""
+    return re.split(r"[=*]", entry, maxsplit=1)[0].lower()
+
+
 def dnsbl_site_problem(value: Any, refusals: tuple[str, ...]) -> str | None:
     """A postscreen block list entry, "list.example.org=127.0.0.[2..11]*3": a DNS name, the answers that mean
     "listed" — required, and none of `refusals` (what list operators answer a resolver they refuse: such an

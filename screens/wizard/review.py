@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from mailtui.api.operations import Operations
 from mailtui.api.types import AcmeDnsCheck, CheckedAnswers, StepPlan
 from mailtui.errors import ValidationError
+from mailtui.model import validate
 from mailtui.model.answers import DNSBL_DEFAULT, Answers, Spam
 
 
@@ -42,7 +43,7 @@ def spam_text(spam: Spam) -> str:
     grey = f"greylist at {spam.greylist:g}, " if spam.greylisting else "no greylisting, "
     limit = (f"{spam.hourly_limit} recipients an hour a user" if spam.hourly_limit else "no hourly limit")
     lists = "" if spam.dnsbl == DNSBL_DEFAULT else \
-        "; block lists: " + (", ".join(entry.split("=")[0] for entry in spam.dnsbl) or "none")
+        "; block lists: " + (", ".join(validate.dnsbl_name(entry) for entry in spam.dnsbl) or "none")
     return f"on (rspamd: {grey}Junk at {spam.add_header:g}, refuse at {spam.reject:g}; {limit}{lists})"
 
 
