@@ -89,10 +89,11 @@ class SpamServer:
         result = self.mx.run(["python3", "-m", "mailtui", *args], env=ENV, check=False, timeout=300)
         return result.returncode, result.stdout + result.stderr
 
-    def send(self, message: EmailMessage, sender: str, rcpt: str) -> tuple[int, str]:
-        """From the outside sender to port 25: the server's answer to the transaction."""
-        result = self.sender.run(["python3", "-c", SEND, self.mx.ip, sender, rcpt, SENDER_HOST],
-                                 input=message.as_bytes(), check=False, timeout=120)
+    def send(self, message: EmailMessage, sender: str, rcpt: str, *, via: TestHost | None = None,
+             helo: str = SENDER_HOST) -> tuple[int, str]:
+        """From the outside sender (or another host, `via`) to port 25: the server's answer to the transaction."""
+        result = (via or self.sender).run(["python3", "-c", SEND, self.mx.ip, sender, rcpt, helo],
+                                          input=message.as_bytes(), check=False, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
         answer = json.loads(result.stdout.strip().splitlines()[-1])
         return answer["code"], answer["reply"]
@@ -403,11 +404,7 @@ def test_postscreen_refuses_listed_clients_and_clients_that_talk_first(spam_serv
     s.dns.serve(zones)
 
     def send_from_listed(mark: str) -> tuple[int, str]:
-        msg = message("lu@listed.test", ALICE, mark)
-        result = listed.run(["python3", "-c", SEND, s.mx.ip, "lu@listed.test", ALICE, "listed.test"],
-                            input=msg.as_bytes(), check=False, timeout=120)
-        answer = json.loads(result.stdout.strip().splitlines()[-1])
-        return answer["code"], answer["reply"]
+        return s.send(message("lu@listed.test", ALICE, mark), "lu@listed.test", ALICE, via=listed, helo="listed.test")
 
     def log_lines(what: str) -> list[str]:
         return s.mx.run(["grep", "-E", rf"postscreen.*{what}.*\[{re.escape(listed.ip)}\]", "/var/log/mail.log"],
@@ -438,10 +435,7 @@ def test_postscreen_refuses_listed_clients_and_clients_that_talk_first(spam_serv
     add_sending_server(zones, "own.test", own.ip)
     zones[OWN_DNSBL] = f"{dnsbl_name(own.ip, OWN_DNSBL)}. IN A 127.0.0.5\n"
     s.dns.serve(zones)
-    msg = message("ol@own.test", ALICE, marker())
-    result = own.run(["python3", "-c", SEND, s.mx.ip, "ol@own.test", ALICE, "own.test"],
-                     input=msg.as_bytes(), check=False, timeout=120)
-    code, reply = (answer := json.loads(result.stdout.strip().splitlines()[-1]))["code"], answer["reply"]
+    code, reply = s.send(message("ol@own.test", ALICE, marker()), "ol@own.test", ALICE, via=own, helo="own.test")
     assert code == 550 and OWN_DNSBL in reply, (code, reply)
 
 
