@@ -88,6 +88,35 @@ def stage(app: App) -> str:
 
 
 async def walk_to(pilot, target: str) -> None:  # noqa: ANN001
+    """From Welcome to `target` the way Next (PgDn) goes — the same `action_next` with its checks and side
+    effects, the first user's password set on Users — without a keystroke or a repaint per form: a keyboard
+    walk costs ~6 s a test. The keyboard itself is walked in test_wizard_keyboard.py and test_wizard_help.py,
+    and `test_the_quick_walk_gives_the_answers_the_keyboard_walk_gives` holds the two to the same answers."""
+    import time
+
+    from mailtui.screens.wizard.wizard import WizardScreen
+
+    app = pilot.app
+    deadline = time.monotonic() + 20
+    while not (isinstance(app.screen, WizardScreen) and app.screen.preflight_done):
+        assert time.monotonic() < deadline, f"the wizard never finished its checks:\n{screen_plain(app)}"
+        await asyncio.sleep(0.01)
+    screen = app.screen
+    for _ in range(12):
+        if stage(app) == target:
+            break
+        if stage(app) == "users" and not field(app, "users[0].password").value:
+            field(app, "users[0].password").input.value = PASSWORD
+            field(app, "users[0].password2").input.value = PASSWORD
+        before = stage(app)
+        screen.action_next()
+        assert stage(app) != before, f"Next did not leave {before}:\n{screen_plain(app)}"
+    await pilot.pause()
+    await pilot.pause()
+    assert stage(app) == target, f"stuck on {stage(app)}:\n{screen_plain(app)}"
+
+
+async def keyboard_walk_to(pilot, target: str) -> None:  # noqa: ANN001
     """From Welcome, press PgDn through the forms (typing the first user's password) up to `target`."""
     await pilot.pause()
     for _ in range(12):
@@ -111,7 +140,9 @@ async def wait_for(pilot, condition, timeout: float = 20.0) -> None:  # noqa: AN
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out; the screen shows:\n{screen_plain(pilot.app)}")
-        await pilot.pause(0.02)
+        # The app runs its own loop meanwhile (messages, refreshes, workers' answers). Not pilot.pause():
+        # that asks each of the screen's widgets (~500 on the wizard's) to process a callback, every 20 ms.
+        await asyncio.sleep(0.02)
     await settle(pilot, deadline)
 
 
