@@ -152,6 +152,7 @@ def boot_systemd(root: Path, hostname: str, netns: str, deps: Path, app: Path, l
     booted = Booted(proc, 0, set(), subtree)
     try:
         booted.init_pid = _find_container_init(proc, log_path)
+        _wait_exec(booted.init_pid, "systemd", log_path)
         booted.ns_ids = {i for k in ("pid", "mnt", "net") if (i := procs.ns_id(booted.init_pid, k))}
         check_network(booted.init_pid, netns)
         booted.boot_state = wait_booted(booted.init_pid, log_path)
@@ -159,6 +160,24 @@ def boot_systemd(root: Path, hostname: str, netns: str, deps: Path, app: Path, l
         stop_systemd(booted)
         raise
     return booted
+
+
+def _wait_exec(pid: int, comm: str, log_path: Path, timeout: float = 30) -> None:
+    """Wait until `pid` runs `comm`: nspawn's child is PID 1 of the new PID namespace before it has joined
+    the network namespace (seen once, 2026-12-07: still in this machine's), and it joins before it execs
+    systemd, so the namespaces are checked once systemd runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            running = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError as gone:
+            raise TestHostError(f"the host's PID 1 ({pid}) ended before it ran {comm}; init.log:\n"
+                                f"{_tail(log_path)}") from gone
+        if running == comm:
+            return
+        if time.monotonic() > deadline:
+            raise TestHostError(f"the host's PID 1 ({pid}) still runs {running!r}, not {comm}, after {timeout:.0f} s")
+        time.sleep(0.01)
 
 
 def _find_container_init(proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> int:
