@@ -1,11 +1,11 @@
-"""Running end-to-end tiers two at a time (pytest-xdist `--dist loadgroup`) without building a shared host twice.
+"""Running end-to-end tiers several at a time (pytest-xdist `--dist loadgroup`) without building a shared host twice.
 
 A test that uses a shared (module- or session-scoped) fixture parametrized by release, e.g. the e2e tier's
 `installed[bookworm]`, must run in the worker that holds that fixture's host: tests that share any such
 fixture instance (directly or through another fixture) join one xdist group, so each shared host is built
 once. With `split` (the e2e tier), groups are the connected components of "uses the same shared instance" rather
 than one group per release, which put a whole release's shared hosts (installed, signed, DNS check, ACME:
-most of the tier's work) on one worker while the other could run out of work. The reliability tier keeps one
+most of the tier's work) on one worker while another could run out of work. The reliability tier keeps one
 group per release: its walks and shared hosts were balanced by release and measured that way.
 Tests with no shared host (a fresh host of their own) are not grouped and go to whichever worker is free.
 """
