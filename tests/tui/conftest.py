@@ -91,7 +91,8 @@ async def walk_to(pilot, target: str) -> None:  # noqa: ANN001
     """From Welcome to `target` the way Next (PgDn) goes — the same `action_next` with its checks and side
     effects, the first user's password set on Users — without a keystroke or a repaint per form: a keyboard
     walk costs ~6 s a test. The keyboard itself is walked in test_wizard_keyboard.py and test_wizard_help.py,
-    and `test_the_quick_walk_gives_the_answers_the_keyboard_walk_gives` holds the two to the same answers."""
+    and test_wizard_keyboard's `test_the_quick_walk_gives_the_answers_the_keyboard_walk_gives` holds the two
+    to the same answers."""
     import time
 
     from mailtui.screens.wizard.wizard import WizardScreen
@@ -114,21 +115,6 @@ async def walk_to(pilot, target: str) -> None:  # noqa: ANN001
     await pilot.pause()
     await pilot.pause()
     assert stage(app) == target, f"stuck on {stage(app)}:\n{screen_plain(app)}"
-
-
-async def keyboard_walk_to(pilot, target: str) -> None:  # noqa: ANN001
-    """From Welcome, press PgDn through the forms (typing the first user's password) up to `target`."""
-    await pilot.pause()
-    for _ in range(12):
-        if stage(pilot.app) == target:
-            return
-        if stage(pilot.app) == "users" and not field(pilot.app, "users[0].password").value:
-            await type_into(pilot, "users[0].password", PASSWORD)
-            await type_into(pilot, "users[0].password2", PASSWORD)
-        await pilot.press("pagedown")
-        await pilot.pause()
-        await pilot.pause()
-    assert stage(pilot.app) == target, f"stuck on {stage(pilot.app)}:\n{screen_plain(pilot.app)}"
 
 
 async def wait_for(pilot, condition, timeout: float = 20.0) -> None:  # noqa: ANN001

@@ -14,7 +14,6 @@ from tests.tui.conftest import (
     PASSWORD,
     error_of,
     field,
-    keyboard_walk_to,
     make_app,
     screen_plain,
     screen_text,
@@ -32,21 +31,6 @@ def sidebar(app) -> str:  # noqa: ANN001
 
 
 # ---------------------------------------------------------------- shell
-
-
-async def test_the_quick_walk_gives_the_answers_the_keyboard_walk_gives() -> None:
-    """Most wizard tests reach a form with `walk_to` (Next called, no keystrokes); PgDn typed through every
-    form must reach the same Review with the same answers and the same steps marked done."""
-    seen = []
-    for walk in (walk_to, keyboard_walk_to):
-        engine = FakeEngine()
-        app = make_app(engine)
-        async with app.run_test(size=(100, 40)) as pilot:
-            await walk(pilot, "review")
-            await wait_for(pilot, lambda: "changes in" in screen_text(pilot.app))
-            seen.append((engine.plans[-1], sidebar(app), app.focused.id if app.focused else None))
-    assert seen[0] == seen[1]
-    assert seen[0][0].users[0].password == PASSWORD
 
 
 async def test_welcome_shows_what_preflight_found() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 
+from mailtui.screens.widgets.fields import StepList
 from mailtui.screens.wizard.diff_view import CONTINUED, DiffScreen, unwrapped
 from textual.widgets import Log
 
 from mailtui.model.answers import Alias, Answers, Domain, User
-from tests.tui.conftest import PASSWORD, make_app, screen_plain, stage, wait_for
+from tests.tui.conftest import PASSWORD, make_app, screen_plain, screen_text, stage, text_of, wait_for, walk_to
 from tests.tui.fakes import STEP_NAMES, FakeEngine, Preflight, long_plan, ok_run
 
 WIDTH, HEIGHT = 80, 24
@@ -85,6 +86,22 @@ async def read_whole_diff(pilot) -> set[str]:  # noqa: ANN001
         # and its continuations, shorter than that, are on the screen together in one of them).
         await press_repeatedly(pilot, "down", DIFF_STEP)
     raise AssertionError("the diff never stopped scrolling")
+
+
+async def test_the_quick_walk_gives_the_answers_the_keyboard_walk_gives() -> None:
+    """Most wizard tests reach a form with conftest's `walk_to` (Next called, no keystrokes); PgDn and Tab
+    typed through every form must reach the same Review with the same answers and the same steps marked done."""
+    seen = []
+    for keyboard in (False, True):
+        engine = FakeEngine()
+        app = make_app(engine)
+        async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+            await (keyboard_to_review(pilot) if keyboard else walk_to(pilot, "review"))
+            await wait_for(pilot, lambda: "changes in" in screen_text(pilot.app))
+            steps = text_of(app.screen.query_one(StepList))
+            seen.append((engine.plans[-1], steps, app.focused.id if app.focused else None))
+    assert seen[0] == seen[1]
+    assert seen[0][0].users[0].password == PASSWORD
 
 
 async def test_review_opens_on_the_first_change_and_enter_reads_its_diff() -> None:
