@@ -27,16 +27,15 @@ async def press_keys(pilot, *keys: str) -> None:  # noqa: ANN001
         await pilot.pause()
 
 
-async def type_text(pilot, text: str) -> None:  # noqa: ANN001
-    """Typed key by key as fast as a person types: each key handled before the next (Textual's own press),
+async def press_in_a_row(pilot, *keys: str) -> None:  # noqa: ANN001
+    """Keys pressed in a row as fast as a person types: each handled before the next (Textual's own press),
     the whole screen settled once at the end (a settle per key costs ~0.1 s of CPU on the wizard's screen)."""
-    await pilot.press(*(c if c != " " else "space" for c in text))
+    await pilot.press(*keys)
     await pilot.pause()
 
 
-async def press_repeatedly(pilot, key: str, times: int) -> None:  # noqa: ANN001
-    await pilot.press(*[key] * times)
-    await pilot.pause()
+async def type_text(pilot, text: str) -> None:  # noqa: ANN001
+    await press_in_a_row(pilot, *(c if c != " " else "space" for c in text))
 
 
 async def focus_by_tab(pilot, widget_id: str) -> None:  # noqa: ANN001
@@ -84,7 +83,7 @@ async def read_whole_diff(pilot) -> set[str]:  # noqa: ANN001
         previous = screen
         # Read every DIFF_STEP lines: consecutive reads overlap by the rest of the body (a wrapped line
         # and its continuations, shorter than that, are on the screen together in one of them).
-        await press_repeatedly(pilot, "down", DIFF_STEP)
+        await press_in_a_row(pilot, *["down"] * DIFF_STEP)
     raise AssertionError("the diff never stopped scrolling")
 
 
