@@ -108,6 +108,24 @@ class Srs:
     enabled: bool = True
 
 
+@dataclass
+class Webmail:
+    """Roundcube on nginx + PHP-FPM at https://<host>/ (steps/webmail.py), with filters and vacation replies
+    (ManageSieve) and the user's own password change."""
+
+    enabled: bool = True
+    host: str = ""  # the name the webmail is served at; empty: the hostname (the mail certificate's name)
+    # Roundcube's own database account (its database `roundcube`). Generated once when empty, then saved.
+    db_password: str = ""
+
+
+@dataclass
+class Updates:
+    """Security updates installed by Debian's unattended-upgrades (steps/updates.py)."""
+
+    enabled: bool = True
+
+
 # The block lists postscreen asks by default (Spam.dnsbl), each with the answers that mean "listed" — never
 # 127.255.255.x, what the list operators answer a resolver they refuse (a public one).
 DNSBL_DEFAULT = (
@@ -180,6 +198,8 @@ class Answers:
     dkim: Dkim = field(default_factory=Dkim)
     srs: Srs = field(default_factory=Srs)
     spam: Spam = field(default_factory=Spam)
+    webmail: Webmail = field(default_factory=Webmail)
+    updates: Updates = field(default_factory=Updates)
     domains: list[Domain] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)
@@ -188,6 +208,11 @@ class Answers:
     def domain_names(self) -> list[str]:
         return [d.name for d in self.domains]
 
+    @property
+    def webmail_host(self) -> str:
+        """The name the webmail is served at."""
+        return self.webmail.host or self.hostname
+
     def with_generated_secrets(self) -> Answers:
         """Fill the database passwords the operator left empty (done once, then saved)."""
         db = replace(
@@ -195,7 +220,11 @@ class Answers:
             password=self.database.password or passwords.generate_password(),
             admin_password=self.database.admin_password or passwords.generate_password(),
         )
-        return replace(self, database=db)
+        webmail = replace(
+            self.webmail,
+            db_password=self.webmail.db_password or passwords.generate_password(),
+        )
+        return replace(self, database=db, webmail=webmail)
 
     def with_hashed_passwords(self) -> Answers:
         users = [

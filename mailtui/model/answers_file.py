@@ -39,7 +39,9 @@ from mailtui.model.answers import (
     Spam,
     Srs,
     Tls,
+    Updates,
     User,
+    Webmail,
 )
 from mailtui.model.problems import canonical
 
@@ -54,14 +56,17 @@ _SECTIONS: dict[str, type] = {
     "dkim": Dkim,
     "srs": Srs,
     "spam": Spam,
+    "webmail": Webmail,
+    "updates": Updates,
 }
 _LISTS: dict[str, type] = {"domains": Domain, "users": User, "aliases": Alias}
 _SCALARS = {"hostname": str, "profile": str}
 
-VERSION = 4
+VERSION = 5
 # Features whose section a file must name to have them on: section -> (its on/off setting, the version that
 # added it). The next issues add theirs here (spam filter, webmail, ACME certificates).
-FEATURES: dict[str, tuple[str, int]] = {"dkim": ("enabled", 3), "srs": ("enabled", 3), "spam": ("enabled", 4)}
+FEATURES: dict[str, tuple[str, int]] = {"dkim": ("enabled", 3), "srs": ("enabled", 3), "spam": ("enabled", 4),
+                                       "webmail": ("enabled", 5), "updates": ("enabled", 5)}
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -79,8 +84,15 @@ def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 5 adds [webmail] and [updates]; a version-4 file has neither, so both stay off for it."""
+    return data
+
+
 # version N -> the function that turns a version-N document into a version-N+1 one
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5,
+}
 
 
 def _type_name(tp: Any) -> str:

@@ -130,6 +130,30 @@ def spam_problems(s: Spam) -> dict[str, str]:
     return p
 
 
+def webmail_problems(a: Answers) -> dict[str, str]:
+    """[webmail]: the name it is served at, its generated database passwords, where its database lives."""
+    w = a.webmail
+    p: dict[str, str] = {}
+    if w.host:
+        msg = validate.hostname_problem(w.host)
+        if msg:
+            p["webmail.host"] = msg
+        elif w.host != a.hostname and a.tls.mode != "acme":
+            p["webmail.host"] = (f"{w.host} is not the hostname: the mail certificate names only the hostname "
+                                 'unless tls.mode = "acme" (which asks the CA for both names); leave it empty')
+    if w.db_password:
+        msg = validate.secret_problem(w.db_password)
+        if msg:
+            p["webmail.db_password"] = msg
+    if w.enabled and a.tls.mode == "acme":
+        p["webmail.enabled"] = ('the webmail does not work with tls.mode = "acme" yet: certbot answers the CA on port '
+                                "80, where nginx would listen (switch one of them off)")
+    elif w.enabled and not a.database.is_local:
+        p["webmail.enabled"] = ("Roundcube keeps its own database in the MariaDB on this machine: the webmail needs "
+                                "database.host = 127.0.0.1 (switch the webmail off for a remote database)")
+    return p
+
+
 def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
     """Every problem with the answers, keyed by field. Empty means valid."""
     p: dict[str, str] = {}
@@ -196,6 +220,8 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
     p.update(security_problems(a.security))
     if a.spam.enabled:
         p.update(spam_problems(a.spam))
+
+    p.update(webmail_problems(a))
 
     size = a.limits.message_size_mb
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 2048:

@@ -141,11 +141,20 @@ def status(name: str, proc: Path = PROC) -> ServiceStatus:
     return ServiceStatus(name, services.info(name).label, True, pid, uptime, listening_ports_of(pid, proc))
 
 
-def monitored() -> tuple[str, ...]:
-    """The services listed and controlled: the stack, plus fail2ban, rspamd, Redis and postsrsd where they are
-    installed."""
+def php_fpm_services(root: Path = Path("/etc/php")) -> tuple[str, ...]:
+    """The webmail's PHP-FPM ([webmail]): one service per PHP version that has an FPM (php8.2-fpm)."""
+    try:
+        versions = sorted(entry.name for entry in root.iterdir() if (entry / "fpm").is_dir())
+    except OSError:
+        return ()
+    return tuple(f"php{version}-fpm" for version in versions)
 
-    return STACK + tuple(name for name in OPTIONAL if which(OPTIONAL_PROGRAMS[name]) is not None)
+
+def monitored() -> tuple[str, ...]:
+    """The services listed and controlled: the stack, plus fail2ban, rspamd, Redis, unbound, postsrsd and the
+    webmail's nginx and PHP-FPM where they are installed."""
+    web = (("nginx",) if which("nginx") is not None else ()) + php_fpm_services()
+    return STACK + tuple(name for name in OPTIONAL if which(OPTIONAL_PROGRAMS[name]) is not None) + web
 
 
 def statuses(proc: Path = PROC) -> list[ServiceStatus]:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from mailtui.model.answers import Answers
 
-Listener = Literal["postfix", "dovecot", "certbot"]
+Listener = Literal["postfix", "dovecot", "certbot", "nginx"]
 Tls = Literal["starttls", "implicit", "none"]
 Speaks = Literal["smtp", "imap", "pop3", "http"]
 
@@ -66,9 +66,29 @@ ACME_HTTP = Port(80, "ACME HTTP-01 challenge (certbot)", "certbot", "none", pass
                  default=False, speaks="http")
 
 
+def _webmail(answers: Answers) -> bool:
+    return answers.webmail.enabled
+
+
+# The webmail (nginx, [webmail]): HTTPS, and HTTP answering only with a redirect to it. Not mail ports.
+WEB_PORTS = (
+    Port(443, "HTTPS (webmail)", "nginx", "implicit", passwords=True, open=True, used=_webmail, default=False,
+         speaks="http"),
+    Port(80, "HTTP (redirects to HTTPS)", "nginx", "none", passwords=False, open=True, used=_webmail, default=False,
+         speaks="http"),
+)
+
+
 def firewall_open(answers: Answers) -> list[Port]:
-    """What the firewall lets in: the served mail ports, and port 80 in ACME mode."""
-    return [*served(answers), *([ACME_HTTP] if ACME_HTTP.used(answers) else [])]
+    """What the firewall lets in: the served mail ports, port 80 in ACME mode, 80 and 443 for the webmail."""
+    extra = [p for p in (ACME_HTTP, *WEB_PORTS) if p.used(answers)]
+    seen: set[int] = set()
+    unique = []
+    for port in [*served(answers), *extra]:
+        if port.number not in seen:
+            seen.add(port.number)
+            unique.append(port)
+    return unique
 
 
 def served(answers: Answers) -> list[Port]:

@@ -5,8 +5,10 @@ certificate, when the answers ask for one, before Postfix and Dovecot are pointe
 answers before the machine, rspamd and postscreen ask it), spam (Redis answers
 and the Sieve script is compiled before rspamd and Dovecot are pointed at them), dkim (rspamd, the owner of
 every rspamd file, listens before Postfix names it as its milter), srs (postsrsd answers before Postfix's
-canonical maps ask it), postfix, dovecot, firewall, fail2ban (its jails read the mail log Postfix and Dovecot
-write; its bans sit in front of the firewall's rules), verify.
+canonical maps ask it), postfix, dovecot, webmail (Roundcube logs in to the running Dovecot and Postfix; its
+database after the database step, once MariaDB runs), updates (unattended-upgrades),
+firewall, fail2ban (its jails read the mail log Postfix and
+Dovecot write; its bans sit in front of the firewall's rules), verify.
 """
 
 from __future__ import annotations
@@ -24,15 +26,18 @@ from mailtui.steps.resolver import ResolverStep
 from mailtui.steps.spam import SpamStep
 from mailtui.steps.srs import SrsStep
 from mailtui.steps.tls import TlsStep
+from mailtui.steps.updates import UpdatesStep
 from mailtui.steps.verify import VerifyStep
+from mailtui.steps.webmail import WebmailStep
 
 ENGINE_ORDER = ("packages", "database", "tls", "acme", "resolver", "spam", "dkim", "srs", "postfix", "dovecot",
-                "firewall", "fail2ban", "verify")
+                "webmail", "updates", "firewall", "fail2ban", "verify")
 
 
 def all_steps() -> list[Step]:
     """Every step, in ENGINE_ORDER."""
     steps: list[Step] = [PackagesStep(), DatabaseStep(), TlsStep(), AcmeStep(), ResolverStep(), SpamStep(), DkimStep(),
-                         SrsStep(), PostfixStep(), DovecotStep(), FirewallStep(), Fail2banStep(), VerifyStep()]
+                         SrsStep(), PostfixStep(), DovecotStep(), WebmailStep(), UpdatesStep(), FirewallStep(),
+                         Fail2banStep(), VerifyStep()]
     assert tuple(s.name for s in steps) == ENGINE_ORDER
     return steps

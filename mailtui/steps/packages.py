@@ -46,11 +46,29 @@ def wanted_packages(answers: Answers, *, database_server: bool, systemd: bool) -
         wanted += [*pl.REDIS, *pl.SIEVE, *pl.RESOLVER]
     if answers.srs.enabled:
         wanted += pl.POSTSRSD
+    if answers.webmail.enabled:
+        wanted += [*pl.WEB_SERVER, *pl.MANAGESIEVE]
+    if answers.updates.enabled:
+        wanted += pl.UPDATES
     if answers.tls.mode == "acme":
         wanted += pl.CERTBOT
         if not systemd:
             wanted += pl.CERTBOT_CRON  # the renewal runs from /etc/cron.d/certbot there
     return wanted
+
+
+def webmail_packages(answers: Answers) -> list[str]:
+    """Roundcube, installed in an apt run after WEB_SERVER's (see packages_list.py)."""
+    return list(pl.WEBMAIL) if answers.webmail.enabled else []
+
+
+# roundcube-core's questions at install time: no database yet (MariaDB may not run during the packages step;
+# the webmail step has dbconfig-common create it), no Apache or lighttpd to configure.
+WEBMAIL_SELECTIONS = (
+    "roundcube-core roundcube/dbconfig-install boolean false\n"
+    "roundcube-core roundcube/reconfigure-webserver multiselect\n"
+    "roundcube-core roundcube/restart-webserver boolean false\n"
+)
 
 
 def debconf_selections(answers: Answers) -> str:
@@ -119,4 +137,8 @@ class PackagesStep(Step):
         # Only ACME's renewal asks whether systemd runs (cron renews without it).
         systemd = services.has_systemd() if ctx.answers.tls.mode == "acme" else True
         wanted = wanted_packages(ctx.answers, database_server=bool(ctx.facts[key]), systemd=systemd)
-        return [PackagesResource(wanted, debconf_selections(ctx.answers))]
+        resources: list[Resource] = [PackagesResource(wanted, debconf_selections(ctx.answers))]
+        if webmail := webmail_packages(ctx.answers):
+            # After nginx and PHP-FPM are installed: Roundcube's `php` then needs no Apache.
+            resources.append(PackagesResource(webmail, WEBMAIL_SELECTIONS))
+        return resources

@@ -28,6 +28,15 @@ POSTSRSD = ["postsrsd"]
 # without systemd: Debian's /etc/cron.d/certbot runs only there).
 CERTBOT = ["certbot"]
 CERTBOT_CRON = ["cron"]
+# Webmail ([webmail]): nginx and PHP-FPM first, in an apt run of their own, so that Roundcube's `php` finds
+# `php8.x-fpm` installed and never pulls in Apache (its first alternative, libapache2-mod-php8.x, and
+# roundcube-core's recommended apache2: mailtui installs without recommends); then Roundcube.
+WEB_SERVER = ["nginx", "php-fpm"]
+WEBMAIL = ["roundcube-core", "roundcube-mysql", "roundcube-plugins"]
+# Filters and vacation replies from the webmail: Dovecot's ManageSieve server and Sieve.
+MANAGESIEVE = ["dovecot-sieve", "dovecot-managesieved"]
+# Security updates ([updates]): Debian's unattended-upgrades.
+UPDATES = ["unattended-upgrades"]
 # scripts/run needs these to build mailtui's own venv on a bare Debian.
 BOOTSTRAP = ["python3", "python3-venv"]
 
@@ -35,4 +44,5 @@ BOOTSTRAP = ["python3", "python3-venv"]
 def all_possible_packages() -> list[str]:
     """Every package any answers file can make the install ask for (the test hosts pre-download them)."""
     return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *RSPAMD, *REDIS, *SIEVE,
-            *RESOLVER, *POSTSRSD, *CERTBOT, *CERTBOT_CRON, *BOOTSTRAP]
+            *RESOLVER, *POSTSRSD, *CERTBOT, *CERTBOT_CRON, *WEB_SERVER, *WEBMAIL, *MANAGESIEVE, *UPDATES,
+            *BOOTSTRAP]

@@ -9,6 +9,7 @@ safe around them (no delivery cut off by a Dovecot restart).
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ SERVICES: dict[str, ServiceInfo] = {
     "postsrsd": ServiceInfo("postsrsd", "/run/postsrsd.pid", ("postsrsd",), "postsrsd"),
     "redis-server": ServiceInfo("redis-server", "/run/redis/redis-server.pid", ("redis-server",), "Redis"),
     "unbound": ServiceInfo("unbound", "/run/unbound.pid", ("unbound",), "unbound"),
+    "nginx": ServiceInfo("nginx", "/run/nginx.pid", ("nginx",), "nginx"),
 }
 
 
@@ -42,6 +44,9 @@ def info(name: str) -> ServiceInfo:
     try:
         return SERVICES[name]
     except KeyError:
+        php = re.fullmatch(r"php(\d+\.\d+)-fpm", name)
+        if php:  # Debian's PHP-FPM of one PHP version: the process is php-fpm8.2
+            return ServiceInfo(name, f"/run/php/{name}.pid", (f"php-fpm{php.group(1)}",), f"PHP-FPM {php.group(1)}")
         return ServiceInfo(name, f"/run/{name}.pid", (name,), name)
 
 

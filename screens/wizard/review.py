@@ -225,6 +225,8 @@ class ReviewPane(Vertical):
         lines.append("DKIM signing: " + ("on (rspamd; two keys a domain)" if chosen.dkim.enabled else "off")
                      + " · SRS for forwards: " + ("on (postsrsd)" if chosen.srs.enabled else "off"))
         lines.append(f"Spam filter: {spam_text(chosen.spam)}")
+        lines.append("Webmail: " + (f"https://{chosen.webmail_host}/ (Roundcube)" if chosen.webmail.enabled else "off")
+                     + " · Security updates: " + ("daily (unattended-upgrades)" if chosen.updates.enabled else "off"))
         if result.pending_packages:
             lines.append(f"Not installed yet: {', '.join(result.pending_packages)} — their stock files "
                          "cannot be diffed now: the install pauses after the packages to show the real diffs.")

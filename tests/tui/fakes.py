@@ -66,6 +66,8 @@ SHORT_WHY = {
     "srs": "postsrsd rewrites the sender of forwarded mail.",
     "postfix": "Postfix receives mail on port 25 and accepts your users' mail on 587.",
     "dovecot": "Dovecot keeps the mailboxes.",
+    "webmail": "Roundcube serves webmail over HTTPS.",
+    "updates": "Security updates install themselves daily.",
     "firewall": "ufw lets in only SSH and the mail ports.",
     "fail2ban": "fail2ban bans addresses after failed logins.",
     "verify": "Proves the result.",

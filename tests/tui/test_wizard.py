@@ -403,7 +403,7 @@ async def test_failure_shows_reason_and_tail_then_retry_runs_from_the_failed_ste
         assert not app.screen.query_one("#apply-skip").display  # postfix is not skippable
         await pilot.click("#apply-retry")
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
-        assert engine.started[1][1] == ["postfix", "dovecot", "firewall", "fail2ban", "verify"]
+        assert engine.started[1][1] == ["postfix", "dovecot", "webmail", "updates", "firewall", "fail2ban", "verify"]
         assert "✓ Postfix" in sidebar(app)
 
 
@@ -508,8 +508,8 @@ async def test_restart_after_an_interrupted_install_offers_to_resume() -> None:
         assert "interrupted before it finished" in screen_text(app)
         await pilot.press("enter")  # Resume has the focus
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
-        assert engine.started[0][1] == ["tls", "resolver", "spam", "dkim", "srs", "postfix", "dovecot", "firewall",
-                                        "fail2ban", "verify"]
+        assert engine.started[0][1] == ["tls", "resolver", "spam", "dkim", "srs", "postfix", "dovecot", "webmail",
+                                        "updates", "firewall", "fail2ban", "verify"]
         await pilot.click("#apply-continue")
         await wait_for(pilot, lambda: "Round trip skipped" in screen_text(app))
 

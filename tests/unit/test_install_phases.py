@@ -29,8 +29,8 @@ from mailtui.steps.base import Context, Resource, Step
 from mailtui.system import files
 from tests.state import use_state_dir
 
-ORDER = ["packages", "database", "tls", "acme", "resolver", "spam", "dkim", "srs", "postfix", "dovecot", "firewall",
-         "fail2ban", "verify"]
+ORDER = ["packages", "database", "tls", "acme", "resolver", "spam", "dkim", "srs", "postfix", "dovecot", "webmail",
+         "updates", "firewall", "fail2ban", "verify"]
 CALLS: list[str] = []
 
 
@@ -123,7 +123,8 @@ def test_a_failing_step_stops_the_run_and_resume_starts_there(engine) -> None:  
     assert ORDER[:ORDER.index("postfix") + 1] == CALLS
     assert state.failed_step == "postfix" and "postfix broke: the reason an operator reads" in state.error
     assert state.steps["postfix"] == "failed" and state.steps["dovecot"] == "todo"
-    assert install_plan.resume_from(state) == ["postfix", "dovecot", "firewall", "fail2ban", "verify"]
+    assert install_plan.resume_from(state) == ["postfix", "dovecot", "webmail", "updates", "firewall", "fail2ban",
+                                               "verify"]
 
 
 def test_plan_with_only(engine) -> None:  # type: ignore[no-untyped-def]

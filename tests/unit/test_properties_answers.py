@@ -19,7 +19,19 @@ from hypothesis import strategies as st
 from mailtui.errors import MailtuiError, ValidationError
 from mailtui.model import answers_file, passwords
 from mailtui.model import problems as problems_mod
-from mailtui.model.answers import Alias, Answers, Database, Domain, Firewall, Limits, Outbound, Services, Tls, User
+from mailtui.model.answers import (
+    Alias,
+    Answers,
+    Database,
+    Domain,
+    Firewall,
+    Limits,
+    Outbound,
+    Services,
+    Tls,
+    User,
+    Webmail,
+)
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEWER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -90,11 +102,12 @@ def valid_answers(draw: st.DrawFn) -> Answers:
     relayhost = draw(st.sampled_from(["", "", "smtp.relay.example", "[Smtp.Relay.Example]:587", "[10.0.0.9]:2525"]))
     with_login = bool(relayhost) and draw(st.booleans())
     tls_files = draw(st.booleans())
+    db_host = draw(st.sampled_from(["127.0.0.1", "localhost", "::1", "DB.Example.NET", "10.1.2.3"]))
     return Answers(
         hostname=_pad(draw, _case(draw, hostname)),
         profile="test" if relayhost and draw(st.booleans()) else "production",
         database=Database(
-            host=draw(st.sampled_from(["127.0.0.1", "localhost", "::1", "DB.Example.NET", "10.1.2.3"])),
+            host=db_host,
             port=draw(st.integers(1, 65535)), name=draw(identifier), user=user,
             admin_user=draw(identifier.filter(lambda u: u != user)),
             password=draw(st.one_of(st.just(""), secret)), admin_password=draw(st.one_of(st.just(""), secret)),
@@ -105,6 +118,8 @@ def valid_answers(draw: st.DrawFn) -> Answers:
         services=Services(pop3=draw(st.booleans()), submissions=draw(st.booleans())),
         outbound=Outbound(relayhost, "apikey" if with_login else "", draw(secret) if with_login else ""),
         limits=Limits(draw(st.integers(1, 2048))),
+        # Roundcube's database lives in the local MariaDB: the webmail only with a local database.
+        webmail=Webmail(enabled=Database(host=db_host).is_local and draw(st.booleans())),
         domains=[Domain(_pad(draw, _case(draw, n))) for n in names],
         users=users,
         aliases=aliases,

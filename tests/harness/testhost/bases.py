@@ -54,7 +54,10 @@ BASE_INCLUDE = ["python3", "iproute2", "procps", "ca-certificates"]
 SYSTEMD_PACKAGES = ["systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server"]
 # cron: what rspamd depends on where systemd is not installed (`cron-daemon | systemd-sysv`-style); the
 # base downloads everything in one apt run, with systemd-sysv, so apt alone would not fetch it.
-TEST_PACKAGES = ["nsd", "openssh-client", "tmux", "python3-dkim", "cron", "pebble", *SYSTEMD_PACKAGES]
+# BROWSER: the webmail's browser tests (Debian's chromium driven by Selenium, inside a test host).
+BROWSER_PACKAGES = ["chromium", "chromium-driver", "python3-selenium"]
+TEST_PACKAGES = ["nsd", "openssh-client", "tmux", "python3-dkim", "cron", "pebble", *SYSTEMD_PACKAGES,
+                 *BROWSER_PACKAGES]
 HOST_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 POLICY_RC_D = "#!/bin/sh\n# mailtui test host: no service starts during apt; the installer starts them.\nexit 101\n"
 

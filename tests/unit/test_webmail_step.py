@@ -1,0 +1,129 @@
+"""The webmail step's declarations (Roundcube's configuration, nginx's site, dbconfig-common's answers), the
+[webmail] and [updates] answers, and the packages they add. The real stack: tests/e2e/test_webmail.py."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from mailtui.errors import ValidationError
+from mailtui.model import answers_file, problems
+from mailtui.model.answers import Answers, Database, Domain, Services, Tls, Webmail
+from mailtui.policy import ports, web
+from mailtui.steps import packages_list as pl
+from mailtui.steps import updates, webmail
+from mailtui.steps.packages import WEBMAIL_SELECTIONS, wanted_packages, webmail_packages
+from mailtui.system import services
+
+BASE = Answers(hostname="mail.example.test", domains=[Domain("example.test")])
+
+
+def test_php_version_from_debians_php_fpm_package() -> None:
+    assert web.php_version("2:8.2+93") == "8.2"
+    assert web.php_version("2:8.4+96") == "8.4"
+    assert web.php_version("2:8.3+93ubuntu2") == "8.3"
+    assert web.php_version(None) is None and web.php_version("garbage") is None
+    assert web.php_fpm_service("8.2") == "php8.2-fpm" and web.php_fpm_socket("8.4") == "/run/php/php8.4-fpm.sock"
+    php = services.info("php8.2-fpm")
+    assert php.process_names == ("php-fpm8.2",) and php.pidfile == "/run/php/php8.2-fpm.pid"
+
+
+def test_roundcube_talks_tls_to_the_mail_services_and_verifies_the_hostname() -> None:
+    text = webmail.render_config(BASE, "A" * 24)
+    assert "$config['imap_host'] = 'ssl://127.0.0.1:993';" in text
+    assert "$config['smtp_host'] = 'ssl://127.0.0.1:465';" in text  # 465 on by default
+    assert text.count("'verify_peer' => true") == 2 and text.count("'peer_name' => 'mail.example.test'") == 2
+    assert "'allow_self_signed' => false" in text
+    assert "$config['des_key'] = 'AAAAAAAAAAAAAAAAAAAAAAAA';" in text
+    assert "$config['enable_installer'] = false;" in text and "$config['enable_spellcheck'] = false;" in text
+    no_465 = replace(BASE, services=Services(submissions=False))
+    assert "$config['smtp_host'] = 'tls://127.0.0.1:587';" in webmail.render_config(no_465, "A" * 24)
+    # The operator's certificate files: verified against the system's CAs, not against the leaf itself.
+    files = replace(BASE, tls=Tls("files", "/etc/ssl/x.pem", "/etc/ssl/x.key"))
+    assert f"'cafile' => '{webmail.SYSTEM_CA_BUNDLE}'" in webmail.render_config(files, "A" * 24)
+
+
+def test_php_strings_are_quoted() -> None:
+    assert webmail.php_str("it's a \\ test") == "'it\\'s a \\\\ test'"
+
+
+def test_the_des_key_found_in_roundcubes_file_is_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    conf = tmp_path / "config.inc.php"
+    conf.write_text("<?php\n$config['des_key'] = 'GqVycsX2G+nRz1NumcxO60ZW';\n")
+    assert webmail.existing_des_key(str(conf)) == "GqVycsX2G+nRz1NumcxO60ZW"
+    conf.write_text("<?php\n$config['des_key'] = 'rcmail-!24ByteDESkey*Str';\n")  # upstream's sample key
+    assert webmail.existing_des_key(str(conf)) == "rcmail-!24ByteDESkey*Str"
+    assert webmail.existing_des_key(str(tmp_path / "missing")) is None
+    key = webmail.new_des_key()
+    assert len(key) == 24 and key != webmail.new_des_key()
+
+
+def test_nginx_redirects_http_and_sends_the_policys_headers() -> None:
+    site = webmail.render_nginx_site(BASE, "8.2", ipv6=False)
+    assert site.count("server_tokens off;") == 2  # in both servers (Debian 13's nginx.conf sets it in http)
+    assert "return 301 https://mail.example.test$request_uri;" in site
+    assert "fastcgi_pass unix:/run/php/php8.2-fpm.sock;" in site
+    assert f"root {web.DOCROOT};" in site and "[::]" not in site
+    assert "Strict-Transport-Security" not in site  # self-signed: no HSTS
+    assert site.count(f'add_header Content-Security-Policy "{web.CONTENT_SECURITY_POLICY}" always;') == 2
+    assert "listen [::]:443 ssl default_server;" in webmail.render_nginx_site(BASE, "8.2", ipv6=True)
+    acme = replace(BASE, tls=Tls("acme", email="a@example.test"))
+    assert web.headers(acme)["Strict-Transport-Security"] == web.HSTS
+
+
+def test_dbconfig_is_answered_and_reinstall_only_while_the_database_is_missing() -> None:
+    a = replace(BASE, webmail=Webmail(db_password="pw'with\"quotes"))
+    first = webmail.dbconfig_selections(a, reinstall=True)
+    assert "roundcube-core roundcube/dbconfig-reinstall boolean true\n" in first
+    assert "roundcube-core roundcube/mysql/app-pass password pw'with\"quotes\n" in first
+    assert "roundcube-core roundcube/db/app-user string roundcube@localhost\n" in first
+    assert "roundcube-core roundcube/reconfigure-webserver multiselect\n" in first
+    assert "dbconfig-reinstall boolean false" in webmail.dbconfig_selections(a, reinstall=False)
+    assert "roundcube/dbconfig-install boolean false" in WEBMAIL_SELECTIONS
+
+
+def test_packages_webmail_after_the_web_server_and_updates() -> None:
+    wanted = wanted_packages(BASE, database_server=True, systemd=True)
+    assert set(pl.WEB_SERVER) <= set(wanted) and set(pl.UPDATES) <= set(wanted)
+    assert not set(pl.WEBMAIL) & set(wanted)  # Roundcube in an apt run of its own, after nginx and PHP-FPM
+    assert webmail_packages(BASE) == pl.WEBMAIL
+    off = replace(BASE, webmail=Webmail(enabled=False))
+    assert webmail_packages(off) == [] and not set(pl.WEB_SERVER) & set(
+        wanted_packages(off, database_server=True, systemd=True))
+
+
+def test_the_firewall_opens_80_and_443_for_the_webmail_only() -> None:
+    numbers = [p.number for p in ports.firewall_open(BASE)]
+    assert 80 in numbers and 443 in numbers and len(numbers) == len(set(numbers))
+    off = [p.number for p in ports.firewall_open(replace(BASE, webmail=Webmail(enabled=False)))]
+    assert 80 not in off and 443 not in off
+
+
+def test_answers_name_the_webmail_field_and_older_files_keep_it_off() -> None:
+    with pytest.raises(ValidationError) as err:
+        problems.check(replace(BASE, webmail=Webmail(host="not a name")), check_files=False)
+    assert "webmail.host" in err.value.problems
+    with pytest.raises(ValidationError) as err:
+        problems.check(replace(BASE, database=Database(host="10.1.2.3")), check_files=False)
+    assert "database.host = 127.0.0.1" in err.value.problems["webmail.enabled"]
+    with pytest.raises(ValidationError) as err:
+        problems.check(replace(BASE, tls=Tls("acme", email="a@example.test")), check_files=False)
+    assert "port 80" in err.value.problems["webmail.enabled"]
+    with pytest.raises(ValidationError) as err:
+        problems.check(replace(BASE, webmail=Webmail(db_password="short")), check_files=False)
+    assert "webmail.db_password" in err.value.problems
+    # A version-4 file (before the webmail) leaves both off; the current version saves them.
+    old = answers_file.loads('version = 4\nhostname = "mail.example.test"\n')
+    assert not old.webmail.enabled and not old.updates.enabled
+    a = problems.check(BASE.with_generated_secrets(), check_files=False)
+    assert a.webmail.db_password
+    again = answers_file.loads(answers_file.dumps(a))
+    assert again.webmail == a.webmail and again.updates.enabled
+    assert "db_password" not in answers_file.dumps(a, include_secrets=False)
+
+
+def test_updates_switch_apts_periodic_runs_on_and_off() -> None:
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in updates.render_periodic(BASE)
+    off = updates.render_periodic(replace(BASE, updates=replace(BASE.updates, enabled=False)))
+    assert 'APT::Periodic::Unattended-Upgrade "0";' in off and 'Update-Package-Lists "0"' in off
