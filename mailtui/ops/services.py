@@ -153,7 +153,7 @@ def php_fpm_services(root: Path = Path("/etc/php")) -> tuple[str, ...]:
 def monitored() -> tuple[str, ...]:
     """The services listed and controlled: the stack, plus fail2ban, rspamd, Redis, unbound, postsrsd and the
     webmail's nginx and PHP-FPM where they are installed."""
-    web = (("nginx",) if which("nginx") is not None else ()) + php_fpm_services()
+    web = ("nginx", *php_fpm_services()) if which("nginx") is not None else ()
     return STACK + tuple(name for name in OPTIONAL if which(OPTIONAL_PROGRAMS[name]) is not None) + web
 
 

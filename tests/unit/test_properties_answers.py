@@ -36,7 +36,7 @@ from mailtui.model.answers import (
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEWER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOP_LEVEL = {"version", "hostname", "profile", "database", "tls", "firewall", "services", "outbound", "limits",
-             "security", "dkim", "srs", "spam", "domains", "users", "aliases"}
+             "security", "dkim", "srs", "spam", "webmail", "updates", "domains", "users", "aliases"}
 # One hash for every generated user with a stored hash: hashing is slow, and any valid hash will do.
 A_HASH = passwords.hash_password("a stored password")
 
