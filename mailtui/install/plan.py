@@ -108,6 +108,11 @@ def prepare(answers: Answers) -> CheckedAnswers:
     if saved is not None and not answers.database.admin_password \
             and saved.database.admin_user == answers.database.admin_user:
         answers = replace(answers, database=replace(answers.database, admin_password=saved.database.admin_password))
+    if saved is not None:  # the webmail's database accounts likewise
+        kept = {key: getattr(saved.webmail, key) for key in ("db_password", "password_db_password")
+                if not getattr(answers.webmail, key) and getattr(saved.webmail, key)}
+        if kept:
+            answers = replace(answers, webmail=replace(answers.webmail, **kept))
     if answers.firewall.enable and answers.firewall.ssh_port is None:
         # Remember the port this SSH session came in on, so later checks and runs (from cron, from
         # another session) keep allowing it.

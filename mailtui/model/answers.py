@@ -115,8 +115,11 @@ class Webmail:
 
     enabled: bool = True
     host: str = ""  # the name the webmail is served at; empty: the hostname (the mail certificate's name)
-    # Roundcube's own database account (its database `roundcube`). Generated once when empty, then saved.
+    # Roundcube's own database account (its database `roundcube`), and the password-change account (policy/web.py
+    # PASSWORD_DB_USER: it may only read `email` and write `password` in virtual_users). Generated once when
+    # empty, then saved.
     db_password: str = ""
+    password_db_password: str = ""
 
 
 @dataclass
@@ -223,6 +226,7 @@ class Answers:
         webmail = replace(
             self.webmail,
             db_password=self.webmail.db_password or passwords.generate_password(),
+            password_db_password=self.webmail.password_db_password or passwords.generate_password(),
         )
         return replace(self, database=db, webmail=webmail)
 

@@ -138,17 +138,16 @@ def webmail_problems(a: Answers) -> dict[str, str]:
         msg = validate.hostname_problem(w.host)
         if msg:
             p["webmail.host"] = msg
-        elif w.host != a.hostname and a.tls.mode != "acme":
-            p["webmail.host"] = (f"{w.host} is not the hostname: the mail certificate names only the hostname "
-                                 'unless tls.mode = "acme" (which asks the CA for both names); leave it empty')
-    if w.db_password:
-        msg = validate.secret_problem(w.db_password)
-        if msg:
-            p["webmail.db_password"] = msg
-    if w.enabled and a.tls.mode == "acme":
-        p["webmail.enabled"] = ('the webmail does not work with tls.mode = "acme" yet: certbot answers the CA on port '
-                                "80, where nginx would listen (switch one of them off)")
-    elif w.enabled and not a.database.is_local:
+        elif w.host != a.hostname:
+            p["webmail.host"] = (f"{w.host} is not the hostname: the certificate names only the hostname, so "
+                                 "the webmail is served at it (leave this empty)")
+    for key in ("db_password", "password_db_password"):
+        value = getattr(w, key)
+        if value:
+            msg = validate.secret_problem(value)
+            if msg:
+                p[f"webmail.{key}"] = msg
+    if w.enabled and not a.database.is_local:
         p["webmail.enabled"] = ("Roundcube keeps its own database in the MariaDB on this machine: the webmail needs "
                                 "database.host = 127.0.0.1 (switch the webmail off for a remote database)")
     return p

@@ -18,6 +18,17 @@ from mailtui.system import files
 from mailtui.system.commands import run
 
 
+def served_pair(answers: Answers) -> tuple[str, str]:
+    """(certificate, key) every TLS service presents: the operator's files; in ACME mode certbot's live
+    files once the CA's certificate is there (valid for the hostname, unexpired), else mailtui's
+    self-signed one (also the self-signed mode's)."""
+    if answers.tls.mode == "files":
+        return answers.tls.cert, answers.tls.key
+    if answers.tls.mode == "acme" and issued(answers):
+        return paths.acme_live(answers.hostname)
+    return paths.SELF_SIGNED_CERT, paths.SELF_SIGNED_KEY
+
+
 def cert_covers(cert: str, hostname: str) -> bool:
     result = run(["openssl", "x509", "-noout", "-in", cert, "-checkhost", hostname], check=False)
     return result.ok and "does match" in result.output

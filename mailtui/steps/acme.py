@@ -28,12 +28,15 @@ from mailtui import paths
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
 from mailtui.policy import tls as tls_policy
+from mailtui.policy import web
 from mailtui.policy.ports import ACME_HTTP
 from mailtui.report import Change, Check
 from mailtui.stack.certificates import acme_served_check, issued, lineage, renewal_params, renewal_start
+from mailtui.steps import webmail_site
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.firewall import AddedRules, UfwRuleResource, added_rules, ufw_active
-from mailtui.steps.resources import FileResource
+from mailtui.steps.resources import DirectoryResource, FileResource
+from mailtui.steps.webmail import php_version
 from mailtui.system import files
 from mailtui.system.commands import UFW_RULES, run, which
 
@@ -41,20 +44,29 @@ DEPLOY_HOOK = """\
 #!/bin/sh
 # Managed by mailtui ([tls] mode = "acme"): certbot runs this after it renewed the certificate (its
 # "deploy hook"). Postfix and Dovecot read their certificate only when they start or reload.
+# nginx too, where the webmail runs ([webmail]).
 if [ -d /run/systemd/system ]; then
+    if systemctl is-active --quiet nginx.service; then systemctl reload nginx.service; fi
     exec systemctl try-reload-or-restart postfix.service dovecot.service
 fi
+if pidof nginx >/dev/null 2>&1; then nginx -s reload; fi
 if postfix status >/dev/null 2>&1; then postfix reload; fi
 if pidof dovecot >/dev/null 2>&1; then doveadm reload; fi
 """
 FAILURE_LINES = 12  # of certbot's output, kept as the reason
 
 
+def authenticator(answers: Answers) -> list[str]:
+    """How certbot answers the CA's HTTP-01 challenge: its own server on port 80, or — with the webmail, whose
+    nginx holds port 80 — files nginx serves (steps/webmail.py). certbot keeps it for the renewals."""
+    return ["--webroot", "-w", web.ACME_WEBROOT] if answers.webmail.enabled else ["--standalone"]
+
+
 def certbot_command(answers: Answers) -> list[str]:
     host = answers.hostname
     return [
         "certbot", "certonly", "--non-interactive", "--agree-tos", "--no-eff-email", "--email", answers.tls.email,
-        "--server", answers.tls.acme_server, "--standalone", "--cert-name", host, "-d", host,
+        "--server", answers.tls.acme_server, *authenticator(answers), "--cert-name", host, "-d", host,
         "--key-type", tls_policy.ACME_KEY_TYPE, "--rsa-key-size", str(tls_policy.ACME_RSA_BITS), "--reuse-key",
         "--keep-until-expiring", "--deploy-hook", paths.ACME_DEPLOY_HOOK,
     ]  # fmt: skip
@@ -96,6 +108,8 @@ class AcmeCertificateResource:
                       "$ " + " ".join(certbot_command(self.answers)))
 
     def apply(self, ctx: Context, out: StepEmitter) -> None:
+        if self.answers.webmail.enabled:
+            webmail_site.nginx_check_and_load(out)  # port 80 answers the challenge from the webroot
         result = run(certbot_command(self.answers), env=certbot_env(self.answers), check=False, on_line=out.line)
         if result.ok and issued(self.answers):
             paths.ACME_FAILURE.unlink(missing_ok=True)
@@ -198,6 +212,10 @@ class AcmeStep(Step):
             # A switch to ACME on a server whose firewall is on: the CA must reach port 80 before the
             # firewall step (later in the order) would open it. The same rule as the firewall step's.
             res.append(UfwRuleResource(ACME_HTTP.number, ACME_HTTP.label, AddedRules()))
+        if a.webmail.enabled:
+            # nginx answers the CA on port 80 (certbot --webroot) before the webmail step sets up the rest.
+            res.append(DirectoryResource(web.ACME_WEBROOT))
+            res.extend(webmail_site.site_resources(a, php_version() or "8.2"))
         res.append(AcmeCertificateResource(a))
         return res
 

@@ -34,11 +34,12 @@ from mailtui.errors import MailtuiError, StepFailed
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
 from mailtui.policy import ports as policy_ports
+from mailtui.policy import web
 from mailtui.report import Change, Check
 from mailtui.stack import probes
 from mailtui.stack import services as safe_services
 from mailtui.steps.base import Context, Resource, Step
-from mailtui.steps.resources import AbsentFileResource, FileResource
+from mailtui.steps.resources import AbsentFileResource, CommandResource, FileResource, path_exists
 from mailtui.system import fail2ban, services
 from mailtui.system.commands import run, which
 
@@ -69,6 +70,11 @@ DOVECOT_FILTER_TEXT = (
     "[INCLUDES]\nbefore = dovecot.conf\n\n[Definition]\n"
     f"failregex = {DOVECOT_FAILREGEX}\n"
 )
+
+
+def jails_for(answers: Answers) -> tuple[str, ...]:
+    """mailtui's jails for these answers: the mail jails, and the webmail's where it runs ([webmail])."""
+    return (*JAILS, web.BAN_JAIL) if answers.webmail.enabled else JAILS
 
 
 def mail_ports(answers: Answers) -> list[int]:
@@ -217,6 +223,16 @@ def render_jails(answers: Answers, sshd: tuple[str, list[str]] = ("", [])) -> st
         "filter = mailtui-dovecot",
         *common,
     ]
+    if answers.webmail.enabled:
+        web_ports = ",".join(str(p.number) for p in sorted(policy_ports.WEB_PORTS, key=lambda p: p.number))
+        lines += [
+            "",
+            "# Failed webmail logins (Roundcube logs the browser's address): banned from the web ports.",
+            f"[{web.BAN_JAIL}]",
+            *[line for line in common if not line.startswith(("port =", "logpath ="))],
+            f"port = {web_ports}",
+            f"logpath = {web.ROUNDCUBE_ERRORS_LOG}",
+        ]
     why, settings = sshd
     if settings:
         lines += ["", f"# {why}.", "[sshd]", *settings]
@@ -238,7 +254,7 @@ def enabled_on_disk(jail: str, root: Path = FAIL2BAN_DIR) -> bool:
 
 
 def _stale_of(running: list[str]) -> list[str]:
-    return [j for j in running if j in JAILS and not enabled_on_disk(j)]
+    return [j for j in running if j in (*JAILS, web.BAN_JAIL) and not enabled_on_disk(j)]
 
 
 def stale_jails() -> list[str]:
@@ -277,8 +293,16 @@ class Fail2banStep(Step):
         jail = stock_sshd_jail()
         usable = jail is not None and jail.enabled and jail.stock and systemd_backend_usable()
         sshd = sshd_override(jail, systemd=services.has_systemd(), systemd_backend=usable)
+        webmail_log: list[Resource] = []
+        if ctx.answers.webmail.enabled:
+            # fail2ban refuses a jail whose log is missing; Roundcube writes it at its first error.
+            webmail_log.append(CommandResource(
+                ["install", "-o", "www-data", "-g", "adm", "-m", "0640", "/dev/null", web.ROUNDCUBE_ERRORS_LOG],
+                f"create {web.ROUNDCUBE_ERRORS_LOG} (the webmail jail reads it)",
+                path_exists(web.ROUNDCUBE_ERRORS_LOG), checks=f"file {web.ROUNDCUBE_ERRORS_LOG}"))
         return [
             FileResource(str(DOVECOT_FILTER), DOVECOT_FILTER_TEXT),
+            *webmail_log,
             FileResource(str(JAIL_FILE), render_jails(ctx.answers, sshd)),
         ]
 
@@ -313,10 +337,11 @@ class Fail2banStep(Step):
         else:
             result = None
         deadline = time.monotonic() + START_TIMEOUT
-        missing = [j for j in JAILS if j not in _running_jails()]
+        wanted = jails_for(ctx.answers)
+        missing = [j for j in wanted if j not in _running_jails()]
         while missing and time.monotonic() < deadline:
             time.sleep(0.3)
-            missing = [j for j in JAILS if j not in _running_jails()]
+            missing = [j for j in wanted if j not in _running_jails()]
         if missing:
             said = result.output.strip() if result is not None else ""
             raise StepFailed(
@@ -355,4 +380,4 @@ class Fail2banStep(Step):
             stale = stale_jails()
             return [Check("fail2ban runs none of mailtui's jails", not stale,
                           f"still running: {', '.join(stale)} (run the install again)" if stale else "")]
-        return [probes.fail2ban_check(JAILS)]
+        return [probes.fail2ban_check(jails_for(ctx.answers))]

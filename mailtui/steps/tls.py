@@ -15,26 +15,14 @@ from mailtui import paths
 from mailtui.errors import StepFailed
 from mailtui.model.answers import Answers
 from mailtui.report import Check
-from mailtui.stack import certificates
 from mailtui.stack import probes as checks
-from mailtui.stack.certificates import cert_covers, cert_expired, key_matches
+from mailtui.stack.certificates import cert_covers, cert_expired, key_matches, served_pair
 from mailtui.steps.acme import RetiredAcmeResource
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import CommandResource, DirectoryResource
 from mailtui.system.commands import run, which
 
 CERT_DAYS = 825
-
-
-def served_pair(answers: Answers) -> tuple[str, str]:
-    """(certificate, key) every TLS service presents: the operator's files; in ACME mode certbot's live
-    files once the CA's certificate is there (valid for the hostname, unexpired), else mailtui's
-    self-signed one (also the self-signed mode's)."""
-    if answers.tls.mode == "files":
-        return answers.tls.cert, answers.tls.key
-    if answers.tls.mode == "acme" and certificates.issued(answers):
-        return paths.acme_live(answers.hostname)
-    return paths.SELF_SIGNED_CERT, paths.SELF_SIGNED_KEY
 
 
 def cert_path(answers: Answers) -> str:

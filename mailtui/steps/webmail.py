@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,18 +26,21 @@ from mailtui import paths
 from mailtui.errors import MailtuiError
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers, Database
-from mailtui.policy import tls as tls_policy
 from mailtui.policy import web
+from mailtui.policy.web import php_str
 from mailtui.report import Change, Check
 from mailtui.stack import db
-from mailtui.steps import tls as tls_step
+from mailtui.stack.certificates import served_pair
+from mailtui.steps import client_config
 from mailtui.steps.base import Context, Resource, Step
-from mailtui.steps.resources import AbsentFileResource, FileResource
+from mailtui.steps.resources import DirectoryResource, FileResource
+from mailtui.steps.webmail_password import password_resources
+from mailtui.steps.webmail_site import site_resources
 from mailtui.system import apt
 from mailtui.system.commands import run
 from mailtui.system.platform import candidate_version, installed_version
 
-HEADER = "Written by mailtui ([webmail] in the answers); replaced on every install."
+HEADER = web.MANAGED
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 DES_KEY_CHARS = string.ascii_letters + string.digits + "+/"
 
@@ -48,11 +50,6 @@ def php_version() -> str | None:
     return web.php_version(installed_version("php-fpm") or candidate_version("php-fpm"))
 
 
-def php_str(value: str) -> str:
-    """A PHP single-quoted string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def smtp_url(answers: Answers) -> str:
     return "ssl://127.0.0.1:465" if answers.services.submissions else "tls://127.0.0.1:587"
 
@@ -60,7 +57,7 @@ def smtp_url(answers: Answers) -> str:
 def ca_file(answers: Answers) -> str:
     """What Roundcube verifies the mail services' certificate against: the self-signed certificate itself, or
     the system's CA bundle for a CA-issued one (the operator's files, ACME)."""
-    cert = tls_step.cert_path(answers)
+    cert = served_pair(answers)[0]
     return cert if cert == paths.SELF_SIGNED_CERT else SYSTEM_CA_BUNDLE
 
 
@@ -98,7 +95,8 @@ def render_config(answers: Answers, des_key: str) -> str:
         "$config['support_url'] = '';",
         "$config['product_name'] = 'Webmail';",
         f"$config['des_key'] = {php_str(des_key)};",
-        "$config['plugins'] = [];",
+        "// The password change (its rules and account: plugins/password/config.inc.php) and the auth cache flush.",
+        f"$config['plugins'] = ['password', '{web.FLUSH_PLUGIN}'];",
         "$config['skin'] = 'elastic';",
         "// Nothing leaves this machine: no spell checking by a remote service.",
         "$config['enable_spellcheck'] = false;",
@@ -106,60 +104,13 @@ def render_config(answers: Answers, des_key: str) -> str:
         "// One identity, its address the login's: nobody sends as someone else from here.",
         "$config['identities_level'] = 3;",
         "$config['ip_check'] = true;",
+        # Roundcube's own limit locks the *account* for a minute after 3 failures, from any address: an attacker
+        # would lock your users out. With fail2ban on, its webmail jail bans the attacker's address instead.
+        f"$config['login_rate_limit'] = {0 if answers.security.fail2ban else 3};",
         "$config['login_autocomplete'] = 0;",
         "",
     ]
     return "\n".join(lines)
-
-
-def ipv6_here() -> bool:
-    try:
-        return socket.has_ipv6 and Path("/proc/net/if_inet6").read_text().strip() != ""
-    except OSError:
-        return False
-
-
-def render_nginx_site(answers: Answers, php: str, *, ipv6: bool) -> str:
-    host = answers.webmail_host
-    cert, key = tls_step.served_pair(answers)
-    headers = "".join(f'        add_header {name} "{value}" always;\n' for name, value in web.headers(answers).items())
-    v6_80 = f"    listen [::]:{web.HTTP_PORT} default_server;\n" if ipv6 else ""
-    v6_443 = f"    listen [::]:{web.HTTPS_PORT} ssl default_server;\n" if ipv6 else ""
-    return (
-        f"# {HEADER}\n"
-        "# Roundcube at https://" + host + "/ ; plain HTTP answers only with a redirect there.\n"
-        "server {\n"
-        f"    listen {web.HTTP_PORT} default_server;\n{v6_80}"
-        "    server_name _;\n"
-        "    server_tokens off;\n"
-        f"    location / {{ return 301 https://{host}$request_uri; }}\n"
-        "}\n\n"
-        "server {\n"
-        f"    listen {web.HTTPS_PORT} ssl default_server;\n{v6_443}"
-        f"    server_name {host};\n"
-        "    server_tokens off;\n"
-        f"    ssl_certificate {cert};\n"
-        f"    ssl_certificate_key {key};\n"
-        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
-        f"    ssl_ciphers {tls_policy.strong_cipherlist()};\n"
-        "    ssl_prefer_server_ciphers off;\n"
-        "    ssl_session_tickets off;\n"
-        f"    root {web.DOCROOT};\n"
-        "    index index.php;\n"
-        f"    client_max_body_size {answers.limits.message_size_mb}m;\n"
-        "    # Roundcube's own files that are not for the web (.htaccess and the like).\n"
-        "    location ~ /\\. { deny all; }\n"
-        "    location / {\n"
-        f"{headers}"
-        "        try_files $uri $uri/ =404;\n"
-        "    }\n"
-        "    location ~ \\.php$ {\n"
-        f"{headers}"
-        "        include snippets/fastcgi-php.conf;\n"
-        f"        fastcgi_pass unix:{web.php_fpm_socket(php)};\n"
-        "    }\n"
-        "}\n"
-    )
 
 
 def database_exists() -> bool:
@@ -283,9 +234,11 @@ class WebmailStep(Step):
         return [
             RoundcubeDatabaseResource(),
             FileResource(web.CONFIG, render_config(a, self._des_key(ctx)), group="www-data", mode=0o640, secret=True),
-            AbsentFileResource(web.NGINX_DEFAULT_SITE,
-                               "nginx's stock site: mailtui's site answers on ports 80 and 443"),
-            FileResource(web.NGINX_SITE, render_nginx_site(a, self._php(ctx), ipv6=ipv6_here())),
+            *password_resources(a),
+            DirectoryResource(client_config.CLIENT_DIR),
+            FileResource(client_config.THUNDERBIRD_FILE, client_config.render_thunderbird(a)),
+            FileResource(client_config.AUTODISCOVER_SCRIPT, client_config.render_autodiscover(a)),
+            *site_resources(a, self._php(ctx)),
         ]
 
     def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:

@@ -89,21 +89,22 @@ Settings
     Mail apps send through {SUBMISSION} (STARTTLS); ticked, also through
     {SUBMISSIONS}, where TLS starts at once. Some apps offer only one.
   Sign outgoing mail with DKIM (rspamd)
-    rspamd signs with a key per domain (Gmail spam-files unsigned
-    mail), checks incoming SPF/DKIM/DMARC; publish both keys
-    (mailtui dns); `mailtui dkim rotate` switches them.
+    A key per domain (Gmail spam-files unsigned mail); publish
+    both (mailtui dns); `mailtui dkim rotate` switches them.
   Filter spam (rspamd, Redis)
     postscreen refuses block-listed senders (own DNS: unbound).
   Refuse at / Junk at / Greylist at: rspamd's scores (0.5 to
     1000, each below the next).
   Greylist new senders (a retry later)
-    A doubtful message from a new sender is deferred once (4xx).
     Hourly limit: recipients a logged-in user may send to an
     hour (0: none); over it mail waits (4xx): a stolen password
     cannot send a flood. The Spam tab shows who was held back.
   Rewrite forwarded mail's sender (SRS, postsrsd)
     Forwarded outside, mail would fail the receiver's SPF check;
     postsrsd makes the sender this server's (SRS0=…@hostname).
+  Webmail at https://<hostname>/ (Roundcube, nginx)
+    Users read, send, change their password in a browser.
+  Install security updates daily (unattended-upgrades)
   Ban addresses after failed logins (fail2ban)
     fail2ban reads the mail log and bans an address that fails
     to log in too often over SMTP, IMAP or POP3:
@@ -113,11 +114,10 @@ Settings
     127.0.0.1 is never banned ([security] ignore: more).
 
 By hand
-  The tutorial ran apt-get install postfix postfix-mysql
-  dovecot-core dovecot-imapd dovecot-lmtpd dovecot-mysql
-  mysql-server. mailtui installs the same (MariaDB for MySQL)
-  plus ufw, fail2ban, rspamd, Redis, unbound, Dovecot's Sieve,
-  postsrsd and openssl, asks nothing, keeps existing files.
+  The tutorial installed postfix(-mysql), dovecot-core/-imapd/
+  -lmtpd/-mysql, mysql-server. mailtui installs those (MariaDB
+  for MySQL), ufw, fail2ban, rspamd, Redis, unbound, Sieve,
+  postsrsd, nginx, PHP-FPM, Roundcube, unattended-upgrades.
 
 Good to know
   - The Review cannot diff stock files of packages not yet

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import ANSWERS, HOSTNAME, PASSWORDS, RELEASES, package_installed
-from tests.harness.testhost import MAILTUI_PYTHONPATH, TestHost, stack_layer, test_host
+from tests.harness.testhost import MAILTUI_PYTHONPATH, TestHost, TestNetwork, stack_layer, test_network
 
 pytestmark = pytest.mark.e2e
 ENV = {"PYTHONPATH": MAILTUI_PYTHONPATH}
@@ -35,16 +35,17 @@ ALICE = "alice@example.test"
 # stdin): Roundcube's login form as a browser submits it (its CSRF token and session cookie), then the page the
 # login leads to. Connects to 127.0.0.1 but speaks to HOSTNAME (SNI, Host, certificate name).
 WEB = r"""
-import http.client, json, re, socket, ssl, sys, urllib.parse
+import http.client, json, os, re, socket, ssl, sys, urllib.parse
 HOST, CA = sys.argv[1], sys.argv[2]
+ADDR = os.environ.get("WEB_ADDR", "127.0.0.1")  # where the server is: itself, or the mail host from another
 ctx = ssl.create_default_context(cafile=CA)
 
 class Conn(http.client.HTTPSConnection):
     def connect(self):
-        self.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", 443), 20), server_hostname=HOST)
+        self.sock = ctx.wrap_socket(socket.create_connection((ADDR, 443), 20), server_hostname=HOST)
 
 def request(method, path, body=None, cookies="", plain=False):
-    conn = http.client.HTTPConnection("127.0.0.1", 80, timeout=20) if plain else Conn(HOST, 443, timeout=20)
+    conn = http.client.HTTPConnection(ADDR, 80, timeout=20) if plain else Conn(HOST, 443, timeout=20)
     headers = {"Host": HOST, "Cookie": cookies}
     if body is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -64,6 +65,12 @@ cmd = sys.argv[3]
 if cmd == "get":
     status, headers, body = request("GET", sys.argv[4], plain=len(sys.argv) > 5)
     print(json.dumps({"status": status, "headers": headers, "body": body[:20000]}))
+elif cmd == "post":  # the body on stdin, sent as XML
+    conn = Conn(HOST, 443, timeout=20)
+    conn.request("POST", sys.argv[4], body=sys.stdin.read().encode(), headers={"Host": HOST,
+                 "Content-Type": "text/xml"})
+    r = conn.getresponse()
+    print(json.dumps({"status": r.status, "headers": r.getheaders(), "body": r.read().decode()[:20000]}))
 elif cmd == "login":
     user, password = sys.argv[4], sys.stdin.read()
     status, headers, body = request("GET", "/")
@@ -77,7 +84,36 @@ elif cmd == "login":
     page = ""
     if status in (301, 302) and location:
         _s, _h, page = request("GET", "/" + location.lstrip("./"), cookies=cookies)
-    print(json.dumps({"status": status, "location": location, "body": body[:20000], "page": page[:50000]}))
+    result = {"status": status, "location": location, "body": body[:20000], "page": page[:50000]}
+    if len(sys.argv) > 5 and sys.argv[5] == "passwd":  # then the password form: current, new, confirmation
+        current, new = json.loads(sys.argv[6])
+        _s, _h, form_page = request("GET", "/?_task=settings&_action=plugin.password", cookies=cookies)
+        token = re.search(r'name="_token" value="([^"]+)"', form_page).group(1)
+        form = urllib.parse.urlencode({"_token": token, "_curpasswd": current, "_newpasswd": new,
+                                       "_confpasswd": new}).encode()
+        status, headers, saved = request("POST", "/?_task=settings&_action=plugin.password-save", body=form,
+                                         cookies=cookies)
+        result["saved"] = saved[-20000:]
+    print(json.dumps(result))
+"""
+
+
+# Runs inside the host: an IMAPS login (certificate verified); exit 0 when it is accepted, 1 when refused.
+IMAP_LOGIN = r"""
+import imaplib, socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+
+class Imap(imaplib.IMAP4_SSL):
+    def _create_socket(self, timeout):
+        return ctx.wrap_socket(socket.create_connection(("127.0.0.1", 993), 20), server_hostname=sys.argv[2])
+
+imap = Imap("127.0.0.1", 993, ssl_context=ctx)
+user, password = sys.argv[3].encode(), sys.stdin.read().encode()  # UTF-8: AUTHENTICATE PLAIN, not LOGIN (ASCII)
+try:
+    imap.authenticate("PLAIN", lambda _challenge: b"\0" + user + b"\0" + password)
+except imaplib.IMAP4.error:
+    sys.exit(1)
+imap.logout()
 """
 
 
@@ -86,6 +122,13 @@ class Webmail:
     release: str
     host: TestHost
     ca: str
+    net: TestNetwork
+
+    def client(self, name: str) -> TestHost:
+        """A browser's machine on the test network (its own address), trusting the mail host's certificate."""
+        client = self.net.host(self.release, name)
+        client.write_file(CLIENT_CA, self.host.read_file(self.ca))
+        return client
 
     def mailtui(self, *args: str, check: bool = True) -> tuple[int, str]:
         result = self.host.run(["python3", "-m", "mailtui", *args], env=ENV, check=False, timeout=600)
@@ -93,25 +136,46 @@ class Webmail:
             assert result.returncode == 0, f"mailtui {' '.join(args)}:\n{result.stdout[-4000:]}{result.stderr}"
         return result.returncode, result.stdout + result.stderr
 
-    def web(self, *args: str, stdin: str | None = None) -> dict[str, Any]:
-        result = self.host.run(["python3", "-c", WEB, HOSTNAME, self.ca, *args], input=stdin, timeout=60)
+    def web(self, *args: str, stdin: str | None = None, client: TestHost | None = None) -> dict[str, Any]:
+        """WEB on the mail host itself, or on `client` (another host of the network) against the mail host."""
+        if client is None:
+            result = self.host.run(["python3", "-c", WEB, HOSTNAME, self.ca, *args], input=stdin, timeout=60)
+        else:
+            result = client.run(["python3", "-c", WEB, HOSTNAME, CLIENT_CA, *args], input=stdin, timeout=60,
+                                env={"WEB_ADDR": self.host.ip})
         return json.loads(result.stdout)
 
     def get(self, path: str, *, plain: bool = False) -> dict[str, Any]:
         return self.web("get", path, *(["plain"] if plain else []))
 
-    def login(self, user: str, password: str) -> dict[str, Any]:
-        return self.web("login", user, stdin=password)
+    def login(self, user: str, password: str, client: TestHost | None = None) -> dict[str, Any]:
+        return self.web("login", user, stdin=password, client=client)
+
+    def change_password(self, user: str, password: str, current: str, new: str) -> str:
+        """Log in, then submit the password form; the page the save answers (its message)."""
+        result = self.web("login", user, "passwd", json.dumps([current, new]), stdin=password)
+        assert result["status"] == 302, result["body"][-2000:]
+        return str(result["saved"])
+
+    def imap_login(self, user: str, password: str) -> bool:
+        result = self.host.run(["python3", "-c", IMAP_LOGIN, self.ca, HOSTNAME, user], input=password,
+                               check=False, timeout=60)
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode == 0
 
 
 def header(response: dict[str, Any], name: str) -> list[str]:
     return [v for k, v in response["headers"] if k.lower() == name.lower()]
 
 
+CLIENT_CA = "/root/mail-ca.pem"  # the mail host's self-signed certificate, copied to the clients
+
+
 @pytest.fixture(scope="module", params=RELEASES)
 def webmail(request: pytest.FixtureRequest) -> Iterator[Webmail]:
     release = request.param
-    with test_host(release, hostname=HOSTNAME, layers=[stack_layer(release, WEBMAIL_ANSWERS)]) as host:
+    with test_network() as net:
+        host = net.host(release, "mail", hostname=HOSTNAME, layers=[stack_layer(release, WEBMAIL_ANSWERS)])
         host.write_file("/root/answers.toml", WEBMAIL_ANSWERS, mode=0o600)
         began = time.monotonic()
         done = host.run(["python3", "-m", "mailtui", "install", "--answers", "/root/answers.toml", "--yes"],
@@ -120,7 +184,7 @@ def webmail(request: pytest.FixtureRequest) -> Iterator[Webmail]:
         print(f"\n[{release}] install with the webmail took {time.monotonic() - began:.1f} s")
         ca = host.run(["python3", "-c", "from mailtui import paths; print(paths.SELF_SIGNED_CERT)"],
                       env=ENV).stdout.strip()
-        yield Webmail(release, host, ca)
+        yield Webmail(release, host, ca, net)
 
 
 def test_roundcube_runs_on_nginx_without_apache_and_the_install_is_checked_and_idempotent(webmail: Webmail) -> None:
@@ -221,3 +285,122 @@ def test_a_foreign_imap_certificate_makes_the_login_fail(webmail: Webmail) -> No
     # The control: mailtui's certificate back, the same login works.
     assert served_fingerprint(h) != foreign
     assert webmail.login(ALICE, PASSWORDS[ALICE])["status"] == 302
+
+
+NEW_PASSWORD = 'Ünïcode "quoted" 50%\'s'
+
+
+def sql_as_password_account(h: TestHost, statement: str) -> tuple[int, str]:
+    password = h.run(["python3", "-c", "import tomllib; print(tomllib.load(open('/var/lib/mailtui/answers.toml', "
+                      "'rb'))['webmail']['password_db_password'], end='')"]).stdout
+    command = f'MYSQL_PWD="$(cat)" mysql -h 127.0.0.1 -u mailpassword mailserver -N -e "{statement}"'
+    result = h.run(["sh", "-c", command], input=password, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_the_password_change_keeps_the_rules_writes_a_hash_and_flushes_the_auth_cache(webmail: Webmail) -> None:
+    h, old = webmail.host, PASSWORDS[ALICE]
+    # The rules of `mailtui user passwd`, with their words; the current password is required.
+    assert "at least 8 characters" in webmail.change_password(ALICE, old, old, "short77")
+    assert "must not start or end with whitespace" in webmail.change_password(ALICE, old, old, " leading-space")
+    assert "longer than 256 characters" in webmail.change_password(ALICE, old, old, "x" * 257)
+    assert "Current password incorrect" in webmail.change_password(ALICE, old, "not-the-current", NEW_PASSWORD)
+    assert webmail.imap_login(ALICE, old)  # the auth cache now holds the old password
+    saved = webmail.change_password(ALICE, old, old, NEW_PASSWORD)
+    assert "Successfully saved" in saved, saved[-3000:]
+    stored = h.run(["mysql", "-N", "-e", f"SELECT password FROM mailserver.virtual_users WHERE email = '{ALICE}'"])
+    assert stored.stdout.startswith("{SHA512-CRYPT}$6$"), stored.stdout
+    deadline = time.monotonic() + 15  # the flush runs from a systemd path unit, within a moment
+    while webmail.imap_login(ALICE, old) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not webmail.imap_login(ALICE, old), "the old password still logs in over IMAPS (auth cache not flushed)"
+    assert webmail.imap_login(ALICE, NEW_PASSWORD)
+    assert webmail.login(ALICE, NEW_PASSWORD)["status"] == 302
+    # The password account finds a mailbox by its address and writes a password, nothing else (error 1143).
+    code, out = sql_as_password_account(h, "SELECT email FROM virtual_users LIMIT 1")
+    assert code == 0 and "@" in out, out  # the control: it does log in and read what it may
+    for statement in ("SELECT password FROM virtual_users", "UPDATE virtual_users SET email = email",
+                      "SELECT * FROM virtual_domains", "DELETE FROM virtual_users"):
+        code, out = sql_as_password_account(h, statement)
+        assert code != 0 and ("ERROR 1143" in out or "ERROR 1142" in out), (statement, out)
+    # Back to the old password, through the webmail again.
+    assert "Successfully saved" in webmail.change_password(ALICE, NEW_PASSWORD, NEW_PASSWORD, old)
+    assert webmail.login(ALICE, old)["status"] == 302
+
+
+# Runs inside the host: does the server really offer this (port, socket type)? SSL: a TLS handshake whose
+# certificate verifies for the hostname; STARTTLS: an SMTP server that offers STARTTLS and completes it.
+OFFERED = r"""
+import smtplib, socket, ssl, sys
+ca, host, port, kind = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+if kind == "SSL":
+    ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), 10), server_hostname=host).close()
+else:
+    smtp = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    smtp._host = host
+    smtp.starttls(context=ctx)
+    smtp.quit()
+"""
+
+
+def test_mail_apps_configure_themselves_from_autoconfig_and_autodiscover(webmail: Webmail) -> None:
+    import xml.etree.ElementTree as ET
+
+    from mailtui.policy.web import CONTENT_SECURITY_POLICY
+
+    bodies = []
+    for path, plain in (("/mail/config-v1.1.xml", True), ("/mail/config-v1.1.xml", False),
+                        ("/.well-known/autoconfig/mail/config-v1.1.xml", False)):
+        answer = webmail.get(path, plain=plain)
+        assert answer["status"] == 200 and header(answer, "Content-Type") == ["application/xml"], (path, answer)
+        bodies.append(answer["body"])
+    assert bodies[0] == bodies[1] == bodies[2]
+    provider = ET.fromstring(bodies[0]).find("emailProvider")
+    assert provider is not None and [d.text for d in provider.findall("domain")] == ["example.test", "other.test"]
+    offered = {(s.get("type"), s.findtext("hostname"), int(s.findtext("port") or 0), s.findtext("socketType"))
+               for s in [*provider.findall("incomingServer"), *provider.findall("outgoingServer")]}
+    assert offered == {("imap", HOSTNAME, 993, "SSL"), ("smtp", HOSTNAME, 587, "STARTTLS"),
+                       ("smtp", HOSTNAME, 465, "SSL")}
+    for _kind, _host, port, socket_type in offered:  # each one really answers that way
+        webmail.host.run(["python3", "-c", OFFERED, webmail.ca, HOSTNAME, str(port), str(socket_type)])
+    # Outlook: the address comes back as the login; the request is never parsed as XML (no entity expands).
+    request = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+               '<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">'
+               f"<Request><EMailAddress>{ALICE}</EMailAddress><AcceptableResponseSchema>x</AcceptableResponseSchema>"
+               "</Request></Autodiscover>")
+    for path in ("/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"):
+        answer = webmail.web("post", path, stdin=request)
+        assert answer["status"] == 200, answer
+        assert header(answer, "Content-Security-Policy") == [CONTENT_SECURITY_POLICY]
+        ns = {"r": "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"}
+        protocols = ET.fromstring(answer["body"]).findall(".//r:Protocol", ns)
+        got = {(p.findtext("r:Type", namespaces=ns), int(p.findtext("r:Port", namespaces=ns) or 0),
+                p.findtext("r:SSL", namespaces=ns), p.findtext("r:LoginName", namespaces=ns)) for p in protocols}
+        assert got == {("IMAP", 993, "on", ALICE), ("SMTP", 465, "on", ALICE), ("SMTP", 587, "off", ALICE)}
+        assert "root:" not in answer["body"]
+
+
+def test_repeated_webmail_login_failures_ban_the_browsers_address_and_no_other(webmail: Webmail) -> None:
+    """Roundcube logs in to Dovecot from 127.0.0.1 (never banned): the webmail jail bans the browser's address
+    on 80 and 443, from Roundcube's own log."""
+    from mailtui.model.answers import Security
+
+    attacker, user = webmail.client("attacker"), webmail.client("user")
+    assert webmail.login(ALICE, PASSWORDS[ALICE], client=attacker)["status"] == 302  # the control: it reaches
+    for _ in range(Security().max_retry):
+        # Every one reaches Dovecot and the log: no account lock-out by Roundcube (login_rate_limit = 0).
+        assert "Login failed" in webmail.login(ALICE, "wrong-password", client=attacker)["body"]
+    deadline = time.monotonic() + 30
+    banned = ""
+    while attacker.ip not in banned and time.monotonic() < deadline:
+        time.sleep(0.5)
+        banned = webmail.host.run(["fail2ban-client", "status", "roundcube-auth"]).stdout
+    assert attacker.ip in banned, banned + webmail.host.run(["tail", "-n", "20", "/var/log/roundcube/errors.log"]).stdout
+    refused = attacker.run(["python3", "-c", "import socket; socket.create_connection((__import__('sys').argv[1], "
+                            "443), 5)", webmail.host.ip], check=False)
+    assert refused.returncode != 0  # banned: 443 does not answer it any more
+    assert webmail.login(ALICE, PASSWORDS[ALICE], client=user)["status"] == 302  # another address logs in
+    # The Bans tab's source lists the ban in the webmail's jail.
+    code, out = webmail.mailtui("bans", "--json")
+    assert code == 0 and attacker.ip in out and "roundcube-auth" in out, out

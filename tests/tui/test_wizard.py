@@ -549,7 +549,7 @@ async def test_pause_after_packages_shows_review_again_with_real_diffs() -> None
         await wait_for(pilot, lambda: "Install finished" in screen_text(app))
         assert engine.started[1][1] == ["database", "tls", "postfix", "dovecot", "firewall"]
         # Both runs' time: the packages run counts too.
-        assert "Install finished in 0:36 (packages 0:03, the rest 0:33)" in screen_text(app)
+        assert "Install finished in 0:42 (packages 0:03, the rest 0:39)" in screen_text(app)
 
 
 async def test_a_worker_that_cannot_start_is_reported() -> None:

@@ -12,7 +12,7 @@ from mailtui.model import answers_file, problems
 from mailtui.model.answers import Answers, Database, Domain, Services, Tls, Webmail
 from mailtui.policy import ports, web
 from mailtui.steps import packages_list as pl
-from mailtui.steps import updates, webmail
+from mailtui.steps import updates, webmail, webmail_site
 from mailtui.steps.packages import WEBMAIL_SELECTIONS, wanted_packages, webmail_packages
 from mailtui.system import services
 
@@ -29,13 +29,16 @@ def test_php_version_from_debians_php_fpm_package() -> None:
     assert php.process_names == ("php-fpm8.2",) and php.pidfile == "/run/php/php8.2-fpm.pid"
 
 
-def test_roundcube_talks_tls_to_the_mail_services_and_verifies_the_hostname() -> None:
+def test_roundcube_talks_tls_to_the_mail_services_and_verifies_the_hostname(monkeypatch: pytest.MonkeyPatch) -> None:
     text = webmail.render_config(BASE, "A" * 24)
     assert "$config['imap_host'] = 'ssl://127.0.0.1:993';" in text
     assert "$config['smtp_host'] = 'ssl://127.0.0.1:465';" in text  # 465 on by default
     assert text.count("'verify_peer' => true") == 2 and text.count("'peer_name' => 'mail.example.test'") == 2
     assert "'allow_self_signed' => false" in text
     assert "$config['des_key'] = 'AAAAAAAAAAAAAAAAAAAAAAAA';" in text
+    assert "$config['login_rate_limit'] = 0;" in text  # fail2ban bans the address; no account lock-out
+    assert "$config['login_rate_limit'] = 3;" in webmail.render_config(
+        replace(BASE, security=replace(BASE.security, fail2ban=False)), "A" * 24)
     assert "$config['enable_installer'] = false;" in text and "$config['enable_spellcheck'] = false;" in text
     no_465 = replace(BASE, services=Services(submissions=False))
     assert "$config['smtp_host'] = 'tls://127.0.0.1:587';" in webmail.render_config(no_465, "A" * 24)
@@ -45,7 +48,7 @@ def test_roundcube_talks_tls_to_the_mail_services_and_verifies_the_hostname() ->
 
 
 def test_php_strings_are_quoted() -> None:
-    assert webmail.php_str("it's a \\ test") == "'it\\'s a \\\\ test'"
+    assert web.php_str("it's a \\ test") == "'it\\'s a \\\\ test'"
 
 
 def test_the_des_key_found_in_roundcubes_file_is_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -59,17 +62,28 @@ def test_the_des_key_found_in_roundcubes_file_is_kept(tmp_path) -> None:  # type
     assert len(key) == 24 and key != webmail.new_des_key()
 
 
-def test_nginx_redirects_http_and_sends_the_policys_headers() -> None:
-    site = webmail.render_nginx_site(BASE, "8.2", ipv6=False)
+def test_nginx_redirects_http_and_sends_the_policys_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webmail_site, "served_pair", lambda a: ("/etc/ssl/mail.pem", "/etc/ssl/mail.key"))
+    site = webmail_site.render_nginx_site(BASE, "8.2", ipv6=False)
     assert site.count("server_tokens off;") == 2  # in both servers (Debian 13's nginx.conf sets it in http)
     assert "return 301 https://mail.example.test$request_uri;" in site
     assert "fastcgi_pass unix:/run/php/php8.2-fpm.sock;" in site
     assert f"root {web.DOCROOT};" in site and "[::]" not in site
     assert "Strict-Transport-Security" not in site  # self-signed: no HSTS
-    assert site.count(f'add_header Content-Security-Policy "{web.CONTENT_SECURITY_POLICY}" always;') == 2
-    assert "listen [::]:443 ssl default_server;" in webmail.render_nginx_site(BASE, "8.2", ipv6=True)
+    # Every HTTPS location: Roundcube's pages and files, its PHP, the three autoconfiguration answers.
+    assert site.count(f'add_header Content-Security-Policy "{web.CONTENT_SECURITY_POLICY}" always;') == 5
+    assert "listen [::]:443 ssl default_server;" in webmail_site.render_nginx_site(BASE, "8.2", ipv6=True)
     acme = replace(BASE, tls=Tls("acme", email="a@example.test"))
     assert web.headers(acme)["Strict-Transport-Security"] == web.HSTS
+    # ACME mode: nginx answers the CA's challenge on port 80 from certbot's webroot; certbot orders through it.
+    assert f"root {web.ACME_WEBROOT};" in webmail_site.render_nginx_site(acme, "8.2", ipv6=False)
+    assert "acme-challenge" not in site
+    from mailtui.steps.acme import certbot_command
+
+    command = certbot_command(acme)
+    assert command[command.index("--webroot"):][:3] == ["--webroot", "-w", web.ACME_WEBROOT]
+    no_web = replace(acme, webmail=Webmail(enabled=False))
+    assert "--standalone" in certbot_command(no_web) and "--webroot" not in certbot_command(no_web)
 
 
 def test_dbconfig_is_answered_and_reinstall_only_while_the_database_is_missing() -> None:
@@ -108,8 +122,8 @@ def test_answers_name_the_webmail_field_and_older_files_keep_it_off() -> None:
         problems.check(replace(BASE, database=Database(host="10.1.2.3")), check_files=False)
     assert "database.host = 127.0.0.1" in err.value.problems["webmail.enabled"]
     with pytest.raises(ValidationError) as err:
-        problems.check(replace(BASE, tls=Tls("acme", email="a@example.test")), check_files=False)
-    assert "port 80" in err.value.problems["webmail.enabled"]
+        problems.check(replace(BASE, webmail=Webmail(host="web.example.test")), check_files=False)
+    assert "leave this empty" in err.value.problems["webmail.host"]
     with pytest.raises(ValidationError) as err:
         problems.check(replace(BASE, webmail=Webmail(db_password="short")), check_files=False)
     assert "webmail.db_password" in err.value.problems
@@ -117,7 +131,7 @@ def test_answers_name_the_webmail_field_and_older_files_keep_it_off() -> None:
     old = answers_file.loads('version = 4\nhostname = "mail.example.test"\n')
     assert not old.webmail.enabled and not old.updates.enabled
     a = problems.check(BASE.with_generated_secrets(), check_files=False)
-    assert a.webmail.db_password
+    assert a.webmail.db_password and a.webmail.password_db_password
     again = answers_file.loads(answers_file.dumps(a))
     assert again.webmail == a.webmail and again.updates.enabled
     assert "db_password" not in answers_file.dumps(a, include_secrets=False)

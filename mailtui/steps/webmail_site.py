@@ -1,0 +1,104 @@
+"""The webmail's nginx site ([webmail]): Roundcube over HTTPS with the mail certificate and the policy's headers,
+plain HTTP answering only with a redirect (and, in ACME mode, the CA's challenge from certbot's webroot), the
+mail apps' autoconfiguration (steps/client_config.py). Declared by the webmail step, and in ACME mode by the
+ACME step too, which needs port 80 answering before it orders."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from mailtui.errors import MailtuiError
+from mailtui.events import StepEmitter
+from mailtui.model.answers import Answers
+from mailtui.policy import tls as tls_policy
+from mailtui.policy import web
+from mailtui.stack import services as safe_services
+from mailtui.stack.certificates import served_pair
+from mailtui.steps import client_config
+from mailtui.steps.base import Resource
+from mailtui.steps.resources import AbsentFileResource, FileResource
+from mailtui.system import services
+from mailtui.system.commands import run
+
+HEADER = web.MANAGED
+
+
+def ipv6_here() -> bool:
+    try:
+        return socket.has_ipv6 and Path("/proc/net/if_inet6").read_text().strip() != ""
+    except OSError:
+        return False
+
+
+def render_nginx_site(answers: Answers, php: str, *, ipv6: bool) -> str:
+    host = answers.webmail_host
+    cert, key = served_pair(answers)
+    headers = "".join(f'        add_header {name} "{value}" always;\n' for name, value in web.headers(answers).items())
+    v6_80 = f"    listen [::]:{web.HTTP_PORT} default_server;\n" if ipv6 else ""
+    v6_443 = f"    listen [::]:{web.HTTPS_PORT} ssl default_server;\n" if ipv6 else ""
+    # ACME mode: the CA's HTTP-01 challenge, written by certbot (--webroot), answered here in plain HTTP.
+    acme_location = (f"    location ^~ /.well-known/acme-challenge/ {{ root {web.ACME_WEBROOT}; "
+                     "default_type text/plain; }\n" if answers.tls.mode == "acme" else "")
+    return (
+        f"# {HEADER}\n"
+        "# Roundcube at https://" + host + "/ ; plain HTTP answers only with a redirect there.\n"
+        "server {\n"
+        f"    listen {web.HTTP_PORT} default_server;\n{v6_80}"
+        "    server_name _;\n"
+        "    server_tokens off;\n"
+        f"{acme_location}"
+        "    # Mail apps' autoconfiguration (steps/client_config.py), also in plain HTTP as Thunderbird asks.\n"
+        f"{client_config.nginx_locations(web.php_fpm_socket(php), '', https=False)}"
+        f"    location / {{ return 301 https://{host}$request_uri; }}\n"
+        "}\n\n"
+        "server {\n"
+        f"    listen {web.HTTPS_PORT} ssl default_server;\n{v6_443}"
+        f"    server_name {host};\n"
+        "    server_tokens off;\n"
+        f"    ssl_certificate {cert};\n"
+        f"    ssl_certificate_key {key};\n"
+        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+        f"    ssl_ciphers {tls_policy.strong_cipherlist()};\n"
+        "    ssl_prefer_server_ciphers off;\n"
+        "    ssl_session_tickets off;\n"
+        f"    root {web.DOCROOT};\n"
+        "    index index.php;\n"
+        f"    client_max_body_size {answers.limits.message_size_mb}m;\n"
+        "    # Roundcube's own files that are not for the web (.htaccess and the like).\n"
+        "    location ~ /\\. { deny all; }\n"
+        "    location / {\n"
+        f"{headers}"
+        "        try_files $uri $uri/ =404;\n"
+        "    }\n"
+        f"{client_config.nginx_locations(web.php_fpm_socket(php), headers, https=True)}"
+        "    location ~ \\.php$ {\n"
+        f"{headers}"
+        "        include snippets/fastcgi-php.conf;\n"
+        f"        fastcgi_pass unix:{web.php_fpm_socket(php)};\n"
+        "    }\n"
+        "}\n"
+    )
+
+
+def site_resources(answers: Answers, php: str) -> list[Resource]:
+    """nginx's site (and the stock site it replaces): the webmail step's, and in ACME mode the ACME step's too,
+    which needs port 80 answering the CA's challenge before it orders (before the webmail step runs)."""
+    return [
+        AbsentFileResource(web.NGINX_DEFAULT_SITE,
+                           "nginx's stock site: mailtui's site answers on ports 80 and 443"),
+        FileResource(web.NGINX_SITE, render_nginx_site(answers, php, ipv6=ipv6_here())),
+    ]
+
+
+def nginx_check_and_load(out: StepEmitter) -> None:
+    """nginx -t, then a start (not running) or a reload: a configuration nginx refuses stops the install with
+    nginx's own words, while the running nginx still serves the old one."""
+    result = run(["nginx", "-t"], check=False)
+    if not result.ok:
+        raise MailtuiError(f"nginx refuses its configuration (nginx -t):\n{result.output.strip()}")
+    if services.is_running("nginx"):
+        run(["nginx", "-s", "reload"], on_line=out.line)
+    else:
+        out.line("starting nginx")
+        safe_services.start("nginx")
