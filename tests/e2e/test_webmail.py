@@ -396,7 +396,8 @@ def test_repeated_webmail_login_failures_ban_the_browsers_address_and_no_other(w
     while attacker.ip not in banned and time.monotonic() < deadline:
         time.sleep(0.5)
         banned = webmail.host.run(["fail2ban-client", "status", "roundcube-auth"]).stdout
-    assert attacker.ip in banned, banned + webmail.host.run(["tail", "-n", "20", "/var/log/roundcube/errors.log"]).stdout
+    log = webmail.host.run(["tail", "-n", "20", "/var/log/roundcube/errors.log"]).stdout
+    assert attacker.ip in banned, banned + log
     refused = attacker.run(["python3", "-c", "import socket; socket.create_connection((__import__('sys').argv[1], "
                             "443), 5)", webmail.host.ip], check=False)
     assert refused.returncode != 0  # banned: 443 does not answer it any more
