@@ -36,6 +36,10 @@ TLS = ('[tls]\nmode = "acme"\nemail = "hostmaster@example.test"\nserver = "https
 ACME_ANSWERS = EVERYTHING_ON.replace("\n[outbound]", "\n" + TLS + "[outbound]", 1)
 LAYER_ANSWERS = ACME_ANSWERS.replace(f'server_ca = "{API_CA}"\n', "")  # the packages are the same
 PORTS = (25, 587, 465, 993, 995)
+# The shared server also runs the webmail: nginx holds port 80, so certbot answers the CA from its webroot
+# through nginx (and renews that way), and 443 serves the same certificate.
+WEBMAIL = "\n[webmail]\nenabled = true\n"
+WEBMAIL_PORTS = (*PORTS, 443)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class AcmeServer:
     ca: Pebble
     mx: TestHost
     install_output: str
+    ports: tuple[int, ...] = PORTS
 
     def install(self, host: TestHost | None = None) -> tuple[int, str]:
         host = host or self.mx
@@ -55,8 +60,8 @@ class AcmeServer:
 
 
 def mail_host(net: TestNetwork, dns: DnsServer, ca: Pebble, release: str, name: str, answers: str,
-              init: str = "auto") -> TestHost:
-    host = net.host(release, name, hostname=HOSTNAME, layers=[stack_layer(release, LAYER_ANSWERS)], init=init)
+              init: str = "auto", layer_answers: str = LAYER_ANSWERS) -> TestHost:
+    host = net.host(release, name, hostname=HOSTNAME, layers=[stack_layer(release, layer_answers)], init=init)
     dns.serve({"example.test": f"@ MX 10 mail\nmail A {host.ip}\n", "ca.test": f"@ A {ca.ip}\n"})
     host.write_file(API_CA, ca.api_ca)
     host.write_file("/root/answers.toml", answers, mode=0o600)
@@ -69,9 +74,9 @@ def acme(request: pytest.FixtureRequest) -> Iterator[AcmeServer]:
     with test_network() as net:
         dns = net.dns(release)
         ca = start_pebble(net, release)
-        mx = mail_host(net, dns, ca, release, "mail", ACME_ANSWERS)
+        mx = mail_host(net, dns, ca, release, "mail", ACME_ANSWERS + WEBMAIL, layer_answers=LAYER_ANSWERS + WEBMAIL)
         began = time.monotonic()
-        server = AcmeServer(release, net, dns, ca, mx, "")
+        server = AcmeServer(release, net, dns, ca, mx, "", WEBMAIL_PORTS)
         code, server.install_output = server.install()
         assert code == 0, server.install_output[-4000:]
         print(f"\n[{release}] install with an ACME certificate took {time.monotonic() - began:.1f} s")
@@ -97,7 +102,7 @@ def trusting(root: str) -> ssl.SSLContext:
 
 
 def serials(s: AcmeServer, root: str) -> set[str]:
-    return {served(s.mx.ip, port, trusting(root))["serialNumber"] for port in PORTS}
+    return {served(s.mx.ip, port, trusting(root))["serialNumber"] for port in s.ports}
 
 
 def test_every_port_serves_the_cas_certificate_for_the_hostname(acme: AcmeServer) -> None:
@@ -108,7 +113,7 @@ def test_every_port_serves_the_cas_certificate_for_the_hostname(acme: AcmeServer
     # Controls: without pebble's root, and as another name, the same handshake fails.
     untrusted = ssl.create_default_context(cafile=None, capath=None, cadata=None)
     untrusted.load_verify_locations(cadata=acme.ca.api_ca)  # some CA, not the one that issued
-    for port in PORTS:
+    for port in acme.ports:
         with pytest.raises(ssl.SSLCertVerificationError, match="unable to get local issuer"):
             served(acme.mx.ip, port, untrusted)
         with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
@@ -120,6 +125,14 @@ def test_check_shows_the_expiry_and_the_renewal_timer(acme: AcmeServer) -> None:
     assert result.returncode == 0, result.stdout[-3000:]
     assert f"certificate for {HOSTNAME} from the CA, expires" in result.stdout
     assert "certbot.timer renews the certificate" in result.stdout
+    # With the webmail, certbot answered the CA through nginx (port 80 is nginx's) and renews the same way; the
+    # site sends HSTS (a CA-issued certificate).
+    renewal = acme.mx.read_file(f"/etc/letsencrypt/renewal/{HOSTNAME}.conf")
+    assert "authenticator = webroot" in renewal and "/var/www/mailtui-acme" in renewal, renewal
+    headers = acme.mx.run(["python3", "-c", "import http.client, ssl; c = http.client.HTTPSConnection('127.0.0.1', "
+                           "443, context=ssl._create_unverified_context()); c.request('GET', '/'); "
+                           "print(c.getresponse().getheader('Strict-Transport-Security'))"]).stdout.strip()
+    assert headers == "max-age=31536000"
 
 
 def test_a_second_install_orders_nothing(acme: AcmeServer) -> None:

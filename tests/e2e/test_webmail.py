@@ -205,8 +205,22 @@ def test_roundcube_runs_on_nginx_without_apache_and_the_install_is_checked_and_i
     selections = h.run("debconf-show roundcube-core").stdout
     assert "roundcube/dbconfig-reinstall: false" in selections  # a later upgrade keeps the database
     # Roundcube's configuration holds secrets (the DES key, via debian-db.php the DB password): www-data only.
-    for path in ("/etc/roundcube/config.inc.php", "/etc/roundcube/debian-db.php"):
+    for path in ("/etc/roundcube/config.inc.php", "/etc/roundcube/debian-db.php",
+                 "/etc/roundcube/plugins/password/config.inc.php"):
         assert h.run(["stat", "-c", "%U:%G %a", path]).stdout.split() == ["root:www-data", "640"], path
+    # The new secrets (Roundcube's and the password account's DB passwords, the DES key) are in no log, no
+    # world-readable file under /etc, and not in what the install printed.
+    secrets = h.run(["python3", "-c", "import tomllib; w = tomllib.load(open('/var/lib/mailtui/answers.toml', 'rb'))"
+                     "['webmail']; print(w['db_password']); print(w['password_db_password'])"]).stdout.split()
+    des = h.run(["sed", "-n", "s/^\\$config\\['des_key'\\] = '\\(.*\\)';$/\\1/p",
+                 "/etc/roundcube/config.inc.php"]).stdout.strip()
+    assert len(secrets) == 2 and len(des) == 24, (secrets, des)
+    for secret in [*secrets, des]:
+        found = h.run(["sh", "-c", 'grep -rlF -- "$(cat)" /var/log /etc /root 2>/dev/null | while read -r f; do '
+                       'stat -c "%a %n" "$f"; done'], input=secret, check=False).stdout.split("\n")
+        leaked = [line for line in found if line and not line.startswith(("640 ", "600 "))]
+        assert leaked == [], leaked
+        assert not any("/var/log/" in line for line in found), found
     # `mailtui check` passes, naming the webmail's services and files.
     code, out = webmail.mailtui("check")
     assert code == 0, out
