@@ -217,6 +217,15 @@ class CommandResource:
         run(self.argv, on_line=out.line if self.show_output else None)
 
 
+def starts_with_line(path: str, line: str) -> bool:
+    """The file's first line is `line` (how a step knows a file it wrote: its header), False when unreadable."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.readline() == line
+    except OSError:
+        return False
+
+
 def path_exists(path: str) -> Callable[[], bool]:
     return lambda: os.path.exists(path)
 

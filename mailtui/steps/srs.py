@@ -23,7 +23,7 @@ from mailtui.model.answers import Answers
 from mailtui.report import Check
 from mailtui.stack import probes
 from mailtui.steps.base import Context, Resource, Step
-from mailtui.steps.resources import FileResource
+from mailtui.steps.resources import FileResource, starts_with_line
 from mailtui.system.commands import which
 
 SERVICE = "postsrsd"
@@ -81,11 +81,7 @@ def render_defaults(answers: Answers) -> str:
 
 
 def written_by_mailtui() -> bool:
-    try:
-        with open(DEFAULTS_FILE, encoding="utf-8", errors="replace") as fh:
-            return fh.readline() == HEADER_LINE
-    except OSError:
-        return False
+    return starts_with_line(DEFAULTS_FILE, HEADER_LINE)
 
 
 class SrsStep(Step):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from mailtui.model.answers import Answers
 from mailtui.report import Check
 from mailtui.steps.base import Context, Resource, Step
-from mailtui.steps.resources import FileResource
+from mailtui.steps.resources import FileResource, starts_with_line
 from mailtui.system import apt
 
 PERIODIC_FILE = "/etc/apt/apt.conf.d/20auto-upgrades"
@@ -31,11 +31,7 @@ def render_periodic(answers: Answers) -> str:
 
 
 def written_by_mailtui() -> bool:
-    try:
-        with open(PERIODIC_FILE, encoding="utf-8", errors="replace") as fh:
-            return fh.readline() == HEADER
-    except OSError:
-        return False
+    return starts_with_line(PERIODIC_FILE, HEADER)
 
 
 class UpdatesStep(Step):
