@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailtui import paths
-from mailtui.errors import MailtuiError
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers, Database
 from mailtui.policy import web
@@ -35,7 +34,7 @@ from mailtui.steps import client_config
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import DirectoryResource, FileResource
 from mailtui.steps.webmail_password import password_resources
-from mailtui.steps.webmail_site import site_resources
+from mailtui.steps.webmail_site import check_nginx_config, site_resources
 from mailtui.system import apt
 from mailtui.system.commands import run
 from mailtui.system.platform import candidate_version, installed_version
@@ -242,12 +241,8 @@ class WebmailStep(Step):
         ]
 
     def after_apply(self, ctx: Context, out: StepEmitter, changed: bool) -> None:
-        """nginx reads the whole configuration before it is restarted: a site it refuses stops the install with
-        nginx's own words, while the running nginx still serves."""
-        if changed:
-            result = run(["nginx", "-t"], check=False)
-            if not result.ok:
-                raise MailtuiError(f"nginx refuses its configuration (nginx -t):\n{result.output.strip()}")
+        if changed:  # before the restart (ensure_services)
+            check_nginx_config()
 
     def functional_checks(self, ctx: Context) -> list[Check]:
         checks = []

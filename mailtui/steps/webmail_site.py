@@ -91,12 +91,17 @@ def site_resources(answers: Answers, php: str) -> list[Resource]:
     ]
 
 
-def nginx_check_and_load(out: StepEmitter) -> None:
-    """nginx -t, then a start (not running) or a reload: a configuration nginx refuses stops the install with
-    nginx's own words, while the running nginx still serves the old one."""
+def check_nginx_config() -> None:
+    """nginx -t: a configuration nginx refuses stops the install with nginx's own words, before any restart or
+    reload (the running nginx keeps serving the old one)."""
     result = run(["nginx", "-t"], check=False)
     if not result.ok:
         raise MailtuiError(f"nginx refuses its configuration (nginx -t):\n{result.output.strip()}")
+
+
+def nginx_check_and_load(out: StepEmitter) -> None:
+    """check_nginx_config(), then a start (not running) or a reload."""
+    check_nginx_config()
     if services.is_running("nginx"):
         run(["nginx", "-s", "reload"], on_line=out.line)
     else:
