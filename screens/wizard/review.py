@@ -57,6 +57,12 @@ class PlanResult:
 class ReviewPane(Vertical):
     BINDINGS = [Binding("r", "recompute", "Recompute")]
     DEFAULT_CSS = """
+    /* Never taller than this: at 80x24 a long summary (a bare machine's "not installed yet" list) would push
+       the buttons off the screen. It scrolls instead. */
+    #review-summary {
+        max-height: 12;
+        overflow-y: auto;
+    }
     #review-acme {
         height: auto;
         margin-bottom: 1;
@@ -228,7 +234,7 @@ class ReviewPane(Vertical):
         lines.append("Webmail: " + (f"https://{chosen.webmail_host}/ (Roundcube)" if chosen.webmail.enabled else "off")
                      + " · Security updates: " + ("daily (unattended-upgrades)" if chosen.updates.enabled else "off"))
         if result.pending_packages:
-            lines.append(f"Not installed yet: {', '.join(result.pending_packages)} — their stock files "
+            lines.append(f"Not installed yet: {', '.join(dict.fromkeys(result.pending_packages))} — their stock files "
                          "cannot be diffed now: the install pauses after the packages to show the real diffs.")
         summary.update("\n".join(lines))
         options: list[Option] = []

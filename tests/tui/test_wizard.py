@@ -577,3 +577,19 @@ async def test_the_footer_shows_back_before_next_on_every_form() -> None:
             await walk_to(pilot, stage)
             footer = screen_plain(app).splitlines()[-1]
             assert footer.index("pgup Back") < footer.index("pgdn Next"), (stage, footer)
+
+
+async def test_a_long_review_summary_keeps_the_buttons_on_an_80x24_screen() -> None:
+    """A bare machine: every package still to install makes the summary long; it scrolls, and Confirm stays on
+    the screen (the real wizard's driver clicks it: it failed with OutOfBounds once the list grew)."""
+    engine = FakeEngine(pending_packages=[f"package-number-{i}" for i in range(40)],
+                        runs=[ok_run(["packages"]), ok_run(STEP_NAMES[1:])])
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to(pilot, "review")
+        await wait_for(pilot, lambda: "Not installed yet" in screen_text(app)
+                       and not app.screen.query_one("#review-confirm").disabled)
+        button = app.screen.query_one("#review-confirm")
+        assert button.region.height > 0 and button.region.bottom <= 24, button.region
+        await pilot.click("#review-confirm")
+        await wait_for(pilot, lambda: "Packages installed" in screen_text(app))
