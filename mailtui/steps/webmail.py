@@ -33,6 +33,7 @@ from mailtui.stack.certificates import served_pair
 from mailtui.steps import client_config
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import DirectoryResource, FileResource
+from mailtui.steps.sql_session import SqlSession, table_exists
 from mailtui.steps.webmail_password import password_resources
 from mailtui.steps.webmail_site import check_nginx_config, site_resources
 from mailtui.system import apt
@@ -115,16 +116,10 @@ def render_config(answers: Answers, des_key: str) -> str:
 def database_exists() -> bool:
     """Roundcube's database is there with its tables (`users` is the one every version has)."""
     try:
-        conn = db.root_connection(_LOCAL)
+        with SqlSession(_LOCAL).root() as conn:
+            return table_exists(conn, web.DATABASE, "users")
     except db.DatabaseError:
         return False
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'users'",
-                        (web.DATABASE,))
-            return cur.fetchone() is not None
-    finally:
-        conn.close()
 
 
 _LOCAL = Database()  # root over the local server's UNIX socket (the webmail needs a local database)

@@ -143,13 +143,9 @@ class EnabledUnitResource:
     def describe(self) -> str:
         return f"{self.unit} enabled and active"
 
-    def state(self) -> tuple[str, str]:
-        enabled = run(["systemctl", "is-enabled", self.unit], check=False).output.strip()
-        active = run(["systemctl", "is-active", self.unit], check=False).output.strip()
-        return enabled, active
-
     def pending(self, ctx: Context) -> Change | None:
-        if self.state() == ("enabled", "active"):
+        state = services.unit_state(self.unit)
+        if (state.enabled, state.active) == ("enabled", "active"):
             return None
         return Change("service", self.unit, f"enable and start {self.unit}",
                       f"$ systemctl daemon-reload\n$ systemctl enable --now {self.unit}")
