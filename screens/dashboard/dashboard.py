@@ -25,6 +25,20 @@ from mailtui.format import human_size
 
 __all__ = ["AccountsPanel", "Confirm", "DashboardScreen", "dashboard_help", "error_text", "human_size"]
 
+
+class DashboardTabs(TabbedContent):
+    """TabbedContent that follows the focus into a pane only while the focus is still there.
+
+    A pane's "focused" message is handled after the fact: when the tab is switched in between (a key, the
+    palette, show_tab), the message about a focus that has since moved on would switch straight back to
+    the old pane (seen in the real dashboard's e2e run of 2026-12-07)."""
+
+    def on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors:
+            event.stop()
+            event.prevent_default()  # TabbedContent's own handler would make that pane the active one
+
 PANELS: tuple[tuple[str, type], ...] = (
     ("Accounts", AccountsPanel), ("Services", ServicesPanel), ("Queue", QueuePanel), ("Mail log", MailLogPanel),
     ("Bans", BansPanel), ("DNS", DnsPanel), ("Spam", SpamPanel))
@@ -86,7 +100,7 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(id="dashboard-tabs"):
+        with DashboardTabs(id="dashboard-tabs"):
             with TabPane(tab_title("accounts", "Accounts"), id="tab-accounts"):
                 yield AccountsPanel(self.ops)
             with TabPane(tab_title("services", "Services"), id="tab-services"):
@@ -151,7 +165,7 @@ class DashboardScreen(Screen[None]):
                                                                and not isinstance(focused, Tabs))):
                 target = next((w for w in self.query(main) if w.display), None)
                 if target is not None:
-                    target.focus()
+                    self.set_focus(target)  # now: Widget.focus() would land later, maybe after another switch
 
         self.call_after_refresh(focus_main)
 

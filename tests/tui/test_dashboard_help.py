@@ -83,3 +83,20 @@ async def test_palette_flush_queue_runs_on_the_queue_tab() -> None:
         await pilot.press("enter")
         await wait_for(pilot, lambda: engine.calls_of("queue_action"))
         assert app.screen.query_one(TabbedContent).active == "tab-queue"
+
+
+async def test_a_switch_right_after_a_widget_took_focus_in_the_old_tab_does_not_bounce_back() -> None:
+    """The e2e dashboard run of 2026-12-07 stayed on Queue after switching to Services: a widget of the queue
+    pane had just been focused, and its pane's "focused" message reached TabbedContent after the switch,
+    which then activated Queue again. A message about a focus that has since moved on must change nothing."""
+    app = make_app(LogEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        app.screen.show_tab("services")
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "services-table")
+        app.screen.set_focus(app.screen.query_one("#services-start"))  # its pane hears of it later
+        app.screen.show_tab("queue")  # before that
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "queue-table")
+        await pilot.pause(0.3)
+        assert app.screen.query_one(TabbedContent).active == "tab-queue"
+        assert app.focused is not None and app.focused.id == "queue-table"
