@@ -394,7 +394,11 @@ def test_postscreen_refuses_listed_clients_and_clients_that_talk_first(spam_serv
     the answers' own list names (127.0.0.5) is refused too."""
     s = spam_server
     # The fixture's sender was asked about (through unbound, from the mail server) and let through.
-    assert (s.mx.ip, dnsbl_name(s.sender.ip) + ".", 1) in s.dns.queries()
+    # (Failed once in 20 runs, 2026-12-07, trixie, cause not found: the message says what was seen instead.)
+    asked = s.dns.queries()
+    assert (s.mx.ip, dnsbl_name(s.sender.ip) + ".", 1) in asked, (
+        [q for q in asked if DNSBL in q[1]],
+        s.mx.run(["grep", "-E", "postscreen|dnsblog", "/var/log/mail.log"], check=False).stdout[-3000:])
     assert s.mx.run(["grep", "-c", rf"postscreen.*PASS NEW \[{s.sender.ip}\]", "/var/log/mail.log"],
                     check=False).stdout.strip() != "0"
     listed = s.net.host(s.release, "listed", hostname="listed.test")
