@@ -79,6 +79,12 @@ WEB_PORTS = (
 )
 
 
+# ManageSieve (Dovecot, [webmail]): the webmail edits each user's filters and vacation reply here. On loopback
+# only: not a port the firewall opens or a client outside reaches.
+MANAGESIEVE_PORT = 4190
+MANAGESIEVE_ADDRESS = "127.0.0.1"
+
+
 def firewall_open(answers: Answers) -> list[Port]:
     """What the firewall lets in: the served mail ports, port 80 in ACME mode, 80 and 443 for the webmail."""
     extra = [p for p in (ACME_HTTP, *WEB_PORTS) if p.used(answers)]

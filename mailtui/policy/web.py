@@ -12,6 +12,8 @@ DOCROOT = "/var/lib/roundcube/public_html"
 CONFIG = "/etc/roundcube/config.inc.php"
 DB_SETTINGS = "/etc/roundcube/debian-db.php"
 PASSWORD_PLUGIN_CONFIG = "/etc/roundcube/plugins/password/config.inc.php"
+# Filters and the vacation reply: Roundcube's managesieve plugin, talking to Dovecot's ManageSieve on loopback.
+MANAGESIEVE_PLUGIN_CONFIG = "/etc/roundcube/plugins/managesieve/config.inc.php"
 DATABASE = "roundcube"
 DB_USER = "roundcube"
 # The password plugin's account in the mail database: it finds a mailbox by its address and writes its new hash,

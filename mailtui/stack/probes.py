@@ -95,6 +95,43 @@ def tls_checks(answers: Answers) -> list[Check]:
             for p in ports.served(answers)]
 
 
+def _sieve_capabilities(stream: object) -> list[str]:
+    """A ManageSieve server's capability lines up to its OK (RFC 5804 §1.7)."""
+    lines = []
+    while True:
+        line = stream.readline(4096).decode("utf-8", "replace").rstrip("\r\n")  # type: ignore[attr-defined]
+        if not line:
+            raise OSError("the connection closed before OK")
+        if line.startswith(("OK", "NO", "BYE")):
+            if not line.startswith("OK"):
+                raise OSError(line)
+            return lines
+        lines.append(line)
+
+
+def managesieve_check(host: str = ports.MANAGESIEVE_ADDRESS, port: int = ports.MANAGESIEVE_PORT,
+                      timeout: float = 10) -> Check:
+    """Dovecot's ManageSieve (the webmail's filters and vacation reply): its greeting, STARTTLS, its greeting
+    again over TLS, LOGOUT."""
+    name = f"ManageSieve on {host}:{port} (filters and vacation in the webmail)"
+    try:
+        with probe_client.connect(host, port, timeout) as sock:
+            capabilities = _sieve_capabilities(sock.makefile("rb"))
+            if '"STARTTLS"' not in capabilities:
+                return Check(name, False, "STARTTLS is not offered: " + " ".join(capabilities)[:200])
+            sock.sendall(b"STARTTLS\r\n")
+            _sieve_capabilities(sock.makefile("rb"))  # only the OK
+            with _insecure_context().wrap_socket(sock) as tls:
+                stream = tls.makefile("rb")
+                capabilities = _sieve_capabilities(stream)
+                tls.sendall(b"LOGOUT\r\n")
+                _sieve_capabilities(stream)
+                implementation = next((c for c in capabilities if c.startswith('"IMPLEMENTATION"')), "")
+                return Check(name, True, f"{tls.version()}: {implementation[17:].strip(chr(34))}")
+    except (OSError, ssl.SSLError) as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
 def imap_login_check(email: str, password: str, host: str = LOCALHOST, timeout: float = 10) -> Check:
     name = f"IMAPS login as {email}"
     try:

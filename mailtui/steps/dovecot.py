@@ -30,8 +30,9 @@ from mailtui import paths
 from mailtui.errors import StepFailed, ValidationError
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
-from mailtui.policy import spam, tls
+from mailtui.policy import ports, spam, tls
 from mailtui.report import Check
+from mailtui.stack import probes
 from mailtui.stack import services as safe_services
 from mailtui.steps import spam as spam_step
 from mailtui.steps.base import Context, Resource, Step
@@ -84,6 +85,7 @@ class DovecotSettings:
     dh_file: str | None = None  # 2.3: ssl_dh (required); 2.4: ssl_server_dh_file (optional)
     log_file: str | None = None  # None: syslog (Dovecot's default)
     junk_sieve: str | None = None  # the spam filter's Sieve script, run before every delivery ([spam])
+    user_sieve: bool = False  # each user's own filters and vacation reply, managed over ManageSieve ([webmail])
     debug: bool = False  # auth_debug, mail_debug and TLS debugging; never the *_passwords settings
     mail_root: str = paths.MAIL_ROOT
     vmail: str = VMAIL
@@ -112,6 +114,7 @@ class DovecotSettings:
             db_password=db.password,
             dh_file=dh_file,
             junk_sieve=spam.JUNK_SIEVE if answers.spam.enabled else None,
+            user_sieve=answers.webmail.enabled,
             log_file=paths.MAIL_LOG if log_to_file else None,
             debug=debug,
         )
@@ -126,7 +129,7 @@ class DovecotSettings:
 
     @property
     def protocols(self) -> str:
-        return "imap lmtp pop3" if self.pop3 else "imap lmtp"
+        return " ".join(["imap", "lmtp", *(["pop3"] if self.pop3 else []), *(["sieve"] if self.user_sieve else [])])
 
 
 @dataclass(frozen=True)
@@ -190,41 +193,72 @@ SIEVE_HEAD = ("## Spam ([spam]): rspamd marks spam, a Sieve script files it into
               "## message into Junk or out of it teaches rspamd (IMAPSieve pipes it to rspamc).")
 
 
+# Each user's Sieve scripts, in the mailbox's home, which is its maildir: so no name starting with a dot.
+# Maildir++ takes dot-names for folders, and Pigeonhole's default active link `~/.dovecot.sieve` (a symlink)
+# made every IMAP LIST log "stat(…/.dovecot.sieve/tmp) failed: Not a directory" (measured, both releases).
+USER_SIEVE_DIR = "sieve"
+USER_SIEVE_ACTIVE = "dovecot.sieve"
+USER_SIEVE_HEAD = ("## Filters and vacation replies ([webmail]): each user's Sieve scripts, kept in the mailbox's\n"
+                   f"## home, edited from the webmail over ManageSieve (port {ports.MANAGESIEVE_PORT} on "
+                   f"{ports.MANAGESIEVE_ADDRESS} only), run by LMTP at delivery.")
+
+
 def _sieve_23(s: DovecotSettings) -> dict[str, str]:
-    if s.junk_sieve is None:
+    parts, plugin = [], []
+    if s.junk_sieve is not None:
+        plugin += [f"  sieve_before = {s.junk_sieve}",
+                   "  sieve_plugins = sieve_imapsieve sieve_extprograms",
+                   "  sieve_global_extensions = +vnd.dovecot.pipe",
+                   f"  sieve_pipe_bin_dir = {spam.SIEVE_PIPE_DIR}",
+                   f"  imapsieve_mailbox1_name = {spam.JUNK_FOLDER}",
+                   "  imapsieve_mailbox1_causes = COPY",
+                   f"  imapsieve_mailbox1_before = file:{spam.LEARN_SPAM_SIEVE}",
+                   "  imapsieve_mailbox2_name = *",
+                   f"  imapsieve_mailbox2_from = {spam.JUNK_FOLDER}",
+                   "  imapsieve_mailbox2_causes = COPY",
+                   f"  imapsieve_mailbox2_before = file:{spam.LEARN_HAM_SIEVE}"]
+        parts.append(SIEVE_HEAD)
+    if s.user_sieve:
+        plugin.append(f"  sieve = file:~/{USER_SIEVE_DIR};active=~/{USER_SIEVE_ACTIVE}")
+        parts.append(USER_SIEVE_HEAD)
+    if not plugin:
         return {"sieve": "", "lmtp_sieve": ""}
-    return {"sieve": (f"{SIEVE_HEAD}\nplugin {{\n"
-                      f"  sieve_before = {s.junk_sieve}\n"
-                      "  sieve_plugins = sieve_imapsieve sieve_extprograms\n"
-                      "  sieve_global_extensions = +vnd.dovecot.pipe\n"
-                      f"  sieve_pipe_bin_dir = {spam.SIEVE_PIPE_DIR}\n"
-                      f"  imapsieve_mailbox1_name = {spam.JUNK_FOLDER}\n"
-                      "  imapsieve_mailbox1_causes = COPY\n"
-                      f"  imapsieve_mailbox1_before = file:{spam.LEARN_SPAM_SIEVE}\n"
-                      "  imapsieve_mailbox2_name = *\n"
-                      f"  imapsieve_mailbox2_from = {spam.JUNK_FOLDER}\n"
-                      "  imapsieve_mailbox2_causes = COPY\n"
-                      f"  imapsieve_mailbox2_before = file:{spam.LEARN_HAM_SIEVE}\n"
-                      "}\n"
-                      "protocol imap {\n  mail_plugins = $mail_plugins imap_sieve\n}"),
-            "lmtp_sieve": "\n  mail_plugins = $mail_plugins sieve"}
+    parts.append("plugin {\n" + "\n".join(plugin) + "\n}")
+    if s.junk_sieve is not None:
+        parts.append("protocol imap {\n  mail_plugins = $mail_plugins imap_sieve\n}")
+    if s.user_sieve:
+        parts.append(_managesieve_service("address"))
+    return {"sieve": "\n".join(parts), "lmtp_sieve": "\n  mail_plugins = $mail_plugins sieve"}
+
+
+def _managesieve_service(listen_setting: str) -> str:
+    return ("service managesieve-login {\n  inet_listener sieve {\n"
+            f"    {listen_setting} = {ports.MANAGESIEVE_ADDRESS}\n    port = {ports.MANAGESIEVE_PORT}\n  }}\n}}")
 
 
 def _sieve_24(s: DovecotSettings) -> dict[str, str]:
-    if s.junk_sieve is None:
+    parts = []
+    if s.junk_sieve is not None:
+        parts.append(f"{SIEVE_HEAD}\n"
+                     "sieve_plugins {\n  sieve_imapsieve = yes\n  sieve_extprograms = yes\n}\n"
+                     "sieve_global_extensions {\n  vnd.dovecot.pipe = yes\n}\n"
+                     f"sieve_pipe_bin_dir = {spam.SIEVE_PIPE_DIR}\n"
+                     f"mailbox {spam.JUNK_FOLDER} {{\n  sieve_script mailtui_learn_spam {{\n    type = before\n"
+                     f"    cause = copy\n    path = {spam.LEARN_SPAM_SIEVE}\n  }}\n}}\n"
+                     f"imapsieve_from {spam.JUNK_FOLDER} {{\n  sieve_script mailtui_learn_ham {{\n    type = before\n"
+                     f"    cause = copy\n    path = {spam.LEARN_HAM_SIEVE}\n  }}\n}}\n"
+                     "protocol imap {\n  mail_plugins {\n    imap_sieve = yes\n  }\n}")
+    if s.user_sieve:
+        parts.append(f"{USER_SIEVE_HEAD}\n"
+                     f"sieve_script personal {{\n  driver = file\n  path = ~/{USER_SIEVE_DIR}\n"
+                     f"  active_path = ~/{USER_SIEVE_ACTIVE}\n}}\n" + _managesieve_service("listen"))
+    if not parts:
         return {"sieve": "", "lmtp_sieve": ""}
-    return {"sieve": (f"{SIEVE_HEAD}\n"
-                      "sieve_plugins {\n  sieve_imapsieve = yes\n  sieve_extprograms = yes\n}\n"
-                      "sieve_global_extensions {\n  vnd.dovecot.pipe = yes\n}\n"
-                      f"sieve_pipe_bin_dir = {spam.SIEVE_PIPE_DIR}\n"
-                      f"mailbox {spam.JUNK_FOLDER} {{\n  sieve_script mailtui_learn_spam {{\n    type = before\n"
-                      f"    cause = copy\n    path = {spam.LEARN_SPAM_SIEVE}\n  }}\n}}\n"
-                      f"imapsieve_from {spam.JUNK_FOLDER} {{\n  sieve_script mailtui_learn_ham {{\n    type = before\n"
-                      f"    cause = copy\n    path = {spam.LEARN_HAM_SIEVE}\n  }}\n}}\n"
-                      "protocol imap {\n  mail_plugins {\n    imap_sieve = yes\n  }\n}"),
-            # Delivery only: the script that files into Junk is no IMAPSieve script.
-            "lmtp_sieve": ("\n  mail_plugins {\n    sieve = yes\n  }\n"
-                           f"  sieve_script mailtui_junk {{\n    type = before\n    path = {s.junk_sieve}\n  }}")}
+    lmtp = "\n  mail_plugins {\n    sieve = yes\n  }"
+    if s.junk_sieve is not None:
+        # Delivery only: the script that files into Junk is no IMAPSieve script.
+        lmtp += f"\n  sieve_script mailtui_junk {{\n    type = before\n    path = {s.junk_sieve}\n  }}"
+    return {"sieve": "\n".join(parts), "lmtp_sieve": lmtp}
 
 
 def render_23(s: DovecotSettings) -> DovecotFiles:
@@ -386,4 +420,6 @@ class DovecotStep(Step):
                 ok = os.path.exists(sock)
                 checks.append(Check(f"Dovecot socket {sock} for Postfix", ok,
                                     "" if ok else f"{sock} is missing: restart Dovecot after Postfix"))
+            if ctx.answers.webmail.enabled:
+                checks.append(probes.managesieve_check())
         return checks

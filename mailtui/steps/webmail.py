@@ -25,7 +25,7 @@ from pathlib import Path
 from mailtui import paths
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers, Database
-from mailtui.policy import web
+from mailtui.policy import ports, web
 from mailtui.policy.web import php_str
 from mailtui.report import Change, Check
 from mailtui.stack import db
@@ -75,10 +75,33 @@ def new_des_key() -> str:
     return "".join(secrets.choice(DES_KEY_CHARS) for _ in range(24))
 
 
+def conn_options(answers: Answers) -> str:
+    """PHP's TLS options for Roundcube's connections to this machine's services: the certificate verified, its
+    name the hostname (the connections go to 127.0.0.1)."""
+    return (f"['ssl' => ['verify_peer' => true, 'verify_peer_name' => true, 'allow_self_signed' => false, "
+            f"'peer_name' => {php_str(answers.hostname)}, 'cafile' => {php_str(ca_file(answers))}]]")
+
+
+def render_managesieve_config(answers: Answers) -> str:
+    """plugins/managesieve/config.inc.php: Dovecot's ManageSieve on loopback, STARTTLS verified like IMAPS; the
+    Filters section and a Vacation section of its own."""
+    return "\n".join([
+        "<?php",
+        f"// {HEADER}",
+        "$config = [];",
+        f"$config['managesieve_host'] = 'tls://{ports.MANAGESIEVE_ADDRESS}:{ports.MANAGESIEVE_PORT}';",
+        f"$config['managesieve_conn_options'] = {conn_options(answers)};",
+        "$config['managesieve_auth_type'] = 'PLAIN';",
+        "// No default script: a user starts with none (the spam filter's script runs before any user's).",
+        "$config['managesieve_default'] = '';",
+        "$config['managesieve_vacation'] = 1;",
+        "",
+    ])
+
+
 def render_config(answers: Answers, des_key: str) -> str:
     """/etc/roundcube/config.inc.php."""
-    ssl = (f"['ssl' => ['verify_peer' => true, 'verify_peer_name' => true, 'allow_self_signed' => false, "
-           f"'peer_name' => {php_str(answers.hostname)}, 'cafile' => {php_str(ca_file(answers))}]]")
+    ssl = conn_options(answers)
     lines = [
         "<?php",
         f"// {HEADER}",
@@ -95,8 +118,9 @@ def render_config(answers: Answers, des_key: str) -> str:
         "$config['support_url'] = '';",
         "$config['product_name'] = 'Webmail';",
         f"$config['des_key'] = {php_str(des_key)};",
-        "// The password change (its rules and account: plugins/password/config.inc.php) and the auth cache flush.",
-        f"$config['plugins'] = ['password', '{web.FLUSH_PLUGIN}'];",
+        "// The password change (its rules and account: plugins/password/config.inc.php), the auth cache flush,",
+        "// filters and the vacation reply (plugins/managesieve/config.inc.php).",
+        f"$config['plugins'] = ['password', '{web.FLUSH_PLUGIN}', 'managesieve'];",
         "$config['skin'] = 'elastic';",
         "// Nothing leaves this machine: no spell checking by a remote service.",
         "$config['enable_spellcheck'] = false;",
@@ -229,6 +253,7 @@ class WebmailStep(Step):
             RoundcubeDatabaseResource(),
             FileResource(web.CONFIG, render_config(a, self._des_key(ctx)), group="www-data", mode=0o640, secret=True),
             *password_resources(a),
+            FileResource(web.MANAGESIEVE_PLUGIN_CONFIG, render_managesieve_config(a), group="www-data", mode=0o640),
             DirectoryResource(client_config.CLIENT_DIR),
             FileResource(client_config.THUNDERBIRD_FILE, client_config.render_thunderbird(a)),
             FileResource(client_config.AUTODISCOVER_SCRIPT, client_config.render_autodiscover(a)),

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ANSWERS, HOSTNAME, PASSWORDS, RELEASES, package_installed
+from mailtui import paths
+from tests.e2e.conftest import ANSWERS, HOSTNAME, PASSWORDS, RELEASES, SINK_DIR, package_installed, start_sink
 from tests.harness.testhost import MAILTUI_PYTHONPATH, TestHost, TestNetwork, stack_layer, test_network
 
 pytestmark = pytest.mark.e2e
@@ -94,6 +95,9 @@ elif cmd == "login":
         status, headers, saved = request("POST", "/?_task=settings&_action=plugin.password-save", body=form,
                                          cookies=cookies)
         result["saved"] = saved[-20000:]
+    if len(sys.argv) > 5 and sys.argv[5] == "then":  # then one more page, as the logged-in user
+        _s, _h, then = request("GET", sys.argv[6], cookies=cookies)
+        result["then"] = then[-50000:]
     print(json.dumps(result))
 """
 
@@ -150,6 +154,11 @@ class Webmail:
 
     def login(self, user: str, password: str, client: TestHost | None = None) -> dict[str, Any]:
         return self.web("login", user, stdin=password, client=client)
+
+    def page_after_login(self, user: str, password: str, path: str) -> str:
+        result = self.web("login", user, "then", path, stdin=password)
+        assert result["status"] == 302, result["body"][-2000:]
+        return str(result["then"])
 
     def change_password(self, user: str, password: str, current: str, new: str) -> str:
         """Log in, then submit the password form; the page the save answers (its message)."""
@@ -419,3 +428,118 @@ def test_repeated_webmail_login_failures_ban_the_browsers_address_and_no_other(w
     # The Bans tab's source lists the ban in the webmail's jail.
     code, out = webmail.mailtui("bans", "--json")
     assert code == 0 and attacker.ip in out and "roundcube-auth" in out, out
+
+
+# Runs inside the mail host: a ManageSieve client (RFC 5804) as Roundcube's plugin is one — STARTTLS, the
+# certificate verified against the hostname, AUTHENTICATE PLAIN — that runs the commands given as JSON on stdin
+# (with the password) and prints each command's answer line.
+SIEVE = r"""
+import base64, json, socket, ssl, sys
+ca, hostname, user = sys.argv[1:4]
+job = json.loads(sys.stdin.read())
+
+def answer(stream):
+    lines = []
+    while True:
+        line = stream.readline().decode("utf-8", "replace").rstrip("\r\n")
+        if not line:
+            raise SystemExit("closed: " + repr(lines))
+        lines.append(line)
+        if line.startswith(("OK", "NO", "BYE")):
+            return lines
+
+raw = socket.create_connection(("127.0.0.1", 4190), 20)
+answer(raw.makefile("rb"))
+raw.sendall(b"STARTTLS\r\n")
+assert answer(raw.makefile("rb"))[-1].startswith("OK")
+tls = ssl.create_default_context(cafile=ca).wrap_socket(raw, server_hostname=hostname)
+stream = tls.makefile("rb")
+answer(stream)
+plain = base64.b64encode(b"\0" + user.encode() + b"\0" + job["password"].encode()).decode()
+said = []
+for command in [f'AUTHENTICATE "PLAIN" "{plain}"', *job["commands"], "LOGOUT"]:
+    if "{script}" in command:  # a literal: PUTSCRIPT "name" {N+}CRLF script
+        data = job["script"].encode()
+        command = command.replace("{script}", "{%d+}\r\n" % len(data)) .encode() + data
+    else:
+        command = command.encode()
+    tls.sendall(command + b"\r\n")
+    said.append(answer(stream)[-1])
+print(json.dumps(said))
+"""
+
+VACATION_PAGE = "/?_task=settings&_action=plugin.managesieve-vacation"
+VACATION = 'require ["vacation"];\nvacation :days 1 :subject "Away until Monday" "I read my mail on Monday.";\n'
+
+
+def sieve(webmail: Webmail, commands: list[str], script: str = "") -> list[str]:
+    result = webmail.host.run(["python3", "-c", SIEVE, webmail.ca, HOSTNAME, ALICE],
+                              input=json.dumps({"password": PASSWORDS[ALICE], "commands": commands,
+                                                "script": script}), check=False, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return list(json.loads(result.stdout))
+
+
+def send_from_outside(h: TestHost, mark: str) -> None:
+    """A message from someone elsewhere to alice, over port 25 (as another server would hand it over)."""
+    h.run(["python3", "-c", "import smtplib, sys; from email.message import EmailMessage\n"
+           "m = EmailMessage(); m['From'] = 'Olga <olga@elsewhere.test>'; m['To'] = sys.argv[1]\n"
+           "m['Subject'] = sys.argv[2]; m.set_content('Are you there?')\n"
+           "smtplib.SMTP('127.0.0.1', 25, timeout=30).send_message(m)", ALICE, mark])
+
+
+ALICE_MAILDIR = f"{paths.MAIL_ROOT}/example.test/alice"
+
+
+def delivered_to_alice(h: TestHost, mark: str) -> bool:
+    return h.run(["grep", "-rlF", mark, f"{ALICE_MAILDIR}/new", f"{ALICE_MAILDIR}/cur"], check=False).returncode == 0
+
+
+def replies_to_olga(h: TestHost) -> list[str]:
+    out = h.run(["sh", "-c", f"grep -l 'Subject: Away until Monday' {SINK_DIR}/* 2>/dev/null"], check=False)
+    return [f for f in out.stdout.split() if "olga@elsewhere.test" in h.read_file(f)]
+
+
+def test_filters_and_vacation_over_managesieve_on_loopback_only(webmail: Webmail) -> None:
+    """Dovecot's ManageSieve answers on loopback only (STARTTLS, the mail certificate); Roundcube's managesieve
+    plugin reads alice's scripts through it; her vacation reply answers an outside sender exactly once."""
+    h = webmail.host
+    outsider = webmail.client("sieve-outsider")
+    reach = ("import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], 4190), 5)\n"
+             "except OSError as e:\n    print(type(e).__name__)\nelse:\n    print('connected')")
+    assert outsider.run(["python3", "-c", reach, h.ip]).stdout.strip() != "connected"  # (the firewall drops it)
+    # Not only firewalled: nothing listens on the host's own address (the host's own connection is not filtered).
+    assert h.run(["python3", "-c", reach, h.ip]).stdout.strip() == "ConnectionRefusedError"
+    assert h.run(["python3", "-c", reach, "127.0.0.1"]).stdout.strip() == "connected"  # the control
+    # The Vacation page of Roundcube's plugin, before any script: the plugin reached ManageSieve (its error
+    # would read "Unable to connect to server").
+    page = webmail.page_after_login(ALICE, PASSWORDS[ALICE], VACATION_PAGE)
+    assert 'name="vacation_subject"' in page or "vacation_subject" in page, page[-3000:]
+    assert "Unable to connect to server" not in page
+    start_sink(h)
+    try:
+        said = sieve(webmail, ['PUTSCRIPT "roundcube" {script}', 'SETACTIVE "roundcube"'], VACATION)
+        assert all(line.startswith("OK") for line in said), said
+        page = webmail.page_after_login(ALICE, PASSWORDS[ALICE], VACATION_PAGE)
+        assert "Away until Monday" in page, page[-3000:]  # the plugin reads the script back
+        # The scripts live in the maildir (the mailbox's home): no folder, no error when Roundcube's login above
+        # listed the mailboxes (Pigeonhole's default link ~/.dovecot.sieve made one).
+        assert "Not a directory" not in h.read_file("/var/log/mail.log")
+        assert h.run(["test", "-L", f"{ALICE_MAILDIR}/dovecot.sieve"], check=False).returncode == 0
+        first, second = f"vacation-1-{time.monotonic_ns()}", f"vacation-2-{time.monotonic_ns()}"
+        send_from_outside(h, first)
+        deadline = time.monotonic() + 60
+        while not (replies_to_olga(h) and delivered_to_alice(h, first)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert delivered_to_alice(h, first), h.run(["sh", "-c", f"tail -n 40 /var/log/mail.log; ls -la {SINK_DIR}; "
+                                                    f"ls -la {ALICE_MAILDIR}"]).stdout
+        assert len(replies_to_olga(h)) == 1, h.run(["tail", "-n", "30", "/var/log/mail.log"]).stdout
+        send_from_outside(h, second)
+        deadline = time.monotonic() + 60
+        while not delivered_to_alice(h, second) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert delivered_to_alice(h, second)
+        time.sleep(3)  # a reply would have left with the delivery
+        assert len(replies_to_olga(h)) == 1  # within :days 1: none again
+    finally:
+        sieve(webmail, ['SETACTIVE ""', 'DELETESCRIPT "roundcube"'])

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from mailtui import paths
-from mailtui.model.answers import Answers, Database, Domain, Services, Spam, Tls
+from mailtui.model.answers import Answers, Database, Domain, Services, Spam, Tls, Webmail
 from mailtui.policy import tls
 from mailtui.steps.dovecot import MAIN_NAME, SQL_NAME, DovecotSettings, check_files, render
 
@@ -159,7 +159,8 @@ def settings(env: Env, *, pop3: bool = False, debug: bool = False, log_to_file: 
                 tls=Tls("files", env.cert, env.key),
                 # The spam filter's Sieve settings need dovecot-sieve, which these roots lack; the e2e tier
                 # proves both dialects' (tests/e2e/test_spam.py: doveconf at the install, delivery into Junk).
-                spam=Spam(enabled=False))
+                # ManageSieve too (dovecot-managesieved): tests/e2e/test_webmail.py proves both dialects'.
+                spam=Spam(enabled=False), webmail=Webmail(enabled=False))
     dh_file = paths.DOVECOT_SHIPPED_DH if (dh and env.dialect == "2.3") else None
     return DovecotSettings.from_answers(a, dialect=env.dialect,  # type: ignore[arg-type]
                                         dh_file=dh_file, log_to_file=log_to_file, debug=debug)

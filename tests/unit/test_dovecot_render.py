@@ -12,7 +12,7 @@ import pytest
 
 from mailtui import paths
 from mailtui.errors import ValidationError
-from mailtui.model.answers import Answers, Database, Domain, Services, Tls
+from mailtui.model.answers import Answers, Database, Domain, Services, Spam, Tls, Webmail
 from mailtui.policy import tls
 from mailtui.steps import dovecot
 from mailtui.steps.dovecot import DovecotFiles, DovecotSettings, DovecotStep, render, render_23, render_24
@@ -28,6 +28,7 @@ def answers(**kw: Any) -> Answers:
         hostname="mail.example.org",
         database=Database(password=PASSWORD, admin_password="Adm1nPassw0rdXYZ12"),
         domains=[Domain("example.org")],
+        webmail=Webmail(enabled=False),  # its ManageSieve: test_user_sieve_*
     )
     return replace(base, **kw)
 
@@ -367,3 +368,30 @@ def test_lmtp_accepts_as_many_deliveries_per_user_as_postfix_makes() -> None:
     """Dovecot 2.4's default of 10 per user deferred bursts from Postfix's 20 parallel deliveries."""
     for dialect in ("2.3", "2.4"):
         assert has(render(settings(dialect)).main, "lmtp_user_concurrency_limit = 20")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("spam_on", [False, True])
+def test_user_sieve_with_the_webmail_listens_on_loopback_only_and_runs_at_delivery(dialect: str,
+                                                                                    spam_on: bool) -> None:
+    main = render(settings(dialect, webmail=Webmail(enabled=True), spam=Spam(enabled=spam_on))).main
+    assert has(main, "protocols = imap lmtp sieve")
+    listener = block(main, "service managesieve-login")
+    address = "address" if dialect == "2.3" else "listen"
+    assert re.search(rf"inet_listener sieve \{{\s*{address} = 127\.0\.0\.1\s*port = 4190\s*\}}", listener)
+    lmtp = block(main, "protocol lmtp")
+    if dialect == "2.3":
+        assert has(main, "sieve = file:~/sieve;active=~/dovecot.sieve")
+        assert "mail_plugins = $mail_plugins sieve" in lmtp
+    else:
+        personal = block(main, "sieve_script personal")
+        assert "path = ~/sieve" in personal and "active_path = ~/dovecot.sieve" in personal
+        assert re.search(r"mail_plugins \{\s*sieve = yes\s*\}", lmtp)
+    # The spam filter's script still runs before the user's (and only with the filter on).
+    assert ("mailtui-junk.sieve" in main) is spam_on
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_no_sieve_at_all_without_the_webmail_and_the_spam_filter(dialect: str) -> None:
+    main = render(settings(dialect, spam=Spam(enabled=False))).main
+    assert "sieve" not in main.replace("dovecot.sieve", "")  # not even the protocol

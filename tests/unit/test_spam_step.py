@@ -11,7 +11,7 @@ import pytest
 
 from mailtui.errors import ValidationError
 from mailtui.model import answers_file
-from mailtui.model.answers import Answers, Database, Domain, Spam
+from mailtui.model.answers import Answers, Database, Domain, Spam, Webmail
 from mailtui.model.problems import spam_problems
 from mailtui.policy import spam as policy
 from mailtui.steps import spam as step
@@ -116,7 +116,8 @@ def test_dovecot_runs_the_junk_script_before_every_delivery_only_with_the_filter
     def main(answers: Answers) -> str:
         return render(DovecotSettings.from_answers(answers, dialect=dialect)).main  # type: ignore[arg-type]
 
-    on, off = main(ANSWERS), main(replace(ANSWERS, spam=Spam(enabled=False)))
+    # (The webmail off too: its users' scripts are Sieve of their own, tests/unit/test_dovecot_render.py.)
+    on, off = main(ANSWERS), main(replace(ANSWERS, spam=Spam(enabled=False), webmail=Webmail(enabled=False)))
     if dialect == "2.3":
         assert f"sieve_before = {policy.JUNK_SIEVE}" in on and "mail_plugins = $mail_plugins sieve" in on
         assert f"imapsieve_mailbox1_before = file:{policy.LEARN_SPAM_SIEVE}" in on

@@ -47,6 +47,14 @@ def test_roundcube_talks_tls_to_the_mail_services_and_verifies_the_hostname(monk
     assert f"'cafile' => '{webmail.SYSTEM_CA_BUNDLE}'" in webmail.render_config(files, "A" * 24)
 
 
+def test_filters_and_vacation_go_to_managesieve_on_loopback_with_starttls_verified() -> None:
+    assert "'managesieve'];" in webmail.render_config(BASE, "A" * 24)
+    text = webmail.render_managesieve_config(BASE)
+    assert f"$config['managesieve_host'] = 'tls://127.0.0.1:{ports.MANAGESIEVE_PORT}';" in text
+    assert "'verify_peer' => true" in text and "'peer_name' => 'mail.example.test'" in text
+    assert "$config['managesieve_vacation'] = 1;" in text and "$config['managesieve_default'] = '';" in text
+
+
 def test_php_strings_are_quoted() -> None:
     assert web.php_str("it's a \\ test") == "'it\\'s a \\\\ test'"
 
