@@ -9,17 +9,26 @@ IMAPS and verifies its certificate (the foreign-certificate test is the positive
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mailtui import paths
 from tests.e2e.conftest import ANSWERS, HOSTNAME, PASSWORDS, RELEASES, SINK_DIR, package_installed, start_sink
-from tests.harness.testhost import MAILTUI_PYTHONPATH, TestHost, TestNetwork, stack_layer, test_network
+from tests.harness.testhost import (
+    MAILTUI_PYTHONPATH,
+    TestHost,
+    TestNetwork,
+    browser_layer,
+    stack_layer,
+    test_network,
+)
 
 pytestmark = pytest.mark.e2e
 ENV = {"PYTHONPATH": MAILTUI_PYTHONPATH}
@@ -191,6 +200,7 @@ def webmail(request: pytest.FixtureRequest) -> Iterator[Webmail]:
                         env=ENV, check=False, timeout=900)
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr
         print(f"\n[{release}] install with the webmail took {time.monotonic() - began:.1f} s")
+        start_sink(host)  # outbound mail (vacation replies) lands there
         ca = host.run(["python3", "-c", "from mailtui import paths; print(paths.SELF_SIGNED_CERT)"],
                       env=ENV).stdout.strip()
         yield Webmail(release, host, ca, net)
@@ -480,24 +490,35 @@ def sieve(webmail: Webmail, commands: list[str], script: str = "") -> list[str]:
     return list(json.loads(result.stdout))
 
 
-def send_from_outside(h: TestHost, mark: str) -> None:
-    """A message from someone elsewhere to alice, over port 25 (as another server would hand it over)."""
+def send_from_outside(h: TestHost, mark: str, to: str = ALICE, subject: str = "", body: str = "Are you there?",
+                      sender: str = "olga@elsewhere.test") -> None:
+    """A message from someone elsewhere, over port 25 (as another server would hand it over); `mark` in its
+    Subject (after `subject`)."""
     h.run(["python3", "-c", "import smtplib, sys; from email.message import EmailMessage\n"
-           "m = EmailMessage(); m['From'] = 'Olga <olga@elsewhere.test>'; m['To'] = sys.argv[1]\n"
-           "m['Subject'] = sys.argv[2]; m.set_content('Are you there?')\n"
-           "smtplib.SMTP('127.0.0.1', 25, timeout=30).send_message(m)", ALICE, mark])
+           "m = EmailMessage(); m['From'] = sys.argv[4]; m['To'] = sys.argv[1]\n"
+           "m['Subject'] = sys.argv[2]; m.set_content(sys.argv[3])\n"
+           "smtplib.SMTP('127.0.0.1', 25, timeout=30).send_message(m)", to, f"{subject}{mark}", body, sender])
 
 
 ALICE_MAILDIR = f"{paths.MAIL_ROOT}/example.test/alice"
 
 
+def delivered(h: TestHost, mark: str, maildir: str) -> bool:
+    return h.run(["grep", "-rlF", mark, f"{maildir}/new", f"{maildir}/cur"], check=False).returncode == 0
+
+
 def delivered_to_alice(h: TestHost, mark: str) -> bool:
-    return h.run(["grep", "-rlF", mark, f"{ALICE_MAILDIR}/new", f"{ALICE_MAILDIR}/cur"], check=False).returncode == 0
+    return delivered(h, mark, ALICE_MAILDIR)
+
+
+def replies(h: TestHost, subject: str, to: str) -> list[str]:
+    """The vacation replies with `subject` to `to` the outbound sink kept."""
+    out = h.run(["sh", "-c", f"grep -l 'Subject: {subject}' {SINK_DIR}/* 2>/dev/null"], check=False)
+    return [f for f in out.stdout.split() if to in h.read_file(f)]
 
 
 def replies_to_olga(h: TestHost) -> list[str]:
-    out = h.run(["sh", "-c", f"grep -l 'Subject: Away until Monday' {SINK_DIR}/* 2>/dev/null"], check=False)
-    return [f for f in out.stdout.split() if "olga@elsewhere.test" in h.read_file(f)]
+    return replies(h, "Away until Monday", "olga@elsewhere.test")
 
 
 def test_filters_and_vacation_over_managesieve_on_loopback_only(webmail: Webmail) -> None:
@@ -516,7 +537,6 @@ def test_filters_and_vacation_over_managesieve_on_loopback_only(webmail: Webmail
     page = webmail.page_after_login(ALICE, PASSWORDS[ALICE], VACATION_PAGE)
     assert 'name="vacation_subject"' in page or "vacation_subject" in page, page[-3000:]
     assert "Unable to connect to server" not in page
-    start_sink(h)
     try:
         said = sieve(webmail, ['PUTSCRIPT "roundcube" {script}', 'SETACTIVE "roundcube"'], VACATION)
         assert all(line.startswith("OK") for line in said), said
@@ -543,3 +563,116 @@ def test_filters_and_vacation_over_managesieve_on_loopback_only(webmail: Webmail
         assert len(replies_to_olga(h)) == 1  # within :days 1: none again
     finally:
         sieve(webmail, ['SETACTIVE ""', 'DELETESCRIPT "roundcube"'])
+
+
+BROWSER_DRIVER = Path(__file__).with_name("webmail_browser_driver.py")
+CAROL = "carol@example.test"
+CAROL_PASSWORD = 'Çarol "quoted" 100% sûre'  # quotes, % and non-ASCII, as typed into the login form
+CAROL_NEW_PASSWORD = "Nëw 'Carol' 50% pass"
+BOB = "bob@other.test"
+
+# Runs inside the mail host: find a message by a word of its Subject in a mailbox over IMAPS (the certificate
+# verified, AUTHENTICATE PLAIN in UTF-8); prints its decoded text body, or nothing.
+IMAP_FIND = r"""
+import email, email.policy, imaplib, socket, ssl, sys
+ca, hostname, user, mailbox, word = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=ca)
+
+class Imap(imaplib.IMAP4_SSL):
+    def _create_socket(self, timeout):
+        return ctx.wrap_socket(socket.create_connection(("127.0.0.1", 993), 20), server_hostname=hostname)
+
+imap = Imap("127.0.0.1", 993, ssl_context=ctx)
+password = sys.stdin.read().encode()
+imap.authenticate("PLAIN", lambda _challenge: b"\0" + user.encode() + b"\0" + password)
+imap.select(mailbox, readonly=True)
+_, found = imap.search(None, "SUBJECT", word)
+for num in found[0].split():
+    _, data = imap.fetch(num, "(RFC822)")
+    msg = email.message_from_bytes(data[0][1], policy=email.policy.default)
+    print(msg.get_body(("plain",)).get_content())
+imap.logout()
+"""
+
+
+def imap_find(webmail: Webmail, user: str, password: str, mailbox: str, word: str) -> str:
+    result = webmail.host.run(["python3", "-c", IMAP_FIND, webmail.ca, HOSTNAME, user, mailbox, word],
+                              input=password, check=False, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def wait_for(what: str, condition: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_a_user_reads_sends_and_sets_a_vacation_reply_in_a_real_browser(webmail: Webmail, tmp_path: Path) -> None:
+    """Chromium (headless, Selenium, inside a test host of its own): a wrong password shows the error; carol logs
+    in, reads a UTF-8 message that came over SMTP, sends one to bob (bob reads it over IMAPS, the copy is in her
+    Sent folder), cannot add an identity or change her address, switches her out-of-office reply on — and an
+    outside sender gets exactly one —, changes her password (the old one, cached by Dovecot, stops working over
+    IMAPS). No Content-Security-Policy violation in the browser's console (a violation on purpose does show)."""
+    h = webmail.host
+    added = h.run(["python3", "-m", "mailtui", "user", "add", "--password-stdin", CAROL], input=CAROL_PASSWORD,
+                  env=ENV, check=False, timeout=120)
+    assert added.returncode == 0, added.stdout + added.stderr
+    carol_maildir = f"{paths.MAIL_ROOT}/example.test/carol"
+    browser = webmail.net.host(webmail.release, "browser", layers=[browser_layer(webmail.release)])
+    browser.run(["sh", "-c", f"echo '{h.ip} {HOSTNAME}' >> /etc/hosts"])
+    try:
+        mark = f"{time.monotonic_ns()}"
+        inbox_subject = f"Grüße aus Köln {mark}"
+        send_from_outside(h, mark, to=CAROL, subject="Grüße aus Köln ", body=f"Schöne Grüße — ✓ {mark}\n")
+        wait_for("the message in carol's maildir", lambda: delivered(h, mark, carol_maildir))
+        sent_subject, sent_body = f"From the browser {mark}", f"Hallo Bob, café für alle {mark}"
+        job = {"hostname": HOSTNAME, "user": CAROL, "password": CAROL_PASSWORD, "inbox_subject": inbox_subject,
+               "to": BOB, "sent_subject": sent_subject, "sent_body": sent_body,
+               "vacation_subject": "Carol is away", "vacation_body": "Back on Monday.",
+               "new_password": CAROL_NEW_PASSWORD}
+        browser.write_file("/root/webmail_browser_driver.py", BROWSER_DRIVER.read_text())
+        assert webmail.imap_login(CAROL, CAROL_PASSWORD)  # Dovecot's auth cache now holds the old password
+        began = time.monotonic()
+        run = browser.run(["python3", "/root/webmail_browser_driver.py"], input=json.dumps(job), check=False,
+                          timeout=600)
+        print(f"\n[{webmail.release}] the browser's walk took {time.monotonic() - began:.1f} s")
+        for shot in browser.run(["sh", "-c", "ls /root/webmail-shots/*.png 2>/dev/null"], check=False).stdout.split():
+            (tmp_path / Path(shot).name).write_bytes(base64.b64decode(browser.run(["base64", "-w0", shot]).stdout))
+        try:
+            seen = json.loads(run.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            pytest.fail(f"the browser driver printed no summary (exit {run.returncode}):\n"
+                        f"{run.stdout[-4000:]}{run.stderr[-4000:]}")
+        assert run.returncode == 0 and seen.get("ok"), (seen.get("error"), run.stdout[-3000:], run.stderr[-3000:])
+        assert "Login failed" in seen["wrong_password"]
+        assert f"Schöne Grüße — ✓ {mark}" in seen["read_body"], seen["read_body"]
+        # Sent: bob has it (read over IMAPS), and carol's Sent folder keeps the copy.
+        wait_for("bob's copy", lambda: bool(imap_find(webmail, BOB, PASSWORDS[BOB], "INBOX", mark)))
+        assert sent_body in imap_find(webmail, BOB, PASSWORDS[BOB], "INBOX", mark)
+        assert sent_body in imap_find(webmail, CAROL, CAROL_NEW_PASSWORD, "Sent", mark)  # (changed below)
+        # One identity, her own address: adding one is refused, the address is not editable.
+        assert "Operation not permitted" in seen["add_identity_page"]
+        assert seen["identity_email_editable"] is False and len(seen["identities"]) == 1, seen["identities"]
+        violations = [line for line in seen["console"] if "Content Security Policy" in line or "Refused to" in line]
+        assert not violations, violations
+        # The control: a violation made on purpose shows in the console the same way.
+        assert any("Content Security Policy" in line for line in seen["control_console"]), seen["control_console"]
+        # The out-of-office reply: exactly one to an outside sender, none for the second message within a day.
+        assert "saved successfully" in seen["vacation_saved"]
+        first, second = f"ooo-1-{time.monotonic_ns()}", f"ooo-2-{time.monotonic_ns()}"
+        send_from_outside(h, first, to=CAROL, sender="paul@elsewhere.test")
+        wait_for("the out-of-office reply", lambda: bool(replies(h, "Carol is away", "paul@elsewhere.test"))
+                 and delivered(h, first, carol_maildir))
+        send_from_outside(h, second, to=CAROL, sender="paul@elsewhere.test")
+        wait_for("the second message", lambda: delivered(h, second, carol_maildir))
+        time.sleep(3)  # a reply would have left with the delivery
+        assert len(replies(h, "Carol is away", "paul@elsewhere.test")) == 1
+        # The password changed in the browser: the old one no longer logs in over IMAPS (the cache was flushed).
+        assert "Successfully saved" in seen["password_saved"]
+        assert webmail.imap_login(CAROL, CAROL_NEW_PASSWORD)
+        assert not webmail.imap_login(CAROL, CAROL_PASSWORD)
+    finally:
+        h.run(["python3", "-m", "mailtui", "user", "remove", CAROL, "--yes", "--delete-maildir"], env=ENV,
+              check=False, timeout=120)

@@ -41,6 +41,7 @@ from tests.harness.testhost.bases import (
     stack_packages,
     stamp_path,
 )
+from tests.harness.testhost.browser_layer import browser_layer
 from tests.harness.testhost.cleanup import clean, close_everything, purge
 from tests.harness.testhost.common import (
     DEFAULT_HOSTNAME,
@@ -71,7 +72,8 @@ from tests.harness.testhost.systemd_layer import systemd_layer
 __all__ = [
     "BASE_FORMAT", "DEFAULT_HOSTNAME", "MAILTUI_PYTHONPATH", "NET_PREFIX", "RELEASES", "TEST_PACKAGES",
     "CommandFailed", "DnsServer", "Layer", "TestHost", "TestHostError", "TestNetwork",
-    "base_dir", "base_state", "build_app_dir", "cache_dir", "cached_packages", "clean", "close_everything",
+    "base_dir", "base_state", "browser_layer", "build_app_dir", "cache_dir", "cached_packages", "clean",
+    "close_everything",
     "compile_pydeps", "create_host", "current_base", "dkimpy_layer", "dns_layer", "ensure_base", "ensure_layer",
     "ensure_pydeps",
     "list_layers", "live_hosts", "live_networks", "prune_layers", "purge", "python_requirements", "query_from",
