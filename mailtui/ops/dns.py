@@ -19,6 +19,7 @@ from mailtui import __version__
 from mailtui.errors import ValidationError
 from mailtui.model import dkim, validate
 from mailtui.model.answers import Answers, Domain
+from mailtui.policy import ports
 from mailtui.system import commands, files
 
 IMAPS_PORT = 993
@@ -93,7 +94,28 @@ def dns_records(answers: Answers, public_ipv4: str | None = None, public_ipv6: s
             *(k.record for k in dkim_keys if k.domain == domain),
             DnsRecord(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=none; rua=mailto:postmaster@{domain}",
                       "optional DMARC: reports only (p=none); tighten once everything passes"),
+            *srv_records(answers, domain),
         ]
+    return records
+
+
+NOT_OFFERED = "0 0 0 ."  # RFC 6186 §4: the target "." says the service is decidedly not available
+
+
+def srv_records(answers: Answers, domain: str) -> list[DnsRecord]:
+    """RFC 6186 / RFC 8314 SRV records: where mail apps find IMAPS, submission (and POP3S) for `domain`'s
+    addresses, and that IMAP and POP3 without TLS (and the ports these answers do not serve) are not offered."""
+    records = []
+    for port in ports.PORTS:
+        if not port.srv:
+            continue
+        name = f"_{port.srv}._tcp.{domain}"
+        if port.open and port.used(answers):
+            records.append(DnsRecord(name, "SRV", f"0 1 {port.number} {answers.hostname}",
+                                     f"mail apps find {port.label} ({port.number}) for {domain} addresses here"))
+        else:
+            records.append(DnsRecord(name, "SRV", NOT_OFFERED,
+                                     f"mail apps: no {port.label} for {domain} (port {port.number} is not served)"))
     return records
 
 
@@ -263,7 +285,7 @@ def _zone_value(record: DnsRecord) -> str:
     if record.type == "TXT":  # a zone file's TXT strings are quoted, at most 255 characters each
         chunks = [record.value[i:i + 255] for i in range(0, len(record.value), 255)] or [""]
         return " ".join(f'"{chunk}"' for chunk in chunks)
-    if record.type in ("MX", "CNAME", "NS"):
+    if record.type in ("MX", "CNAME", "NS", "SRV"):
         *rest, target = record.value.split(" ")
         return " ".join([*rest, _fqdn(target)])
     return record.value

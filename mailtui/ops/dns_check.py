@@ -11,7 +11,9 @@ screen and the dashboard). Rules, per kind of record:
              receivers: both are ignored);
   DMARC      a `v=DMARC1` TXT record at _dmarc.DOMAIN (a stricter policy than the printed p=none passes:
              tightening it is the advice);
-  other TXT  equal to the printed value.
+  other TXT  equal to the printed value;
+  SRV        a record naming the printed port and host (priority and weight are the operator's), or, where
+             the printed target is "." (not offered), only such a record.
 A DNS server that does not answer fails every record it was asked for: silence is never a pass.
 """
 
@@ -101,6 +103,8 @@ def check_record(record: DnsRecord, ask: Query) -> RecordCheck:
         return _check_mx(record, found)
     if record.type == "TXT":
         return _check_txt(record, found)
+    if record.type == "SRV":
+        return _check_srv(record, found)
     ok = record.value in found
     return RecordCheck(record, ok, "published" if ok else f"DNS holds {_quoted(found) or 'no such record'}",
                        tuple(found))
@@ -157,6 +161,28 @@ def _check_txt(record: DnsRecord, found: list[str]) -> RecordCheck:
     ok = record.value in found
     return RecordCheck(record, ok, "published" if ok else
                        (f"{record.name} holds {_quoted(found)}" if found else f"{record.name} has no TXT record"),
+                       tuple(found))
+
+
+def _srv_target(value: str) -> tuple[str, str]:
+    """(port, target) of an SRV value "priority weight port target"."""
+    _priority, _weight, port, target = (value.split() + ["", "", "", ""])[:4]
+    return port, _name(target) or "."
+
+
+def _check_srv(record: DnsRecord, found: list[str]) -> RecordCheck:
+    want = _srv_target(record.value)
+    targets = [_srv_target(v) for v in found]
+    if not found:
+        return RecordCheck(record, False, f"{record.name} has no SRV record", ())
+    if want[1] == ".":
+        ok = all(t[1] == "." for t in targets)
+        return RecordCheck(record, ok, "published" if ok else
+                           f"{record.name} points mail apps at {', '.join(f'{t}:{p}' for p, t in targets)}, a "
+                           "service this server does not offer", tuple(found))
+    ok = want in targets
+    return RecordCheck(record, ok, "published" if ok else
+                       f"{record.name} names {', '.join(f'{t}:{p}' for p, t in targets)}, not {want[1]}:{want[0]}",
                        tuple(found))
 
 

@@ -42,6 +42,7 @@ class Port:
     default: bool = True  # used by a new install's default answers (preflight checks it is free)
     protocol: str = "tcp"
     speaks: Speaks = "smtp"  # the mail protocol on it (the checks greet it and leave as a client does)
+    srv: str = ""  # the RFC 6186 / RFC 8314 SRV service of a mail client's port ("imaps": _imaps._tcp.DOMAIN)
 
     def describe(self) -> str:
         return f"{self.number} ({self.label})"
@@ -49,13 +50,14 @@ class Port:
 
 PORTS: tuple[Port, ...] = (
     Port(25, "SMTP", "postfix", "starttls", passwords=False, open=True),
-    Port(587, "submission", "postfix", "starttls", passwords=True, open=True),
-    Port(465, "submissions", "postfix", "implicit", passwords=True, open=True, used=_submissions),
-    Port(993, "IMAPS", "dovecot", "implicit", passwords=True, open=True, speaks="imap"),
-    Port(995, "POP3S", "dovecot", "implicit", passwords=True, open=True, used=_pop3, default=False, speaks="pop3"),
-    Port(143, "IMAP without TLS", "dovecot", "none", passwords=False, open=False, speaks="imap"),
+    Port(587, "submission", "postfix", "starttls", passwords=True, open=True, srv="submission"),
+    Port(465, "submissions", "postfix", "implicit", passwords=True, open=True, used=_submissions, srv="submissions"),
+    Port(993, "IMAPS", "dovecot", "implicit", passwords=True, open=True, speaks="imap", srv="imaps"),
+    Port(995, "POP3S", "dovecot", "implicit", passwords=True, open=True, used=_pop3, default=False, speaks="pop3",
+         srv="pop3s"),
+    Port(143, "IMAP without TLS", "dovecot", "none", passwords=False, open=False, speaks="imap", srv="imap"),
     Port(110, "POP3 without TLS", "dovecot", "none", passwords=False, open=False, used=_pop3, default=False,
-         speaks="pop3"),
+         speaks="pop3", srv="pop3"),
 )
 
 

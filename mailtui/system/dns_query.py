@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mailtui.errors import MailtuiError
 
-TYPES = {"A": 1, "NS": 2, "CNAME": 5, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
+TYPES = {"A": 1, "NS": 2, "CNAME": 5, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33}
 TYPE_NAMES = {v: k for k, v in TYPES.items()}
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 RESOLV_CONF = Path("/etc/resolv.conf")
@@ -105,6 +105,9 @@ def _record(msg: bytes, name: str, rtype: int, start: int, length: int) -> Recor
         return Record(name, kind, read_name(msg, start)[0])
     if rtype == 15:
         return Record(name, kind, f"{struct.unpack('!H', data[:2])[0]} {read_name(msg, start + 2)[0]}")
+    if rtype == 33:  # priority weight port target ("." for the root: the service is not offered)
+        priority, weight, port = struct.unpack("!HHH", data[:6])
+        return Record(name, kind, f"{priority} {weight} {port} {read_name(msg, start + 6)[0] or '.'}")
     if rtype == 16:
         strings: list[str] = []
         pos = 0

@@ -80,7 +80,8 @@ def test_the_published_records_pass_and_each_one_mangled_fails_naming_it(
     assert code == 0 and report["ok"], failing(report)
     labels = [c["label"] for c in report["checks"]]
     assert {f"A {HOSTNAME}", f"PTR {PLACEHOLDER}", f"SPF {HOSTNAME}", "MX example.test", "MX other.test",
-            "SPF example.test", "DMARC other.test"} <= set(labels), labels
+            "SPF example.test", "DMARC other.test", "SRV _imaps._tcp.other.test", "SRV _imap._tcp.example.test",
+            "SRV _submission._tcp.example.test"} <= set(labels), labels
     # Without --server: this machine's resolver, which on the test network is the test DNS.
     assert dns_check(mx)[0] == 0
     text = mx.run(["python3", "-m", "mailtui", "dns", "check", "other.test", "--server", dns.ip], env=ENV)
@@ -92,6 +93,11 @@ def test_the_published_records_pass_and_each_one_mangled_fails_naming_it(
         "SPF other.test": ('other.test. IN TXT "v=spf1 mx -all"', 'other.test. IN TXT "v=spf1 a ~all"'),
         "DMARC example.test": ('_dmarc.example.test. IN TXT "v=DMARC1', '_dmarc.example.test. IN TXT "x=DMARC1'),
         f"SPF {HOSTNAME}": (f'{HOSTNAME}. IN TXT "v=spf1 a -all"', f'{HOSTNAME}. IN TXT "v=spf1 -all"'),
+        # RFC 6186: mail apps sent to another host, or to IMAP without TLS (port 143 is closed).
+        "SRV _imaps._tcp.other.test": ("_imaps._tcp.other.test. IN SRV 0 1 993 mail.example.test.",
+                                       "_imaps._tcp.other.test. IN SRV 0 1 993 imap.elsewhere.test."),
+        "SRV _imap._tcp.example.test": ("_imap._tcp.example.test. IN SRV 0 0 0 .",
+                                        "_imap._tcp.example.test. IN SRV 0 1 143 mail.example.test."),
     }
     for label, (good, bad) in mangles.items():
         changed = {zone: text.replace(good, bad) for zone, text in zones.items()}

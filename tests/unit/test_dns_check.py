@@ -40,6 +40,9 @@ def _rdata(rtype: str, value: str) -> bytes:
         return struct.pack("!H", int(pref)) + dns_query.encode_name(target)
     if rtype in ("PTR", "CNAME", "NS"):
         return dns_query.encode_name(value)
+    if rtype == "SRV":
+        priority, weight, port, target = value.split()
+        return struct.pack("!HHH", int(priority), int(weight), int(port)) + dns_query.encode_name(target)
     if rtype == "TXT":
         raw = value.encode()
         chunks = [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
@@ -293,3 +296,30 @@ def test_dkim_records_sit_between_spf_and_dmarc_and_an_unreadable_key_is_a_line_
             f'"{dns.DKIM_KEY_PLACEHOLDER}"') in unreadable.zone()
     long_line = next(line for line in dkim_report().zone().splitlines() if line.startswith("202612a."))
     assert long_line.count('"') == 4  # two strings: a 2048-bit key's record is longer than 255 bytes
+
+
+def test_srv_records_tell_mail_apps_the_ports_and_what_is_not_offered() -> None:
+    r = report()
+    srv = {rec.name: rec.value for rec in r.records if rec.type == "SRV" and rec.name.endswith(".example.test")}
+    assert srv == {"_submission._tcp.example.test": "0 1 587 mail.example.test",
+                   "_submissions._tcp.example.test": "0 1 465 mail.example.test",
+                   "_imaps._tcp.example.test": "0 1 993 mail.example.test",
+                   "_pop3s._tcp.example.test": "0 0 0 .",  # POP3 is off by default
+                   "_imap._tcp.example.test": "0 0 0 .", "_pop3._tcp.example.test": "0 0 0 ."}
+    assert "_imaps._tcp.example.test. IN SRV 0 1 993 mail.example.test." in dns.zone_text(r)
+    assert "_imap._tcp.example.test. IN SRV 0 0 0 ." in dns.zone_text(r)
+    assert run_check(zone_of(r)).ok  # as printed: every SRV passes (the "." target decoded back)
+
+
+@pytest.mark.parametrize(("name", "value", "detail"), [
+    ("_imaps._tcp.example.test", ["10 5 993 other.example.net"], "not mail.example.test:993"),
+    ("_imap._tcp.example.test", ["0 1 143 mail.example.test"], "a service this server does not offer"),
+    ("_submission._tcp.example.test", [], "has no SRV record"),
+])
+def test_an_srv_record_naming_another_host_or_an_unoffered_service_fails(name: str, value: list[str],
+                                                                          detail: str) -> None:
+    zone = zone_of(report())
+    zone[(name, "SRV")] = value
+    result = run_check(zone)
+    failed = {c.record.name: c.detail for c in result.checks if not c.ok}
+    assert list(failed) == [name] and detail in failed[name], failed
