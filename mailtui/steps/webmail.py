@@ -35,8 +35,8 @@ from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.resources import DirectoryResource, FileResource
 from mailtui.steps.sql_session import SqlSession, table_exists
 from mailtui.steps.webmail_password import password_resources
-from mailtui.steps.webmail_site import check_nginx_config, site_resources
-from mailtui.system import apt
+from mailtui.steps.webmail_site import check_nginx_config, site_checks, site_resources
+from mailtui.system import apt, services
 from mailtui.system.commands import run
 from mailtui.system.platform import candidate_version, installed_version
 
@@ -272,4 +272,6 @@ class WebmailStep(Step):
         installer = os.path.exists(os.path.join(web.DOCROOT, "installer"))
         checks.append(Check("Roundcube's installer is not served", not installer,
                             "" if not installer else f"{web.DOCROOT}/installer exists"))
+        if services.is_running("nginx"):
+            checks += site_checks(ctx.answers)
         return checks

@@ -5,14 +5,18 @@ ACME step too, which needs port 80 answering before it orders."""
 
 from __future__ import annotations
 
+import http.client
 import socket
+import ssl
 from pathlib import Path
 
 from mailtui.errors import MailtuiError
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
+from mailtui.policy import probe, web
 from mailtui.policy import tls as tls_policy
-from mailtui.policy import web
+from mailtui.report import Check
+from mailtui.stack import probe_client
 from mailtui.stack import services as safe_services
 from mailtui.stack.certificates import served_pair
 from mailtui.steps import client_config
@@ -107,3 +111,64 @@ def nginx_check_and_load(out: StepEmitter) -> None:
     else:
         out.line("starting nginx")
         safe_services.start("nginx")
+
+
+# ---------------------------------------------------------------- what `mailtui check` asks the site
+
+def fetch(answers: Answers, *, https: bool, path: str = "/", timeout: float = 10) -> tuple[int, dict[str, str], str,
+                                                                                          bytes | None]:
+    """GET `path` from this machine's nginx as a browser asking for the webmail's name would: (status, headers
+    with lower-case names, body, the certificate's DER when over HTTPS — taken whatever it is, then compared)."""
+    host = answers.webmail_host
+    sock: socket.socket = probe_client.connect(probe.LOOPBACK, web.HTTPS_PORT if https else web.HTTP_PORT, timeout)
+    der = None
+    if https:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        sock = context.wrap_socket(sock, server_hostname=host)
+        der = sock.getpeercert(binary_form=True)
+    conn = http.client.HTTPConnection(host, timeout=timeout)
+    conn.sock = sock
+    try:
+        conn.request("GET", path, headers={"Host": host, "User-Agent": probe.EHLO_NAME})
+        response = conn.getresponse()
+        body = response.read(500_000).decode("utf-8", "replace")
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body, der
+    finally:
+        conn.close()
+
+
+def _pem_der(path: str) -> bytes | None:
+    try:
+        return ssl.PEM_cert_to_DER_cert(Path(path).read_text(encoding="ascii", errors="replace").split(
+            "-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n")
+    except (OSError, ValueError):
+        return None
+
+
+def site_checks(answers: Answers) -> list[Check]:
+    """The site as a browser finds it: HTTPS presents the mail certificate, the login page answers (nginx,
+    PHP-FPM and Roundcube all working), plain HTTP redirects to HTTPS."""
+    host, cert = answers.webmail_host, served_pair(answers)[0]
+    name = f"https://{host}/ presents the certificate {cert}"
+    login = f"Roundcube's login page answers at https://{host}/"
+    redirect = f"http://{host}/ redirects to HTTPS"
+    checks = []
+    try:
+        status, _headers, body, der = fetch(answers, https=True)
+        ok = der is not None and der == _pem_der(cert)
+        checks.append(Check(name, ok, "" if ok else "nginx presents another certificate: run `mailtui install` "
+                                                    "again (or `nginx -s reload` after a certificate change)"))
+        ok = status == 200 and 'id="rcmloginuser"' in body
+        checks.append(Check(login, ok, "" if ok else f"HTTP {status}" + (
+            ": PHP-FPM or Roundcube does not answer (see /var/log/nginx/error.log)" if status >= 500 else "")))
+    except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+        checks += [Check(name, False, f"{type(exc).__name__}: {exc}"), Check(login, False, "HTTPS does not answer")]
+    try:
+        status, headers, _body, _der = fetch(answers, https=False)
+        ok = status == 301 and headers.get("location", "").startswith(f"https://{host}/")
+        checks.append(Check(redirect, ok, "" if ok else f"HTTP {status} {headers.get('location', '')}".strip()))
+    except (OSError, http.client.HTTPException) as exc:
+        checks.append(Check(redirect, False, f"{type(exc).__name__}: {exc}"))
+    return checks

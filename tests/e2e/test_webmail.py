@@ -244,8 +244,21 @@ def test_roundcube_runs_on_nginx_without_apache_and_the_install_is_checked_and_i
     code, out = webmail.mailtui("check")
     assert code == 0, out
     for expected in ("service nginx running", "php", "file /etc/nginx/conf.d/mailtui-webmail.conf",
-                     "Roundcube's account roundcube@localhost logs in", "unattended-upgrades installed"):
+                     "Roundcube's account roundcube@localhost logs in", "unattended-upgrades installed",
+                     f"https://{HOSTNAME}/ presents the certificate", "Roundcube's login page answers",
+                     f"http://{HOSTNAME}/ redirects to HTTPS", "ManageSieve on 127.0.0.1:4190"):
         assert expected in out, (expected, out[-3000:])
+    # The control: with PHP-FPM stopped, the login page check fails (nginx answers 502) and says so.
+    php_fpm = h.run(["sh", "-c", "systemctl list-unit-files --no-legend 'php*-fpm.service' | cut -d' ' -f1"]
+                    ).stdout.split()
+    assert len(php_fpm) == 1, php_fpm
+    h.run(["systemctl", "stop", php_fpm[0]])
+    try:
+        code, out = webmail.mailtui("check", check=False)
+        failed = [line for line in out.splitlines() if "login page" in line]
+        assert code != 0 and failed and "502" in failed[0], out[-3000:]
+    finally:
+        h.run(["systemctl", "start", php_fpm[0]])
     # The install a second time changes nothing.
     code, out = webmail.mailtui("install", "--answers", "/root/answers.toml", "--dry-run")
     assert code == 0 and "nothing to change" in out, out[-3000:]
