@@ -56,6 +56,7 @@ class Lineage:
     key_type: str = ""
     reuse_key: bool = False
     deploy_hook: str = ""
+    authenticator: str = ""  # how certbot answers the CA on renewal: "standalone" or "webroot"
 
     def days_left(self, now: dt.datetime | None = None) -> float:
         if self.not_after is None:
@@ -77,7 +78,22 @@ class Lineage:
         mailtuis = (tls_policy.ACME_KEY_TYPE, True, paths.ACME_DEPLOY_HOOK)
         if (self.key_type, self.reuse_key, self.deploy_hook) != mailtuis:
             return "certbot's renewal settings are not mailtui's (key type, key reuse, deploy hook)"
+        if self.authenticator_changed(answers):
+            return (f"certbot would renew with its {self.authenticator or 'unknown'} authenticator, but port 80 is "
+                    f"{'nginx’s (the webmail)' if answers.webmail.enabled else 'free again'}: ordered again "
+                    f"with {acme_authenticator(answers)}")
         return None
+
+    def authenticator_changed(self, answers: Answers) -> bool:
+        """The webmail switched on (nginx holds port 80) or off since the certificate was ordered: certbot keeps
+        the authenticator of the order for its renewals, which would then fail."""
+        return self.exists and self.authenticator != acme_authenticator(answers)
+
+
+def acme_authenticator(answers: Answers) -> str:
+    """certbot's authenticator for these answers: its own server on port 80, or with the webmail (nginx holds
+    port 80) files nginx serves from the webroot."""
+    return "webroot" if answers.webmail.enabled else "standalone"
 
 
 def renewal_params(text: str) -> dict[str, str]:
@@ -110,7 +126,7 @@ def lineage(answers: Answers) -> Lineage:
     params = renewal_params(files.read_text(Path(paths.acme_renewal_conf(answers.hostname))) or "")
     return Lineage(True, cert_covers(cert, answers.hostname), not_after(cert), params.get("server", ""),
                    params.get("key_type", ""), params.get("reuse_key", "").lower() == "true",
-                   params.get("renew_hook", ""))
+                   params.get("renew_hook", ""), params.get("authenticator", ""))
 
 
 def issued(answers: Answers) -> bool:

@@ -31,7 +31,14 @@ from mailtui.policy import tls as tls_policy
 from mailtui.policy import web
 from mailtui.policy.ports import ACME_HTTP
 from mailtui.report import Change, Check
-from mailtui.stack.certificates import acme_served_check, issued, lineage, renewal_params, renewal_start
+from mailtui.stack.certificates import (
+    acme_authenticator,
+    acme_served_check,
+    issued,
+    lineage,
+    renewal_params,
+    renewal_start,
+)
 from mailtui.steps import webmail_site
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.firewall import AddedRules, UfwRuleResource, added_rules, ufw_active
@@ -59,16 +66,20 @@ FAILURE_LINES = 12  # of certbot's output, kept as the reason
 def authenticator(answers: Answers) -> list[str]:
     """How certbot answers the CA's HTTP-01 challenge: its own server on port 80, or — with the webmail, whose
     nginx holds port 80 — files nginx serves (steps/webmail.py). certbot keeps it for the renewals."""
-    return ["--webroot", "-w", web.ACME_WEBROOT] if answers.webmail.enabled else ["--standalone"]
+    if acme_authenticator(answers) == "webroot":
+        return ["--webroot", "-w", web.ACME_WEBROOT]
+    return ["--standalone"]
 
 
-def certbot_command(answers: Answers) -> list[str]:
+def certbot_command(answers: Answers, *, renew_now: bool = False) -> list[str]:
+    """`renew_now`: order even though the certificate is not due — certbot writes the renewal settings (the
+    authenticator) only when it orders; Debian 12's certbot 2.1 has no `certbot reconfigure`."""
     host = answers.hostname
     return [
         "certbot", "certonly", "--non-interactive", "--agree-tos", "--no-eff-email", "--email", answers.tls.email,
         "--server", answers.tls.acme_server, *authenticator(answers), "--cert-name", host, "-d", host,
         "--key-type", tls_policy.ACME_KEY_TYPE, "--rsa-key-size", str(tls_policy.ACME_RSA_BITS), "--reuse-key",
-        "--keep-until-expiring", "--deploy-hook", paths.ACME_DEPLOY_HOOK,
+        "--force-renewal" if renew_now else "--keep-until-expiring", "--deploy-hook", paths.ACME_DEPLOY_HOOK,
     ]  # fmt: skip
 
 
@@ -99,18 +110,21 @@ class AcmeCertificateResource:
         return f"certificate for {self.answers.hostname} from {self.answers.tls.acme_server}"
 
     def pending(self, ctx: Context) -> Change | None:
-        why = lineage(self.answers).problem(self.answers)
+        found = lineage(self.answers)
+        why = found.problem(self.answers)
         if why is None:
             return None
         return Change("certificate", self.target,
                       f"order a certificate for {self.answers.hostname} from {self.answers.tls.acme_server} "
                       f"({why}; certbot answers the CA's HTTP-01 challenge on port 80)",
-                      "$ " + " ".join(certbot_command(self.answers)))
+                      "$ " + " ".join(certbot_command(self.answers,
+                                                      renew_now=found.authenticator_changed(self.answers))))
 
     def apply(self, ctx: Context, out: StepEmitter) -> None:
         if self.answers.webmail.enabled:
             webmail_site.nginx_check_and_load(out)  # port 80 answers the challenge from the webroot
-        result = run(certbot_command(self.answers), env=certbot_env(self.answers), check=False, on_line=out.line)
+        command = certbot_command(self.answers, renew_now=lineage(self.answers).authenticator_changed(self.answers))
+        result = run(command, env=certbot_env(self.answers), check=False, on_line=out.line)
         if result.ok and issued(self.answers):
             paths.ACME_FAILURE.unlink(missing_ok=True)
             return

@@ -163,6 +163,31 @@ def test_a_forced_renewal_is_served_everywhere_without_a_reload_by_hand(acme: Ac
     print(f"\n[{acme.release}] renewed: serial {old} -> {new} on every port")
 
 
+def test_a_certificate_ordered_before_the_webmail_is_ordered_again_through_nginx(acme: AcmeServer) -> None:
+    """A certificate certbot ordered with its standalone server (an ACME install before the webmail was switched
+    on) would fail its renewals once nginx holds port 80, and certbot keeps the authenticator while the
+    certificate is not due: the install sees it and orders again, through nginx's webroot."""
+    s = acme
+    conf = f"/etc/letsencrypt/renewal/{HOSTNAME}.conf"
+    renewal = s.mx.read_file(conf)
+    assert "authenticator = webroot" in renewal
+    s.mx.write_file(conf, renewal.replace("authenticator = webroot", "authenticator = standalone"))
+    root = s.ca.issuing_root()
+    (old,) = serials(s, root)
+    planned = s.mx.mailtui("install", "--answers", "/root/answers.toml", "--dry-run", env=ENV, check=False)
+    assert "its standalone authenticator" in planned.stdout and "--force-renewal" in planned.stdout, \
+        planned.stdout[-3000:]
+    code, output = s.install()
+    assert code == 0, output[-3000:]
+    assert "authenticator = webroot" in s.mx.read_file(conf)
+    deadline = time.monotonic() + 30
+    while (now := serials(s, root)) != {new := next(iter(now))} or new == old:
+        assert time.monotonic() < deadline, f"after the order the ports serve {now} (before: {old})"
+        time.sleep(1)
+    code, output = s.install()
+    assert code == 0 and "acme: nothing to change" in output, output[-3000:]  # once, not every install
+
+
 def test_without_systemd_cron_renews_and_the_deploy_hook_reloads() -> None:
     """A server without systemd (supported; Debian 12 here): the install starts cron, which runs Debian's
     certbot cron file; `mailtui check` says so; a renewal reaches every port through the deploy hook's

@@ -47,7 +47,7 @@ def answers():  # noqa: ANN201
 
 def good(**changes: object) -> Lineage:
     base = dict(exists=True, covers=True, not_after=NOW + dt.timedelta(days=89), server="https://ca.test:14000/dir",
-                key_type="rsa", reuse_key=True, deploy_hook=paths.ACME_DEPLOY_HOOK)
+                key_type="rsa", reuse_key=True, deploy_hook=paths.ACME_DEPLOY_HOOK, authenticator="standalone")
     return Lineage(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -79,6 +79,22 @@ def test_an_install_orders_only_when_there_is_a_reason() -> None:
     assert "renewed from https://other.test/dir" in str(good(server="https://other.test/dir").problem(a, NOW))
     for changed in ({"key_type": "ecdsa"}, {"reuse_key": False}, {"deploy_hook": ""}):
         assert "renewal settings" in str(good(**changed).problem(a, NOW))
+
+
+def test_the_webmail_switched_on_or_off_orders_again_with_the_other_authenticator() -> None:
+    """certbot keeps the order's authenticator for its renewals: standalone would fail once nginx holds port 80
+    (and webroot once nothing serves it), and `--keep-until-expiring` would not rewrite it — so the install
+    orders again, forcing the renewal."""
+    a = answers()
+    assert not good().authenticator_changed(a)
+    on = replace(a, webmail=replace(a.webmail, enabled=True))
+    why = str(good().problem(on, NOW))
+    assert "standalone authenticator" in why and "ordered again with webroot" in why
+    assert good(authenticator="webroot").problem(on, NOW) is None
+    assert "webroot authenticator" in str(good(authenticator="webroot").problem(a, NOW))
+    argv = acme.certbot_command(on, renew_now=True)
+    assert "--force-renewal" in argv and "--keep-until-expiring" not in argv
+    assert argv[argv.index("--webroot") + 1:argv.index("--webroot") + 3] == ["-w", "/var/www/mailtui-acme"]
 
 
 def test_port_80_is_opened_in_acme_mode_only() -> None:
