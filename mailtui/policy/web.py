@@ -29,6 +29,7 @@ FLUSH_PLUGIN = "mailtui_auth_flush"
 FLUSH_PLUGIN_DIR = f"/var/lib/roundcube/plugins/{FLUSH_PLUGIN}"
 FLUSH_SPOOL = "/var/spool/mailtui-auth-flush"
 FLUSH_UNIT = "mailtui-auth-flush"
+FLUSH_CRON = "/etc/cron.d/mailtui-auth-flush"  # without systemd (cron.d names: no dots)
 # nginx: mailtui's site (conf.d/*.conf is read in the http block on Debian) and the stock site it replaces
 # (its `default_server` on port 80 would clash with mailtui's).
 NGINX_SITE = "/etc/nginx/conf.d/mailtui-webmail.conf"

@@ -52,8 +52,9 @@ def wanted_packages(answers: Answers, *, database_server: bool, systemd: bool) -
         wanted += pl.UPDATES
     if answers.tls.mode == "acme":
         wanted += pl.CERTBOT
-        if not systemd:
-            wanted += pl.CERTBOT_CRON  # the renewal runs from /etc/cron.d/certbot there
+    if not systemd and (answers.tls.mode == "acme" or answers.webmail.enabled):
+        # certbot's renewal runs from /etc/cron.d/certbot there, the webmail's auth cache flush from cron too.
+        wanted += pl.CRON
     return wanted
 
 
@@ -134,8 +135,8 @@ class PackagesStep(Step):
         key = "packages.database_server"
         if key not in ctx.facts:
             ctx.facts[key] = not local_database_server_present() or apt.is_installed("mariadb-server")
-        # Only ACME's renewal asks whether systemd runs (cron renews without it).
-        systemd = services.has_systemd() if ctx.answers.tls.mode == "acme" else True
+        # Only ACME's renewal and the webmail's auth cache flush ask whether systemd runs (cron without it).
+        systemd = services.has_systemd() if (ctx.answers.tls.mode == "acme" or ctx.answers.webmail.enabled) else True
         wanted = wanted_packages(ctx.answers, database_server=bool(ctx.facts[key]), systemd=systemd)
         resources: list[Resource] = [PackagesResource(wanted, debconf_selections(ctx.answers))]
         if webmail := webmail_packages(ctx.answers):

@@ -24,10 +24,11 @@ SIEVE = ["dovecot-sieve"]
 RESOLVER = ["unbound", "dns-root-data"]
 # SRS for forwarded mail ([srs]).
 POSTSRSD = ["postsrsd"]
-# Certificates from an ACME CA ([tls] mode = "acme"): certbot with its renewal timer (cron on a machine
-# without systemd: Debian's /etc/cron.d/certbot runs only there).
+# Certificates from an ACME CA ([tls] mode = "acme"): certbot with its renewal timer. CRON: on a machine
+# without systemd, what runs Debian's /etc/cron.d/certbot (it runs only there) and the webmail's auth cache
+# flush (/etc/cron.d/mailtui-auth-flush).
 CERTBOT = ["certbot"]
-CERTBOT_CRON = ["cron"]
+CRON = ["cron"]
 # Webmail ([webmail]): nginx and PHP-FPM first, in an apt run of their own, so that Roundcube's `php` finds
 # `php8.x-fpm` installed and never pulls in Apache (its first alternative, libapache2-mod-php8.x, and
 # roundcube-core's recommended apache2: mailtui installs without recommends); then Roundcube.
@@ -44,5 +45,5 @@ BOOTSTRAP = ["python3", "python3-venv"]
 def all_possible_packages() -> list[str]:
     """Every package any answers file can make the install ask for (the test hosts pre-download them)."""
     return [*POSTFIX, *DOVECOT, *DOVECOT_POP3, *DATABASE_SERVER, *TOOLS, *FIREWALL, *FAIL2BAN, *RSPAMD, *REDIS, *SIEVE,
-            *RESOLVER, *POSTSRSD, *CERTBOT, *CERTBOT_CRON, *WEB_SERVER, *WEBMAIL, *MANAGESIEVE, *UPDATES,
+            *RESOLVER, *POSTSRSD, *CERTBOT, *CRON, *WEB_SERVER, *WEBMAIL, *MANAGESIEVE, *UPDATES,
             *BOOTSTRAP]

@@ -236,7 +236,11 @@ class WebmailStep(Step):
         return str(ctx.facts[key])
 
     def services_for(self, ctx: Context) -> tuple[str, ...]:
-        return ("nginx", web.php_fpm_service(self._php(ctx))) if ctx.answers.webmail.enabled else ()
+        if not ctx.answers.webmail.enabled:
+            return ()
+        # Without systemd, cron flushes Dovecot's auth cache after a password change (steps/webmail_password.py).
+        cron = () if services.has_systemd() else ("cron",)
+        return ("nginx", web.php_fpm_service(self._php(ctx)), *cron)
 
     def unused_services(self, ctx: Context) -> tuple[str, ...]:
         return ()

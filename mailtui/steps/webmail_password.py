@@ -129,6 +129,14 @@ ExecStart=/usr/bin/doveadm auth cache flush
 """
 
 
+# Without systemd (no path unit): cron looks every minute, so the old password stops working within a minute.
+FLUSH_CRON = f"""# {HEADER}
+# Without systemd: Dovecot's auth cache is flushed within a minute of a password change in the webmail.
+* * * * * root [ -n "$(find {web.FLUSH_SPOOL} -mindepth 1 -maxdepth 1 -type f -print -quit)" ] && find \
+{web.FLUSH_SPOOL} -mindepth 1 -maxdepth 1 -type f -delete && /usr/bin/doveadm auth cache flush
+""".replace("\\\n", "")
+
+
 @dataclass
 class EnabledUnitResource:
     """A systemd unit mailtui wrote, enabled and active (`systemctl enable --now`, after a daemon-reload)."""
@@ -178,4 +186,6 @@ def password_resources(answers: Answers) -> list[Resource]:
         resources += [FileResource(f"/etc/systemd/system/{web.FLUSH_UNIT}.service", FLUSH_SERVICE_UNIT),
                       FileResource(f"/etc/systemd/system/{web.FLUSH_UNIT}.path", FLUSH_PATH_UNIT),
                       EnabledUnitResource(f"{web.FLUSH_UNIT}.path")]
+    else:
+        resources.append(FileResource(web.FLUSH_CRON, FLUSH_CRON))  # cron runs it (the webmail step starts cron)
     return resources

@@ -689,3 +689,35 @@ def test_a_user_reads_sends_and_sets_a_vacation_reply_in_a_real_browser(webmail:
     finally:
         h.run(["python3", "-m", "mailtui", "user", "remove", CAROL, "--yes", "--delete-maildir"], env=ENV,
               check=False, timeout=120)
+
+
+def test_without_systemd_the_webmail_works_and_cron_flushes_the_auth_cache() -> None:
+    """A server without systemd (supported; Debian 12 here): nginx, PHP-FPM and cron started by the install,
+    `mailtui check` passing (the login page included), and after a password change in the webmail the old
+    password, in Dovecot's auth cache a moment before, stops working over IMAPS within a minute (cron's flush:
+    there is no path unit)."""
+    release = "bookworm"
+    with test_network() as net:
+        host = net.host(release, "mail", hostname=HOSTNAME, layers=[stack_layer(release, WEBMAIL_ANSWERS)],
+                        init="plain")
+        assert not host.systemd
+        host.write_file("/root/answers.toml", WEBMAIL_ANSWERS, mode=0o600)
+        done = host.run(["python3", "-m", "mailtui", "install", "--answers", "/root/answers.toml", "--yes"],
+                        env=ENV, check=False, timeout=900)
+        assert done.returncode == 0, done.stdout[-6000:] + done.stderr
+        ca = host.run(["python3", "-c", "from mailtui import paths; print(paths.SELF_SIGNED_CERT)"],
+                      env=ENV).stdout.strip()
+        w = Webmail(release, host, ca, net)
+        code, out = w.mailtui("check")
+        assert code == 0 and "Roundcube's login page answers" in out, out[-3000:]
+        assert "auth cache flush" in host.read_file("/etc/cron.d/mailtui-auth-flush")
+        old = PASSWORDS[ALICE]
+        assert w.imap_login(ALICE, old)  # cached now
+        assert "Successfully saved" in w.change_password(ALICE, old, old, NEW_PASSWORD)
+        began = time.monotonic()
+        while w.imap_login(ALICE, old):
+            assert time.monotonic() - began < 75, "the old password still logs in over IMAPS after 75 s"
+            time.sleep(2)
+        print(f"\n[{release}, no systemd] the old password stopped working {time.monotonic() - began:.0f} s after "
+              "the change")
+        assert w.imap_login(ALICE, NEW_PASSWORD)

@@ -256,6 +256,7 @@ def test_pending_packages_lists_only_what_is_missing(monkeypatch: pytest.MonkeyP
 
     installed = {"postfix", "openssl", "ca-certificates"}
     monkeypatch.setattr(packages, "local_database_server_present", lambda: False)
+    monkeypatch.setattr(packages.services, "has_systemd", lambda: True)  # (the webmail asks: cron without it)
     monkeypatch.setattr(apt, "is_installed", lambda p: p in installed)
     answers = Answers(hostname="mail.example.test", domains=[Domain("example.test")])
     pending = install_plan.pending_packages(answers)

@@ -115,6 +115,22 @@ def test_packages_webmail_after_the_web_server_and_updates() -> None:
         wanted_packages(off, database_server=True, systemd=True))
 
 
+def test_without_systemd_cron_flushes_the_auth_cache_after_a_password_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailtui.steps import sql_session, webmail_password
+
+    monkeypatch.setattr(sql_session, "local_server_running", lambda: False)
+    assert "cron" in wanted_packages(BASE, database_server=True, systemd=False)
+    assert "cron" not in wanted_packages(BASE, database_server=True, systemd=True)
+    monkeypatch.setattr(webmail_password.services, "has_systemd", lambda: False)
+    targets = {getattr(r, "path", getattr(r, "target", "")) for r in webmail_password.password_resources(BASE)}
+    assert web.FLUSH_CRON in targets and not any(str(t).endswith(".path") for t in targets)
+    line = webmail_password.FLUSH_CRON.splitlines()[-1]
+    assert line.startswith("* * * * * root ") and line.endswith("/usr/bin/doveadm auth cache flush")
+    monkeypatch.setattr(webmail_password.services, "has_systemd", lambda: True)
+    targets = {getattr(r, "path", getattr(r, "target", "")) for r in webmail_password.password_resources(BASE)}
+    assert web.FLUSH_CRON not in targets and f"{web.FLUSH_UNIT}.path" in targets
+
+
 def test_the_firewall_opens_80_and_443_for_the_webmail_only() -> None:
     numbers = [p.number for p in ports.firewall_open(BASE)]
     assert 80 in numbers and 443 in numbers and len(numbers) == len(set(numbers))
