@@ -43,7 +43,7 @@ from mailtui.steps import webmail_site
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.firewall import AddedRules, UfwRuleResource, added_rules, ufw_active
 from mailtui.steps.resources import DirectoryResource, FileResource
-from mailtui.steps.webmail import php_version
+from mailtui.steps.webmail import site_php
 from mailtui.system import files
 from mailtui.system.commands import UFW_RULES, run, which
 
@@ -229,7 +229,7 @@ class AcmeStep(Step):
         if a.webmail.enabled:
             # nginx answers the CA on port 80 (certbot --webroot) before the webmail step sets up the rest.
             res.append(DirectoryResource(web.ACME_WEBROOT))
-            res.extend(webmail_site.site_resources(a, php_version() or "8.2"))
+            res.extend(webmail_site.site_resources(a, site_php(ctx)))
         res.append(AcmeCertificateResource(a))
         return res
 

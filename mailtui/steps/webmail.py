@@ -50,6 +50,15 @@ def php_version() -> str | None:
     return web.php_version(installed_version("php-fpm") or candidate_version("php-fpm"))
 
 
+def site_php(ctx: Context) -> str:
+    """The PHP version the site's PHP-FPM socket is named after, decided once per run (Debian 12's 8.2 when
+    apt knows no php-fpm yet: the packages step installs it before the site is written)."""
+    key = "webmail.php"
+    if key not in ctx.facts:
+        ctx.facts[key] = php_version() or "8.2"
+    return str(ctx.facts[key])
+
+
 def smtp_url(answers: Answers) -> str:
     return "ssl://127.0.0.1:465" if answers.services.submissions else "tls://127.0.0.1:587"
 
@@ -230,10 +239,7 @@ class WebmailStep(Step):
         return ctx.answers.webmail.enabled
 
     def _php(self, ctx: Context) -> str:
-        key = "webmail.php"
-        if key not in ctx.facts:
-            ctx.facts[key] = php_version() or "8.2"
-        return str(ctx.facts[key])
+        return site_php(ctx)
 
     def services_for(self, ctx: Context) -> tuple[str, ...]:
         if not ctx.answers.webmail.enabled:
