@@ -134,7 +134,7 @@ FLUSH_CRON = f"""# {HEADER}
 # Without systemd: Dovecot's auth cache is flushed within a minute of a password change in the webmail.
 * * * * * root [ -n "$(find {web.FLUSH_SPOOL} -mindepth 1 -maxdepth 1 -type f -print -quit)" ] && find \
 {web.FLUSH_SPOOL} -mindepth 1 -maxdepth 1 -type f -delete && /usr/bin/doveadm auth cache flush
-""".replace("\\\n", "")
+"""  # (the backslash joins the two source lines: cron reads one line)
 
 
 @dataclass
