@@ -56,7 +56,7 @@ def port_checks(answers: Answers) -> list[Check]:
     return checks
 
 
-def _insecure_context() -> ssl.SSLContext:
+def insecure_context() -> ssl.SSLContext:
     # The certificate may be self-signed: this checks that TLS is offered, not who signed it.
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -71,7 +71,7 @@ def starttls_check(port: int, host: str = LOCALHOST, timeout: float = 10) -> Che
             smtp.ehlo()
             if not smtp.has_extn("starttls"):
                 return Check(name, False, "the server does not offer STARTTLS")
-            smtp.starttls(context=_insecure_context())
+            smtp.starttls(context=insecure_context())
             smtp.ehlo()
             version = smtp.sock.version() if isinstance(smtp.sock, ssl.SSLSocket) else "?"
             return Check(name, True, version or "")
@@ -84,7 +84,7 @@ def implicit_tls_check(port: int, label: str, host: str = LOCALHOST, timeout: fl
     """TLS from the first byte: the greeting read over it, then a clean goodbye in the port's protocol."""
     name = f"TLS on {port} ({label})"
     try:
-        version, banner = probe_client.tls_greeting(speaks, host, port, timeout=timeout, context=_insecure_context())
+        version, banner = probe_client.tls_greeting(speaks, host, port, timeout=timeout, context=insecure_context())
         return Check(name, True, f"{version}: {banner.strip()[:60]}")
     except (OSError, ssl.SSLError, smtplib.SMTPException, imaplib.IMAP4.error, poplib.error_proto) as exc:
         return Check(name, False, f"{type(exc).__name__}: {exc}")
@@ -121,7 +121,7 @@ def managesieve_check(host: str = ports.MANAGESIEVE_ADDRESS, port: int = ports.M
                 return Check(name, False, "STARTTLS is not offered: " + " ".join(capabilities)[:200])
             sock.sendall(b"STARTTLS\r\n")
             _sieve_capabilities(sock.makefile("rb"))  # only the OK
-            with _insecure_context().wrap_socket(sock) as tls:
+            with insecure_context().wrap_socket(sock) as tls:
                 stream = tls.makefile("rb")
                 capabilities = _sieve_capabilities(stream)
                 tls.sendall(b"LOGOUT\r\n")
@@ -135,7 +135,7 @@ def managesieve_check(host: str = ports.MANAGESIEVE_ADDRESS, port: int = ports.M
 def imap_login_check(email: str, password: str, host: str = LOCALHOST, timeout: float = 10) -> Check:
     name = f"IMAPS login as {email}"
     try:
-        with probe_client.imaps(host, 993, timeout=timeout, context=_insecure_context()) as imap:
+        with probe_client.imaps(host, 993, timeout=timeout, context=insecure_context()) as imap:
             imap.login(email, password)
             status, _ = imap.select("INBOX", readonly=True)
             return Check(name, status == "OK", "" if status == "OK" else f"SELECT INBOX said {status}")

@@ -16,7 +16,7 @@ from mailtui.model.answers import Answers
 from mailtui.policy import probe, web
 from mailtui.policy import tls as tls_policy
 from mailtui.report import Check
-from mailtui.stack import probe_client
+from mailtui.stack import probe_client, probes
 from mailtui.stack import services as safe_services
 from mailtui.stack.certificates import served_pair
 from mailtui.steps import client_config
@@ -123,10 +123,7 @@ def fetch(answers: Answers, *, https: bool, path: str = "/", timeout: float = 10
     sock: socket.socket = probe_client.connect(probe.LOOPBACK, web.HTTPS_PORT if https else web.HTTP_PORT, timeout)
     der = None
     if https:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        sock = context.wrap_socket(sock, server_hostname=host)
+        sock = probes.insecure_context().wrap_socket(sock, server_hostname=host)
         der = sock.getpeercert(binary_form=True)
     conn = http.client.HTTPConnection(host, timeout=timeout)
     conn.sock = sock
