@@ -19,7 +19,7 @@ from mailtui import __version__
 from mailtui.errors import ValidationError
 from mailtui.model import dkim, validate
 from mailtui.model.answers import Answers, Domain
-from mailtui.policy import ports
+from mailtui.policy import mta_sts, ports
 from mailtui.system import commands, files
 
 IMAPS_PORT = 993
@@ -95,8 +95,28 @@ def dns_records(answers: Answers, public_ipv4: str | None = None, public_ipv6: s
             DnsRecord(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=none; rua=mailto:postmaster@{domain}",
                       "optional DMARC: reports only (p=none); tighten once everything passes"),
             *srv_records(answers, domain),
+            *mta_sts_records(answers, domain),
         ]
     return records
+
+
+def mta_sts_records(answers: Answers, domain: str) -> list[DnsRecord]:
+    """MTA-STS and TLS reporting (ACME mode with the webmail: policy/mta_sts.py): the policy host, served by this
+    server's nginx with the CA's certificate (ordered for that name once it points here), the TXT record that
+    announces the policy's id, and where senders report TLS failures."""
+    if not mta_sts.enabled(answers):
+        return []
+    host = mta_sts.policy_host(domain)
+    return [
+        DnsRecord(host, "CNAME", answers.hostname,
+                  f"MTA-STS: senders fetch the policy from https://{host}{mta_sts.WELL_KNOWN} (this server); the "
+                  "certificate names it once this record is there (run `mailtui install` again after publishing)"),
+        DnsRecord(f"{mta_sts.TXT_LABEL}.{domain}", "TXT", mta_sts.txt_value(answers),
+                  f"MTA-STS in mode {mta_sts.MODE}: senders that fail TLS to {answers.hostname} report, and still "
+                  "deliver; the id changes whenever the policy does"),
+        DnsRecord(f"{mta_sts.TLSRPT_LABEL}.{domain}", "TXT", mta_sts.tlsrpt_value(domain),
+                  f"TLS reports (RFC 8460): senders mail a daily summary of their TLS to postmaster@{domain}"),
+    ]
 
 
 NOT_OFFERED = "0 0 0 ."  # RFC 6186 §4: the target "." says the service is decidedly not available

@@ -11,7 +11,9 @@ screen and the dashboard). Rules, per kind of record:
              receivers: both are ignored);
   DMARC      a `v=DMARC1` TXT record at _dmarc.DOMAIN (a stricter policy than the printed p=none passes:
              tightening it is the advice);
-  other TXT  equal to the printed value;
+  TLS-RPT    exactly one `v=TLSRPTv1` TXT record with a `rua=` address (the operator's address is theirs);
+  other TXT  equal to the printed value (MTA-STS: its id must be the policy's current one);
+  CNAME      the name is an alias of the printed host, or has the same A addresses as that host;
   SRV        a record naming the printed port and host (priority and weight are the operator's), or, where
              the printed target is "." (not offered), only such a record.
 A DNS server that does not answer fails every record it was asked for: silence is never a pass.
@@ -50,6 +52,10 @@ class RecordCheck:
         if r.type == "TXT" and "._domainkey." in r.name:
             selector, _, domain = r.name.partition("._domainkey.")
             return f"DKIM {selector} {domain}"
+        if r.type == "TXT" and r.value.startswith("v=STSv1"):
+            return f"MTA-STS {r.name.removeprefix('_mta-sts.')}"
+        if r.type == "TXT" and r.value.startswith("v=TLSRPTv1"):
+            return f"TLS-RPT {r.name.removeprefix('_smtp._tls.')}"
         if r.type == "PTR":
             return f"PTR {r.name}"
         return f"{r.type} {r.name}"
@@ -105,6 +111,8 @@ def check_record(record: DnsRecord, ask: Query) -> RecordCheck:
         return _check_txt(record, found)
     if record.type == "SRV":
         return _check_srv(record, found)
+    if record.type == "CNAME":
+        return _check_cname(record, found, ask)
     ok = record.value in found
     return RecordCheck(record, ok, "published" if ok else f"DNS holds {_quoted(found) or 'no such record'}",
                        tuple(found))
@@ -158,10 +166,41 @@ def _check_txt(record: DnsRecord, found: list[str]) -> RecordCheck:
                            tuple(found))
     if record.value.startswith("v=DKIM1"):
         return _check_dkim(record, found)
+    if record.value.startswith("v=TLSRPTv1"):
+        reports = [v for v in found if v.replace(" ", "").startswith("v=TLSRPTv1")]
+        if len(reports) != 1:
+            return RecordCheck(record, False, f"{record.name} has {len(reports) or 'no'} TLS-RPT records"
+                               + (" (keep one)" if reports else ""), tuple(found))
+        ok = "rua=" in reports[0]
+        return RecordCheck(record, ok, "published" if ok else "the TLS-RPT record names no rua= address",
+                           tuple(found))
     ok = record.value in found
     return RecordCheck(record, ok, "published" if ok else
                        (f"{record.name} holds {_quoted(found)}" if found else f"{record.name} has no TXT record"),
                        tuple(found))
+
+
+def _check_cname(record: DnsRecord, found: list[str], ask: Query) -> RecordCheck:
+    """An alias of the host; an A record of the same addresses does as well (some providers allow no CNAME)."""
+    targets = [_name(v) for v in found]
+    if _name(record.value) in targets:
+        return RecordCheck(record, True, "published", tuple(found))
+    if targets:
+        return RecordCheck(record, False, f"{record.name} is an alias of {', '.join(targets)}, not {record.value}",
+                           tuple(found))
+    try:
+        mine = set(ask(record.value, "A").values("A"))
+        theirs = ask(record.name, "A")
+    except DnsUnreachable as exc:
+        return RecordCheck(record, False, str(exc))
+    addresses = theirs.values("A")
+    if mine and set(addresses) == mine:
+        return RecordCheck(record, True, f"published (as A {', '.join(addresses)}, the addresses of {record.value})",
+                           tuple(addresses))
+    if theirs.rcode == "NXDOMAIN":
+        return RecordCheck(record, False, f"{record.name} does not exist in DNS (NXDOMAIN)")
+    return RecordCheck(record, False, f"{record.name} has " + (f"A {', '.join(addresses)}, not the addresses of "
+                       f"{record.value}" if addresses else "no CNAME or A record"), tuple(addresses))
 
 
 def _srv_target(value: str) -> tuple[str, str]:

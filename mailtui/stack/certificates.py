@@ -7,6 +7,7 @@ from __future__ import annotations
 import configparser
 import datetime as dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,7 @@ class Lineage:
     reuse_key: bool = False
     deploy_hook: str = ""
     authenticator: str = ""  # how certbot answers the CA on renewal: "standalone" or "webroot"
+    names: tuple[str, ...] = ()  # the DNS names the certificate holds (renewals order the same names)
 
     def days_left(self, now: dt.datetime | None = None) -> float:
         if self.not_after is None:
@@ -64,8 +66,10 @@ class Lineage:
         now = now or dt.datetime.now(dt.timezone.utc)
         return (self.not_after - now).total_seconds() / 86400
 
-    def problem(self, answers: Answers, now: dt.datetime | None = None) -> str | None:
-        """Why an install should order (None: keep it). Due for renewal counts: certbot would renew it."""
+    def problem(self, answers: Answers, now: dt.datetime | None = None,
+                names: Sequence[str] | None = None) -> str | None:
+        """Why an install should order (None: keep it). Due for renewal counts: certbot would renew it.
+        `names`: what an order would name now (steps/acme_names.py); another set is ordered again."""
         if not self.exists:
             return "no certificate from the CA yet"
         if not self.covers:
@@ -82,7 +86,17 @@ class Lineage:
             return (f"certbot would renew with its {self.authenticator or 'unknown'} authenticator, but port 80 is "
                     f"{'nginx’s (the webmail)' if answers.webmail.enabled else 'free again'}: ordered again "
                     f"with {acme_authenticator(answers)}")
+        if self.names_changed(names):
+            assert names is not None
+            added = [n for n in names if n not in self.names]
+            gone = [n for n in self.names if n not in names]
+            return "; ".join(([f"the certificate does not name {', '.join(added)}"] if added else [])
+                             + ([f"the certificate names {', '.join(gone)}, which no longer points here"]
+                                if gone else []))
         return None
+
+    def names_changed(self, names: Sequence[str] | None) -> bool:
+        return self.exists and names is not None and set(names) != set(self.names)
 
     def authenticator_changed(self, answers: Answers) -> bool:
         """The webmail switched on (nginx holds port 80) or off since the certificate was ordered: certbot keeps
@@ -119,6 +133,18 @@ def not_after(cert: str) -> dt.datetime | None:
         return None
 
 
+def cert_names(cert: str) -> tuple[str, ...]:
+    """The DNS names of a certificate's subjectAltName."""
+    result = run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", cert], check=False)
+    return san_dns_names(result.output) if result.ok else ()
+
+
+def san_dns_names(text: str) -> tuple[str, ...]:
+    """The DNS names in `openssl x509 -ext subjectAltName`'s output (a heading line, then the entries)."""
+    return tuple(part.strip()[4:] for line in text.splitlines()[1:] for part in line.split(",")
+                 if part.strip().startswith("DNS:"))
+
+
 def lineage(answers: Answers) -> Lineage:
     cert, key = paths.acme_live(answers.hostname)
     if not (os.path.exists(cert) and os.path.exists(key)):
@@ -126,7 +152,7 @@ def lineage(answers: Answers) -> Lineage:
     params = renewal_params(files.read_text(Path(paths.acme_renewal_conf(answers.hostname))) or "")
     return Lineage(True, cert_covers(cert, answers.hostname), not_after(cert), params.get("server", ""),
                    params.get("key_type", ""), params.get("reuse_key", "").lower() == "true",
-                   params.get("renew_hook", ""), params.get("authenticator", ""))
+                   params.get("renew_hook", ""), params.get("authenticator", ""), cert_names(cert))
 
 
 def issued(answers: Answers) -> bool:

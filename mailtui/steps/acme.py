@@ -32,6 +32,7 @@ from mailtui.policy import web
 from mailtui.policy.ports import ACME_HTTP
 from mailtui.report import Change, Check
 from mailtui.stack.certificates import (
+    Lineage,
     acme_authenticator,
     acme_served_check,
     issued,
@@ -40,6 +41,7 @@ from mailtui.stack.certificates import (
     renewal_start,
 )
 from mailtui.steps import webmail_site
+from mailtui.steps.acme_names import OrderNames, order_names
 from mailtui.steps.base import Context, Resource, Step
 from mailtui.steps.firewall import AddedRules, UfwRuleResource, added_rules, ufw_active
 from mailtui.steps.resources import DirectoryResource, FileResource
@@ -71,13 +73,15 @@ def authenticator(answers: Answers) -> list[str]:
     return ["--standalone"]
 
 
-def certbot_command(answers: Answers, *, renew_now: bool = False) -> list[str]:
-    """`renew_now`: order even though the certificate is not due — certbot writes the renewal settings (the
-    authenticator) only when it orders; Debian 12's certbot 2.1 has no `certbot reconfigure`."""
+def certbot_command(answers: Answers, names: Sequence[str] = (), *, renew_now: bool = False) -> list[str]:
+    """`names`: the certificate's names (steps/acme_names.py; the hostname when empty). `renew_now`: order even
+    though the certificate is not due — certbot writes the renewal settings (the authenticator) only when it
+    orders; Debian 12's certbot 2.1 has no `certbot reconfigure`."""
     host = answers.hostname
+    domains = [arg for name in (names or (host,)) for arg in ("-d", name)]
     return [
         "certbot", "certonly", "--non-interactive", "--agree-tos", "--no-eff-email", "--email", answers.tls.email,
-        "--server", answers.tls.acme_server, *authenticator(answers), "--cert-name", host, "-d", host,
+        "--server", answers.tls.acme_server, *authenticator(answers), "--cert-name", host, *domains,
         "--key-type", tls_policy.ACME_KEY_TYPE, "--rsa-key-size", str(tls_policy.ACME_RSA_BITS), "--reuse-key",
         "--force-renewal" if renew_now else "--keep-until-expiring", "--deploy-hook", paths.ACME_DEPLOY_HOOK,
     ]  # fmt: skip
@@ -110,20 +114,28 @@ class AcmeCertificateResource:
         return f"certificate for {self.answers.hostname} from {self.answers.tls.acme_server}"
 
     def pending(self, ctx: Context) -> Change | None:
-        found = lineage(self.answers)
-        why = found.problem(self.answers)
+        found, wanted = lineage(self.answers), order_names(self.answers)
+        why = found.problem(self.answers, names=wanted.compared())
         if why is None:
             return None
+        left_out = "".join(f"; {name} left out: {reason}" for name, reason in wanted.left_out.items())
         return Change("certificate", self.target,
-                      f"order a certificate for {self.answers.hostname} from {self.answers.tls.acme_server} "
-                      f"({why}; certbot answers the CA's HTTP-01 challenge on port 80)",
-                      "$ " + " ".join(certbot_command(self.answers,
-                                                      renew_now=found.authenticator_changed(self.answers))))
+                      f"order a certificate for {', '.join(wanted.names)} from {self.answers.tls.acme_server} "
+                      f"({why}; certbot answers the CA's HTTP-01 challenge on port 80){left_out}",
+                      "$ " + " ".join(certbot_command(self.answers, wanted.names,
+                                                      renew_now=self._renew_now(found, wanted))))
+
+    def _renew_now(self, found: Lineage, wanted: OrderNames) -> bool:
+        return found.authenticator_changed(self.answers) or found.names_changed(wanted.compared())
 
     def apply(self, ctx: Context, out: StepEmitter) -> None:
         if self.answers.webmail.enabled:
             webmail_site.nginx_check_and_load(out)  # port 80 answers the challenge from the webroot
-        command = certbot_command(self.answers, renew_now=lineage(self.answers).authenticator_changed(self.answers))
+        found, wanted = lineage(self.answers), order_names(self.answers)
+        for name, reason in wanted.left_out.items():
+            out.line(f"{name} is left out of the certificate: {reason} (publish the records `mailtui dns` "
+                     "prints, then install again)")
+        command = certbot_command(self.answers, wanted.names, renew_now=self._renew_now(found, wanted))
         result = run(command, env=certbot_env(self.answers), check=False, on_line=out.line)
         if result.ok and issued(self.answers):
             paths.ACME_FAILURE.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ ACME step too, which needs port 80 answering before it orders."""
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import ssl
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from mailtui.errors import MailtuiError
 from mailtui.events import StepEmitter
 from mailtui.model.answers import Answers
-from mailtui.policy import probe, web
+from mailtui.policy import mta_sts, probe, web
 from mailtui.policy import tls as tls_policy
 from mailtui.report import Check
 from mailtui.stack import probe_client, probes
@@ -21,7 +22,7 @@ from mailtui.stack import services as safe_services
 from mailtui.stack.certificates import served_pair
 from mailtui.steps import client_config
 from mailtui.steps.base import Resource
-from mailtui.steps.resources import AbsentFileResource, FileResource
+from mailtui.steps.resources import AbsentFileResource, DirectoryResource, FileResource
 from mailtui.system import services
 from mailtui.system.commands import run
 
@@ -82,6 +83,34 @@ def render_nginx_site(answers: Answers, php: str, *, ipv6: bool) -> str:
         f"        fastcgi_pass unix:{web.php_fpm_socket(php)};\n"
         "    }\n"
         "}\n"
+        f"{render_mta_sts_server(answers, ipv6=ipv6)}"
+    )
+
+
+def render_mta_sts_server(answers: Answers, *, ipv6: bool) -> str:
+    """ACME mode: the MTA-STS policy at https://mta-sts.<domain>/.well-known/mta-sts.txt (policy/mta_sts.py), as
+    text/plain, and nothing else at those names."""
+    hosts = mta_sts.policy_hosts(answers)
+    if not hosts:
+        return ""
+    cert, key = served_pair(answers)
+    v6 = f"    listen [::]:{web.HTTPS_PORT} ssl;\n" if ipv6 else ""
+    return (
+        "\n# MTA-STS: sending servers fetch this policy (mode " + mta_sts.MODE + ") before they deliver here.\n"
+        "server {\n"
+        f"    listen {web.HTTPS_PORT} ssl;\n{v6}"
+        f"    server_name {' '.join(hosts)};\n"
+        "    server_tokens off;\n"
+        f"    ssl_certificate {cert};\n"
+        f"    ssl_certificate_key {key};\n"
+        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+        f"    ssl_ciphers {tls_policy.strong_cipherlist()};\n"
+        "    ssl_prefer_server_ciphers off;\n"
+        "    ssl_session_tickets off;\n"
+        f"    root {mta_sts.WEBROOT};\n"
+        f"    location = {mta_sts.WELL_KNOWN} {{ types {{ }} default_type {mta_sts.CONTENT_TYPE}; }}\n"
+        "    location / { return 404; }\n"
+        "}\n"
     )
 
 
@@ -91,8 +120,17 @@ def site_resources(answers: Answers, php: str) -> list[Resource]:
     return [
         AbsentFileResource(web.NGINX_DEFAULT_SITE,
                            "nginx's stock site: mailtui's site answers on ports 80 and 443"),
+        *mta_sts_resources(answers),
         FileResource(web.NGINX_SITE, render_nginx_site(answers, php, ipv6=ipv6_here())),
     ]
+
+
+def mta_sts_resources(answers: Answers) -> list[Resource]:
+    """The MTA-STS policy file nginx serves (ACME mode), or none left behind in the other modes."""
+    if not mta_sts.enabled(answers):
+        return [AbsentFileResource(mta_sts.POLICY_FILE, "MTA-STS is served only in ACME mode with the webmail")]
+    return [DirectoryResource(mta_sts.WEBROOT), DirectoryResource(os.path.dirname(mta_sts.POLICY_FILE)),
+            FileResource(mta_sts.POLICY_FILE, mta_sts.policy(answers))]
 
 
 def check_nginx_config() -> None:
@@ -115,11 +153,12 @@ def nginx_check_and_load(out: StepEmitter) -> None:
 
 # ---------------------------------------------------------------- what `mailtui check` asks the site
 
-def fetch(answers: Answers, *, https: bool, path: str = "/", timeout: float = 10) -> tuple[int, dict[str, str], str,
-                                                                                          bytes | None]:
-    """GET `path` from this machine's nginx as a browser asking for the webmail's name would: (status, headers
-    with lower-case names, body, the certificate's DER when over HTTPS — taken whatever it is, then compared)."""
-    host = answers.webmail_host
+def fetch(answers: Answers, *, https: bool, path: str = "/", timeout: float = 10,
+          host: str = "") -> tuple[int, dict[str, str], str, bytes | None]:
+    """GET `path` from this machine's nginx as a browser asking for `host` (the webmail's name by default) would:
+    (status, headers with lower-case names, body, the certificate's DER when over HTTPS — taken whatever it is,
+    then compared)."""
+    host = host or answers.webmail_host
     sock: socket.socket = probe_client.connect(probe.LOOPBACK, web.HTTPS_PORT if https else web.HTTP_PORT, timeout)
     der = None
     if https:
@@ -168,4 +207,19 @@ def site_checks(answers: Answers) -> list[Check]:
         checks.append(Check(redirect, ok, "" if ok else f"HTTP {status} {headers.get('location', '')}".strip()))
     except (OSError, http.client.HTTPException) as exc:
         checks.append(Check(redirect, False, f"{type(exc).__name__}: {exc}"))
-    return checks
+    return checks + [mta_sts_check(answers, host) for host in mta_sts.policy_hosts(answers)]
+
+
+def mta_sts_check(answers: Answers, host: str) -> Check:
+    """The MTA-STS policy as a sending server fetches it: text/plain, this server's policy. (Whether the
+    certificate names `host` is the ACME step's check: steps/acme_names.py.)"""
+    name = f"https://{host}{mta_sts.WELL_KNOWN} serves the MTA-STS policy (mode {mta_sts.MODE})"
+    try:
+        status, headers, body, _der = fetch(answers, https=True, path=mta_sts.WELL_KNOWN, host=host)
+    except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+    kind = headers.get("content-type", "").split(";")[0].strip()
+    if status != 200 or kind != mta_sts.CONTENT_TYPE:
+        return Check(name, False, f"HTTP {status}, Content-Type {kind or 'none'}")
+    ok = body == mta_sts.policy(answers)
+    return Check(name, ok, "" if ok else "nginx serves another policy: run `mailtui install` again")

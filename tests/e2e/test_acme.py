@@ -14,6 +14,7 @@ certbot's certificate moved aside; port 80 closed).
 
 from __future__ import annotations
 
+import http.client
 import smtplib
 import socket
 import ssl
@@ -23,7 +24,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from mailtui.policy.mta_sts import WELL_KNOWN
 from tests.e2e.conftest import HOSTNAME, RELEASES
+from tests.e2e.test_dns_check import dns_check, failing, zones_from
 from tests.harness.testhost import MAILTUI_PYTHONPATH, DnsServer, TestHost, TestNetwork, stack_layer, test_network
 from tests.harness.testhost.pebble import Pebble, start_pebble
 from tests.reliability.conftest import ANSWERS as EVERYTHING_ON
@@ -62,7 +65,8 @@ class AcmeServer:
 def mail_host(net: TestNetwork, dns: DnsServer, ca: Pebble, release: str, name: str, answers: str,
               init: str = "auto", layer_answers: str = LAYER_ANSWERS) -> TestHost:
     host = net.host(release, name, hostname=HOSTNAME, layers=[stack_layer(release, layer_answers)], init=init)
-    dns.serve({"example.test": f"@ MX 10 mail\nmail A {host.ip}\n", "ca.test": f"@ A {ca.ip}\n"})
+    # mta-sts.example.test points here (MTA-STS, with the webmail); other.test is not in DNS at all.
+    dns.serve({"example.test": f"@ MX 10 mail\nmail A {host.ip}\nmta-sts CNAME mail\n", "ca.test": f"@ A {ca.ip}\n"})
     host.write_file(API_CA, ca.api_ca)
     host.write_file("/root/answers.toml", answers, mode=0o600)
     return host
@@ -186,6 +190,70 @@ def test_a_certificate_ordered_before_the_webmail_is_ordered_again_through_nginx
         time.sleep(1)
     code, output = s.install()
     assert code == 0 and "acme: nothing to change" in output, output[-3000:]  # once, not every install
+
+
+def get_policy(s: AcmeServer, host: str, root: str, path: str = WELL_KNOWN) -> tuple[int, str, str]:
+    """GET https://`host``path` from the mail host's port 443 as a sending server fetches its MTA-STS policy: the
+    certificate verified against pebble's root as `host` (raises ssl.SSLCertVerificationError if not)."""
+    with socket.create_connection((s.mx.ip, 443), timeout=15) as raw, \
+            trusting(root).wrap_socket(raw, server_hostname=host) as tls:
+        conn = http.client.HTTPConnection(host, timeout=15)
+        conn.sock = tls
+        conn.request("GET", path, headers={"Host": host})
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type") or "", response.read().decode()
+
+
+def test_mta_sts_is_served_for_each_domain_dns_points_here_and_its_records_check(acme: AcmeServer) -> None:
+    """ACME mode with the webmail: the certificate names mta-sts.<domain> for each domain whose DNS points here
+    (other.test's does not yet: left out, and said), nginx serves the policy there as text/plain in mode testing;
+    once the operator publishes what `mailtui dns --zone` prints, `mailtui dns check` passes (a stale policy id
+    fails), and the next install orders a certificate naming the other domain too — once."""
+    s = acme
+    root = s.ca.issuing_root()
+    assert "mta-sts.other.test is left out of the certificate" in s.install_output, s.install_output[-3000:]
+    status, kind, body = get_policy(s, "mta-sts.example.test", root)
+    assert (status, kind) == (200, "text/plain"), (status, kind, body)
+    fields = dict(line.split(": ", 1) for line in body.splitlines())
+    assert fields == {"version": "STSv1", "mode": "testing", "mx": HOSTNAME, "max_age": "86400"}, body
+    assert get_policy(s, "mta-sts.example.test", root, "/")[0] == 404  # nothing else at the policy host
+    with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
+        get_policy(s, "mta-sts.other.test", root)  # control: not in DNS, so not in the certificate
+
+    zones = zones_from(s.mx.mailtui("dns", "--zone", env=ENV).stdout, s.mx.ip)
+    s.dns.serve({**zones, "ca.test": f"@ A {s.ca.ip}\n"})
+    code, report = dns_check(s.mx, "--server", s.dns.ip)
+    assert code == 0, failing(report)
+    labels = {c["label"] for c in report["checks"]}
+    assert {"CNAME mta-sts.other.test", "MTA-STS example.test", "MTA-STS other.test", "TLS-RPT other.test"} <= labels
+    stale = {**zones, "example.test": zones["example.test"].replace("v=STSv1; id=", "v=STSv1; id=0"),
+             "ca.test": f"@ A {s.ca.ip}\n"}
+    s.dns.serve(stale)
+    assert list(failing(dns_check(s.mx, "--server", s.dns.ip)[1])) == ["MTA-STS example.test"]
+    s.dns.serve({**zones, "ca.test": f"@ A {s.ca.ip}\n"})
+
+    issued = s.ca.log().count("Issued certificate")
+    planned = s.mx.mailtui("install", "--answers", "/root/answers.toml", "--dry-run", env=ENV, check=False)
+    assert "the certificate does not name mta-sts.other.test" in planned.stdout, planned.stdout[-3000:]
+    code, output = s.install()
+    assert code == 0, output[-3000:]
+    assert s.ca.log().count("Issued certificate") == issued + 1
+    deadline = time.monotonic() + 30
+    while True:  # nginx reloads the new certificate through the deploy hook
+        try:
+            status, kind, body = get_policy(s, "mta-sts.other.test", root)
+            break
+        except ssl.SSLCertVerificationError:
+            assert time.monotonic() < deadline, "mta-sts.other.test is still not in the served certificate"
+            time.sleep(1)
+    assert (status, kind) == (200, "text/plain") and "mode: testing" in body
+    checked = s.mx.mailtui("check", env=ENV, check=False)
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    for host in ("mta-sts.example.test", "mta-sts.other.test"):
+        assert f"https://{host}/.well-known/mta-sts.txt serves the MTA-STS policy" in checked.stdout
+    code, output = s.install()
+    assert code == 0 and "acme: nothing to change" in output, output[-3000:]
+    assert s.ca.log().count("Issued certificate") == issued + 1
 
 
 def test_without_systemd_cron_renews_and_the_deploy_hook_reloads() -> None:
