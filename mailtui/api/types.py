@@ -31,7 +31,7 @@ from mailtui.ops.queue import QueueAction
 from mailtui.ops.services import STACK, VERBS, ServiceStatus
 from mailtui.ops.spam import LEARN_KINDS, Limited, Scan, SpamStats
 from mailtui.policy.maps import MAPS as LOOKUP_MAPS
-from mailtui.policy.ports import PORTS, Port
+from mailtui.policy.ports import MANAGESIEVE_ADDRESS, MANAGESIEVE_PORT, PORTS, WEB_PORTS, Port
 from mailtui.policy.tls import MIN_PROTOCOL as TLS_MIN_PROTOCOL
 from mailtui.report import Change, Check
 from mailtui.stack.logparse import OUTCOMES, SUMMARY_OUTCOMES, LogEvent, queue_id_of_session
@@ -52,4 +52,5 @@ __all__ = [
     "StepInfo", "StepPlan", "UserRow", "check_queue_id",
     "queue_id_of_session",
     "LOOKUP_MAPS", "PORTS", "Port", "TLS_MIN_PROTOCOL",  # policy facts (mailtui.policy), e.g. for help texts
+    "MANAGESIEVE_ADDRESS", "MANAGESIEVE_PORT", "WEB_PORTS",
 ]

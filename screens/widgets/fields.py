@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from mailtui.screens.widgets.toggles import Checkbox
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -23,12 +24,13 @@ STAGES: list[tuple[str, str]] = [
     ("users", "Users & aliases"),
     ("dovecot", "Dovecot"),
     ("tls", "SSL/TLS"),
+    ("webmail", "Webmail"),
     ("firewall", "Firewall"),
     ("review", "Review"),
     ("apply", "Install"),
     ("verify", "Verify"),
 ]
-FORM_STAGES = ["packages", "database", "postfix", "users", "dovecot", "tls", "firewall"]
+FORM_STAGES = ["packages", "database", "postfix", "users", "dovecot", "tls", "webmail", "firewall"]
 
 STATE_MARKS = {
     "todo": ("·", "dim"),
@@ -173,6 +175,48 @@ class FieldRow(Vertical):
             return True
         self.show_error(result.failure_descriptions[0])
         return False
+
+
+class CheckRow(Vertical):
+    """A checkbox and, below it, the inline error of the setting it toggles (`key`, as `answers.problems()`
+    names it, e.g. "webmail.enabled"): a problem found on the whole answers is shown there, as a FieldRow
+    shows its field's. `input` is the checkbox (the wizard focuses a marked row's `input`)."""
+
+    def __init__(self, label: str, key: str, value: bool = True, *, id: str) -> None:  # noqa: A002 - Textual's name
+        super().__init__(classes="field check-row")
+        self.label = label
+        self.key = key
+        self.keys = {key}
+        self.input = Checkbox(label, value, id=id, compact=True)
+        self.error = Static("", classes="field-error")
+
+    def compose(self) -> ComposeResult:
+        yield self.input
+        yield self.error
+
+    @property
+    def value(self) -> bool:
+        return self.input.value
+
+    @value.setter
+    def value(self, value: bool) -> None:
+        self.input.value = value
+
+    def show_error(self, message: str | None) -> None:
+        self.error.update(message or "")
+        self.error.display = bool(message)
+        self.set_class(bool(message), "has-error")
+
+    def on_checkbox_changed(self) -> None:
+        """Toggled: the problem was about the other setting; the answers are checked again at the review.
+        The message goes on to the form (it may keep its facts in step)."""
+        self.show_error(None)
+
+    def check(self) -> bool:
+        """A checkbox is always a valid value: what is wrong is found on the whole answers (at the review),
+        so Next clears the mark and the review marks it again if it still holds."""
+        self.show_error(None)
+        return True
 
 
 def safe_id(key: str) -> str:

@@ -41,7 +41,7 @@ class FollowingLog(Log):
 
 # engine step -> side-list stage
 STEP_STAGE = {"packages": "packages", "database": "database", "tls": "tls", "acme": "tls", "postfix": "postfix",
-              "dovecot": "dovecot", "firewall": "firewall"}
+              "dovecot": "dovecot", "webmail": "webmail", "updates": "webmail", "firewall": "firewall"}
 
 
 def listed(step: str, answers: Answers) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from mailtui.screens.widgets.fields import FieldRow, int_problem
+from mailtui.screens.widgets.fields import CheckRow, FieldRow, int_problem
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Static
@@ -123,17 +123,28 @@ class FormPane(VerticalScroll):
                 return f
         return None
 
+    def rows(self) -> list[FieldRow | CheckRow]:
+        """Every row that can show a problem: the fields and the checkboxes of settings, in screen order."""
+        return [w for w in self.query("FieldRow, CheckRow") if isinstance(w, (FieldRow, CheckRow))]
+
+    def problem_row(self, key: str) -> FieldRow | CheckRow | None:
+        """Where a problem with `key` is shown: its field, else the checkbox that sets it."""
+        f = self.field_for(key)
+        if f is not None:
+            return f
+        return next((c for c in self.query(CheckRow) if key in c.keys), None)
+
     def check(self) -> bool:
-        ok = all([f.check() for f in self.fields()])
+        ok = all([f.check() for f in self.rows()])
         for key, message in self.extra_problems().items():
-            f = self.field_for(key)
+            f = self.problem_row(key)
             if f is not None:
                 f.show_error(message)
             ok = False
         return ok
 
-    def first_error(self) -> FieldRow | None:
-        return next((f for f in self.fields() if f.has_class("has-error")), None)
+    def first_error(self) -> FieldRow | CheckRow | None:
+        return next((f for f in self.rows() if f.has_class("has-error")), None)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

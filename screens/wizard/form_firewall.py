@@ -20,7 +20,7 @@ from mailtui.model.answers import Answers
 
 class FirewallForm(FormPane):
     stage = "firewall"
-    heading = "7 · Firewall"
+    heading = "8 · Firewall"
     step_name = "firewall"
 
     def compose(self) -> ComposeResult:

@@ -46,9 +46,6 @@ class PackagesForm(FormPane):
                        compact=True)
         yield FieldRow("Hourly limit", "spam.hourly_limit", problem=spam_check("hourly_limit"))
         yield Checkbox("Rewrite forwarded mail's sender (SRS, postsrsd)", True, id="cb-srs", compact=True)
-        yield Checkbox("Webmail at https://<hostname>/ (Roundcube, nginx)", True, id="cb-webmail", compact=True)
-        yield Checkbox("Install security updates daily (unattended-upgrades)", True, id="cb-updates",
-                       compact=True)
         yield Checkbox("Ban addresses after failed logins (fail2ban)", True, id="cb-fail2ban",
                        compact=True)
         yield FieldRow("Max retries", "security.max_retry", problem=security_check("max_retry"))
@@ -70,8 +67,6 @@ class PackagesForm(FormPane):
             self._spam_field(name).value = f"{getattr(a.spam, name):g}"
         self._sync_spam()
         self.query_one("#cb-srs", Checkbox).value = a.srs.enabled
-        self.query_one("#cb-webmail", Checkbox).value = a.webmail.enabled
-        self.query_one("#cb-updates", Checkbox).value = a.updates.enabled
         self.loaded_security = a.security
         self.query_one("#cb-fail2ban", Checkbox).value = a.security.fail2ban
         for name in SECURITY_FIELDS:
@@ -91,9 +86,7 @@ class PackagesForm(FormPane):
             security=self.security(a.security),
             dkim=replace(a.dkim, enabled=self.query_one("#cb-dkim", Checkbox).value),
             spam=self.spam(a.spam),
-            srs=replace(a.srs, enabled=self.query_one("#cb-srs", Checkbox).value),
-            webmail=replace(a.webmail, enabled=self.query_one("#cb-webmail", Checkbox).value),
-            updates=replace(a.updates, enabled=self.query_one("#cb-updates", Checkbox).value))
+            srs=replace(a.srs, enabled=self.query_one("#cb-srs", Checkbox).value))
 
     def _spam_field(self, name: str) -> FieldRow:
         f = self.field_for(f"spam.{name}")

@@ -12,6 +12,7 @@ from mailtui.screens.wizard.form_packages import PackagesForm
 from mailtui.screens.wizard.form_postfix import PostfixForm
 from mailtui.screens.wizard.form_tls import TlsForm
 from mailtui.screens.wizard.form_users import UsersForm
+from mailtui.screens.wizard.form_webmail import WebmailForm
 
 FORMS: list[type[FormPane]] = [PackagesForm, DatabaseForm, PostfixForm, UsersForm, DovecotForm, TlsForm,
-                               FirewallForm]
+                               WebmailForm, FirewallForm]

@@ -12,9 +12,18 @@ from __future__ import annotations
 from mailtui.screens.widgets.dialogs import HELP
 from mailtui.screens.widgets.fields import STAGES
 from mailtui.screens.wizard.form_users import ALIAS_ROWS
+from mailtui.screens.wizard.step_help_install import apply, review, verify
 
 from mailtui import paths
-from mailtui.api.types import LOOKUP_MAPS, PORTS, TLS_MIN_PROTOCOL, Port
+from mailtui.api.types import (
+    LOOKUP_MAPS,
+    MANAGESIEVE_ADDRESS,
+    MANAGESIEVE_PORT,
+    PORTS,
+    TLS_MIN_PROTOCOL,
+    WEB_PORTS,
+    Port,
+)
 
 HELP_WIDTH = 68  # the help dialog's text column (76 wide, less border, padding and scrollbar)
 MAX_LINES = 40
@@ -102,9 +111,6 @@ Settings
   Rewrite forwarded mail's sender (SRS, postsrsd)
     Forwarded outside, mail would fail the receiver's SPF check;
     postsrsd makes the sender this server's (SRS0=…@hostname).
-  Webmail at https://<hostname>/ (Roundcube, nginx)
-    Users read, send, change their password in a browser.
-  Install security updates daily (unattended-upgrades)
   Ban addresses after failed logins (fail2ban)
     fail2ban reads the mail log and bans an address that fails
     to log in too often over SMTP, IMAP or POP3:
@@ -117,7 +123,7 @@ By hand
   The tutorial installed postfix(-mysql), dovecot-core/-imapd/
   -lmtpd/-mysql, mysql-server. mailtui installs those (MariaDB
   for MySQL), ufw, fail2ban, rspamd, Redis, unbound, Sieve,
-  postsrsd, nginx, PHP-FPM, Roundcube, unattended-upgrades.
+  postsrsd (the Webmail step adds its own: nginx, Roundcube…).
 
 Good to know
   - The Review cannot diff stock files of packages not yet
@@ -302,6 +308,39 @@ Good to know
     certbot deploy hook does)."""
 
 
+def webmail() -> str:
+    web = _numbers(sorted(WEB_PORTS, key=lambda p: p.number))
+    return f"""\
+Settings
+  Webmail at https://<hostname>/ (Roundcube, nginx)
+    Users read and send mail in a browser, at the hostname (the
+    certificate names only it). Roundcube runs on nginx and
+    PHP-FPM with its own database in the MariaDB on this machine:
+    a remote mail database needs it unticked. It brings filters
+    and out-of-office replies (Dovecot's ManageSieve, only on
+    {MANAGESIEVE_ADDRESS}:{MANAGESIEVE_PORT}), each user's own password change, and
+    automatic setup for mail apps (autoconfig, autodiscover).
+    The firewall step opens ports {web}.
+  Daily security updates (unattended-upgrades)
+    The release's security updates install themselves every
+    day; other upgrades stay yours.
+
+By hand
+  The tutorial had no webmail. By hand it is apt-get
+  install roundcube with nginx and php-fpm, dbconfig-common for
+  its database, an nginx site with the certificate, the
+  managesieve and password plugins, and dpkg-reconfigure
+  unattended-upgrades.
+
+Good to know
+  - It is a login page on the internet: with fail2ban on, an
+    address failing there too often is banned from the web ports.
+  - A password changed in the webmail works in mail apps at
+    once (Dovecot's login cache is flushed).
+  - It serves the mail certificate: a self-signed one makes
+    browsers warn until it is replaced (SSL/TLS step)."""
+
+
 def firewall() -> str:
     return f"""\
 Settings
@@ -328,97 +367,9 @@ Good to know
   - Moving sshd to another port later: ufw allow it first."""
 
 
-def review() -> str:
-    return """\
-What this page shows
-  Every change the install would make, step by step: files
-  with their diffs, postconf settings, SQL, packages, firewall
-  rules. Nothing has changed yet.
-  Up / Down  move             Enter  read a change's diff (▸)
-  n / p      next / previous diff, in the diff view
-  Tab        on to the buttons
-
-Buttons
-  Back               to the last form
-  Save answers…      writes the answers (root-only, passwords
-                     only as hashes) for a later
-                     mailtui install --answers FILE
-  Confirm & install  starts the install
-
-By hand
-  The tutorial's ~40 edits went straight into the live files;
-  a typo showed only when a service refused to start. mailtui
-  shows them first and backs up every file it replaces
-  (mailtui rollback puts the backups back).
-
-Good to know
-  - Packages not installed yet: their stock files cannot be
-    diffed. The install pauses after the packages step and
-    shows this page again with the real diffs.
-  - A problem with the answers sends you to its field; Next
-    there comes straight back here."""
-
-
-def apply() -> str:
-    return """\
-What this page shows
-  Each step with its state and progress, the live output and
-  the time taken. The steps run in dependency order (packages,
-  database, TLS, Postfix, Dovecot, firewall, fail2ban): a
-  certificate exists before a service needs it.
-
-If a step fails
-  The reason and the last lines of output are shown.
-  Retry           after fixing the cause; finished steps find
-                  nothing to do
-  Skip this step  only for steps nothing depends on
-  Quit            leave; started again, mailtui offers to
-                  resume
-
-By hand
-  The tutorial restarted each service after editing it and
-  read the mail log when one failed. mailtui checks each
-  configuration before it is put in place (postfix check,
-  doveconf) and names the step that failed and why.
-
-Good to know
-  - The install runs by itself, detached from this terminal: an
-    SSH drop never kills dpkg half-way. Start mailtui again and
-    it re-attaches (or offers to resume).
-  - Ctrl+Q while it runs only closes this window.
-  - Every file replaced is backed up first; mailtui rollback
-    puts the backups back."""
-
-
-def verify() -> str:
-    return f"""\
-What this page shows
-  A real message is sent to the first mailbox and read back over
-  IMAPS; then each step's checks (services, listening ports,
-  TLS, the maps answering); then the DNS records to publish and
-  the settings for mail apps. ✓ passed; ✗ failed, with why.
-  Run the checks again   after fixing something
-  Dashboard              the day-to-day console
-
-By hand
-  The tutorial tested with postmap -q against each map,
-  openssl s_client on the ports and a mail app.
-
-Good to know (DNS is published at your DNS provider)
-  - An A record for the hostname; each domain's MX names the
-    hostname; SPF and DMARC as TXT records. All are listed here.
-  - PTR: set at the provider of the IP (not in your zone), to
-    the hostname. Without it, big mail services refuse mail.
-  - Until new DNS records have spread, outside mail cannot find
-    the server.
-  - Outgoing port {SMTP} blocked: the round trip still passes (it
-    stays on this machine) but mail to others waits in the
-    queue (the dashboard's Queue tab). Use a relay host.
-  - Later: mailtui check, mailtui dns, the dashboard's DNS tab."""
-
-
 STEP_HELP = {"welcome": welcome, "packages": packages, "database": database, "postfix": postfix,
-             "users": users, "dovecot": dovecot, "tls": tls, "firewall": firewall, "review": review,
+             "users": users, "dovecot": dovecot, "tls": tls, "webmail": webmail,
+             "firewall": firewall, "review": review,
              "apply": apply, "verify": verify}
 TITLES = dict(STAGES)
 

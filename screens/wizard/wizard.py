@@ -203,7 +203,7 @@ class WizardScreen(Screen[None]):
         unplaced = []
         for key, message in problems.items():
             for form in self.forms:
-                f = form.field_for(key)
+                f = form.problem_row(key)
                 if f is not None:
                     f.show_error(message)
                     if first is None or FORM_STAGES.index(form.stage) < FORM_STAGES.index(first):
@@ -226,6 +226,8 @@ class WizardScreen(Screen[None]):
             self.form("users").follow_domain(self.form("postfix").domain)  # type: ignore[attr-defined]
         if stage == "tls":
             self.form("tls").show_hostname(self.form("postfix").hostname)  # type: ignore[attr-defined]
+        if stage == "webmail":
+            self.form("webmail").follow(self.build_answers())  # type: ignore[attr-defined]
         if stage == "firewall":
             self.form("firewall").update_rules(self.build_answers())  # type: ignore[attr-defined]
         self.switcher.current = stage

@@ -27,11 +27,12 @@ async def shoot() -> list[Path]:
 
         await pilot.pause()
         save("01-welcome")
-        for i, stage in enumerate(["packages", "database", "postfix", "users", "dovecot", "tls", "firewall"], 2):
+        for i, stage in enumerate(["packages", "database", "postfix", "users", "dovecot", "tls", "webmail",
+                                   "firewall"], 2):
             await walk_to(pilot, stage)
             await pilot.pause()
             save(f"{i:02d}-{stage}")
-        await pilot.press("pageup", "pageup", "pageup", "pageup")
+        await pilot.press("pageup", "pageup", "pageup", "pageup", "pageup")
         await pilot.pause()
         await type_into(pilot, "hostname", "localhost")
         save("10-inline-error")

@@ -21,7 +21,7 @@ def at(target: str):  # noqa: ANN201
 
 
 @pytest.mark.parametrize("target", ["welcome", "packages", "database", "postfix", "users", "dovecot", "tls",
-                                    "firewall"])
+                                    "webmail", "firewall"])
 def test_form_snapshots(snap_compare, target: str) -> None:  # noqa: ANN001
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=at(target))
 

@@ -573,7 +573,7 @@ async def test_the_footer_shows_back_before_next_on_every_form() -> None:
     checkbox used to flip it."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        for stage in ("packages", "database", "postfix", "users", "dovecot", "tls", "firewall"):
+        for stage in ("packages", "database", "postfix", "users", "dovecot", "tls", "webmail", "firewall"):
             await walk_to(pilot, stage)
             footer = screen_plain(app).splitlines()[-1]
             assert footer.index("pgup Back") < footer.index("pgdn Next"), (stage, footer)

@@ -100,7 +100,7 @@ async def test_a_bad_email_or_a_plain_http_directory_names_its_field_and_the_wiz
         assert error_of(app, "tls.server") == "" and field(app, "tls.server").input.disabled
         assert not app.screen.query_one("#tls-acme-note").display
         await press_keys(pilot, "pagedown")
-        assert stage(app) == "firewall"
+        assert stage(app) == "webmail"
 
 
 async def review_with_acme_warning(pilot) -> str:  # noqa: ANN001
@@ -185,7 +185,7 @@ async def test_loaded_acme_answers_fill_the_form_and_keep_their_test_ca() -> Non
             "acme", EMAIL, "https://ca.test:14000/dir", "/root/pebble.minica.pem")
         # Self-signed instead: every ACME setting goes (the answers would refuse them).
         await focus_by_tab(pilot, "review-back")
-        await press_keys(pilot, "enter", "pageup")
+        await press_keys(pilot, "enter", "pageup", "pageup")  # Firewall, Webmail, SSL/TLS
         assert stage(app) == "tls" and app.focused is not None and app.focused.id == "tls-mode"
         await press_keys(pilot, "up", "up", "space")
         assert app.screen.query_one("#tls-self-signed").value

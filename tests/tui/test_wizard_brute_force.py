@@ -118,7 +118,7 @@ async def test_switched_off_the_numbers_are_not_asked_and_the_review_says_off() 
         assert "Brute-force protection: off" in words(app)
         # Back on: the numbers are asked again
         await pilot.click("#review-back")
-        for _ in range(6):
+        for _ in range(7):
             await pilot.press("pageup")
             await pilot.pause()
         assert stage(app) == "packages"

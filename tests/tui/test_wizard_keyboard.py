@@ -205,7 +205,7 @@ async def test_a_problem_found_at_review_focuses_its_field() -> None:
         await press_keys(pilot, "tab", "tab", "tab")  # alias 1's target
         await type_text(pilot, "nobody@example.org")
         await press_keys(pilot, "shift+tab", "shift+tab", "shift+tab")  # back in Again
-        for _ in range(4):
+        for _ in range(5):  # Dovecot, SSL/TLS, Webmail, Firewall, Review: back to Users
             await press_keys(pilot, "pagedown")
         assert stage(app) == "users", screen_plain(app)
         assert "goes to: nobody@example.org is in a" in screen_plain(app), screen_plain(app)
@@ -321,7 +321,7 @@ async def test_after_a_problem_at_review_next_goes_straight_back_to_review() -> 
         assert stage(app) == "users"
         assert "Review" in screen_plain(app).splitlines()[-2]  # the Next button says where it goes
         await type_text(pilot, "admin@example.org")
-        await press_keys(pilot, "pagedown")  # one key: no Dovecot, SSL/TLS, Firewall again
+        await press_keys(pilot, "pagedown")  # one key: no Dovecot, SSL/TLS, Webmail, Firewall again
         assert stage(app) == "review"
         await wait_for(pilot, lambda: "changes in" in screen_plain(app))
         assert engine.plans[-1].aliases[0].destination == "admin@example.org"
