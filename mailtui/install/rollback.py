@@ -56,7 +56,7 @@ Out = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Action:
-    """One thing rollback does. kind: restore, remove, remove-dir, set-dir, make-dir, relink,
+    """One thing rollback does. kind: unit-off, restore, remove, remove-dir, set-dir, make-dir, relink,
     delete-user, delete-group; or keep (left as it is, with the reason) and missing (no backup)."""
 
     kind: str
@@ -192,6 +192,7 @@ def plan(index: dict[str, Any] | None = None) -> list[Action]:
                 actions.append(Action("relink", key, f"put back the symlink {key} -> {entry['target']}", entry))
         else:
             actions.append(Action("keep", key, f"{key} was neither file, directory nor symlink: left as it is"))
+    actions[:0] = _units_off(actions)
     for name in reversed(index["accounts"]["users"]):
         if backups.account_exists("user", name):
             actions.append(Action("delete-user", name, f"delete the system user {name} (mailtui created it)"))
@@ -199,6 +200,22 @@ def plan(index: dict[str, Any] | None = None) -> list[Action]:
         if backups.account_exists("group", name):
             actions.append(Action("delete-group", name, f"delete the system group {name} (mailtui created it)"))
     return actions
+
+
+UNIT_DIR = "/etc/systemd/system"
+UNIT_KINDS = (".service", ".path", ".timer", ".socket")
+
+
+def _units_off(actions: list[Action]) -> list[Action]:
+    """Units mailtui wrote (the webmail's auth-cache flush) are stopped and disabled before their files go:
+    `systemctl enable` made a link in a .wants directory that would be left dangling, and systemd would keep
+    the unit loaded and running."""
+    units = [Path(a.target).name for a in actions if a.kind == "remove" and Path(a.target).parent == Path(UNIT_DIR)
+             and a.target.endswith(UNIT_KINDS)]
+    if not units or not services.has_systemd():
+        return []
+    return [Action("unit-off", unit, f"stop and disable {unit} (mailtui's own unit)") for unit in units
+            if services.unit_state(unit) != services.UnitState("disabled", "inactive")]
 
 
 def _meta(entry: dict[str, Any]) -> str:
@@ -242,7 +259,9 @@ def _keep_current(path: Path, archive: Path) -> None:
 def _do(action: Action, archive: Path) -> None:
     path = Path(action.target)
     entry = action.entry
-    if action.kind in ("restore", "relink"):
+    if action.kind == "unit-off":
+        run_command(["systemctl", "disable", "--now", action.target], check=False, timeout=60)
+    elif action.kind in ("restore", "relink"):
         if action.kind == "restore":  # refused before anything moves when the copy does not match its record
             data = backups.original_copy(path).read_bytes()
             if "sha256" in entry and hashlib.sha256(data).hexdigest() != entry["sha256"]:
@@ -348,6 +367,8 @@ def apply(actions: list[Action], out: Out, *, index: dict[str, Any] | None = Non
                 out(f"  failed: {exc}")
                 continue
             result.done.append(action)
+        if any(a.kind == "unit-off" for a in result.done):
+            run_command(["systemctl", "daemon-reload"], on_line=out, check=False, timeout=60)
         if reload_ufw:
             out("reloading ufw with the restored rules")
             run_command(["ufw", "reload"], on_line=out, check=False)

@@ -103,7 +103,11 @@ def test_the_stack_layer_follows_the_packages_step_source_and_nothing_else(tmp_p
     monkeypatch.setattr(packages_layer, "REPO_ROOT", tmp_path)
     before = packages_layer.packages_step_hash()
     (tmp_path / "mailtui/steps/dkim.py").write_text("# another step edited\n")
+    (tmp_path / "mailtui/install/rollback.py").write_text("# rollback edited (the packages step never runs it)\n")
     assert packages_layer.packages_step_hash() == before
+    # Every other module of install/ is in the key: a new one must be added there (or said why not).
+    install = {f"install/{p.name}" for p in (tmp_path / "mailtui/install").glob("*.py")} - {"install/rollback.py"}
+    assert install <= set(packages_layer.PACKAGES_STEP_SOURCES), install - set(packages_layer.PACKAGES_STEP_SOURCES)
     for edited in ("steps/packages.py", "system/apt.py", "install/worker.py"):
         path = tmp_path / "mailtui" / edited
         path.write_text(path.read_text() + "\n# edited\n")

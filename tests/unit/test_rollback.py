@@ -353,3 +353,21 @@ def test_a_directory_an_earlier_killed_run_made_counts_as_mailtuis(state: Path, 
     assert backups.load_index()["paths"][str(etc / "ssl-made-by-run-1")] == {"was": "absent"}
     rollback.apply(rollback.plan(), lambda line: None)
     assert not (etc / "ssl-made-by-run-1").exists()
+
+
+def test_units_mailtui_wrote_are_stopped_and_disabled_before_their_files_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`systemctl enable` left a link in a .wants directory: without `disable --now` first, removing the unit
+    file would leave it dangling and the unit running (found by tests/e2e/test_webmail.py's rollback)."""
+    removed = [rollback.Action("remove", "/etc/systemd/system/mailtui-auth-flush.path", "remove …"),
+               rollback.Action("remove", "/etc/systemd/system/mailtui-auth-flush.service", "remove …"),
+               rollback.Action("remove", "/etc/systemd/system/other.d/x.service", "remove …"),
+               rollback.Action("restore", "/etc/systemd/system/kept.service", "restore …")]
+    states = {"mailtui-auth-flush.path": services.UnitState("enabled", "active"),
+              "mailtui-auth-flush.service": services.UnitState("disabled", "inactive")}
+    monkeypatch.setattr(rollback.services, "has_systemd", lambda: True)
+    monkeypatch.setattr(rollback.services, "unit_state", lambda unit: states[unit])
+    assert rollback._units_off(removed) == [
+        rollback.Action("unit-off", "mailtui-auth-flush.path", "stop and disable mailtui-auth-flush.path (mailtui's "
+                        "own unit)")]
+    monkeypatch.setattr(rollback.services, "has_systemd", lambda: False)
+    assert rollback._units_off(removed) == []  # no systemd: no unit was enabled (cron flushes there)

@@ -73,8 +73,10 @@ ls /var/lib/rspamd/*.hs* >/dev/null
 # in mailtui (the other steps, the operations, the CLI) keeps the layer: it holds apt's work for the
 # package list and the debconf answers, which are in the key themselves (measured: 5 stack layers rebuilt
 # in a CI run after any edit, 40-60 s each).
-PACKAGES_STEP_SOURCES = ("install", "system", "faults.py", "events.py", "paths.py", "steps/base.py",
-                         "steps/packages.py", "steps/packages_list.py")
+# install/rollback.py is not among them: the packages step never runs it.
+PACKAGES_STEP_SOURCES = ("install/__init__.py", "install/plan.py", "install/plan_inputs.py", "install/preflight.py",
+                         "install/state.py", "install/worker.py", "system", "faults.py", "events.py", "paths.py",
+                         "steps/base.py", "steps/packages.py", "steps/packages_list.py")
 
 
 def packages_step_hash() -> str:
