@@ -36,9 +36,19 @@ def ipv6_here() -> bool:
         return False
 
 
+def _tls_lines(answers: Answers) -> str:
+    """An HTTPS server's TLS: the mail certificate, the policy's protocols and ciphers."""
+    cert, key = served_pair(answers)
+    return (f"    ssl_certificate {cert};\n"
+            f"    ssl_certificate_key {key};\n"
+            "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+            f"    ssl_ciphers {tls_policy.strong_cipherlist()};\n"
+            "    ssl_prefer_server_ciphers off;\n"
+            "    ssl_session_tickets off;\n")
+
+
 def render_nginx_site(answers: Answers, php: str, *, ipv6: bool) -> str:
     host = answers.webmail_host
-    cert, key = served_pair(answers)
     headers = "".join(f'        add_header {name} "{value}" always;\n' for name, value in web.headers(answers).items())
     v6_80 = f"    listen [::]:{web.HTTP_PORT} default_server;\n" if ipv6 else ""
     v6_443 = f"    listen [::]:{web.HTTPS_PORT} ssl default_server;\n" if ipv6 else ""
@@ -61,12 +71,7 @@ def render_nginx_site(answers: Answers, php: str, *, ipv6: bool) -> str:
         f"    listen {web.HTTPS_PORT} ssl default_server;\n{v6_443}"
         f"    server_name {host};\n"
         "    server_tokens off;\n"
-        f"    ssl_certificate {cert};\n"
-        f"    ssl_certificate_key {key};\n"
-        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
-        f"    ssl_ciphers {tls_policy.strong_cipherlist()};\n"
-        "    ssl_prefer_server_ciphers off;\n"
-        "    ssl_session_tickets off;\n"
+        f"{_tls_lines(answers)}"
         f"    root {web.DOCROOT};\n"
         "    index index.php;\n"
         f"    client_max_body_size {answers.limits.message_size_mb}m;\n"
@@ -93,7 +98,6 @@ def render_mta_sts_server(answers: Answers, *, ipv6: bool) -> str:
     hosts = mta_sts.policy_hosts(answers)
     if not hosts:
         return ""
-    cert, key = served_pair(answers)
     v6 = f"    listen [::]:{web.HTTPS_PORT} ssl;\n" if ipv6 else ""
     return (
         "\n# MTA-STS: sending servers fetch this policy (mode " + mta_sts.MODE + ") before they deliver here.\n"
@@ -101,12 +105,7 @@ def render_mta_sts_server(answers: Answers, *, ipv6: bool) -> str:
         f"    listen {web.HTTPS_PORT} ssl;\n{v6}"
         f"    server_name {' '.join(hosts)};\n"
         "    server_tokens off;\n"
-        f"    ssl_certificate {cert};\n"
-        f"    ssl_certificate_key {key};\n"
-        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
-        f"    ssl_ciphers {tls_policy.strong_cipherlist()};\n"
-        "    ssl_prefer_server_ciphers off;\n"
-        "    ssl_session_tickets off;\n"
+        f"{_tls_lines(answers)}"
         f"    root {mta_sts.WEBROOT};\n"
         f"    location = {mta_sts.WELL_KNOWN} {{ types {{ }} default_type {mta_sts.CONTENT_TYPE}; }}\n"
         "    location / { return 404; }\n"

@@ -34,6 +34,7 @@ import tomllib
 from tests.e2e.conftest import SSH_PORT, Installed
 from tests.harness.release_groups import group_by_release
 from tests.harness.testhost import MAILTUI_PYTHONPATH, TestHost, stack_layer, test_host
+from tests.reliability.helpers import webmail_secrets
 
 RELEASES = ["bookworm", "trixie"]
 HOSTNAME = "mail.example.test"
@@ -87,10 +88,12 @@ password = "{PASSWORDS['bob@other.test']}"
 source = "postmaster@example.test"
 destination = "alice@example.test"
 """
-# The traced host signs too: its trace and files are searched for the DKIM private keys as well. (The shared
+# The traced host signs, filters and runs the webmail too: its trace and files are searched for the DKIM private
+# keys, the Redis password and the webmail's secrets (two database passwords, Roundcube's DES key) as well. (The shared
 # and load hosts do not: rspamd on a host with no resolver waits out its DNS timeouts, ~8 s a message — the
 # DKIM server of the e2e tier has the test DNS.)
-TRACED_ANSWERS = ANSWERS + "\n[dkim]\nenabled = true\n\n[srs]\nenabled = true\n\n[spam]\nenabled = true\n"
+TRACED_ANSWERS = (ANSWERS + "\n[dkim]\nenabled = true\n\n[srs]\nenabled = true\n\n[spam]\nenabled = true\n"
+                  "\n[webmail]\nenabled = true\n")
 REDIS_INCLUDE = "/etc/redis/mailtui.conf"  # the Redis password mailtui made ([spam]: requirepass)
 SRS_SECRET = "/etc/postsrsd.secret"  # made by postsrsd's package (random), read by postsrsd alone
 DKIM_KEY_DIR = "/var/lib/rspamd/dkim"
@@ -279,6 +282,7 @@ def traced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         extra["SRS secret"] = host.read_file(SRS_SECRET).strip()
         extra["Redis password"] = next(line.split()[1] for line in host.read_file(REDIS_INCLUDE).splitlines()
                                        if line.startswith("requirepass "))
+        extra.update(webmail_secrets(host))
         traced = Traced(host, release, trace_file.read_text(errors="replace"), rc, seconds,
                         Secrets.of(host, extra), logs)
         yield traced

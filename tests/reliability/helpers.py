@@ -184,6 +184,47 @@ class Holder:
         return bool(self.mode & 0o004)
 
 
+# The webmail's secrets ([webmail]) and the files that may hold each, with owner and mode: Roundcube's own files
+# (root:www-data 0640: PHP-FPM runs as www-data), dbconfig-common's copy, Debian's own copies (debconf's password
+# store, where dbconfig-common asked for the password; ucf's pristine copies of the files Roundcube's postinst
+# generated, each as private as the file it copies), mailtui's saved answers, and the backup of Roundcube's
+# original configuration (the DES key is the one the postinst made: mailtui keeps it, sessions depend on it) in
+# mailtui's root-only state directory. Found by searching every file, in tests/e2e/test_webmail.py and on the
+# traced host of tests/reliability/test_no_secret_leaks.py.
+WEBMAIL_DB, PASSWORD_ACCOUNT_DB, DES_KEY = "webmail db", "password account db", "des_key"
+WEBMAIL_CONFIG = "/etc/roundcube/config.inc.php"
+_UCF = "/var/lib/ucf/cache/"
+
+
+def webmail_secret_holders(state_dir: str = "/var/lib/mailtui") -> dict[str, tuple[frozenset[str], str, int]]:
+    answers = frozenset({WEBMAIL_DB, PASSWORD_ACCOUNT_DB})
+    return {
+        WEBMAIL_CONFIG: (frozenset({DES_KEY}), "root:www-data", 0o640),
+        "/etc/roundcube/debian-db.php": (frozenset({WEBMAIL_DB}), "root:www-data", 0o640),
+        "/etc/roundcube/plugins/password/config.inc.php": (frozenset({PASSWORD_ACCOUNT_DB}), "root:www-data", 0o640),
+        "/etc/dbconfig-common/roundcube.conf": (frozenset({WEBMAIL_DB}), "root:root", 0o600),
+        "/var/cache/debconf/passwords.dat": (frozenset({WEBMAIL_DB}), "root:root", 0o600),
+        f"{_UCF}:etc:roundcube:debian-db.php": (frozenset({WEBMAIL_DB}), "root:www-data", 0o640),
+        f"{_UCF}:etc:dbconfig-common:roundcube.conf": (frozenset({WEBMAIL_DB}), "root:root", 0o600),
+        f"{_UCF}:etc:roundcube:config.inc.php": (frozenset({DES_KEY}), "root:www-data", 0o640),
+        f"{state_dir}/backups/original{WEBMAIL_CONFIG}": (frozenset({DES_KEY}), "root:www-data", 0o640),
+        f"{state_dir}/answers.toml": (answers, "root:root", 0o600),
+        f"{state_dir}/install/answers.toml": (answers, "root:root", 0o600),
+    }
+
+
+def webmail_secrets(host: TestHost, state_dir: str = "/var/lib/mailtui") -> dict[str, str]:
+    """The webmail's secrets of an installed host, by label: the two database passwords from the saved answers,
+    the DES key from Roundcube's configuration."""
+    import tomllib
+
+    saved = tomllib.loads(host.read_file(f"{state_dir}/answers.toml"))["webmail"]
+    des_key = re.search(r"\$config\['des_key'\] = '([^']+)'", host.read_file(WEBMAIL_CONFIG))
+    assert des_key, "no des_key in Roundcube's configuration"
+    return {WEBMAIL_DB: saved["db_password"], PASSWORD_ACCOUNT_DB: saved["password_db_password"],
+            DES_KEY: des_key.group(1)}
+
+
 def scan_host(host: TestHost, secrets: Mapping[str, str]) -> dict[str, Holder]:
     """Every file under SCAN_ROOTS holding any of the secrets (as plain text), by path."""
     needles = "".join(f"{value}\n" for value in secrets.values())

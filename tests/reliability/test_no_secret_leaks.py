@@ -35,12 +35,16 @@ from tests.reliability.conftest import (
     Traced,
 )
 from tests.reliability.helpers import (
+    DES_KEY,
     MAIL_LOG,
+    PASSWORD_ACCOUNT_DB,
+    WEBMAIL_DB,
     lines_with,
     log_since,
     log_size,
     scan_host,
     wait_for_log,
+    webmail_secret_holders,
     with_base64,
 )
 
@@ -134,8 +138,15 @@ def test_no_secret_in_any_file_but_the_ones_meant_to_hold_it(traced: Traced) -> 
     assert holders == {REDIS_INCLUDE, REDIS_RSPAMD}, holders
     assert (found[REDIS_INCLUDE].owner, found[REDIS_INCLUDE].mode) == ("redis:redis", 0o640), found[REDIS_INCLUDE]
     assert (found[REDIS_RSPAMD].owner, found[REDIS_RSPAMD].mode) == ("root:_rspamd", 0o640), found[REDIS_RSPAMD]
+    # The webmail's secrets ([webmail]): each in exactly the files helpers.webmail_secret_holders names (why each).
+    webmail = webmail_secret_holders()
+    for label in (WEBMAIL_DB, PASSWORD_ACCOUNT_DB, DES_KEY):
+        holders = {path for path, h in found.items() if label in h.labels}
+        assert holders == {path for path, (labels, _o, _m) in webmail.items() if label in labels}, (label, holders)
+    for path, (_labels, owner, mode) in webmail.items():
+        assert (found[path].owner, found[path].mode) == (owner, mode), found[path]
     found = {path: h for path, h in found.items()
-             if path not in {*keys.values(), SRS_SECRET, REDIS_INCLUDE, REDIS_RSPAMD}}
+             if path not in {*keys.values(), SRS_SECRET, REDIS_INCLUDE, REDIS_RSPAMD, *webmail}}
     assert set(found) <= MAY_HOLD, {path: sorted(h.labels) for path, h in found.items() if path not in MAY_HOLD}
     # The mailbox passwords given to the CLI (carol's two) are nowhere at all; alice's and bob's only in
     # the operator's own answers file.
