@@ -8,8 +8,9 @@ and its password, what to read and what to send. The stages, as a user clicks th
 shows the error; the login shows the inbox with the message that arrived over SMTP; opening it shows its UTF-8
 body; a message is written and sent; the identity's address cannot be changed nor an identity added; the
 out-of-office reply is switched on and saved; the password is changed; then a CSP violation on purpose (the
-control). A PNG screenshot of each stage goes to /root/webmail-shots/; the browser's console (CSP violations
-show there) is collected; the last stdout line is a JSON summary; the exit status is 0 only if every stage was
+control); last (with `ban_after` in the job), wrong passwords until fail2ban bans the browser's address. A PNG
+screenshot of each stage goes to /root/webmail-shots/; the browser's console (CSP violations show there) is
+collected; the last stdout line is a JSON summary; the exit status is 0 only if every stage was
 seen.
 """
 
@@ -33,6 +34,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 SHOTS = Path("/root/webmail-shots")
+BAN_LOAD_TIMEOUT = 5  # s: the login page loads in well under one here; a banned browser gets no answer
 # Nothing but the page: no component updates, sync, first-run pages or background requests of Chromium's own.
 QUIET = ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -199,6 +201,37 @@ class Driver:
         time.sleep(1)
         self.seen["control_console"] = [f"{e.get('level')} {e.get('message')}" for e in self.d.get_log("browser")]
 
+    def refused(self) -> str:
+        """"" while the login page loads; else what the browser met instead (its error page, or no answer)."""
+        try:
+            self.d.get(self.base + "/")
+        except TimeoutException:
+            return f"no answer within {BAN_LOAD_TIMEOUT} s"
+        if self.d.find_elements(By.ID, "rcmloginuser"):
+            return ""
+        return self.d.current_url + " " + self.d.find_element(By.TAG_NAME, "body").text[:200]
+
+    def banned(self) -> None:
+        """Wrong passwords typed into the login form until the site stops answering this browser (fail2ban's
+        roundcube-auth jail bans its address on 80 and 443): what the browser then shows."""
+        self.d.delete_all_cookies()
+        self.d.set_page_load_timeout(BAN_LOAD_TIMEOUT)
+        deadline = time.monotonic() + 60
+        attempts = 0
+        while not (refusal := self.refused()):
+            assert time.monotonic() < deadline, f"not banned after {attempts} failed logins"
+            if attempts < self.job["ban_after"] + 1:  # the jail's max_retry, and one more; then wait for the ban
+                attempts += 1
+                # Banned meanwhile (the page does not load, or the form never shows): the next look says so.
+                with contextlib.suppress(TimeoutException, AssertionError):
+                    self.login(f"{self.job['password']}-wrong-{attempts}")
+                    WebDriverWait(self.d, 8).until(ec.text_to_be_present_in_element((By.ID, "messagestack"),
+                                                                                    "Login failed"))
+            else:
+                time.sleep(1)
+        self.seen["banned"] = {"attempts": attempts, "browser_shows": refusal}
+        self.log(f"banned after {attempts} failed logins: {refusal[:120]}")
+
 
 def main() -> int:
     job = json.loads(sys.stdin.read())
@@ -213,6 +246,8 @@ def main() -> int:
         if job.get("new_password"):  # (the README's screenshots keep the password)
             driver.password()
         driver.csp_control()
+        if job.get("ban_after"):  # the last stage: the site no longer answers this browser afterwards
+            driver.banned()
         driver.seen["ok"] = True
     except Exception as exc:  # noqa: BLE001 - reported in the summary, with the screen
         driver.seen["ok"] = False
