@@ -120,9 +120,10 @@ class AcmeCertificateResource:
             return None
         left_out = "".join(f"; {name} left out: {reason}" for name, reason in wanted.left_out.items())
         return Change("certificate", self.target,
-                      f"order a certificate for {', '.join(wanted.names)} from {self.answers.tls.acme_server} "
-                      f"({why}; certbot answers the CA's HTTP-01 challenge on port 80){left_out}",
-                      "$ " + " ".join(certbot_command(self.answers, wanted.names,
+                      f"order a certificate for {', '.join(wanted.to_order(found.names))} from "
+                      f"{self.answers.tls.acme_server} ({why}; certbot answers the CA's HTTP-01 challenge on port "
+                      f"80){left_out}",
+                      "$ " + " ".join(certbot_command(self.answers, wanted.to_order(found.names),
                                                       renew_now=self._renew_now(found, wanted))))
 
     def _renew_now(self, found: Lineage, wanted: OrderNames) -> bool:
@@ -135,7 +136,8 @@ class AcmeCertificateResource:
         for name, reason in wanted.left_out.items():
             out.line(f"{name} is left out of the certificate: {reason} (publish the records `mailtui dns` "
                      "prints, then install again)")
-        command = certbot_command(self.answers, wanted.names, renew_now=self._renew_now(found, wanted))
+        command = certbot_command(self.answers, wanted.to_order(found.names),
+                                  renew_now=self._renew_now(found, wanted))
         result = run(command, env=certbot_env(self.answers), check=False, on_line=out.line)
         if result.ok and issued(self.answers):
             paths.ACME_FAILURE.unlink(missing_ok=True)

@@ -30,6 +30,11 @@ class OrderNames:
         """The names to compare a certificate's with (None: not known, keep what it names)."""
         return self.names if self.dns_known else None
 
+    def to_order(self, held: tuple[str, ...]) -> tuple[str, ...]:
+        """The names of an order (one due for another reason, e.g. expiry): with DNS silent, the ones the
+        certificate `held` already (the CA asks its own DNS), else the ones DNS points here."""
+        return self.names if self.dns_known or not held else held
+
 
 def _addresses(name: str, ask: Ask) -> tuple[set[str], str]:
     """The A and AAAA addresses DNS gives `name` (through a CNAME too), and what went wrong when none."""

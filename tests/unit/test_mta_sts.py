@@ -101,6 +101,10 @@ def test_the_certificate_names_only_the_policy_hosts_dns_points_here() -> None:
     # DNS silent about the hostname: nothing is known, so a certificate's names stand (compared() is None).
     down = order_names(replace(ACME, hostname="down.test"), ask)
     assert not down.dns_known and down.compared() is None and set(down.left_out) == set(mta_sts.policy_hosts(ACME))
+    # An order due for another reason meanwhile keeps the names the certificate holds (the CA asks its own DNS).
+    held = ("down.test", "mta-sts.example.test")
+    assert down.to_order(held) == held and down.to_order(()) == ("down.test",)
+    assert wanted.to_order(("mail.example.test", "mta-sts.other.test")) == wanted.names  # DNS known: DNS decides
     assert order_names(SELF_SIGNED, ask).names == ("mail.example.test",)  # no MTA-STS: DNS is not asked
     argv = acme.certbot_command(ACME, wanted.names)
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-d"] == ["mail.example.test", "mta-sts.example.test"]
