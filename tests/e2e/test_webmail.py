@@ -336,7 +336,7 @@ def test_a_foreign_imap_certificate_makes_the_login_fail(webmail: Webmail) -> No
         refused = webmail.login(ALICE, PASSWORDS[ALICE])
         assert refused["status"] != 302 and "_task=mail" not in refused["location"], refused
     finally:
-        h.run(["rm", "-f", LOCAL_CONF])
+        h.run(["rm", "-f", LOCAL_CONF, "/etc/dovecot/foreign.pem", "/etc/dovecot/foreign.key"])
         h.run(["systemctl", "restart", "dovecot"])
     # The control: mailtui's certificate back, the same login works.
     assert served_fingerprint(h) != foreign

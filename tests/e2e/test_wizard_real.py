@@ -87,10 +87,10 @@ def test_the_wizard_installs_a_working_mail_server(release: str, tmp_path: Path)
                                   f'sender.test. IN TXT "v=spf1 ip4:{runner} -all"\n',
                    "18.198.in-addr.arpa": f"{reverse}. IN PTR client.sender.test.\n"})
         inst = Installed(host, release, "", 0.0)
-        # Debian 12 installs what the wizard offers (DKIM, the spam filter and SRS ticked); on Debian 13 the
-        # operator unticks them (test_dkim.py and test_spam.py prove them on both releases; each adds packages
-        # and a daemon's first start).
-        untick = "cb-dkim,cb-spam,cb-srs" if release == "trixie" else ""
+        # Debian 12 installs what the wizard offers (DKIM, the spam filter, SRS, the webmail and security updates
+        # ticked); on Debian 13 the operator unticks them (test_dkim.py, test_spam.py and test_webmail.py prove
+        # them on both releases; each adds packages and a daemon's first start).
+        untick = "cb-dkim,cb-spam,cb-srs,cb-webmail,cb-updates" if release == "trixie" else ""
         summary, output, seconds = run_driver(inst, untick)
         inst.install_output, inst.install_seconds = output, seconds
         shots = tmp_path / "shots"
@@ -130,7 +130,8 @@ def test_the_wizard_installs_a_working_mail_server(release: str, tmp_path: Path)
         # The profile the driver set and the answers the forms gave reached the machine.
         saved = host.read_file("/var/lib/mailtui/answers.toml")
         assert 'profile = "test"' in saved and ALICE in saved, saved
-        for section, package in (("dkim", "rspamd"), ("srs", "postsrsd"), ("spam", "redis-server")):
+        for section, package in (("dkim", "rspamd"), ("srs", "postsrsd"), ("spam", "redis-server"),
+                                 ("webmail", "nginx"), ("updates", "unattended-upgrades")):
             assert f"[{section}]\nenabled = {'false' if untick else 'true'}\n" in saved, (section, saved)
             assert package_installed(host, package) == (not untick), (package, untick)
         postconf = host.run(["postconf", "-h", "relayhost", "smtp_dns_support_level", "myhostname"]).stdout.split()

@@ -47,6 +47,15 @@ SHOTS = Path("/root/shots")
 APPLY_TIMEOUT = 600.0
 
 
+
+WEBMAIL_BOXES = ("cb-webmail", "cb-updates")  # on the Webmail form; every other box is on the Packages form
+
+
+def untick_on(form: str) -> list[str]:
+    """The checkboxes WIZARD_UNTICK names that sit on `form`."""
+    boxes = [b for b in os.environ.get("WIZARD_UNTICK", "").split(",") if b]
+    return [b for b in boxes if (b in WEBMAIL_BOXES) == (form == "webmail")]
+
 class DriverError(RuntimeError):
     pass
 
@@ -154,7 +163,7 @@ class Driver:
         await self.next("packages")
         # The one answer no form asks: the test profile (no DNS lookups of the stack's own).
         wizard.base = dataclasses.replace(wizard.base, profile="test")
-        for box in filter(None, os.environ.get("WIZARD_UNTICK", "").split(",")):  # e.g. cb-dkim,cb-srs
+        for box in untick_on("packages"):  # WIZARD_UNTICK, e.g. cb-dkim,cb-srs
             await self.untick(f"#{box}")
         self.record("packages")
 
@@ -180,6 +189,10 @@ class Driver:
         self.record("dovecot")
         await self.next("tls")
         self.record("tls")
+        await self.next("webmail")
+        for box in untick_on("webmail"):
+            await self.untick(f"#{box}")
+        self.record("webmail")
         await self.next("firewall")
         ssh = field(app, "firewall.ssh_port").value
         if ssh != "2222":
