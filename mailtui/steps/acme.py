@@ -113,8 +113,14 @@ class AcmeCertificateResource:
     def describe(self) -> str:
         return f"certificate for {self.answers.hostname} from {self.answers.tls.acme_server}"
 
-    def pending(self, ctx: Context) -> Change | None:
+    def _order(self) -> tuple[Lineage, OrderNames, list[str]]:
+        """The certificate there now, the names DNS points here, and the certbot command that orders them."""
         found, wanted = lineage(self.answers), order_names(self.answers)
+        renew_now = found.authenticator_changed(self.answers) or found.names_changed(wanted.compared())
+        return found, wanted, certbot_command(self.answers, wanted.to_order(found.names), renew_now=renew_now)
+
+    def pending(self, ctx: Context) -> Change | None:
+        found, wanted, command = self._order()
         why = found.problem(self.answers, names=wanted.compared())
         if why is None:
             return None
@@ -123,21 +129,15 @@ class AcmeCertificateResource:
                       f"order a certificate for {', '.join(wanted.to_order(found.names))} from "
                       f"{self.answers.tls.acme_server} ({why}; certbot answers the CA's HTTP-01 challenge on port "
                       f"80){left_out}",
-                      "$ " + " ".join(certbot_command(self.answers, wanted.to_order(found.names),
-                                                      renew_now=self._renew_now(found, wanted))))
-
-    def _renew_now(self, found: Lineage, wanted: OrderNames) -> bool:
-        return found.authenticator_changed(self.answers) or found.names_changed(wanted.compared())
+                      "$ " + " ".join(command))
 
     def apply(self, ctx: Context, out: StepEmitter) -> None:
         if self.answers.webmail.enabled:
             webmail_site.nginx_check_and_load(out)  # port 80 answers the challenge from the webroot
-        found, wanted = lineage(self.answers), order_names(self.answers)
+        _found, wanted, command = self._order()
         for name, reason in wanted.left_out.items():
             out.line(f"{name} is left out of the certificate: {reason} (publish the records `mailtui dns` "
                      "prints, then install again)")
-        command = certbot_command(self.answers, wanted.to_order(found.names),
-                                  renew_now=self._renew_now(found, wanted))
         result = run(command, env=certbot_env(self.answers), check=False, on_line=out.line)
         if result.ok and issued(self.answers):
             paths.ACME_FAILURE.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ from tests.harness.testhost import (
     test_network,
 )
 from tests.reliability import interrupt_helpers as ih
+from tests.reliability.helpers import WEBMAIL_DBCONFIG, scan_host, webmail_secret_holders, webmail_secrets
 
 pytestmark = pytest.mark.e2e
 ENV = {"PYTHONPATH": MAILTUI_PYTHONPATH}
@@ -47,7 +48,6 @@ ALICE = "alice@example.test"
 # places outside /etc (Roundcube's plugins, mailtui's web roots, the password plugin's drivers, the flush spool).
 WATCHED = [*ih.WATCHED, web.FLUSH_PLUGIN_DIR, "/var/www", "/usr/share/roundcube/plugins/password/drivers",
            web.FLUSH_SPOOL]
-WEBMAIL_DBCONFIG = "/etc/dbconfig-common/roundcube.conf"  # dbconfig-common's copy of the DB settings
 
 # Runs inside the host. `get PATH [http]`: one request, no redirects followed. `login USER` (the password on
 # stdin): Roundcube's login form as a browser submits it (its CSRF token and session cookie), then the page the
@@ -443,8 +443,6 @@ def test_the_webmails_secrets_are_in_their_own_private_files_alone(webmail: Webm
     (tests/reliability/helpers.py webmail_secret_holders says why each), each file private to root (and www-data,
     which runs Roundcube); none is in a log or a world-readable file. Control: a key planted in a world-readable
     file is found by the same search. (No secret on a command line: the traced host of the reliability tier.)"""
-    from tests.reliability.helpers import scan_host, webmail_secret_holders, webmail_secrets
-
     h = webmail.host
     secrets = webmail_secrets(h)
     assert all(len(v) >= 20 for v in secrets.values()), secrets

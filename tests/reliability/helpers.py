@@ -193,6 +193,7 @@ class Holder:
 # traced host of tests/reliability/test_no_secret_leaks.py.
 WEBMAIL_DB, PASSWORD_ACCOUNT_DB, DES_KEY = "webmail db", "password account db", "des_key"
 WEBMAIL_CONFIG = "/etc/roundcube/config.inc.php"
+WEBMAIL_DBCONFIG = "/etc/dbconfig-common/roundcube.conf"  # dbconfig-common's copy of the DB settings
 _UCF = "/var/lib/ucf/cache/"
 
 
@@ -202,7 +203,7 @@ def webmail_secret_holders(state_dir: str = "/var/lib/mailtui") -> dict[str, tup
         WEBMAIL_CONFIG: (frozenset({DES_KEY}), "root:www-data", 0o640),
         "/etc/roundcube/debian-db.php": (frozenset({WEBMAIL_DB}), "root:www-data", 0o640),
         "/etc/roundcube/plugins/password/config.inc.php": (frozenset({PASSWORD_ACCOUNT_DB}), "root:www-data", 0o640),
-        "/etc/dbconfig-common/roundcube.conf": (frozenset({WEBMAIL_DB}), "root:root", 0o600),
+        WEBMAIL_DBCONFIG: (frozenset({WEBMAIL_DB}), "root:root", 0o600),
         "/var/cache/debconf/passwords.dat": (frozenset({WEBMAIL_DB}), "root:root", 0o600),
         f"{_UCF}:etc:roundcube:debian-db.php": (frozenset({WEBMAIL_DB}), "root:www-data", 0o640),
         f"{_UCF}:etc:dbconfig-common:roundcube.conf": (frozenset({WEBMAIL_DB}), "root:root", 0o600),
