@@ -119,8 +119,17 @@ def test_the_stack_layer_follows_the_packages_step_source_and_nothing_else(tmp_p
 def test_the_stack_layer_is_the_packages_installed_and_nothing_configured(release: str) -> None:
     layer = th.stack_layer(release, ANSWERS)
     wanted = packages_layer.stack_inputs(ANSWERS)["packages"]
-    trace = layer.meta["results"]["packages_trace"]
-    assert sum(p["kind"] == "dpkg-unpack" for p in trace) > 10  # it ran the packages step, traced
+    # Built on the core layer (every install's packages, from the bare base), adding what these answers add.
+    core = packages_layer.stack_inputs(packages_layer.core_answers(ANSWERS))["packages"]
+    below = [b for b in layer.below if b.name == "stack"]
+    assert [b.meta["inputs"]["packages"] for b in below] == [core], below
+    assert sum(p["kind"] == "dpkg-unpack" for p in below[0].meta["results"]["packages_trace"]) > 10
+    unpacked = {p["detail"] for p in layer.meta["results"]["packages_trace"] if p["kind"] == "dpkg-unpack"}
+    assert set(wanted) - set(core) <= unpacked and not unpacked & set(core), unpacked  # it ran the step, traced
+    full = th.stack_layer(release, ANSWERS, on_core=False)  # the interruption walk's: every package traced
+    assert not [b for b in full.below if b.name == "stack"]
+    every = {p["detail"] for p in full.meta["results"]["packages_trace"] if p["kind"] == "dpkg-unpack"}
+    assert (set(wanted) - set(core)) | {"mariadb-server", "postfix", "dovecot-core"} <= every, every
     with th.test_host(release, layers=[layer]) as host:
         status = host.run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *wanted]).stdout
         assert all(line.endswith("install ok installed") for line in status.splitlines()), status

@@ -47,6 +47,12 @@ from tests.harness.testhost.network import TestNetwork
 
 _LIVE: dict[str, TestHost] = {}
 
+# dpkg without an fsync per unpacked file (as Debian's own container images do, docker-apt-speedup): a test host's
+# disk is a throwaway overlay that no test power-cycles, and a killed process (the interruption walk) leaves the
+# page cache as it was, synced or not. Measured: the stack's packages in 58.6 s instead of 68.0 s (2026-12-07).
+DPKG_UNSAFE_IO = ("/etc/dpkg/dpkg.cfg.d/zz-mailtui-test-unsafe-io",
+                  "# mailtui test host: a throwaway disk, no fsync per file\nforce-unsafe-io\n")
+
 
 def live_hosts() -> list[TestHost]:
     return list(_LIVE.values())
@@ -224,6 +230,7 @@ class TestHost:
         self.ip = member.ip
         self._save_meta()
         self.write_identity()
+        write_in_root(self.root, *DPKG_UNSAFE_IO)
         member.host = self
         self.network.refresh_members()
         self._mounts = (deps, app)
