@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from mailtui.policy import web
 from tests.harness import testhost as th
 
 HOSTNAME = "mail.example.test"
@@ -70,6 +71,18 @@ destination = "alice@example.test"
 enabled = true
 
 [srs]
+enabled = true
+"""
+# The same install with the webmail (Roundcube on nginx + PHP-FPM, ManageSieve) and the security updates on: the
+# reference of the walk over the webmail's steps (test_interrupted_install.py), on the webmail's own packages layer;
+# its database passwords given too, as above.
+WEBMAIL_ANSWERS = ANSWERS + """
+[webmail]
+enabled = true
+db_password = "roundcube-Fault-Secret-5Wm3"
+password_db_password = "passwd-Fault-Secret-8Jk1"
+
+[updates]
 enabled = true
 """
 
@@ -164,19 +177,24 @@ class Layer:
     cached: th.Layer | None = None  # the harness's cached layer this is
 
 
-# What the rollback and interruption tests compare: everything mailtui configures lives here.
-WATCHED = ["/etc", "/var/spool/postfix/private", "/var/mail", "/var/lib/rspamd/dkim"]
+# What the rollback and interruption tests compare: everything mailtui configures lives here — with the webmail
+# also its password-strength driver in Roundcube's own tree, its auth-cache flush plugin and spool, the client
+# autoconfiguration and ACME webroots (policy/web.py).
+WATCHED = ["/etc", "/var/spool/postfix/private", "/var/mail", "/var/lib/rspamd/dkim",
+           os.path.dirname(web.STRENGTH_DRIVER), os.path.dirname(web.FLUSH_PLUGIN_DIR), web.FLUSH_SPOOL, "/var/www"]
 # Files whose content is new on every run: made by openssl (a command's output, or a DKIM key mailtui writes
 # from openssl's output).
 RANDOM_PREFIXES = ("/var/lib/rspamd/dkim/",)
 
 
-def build_layer(release: str) -> Layer:
-    """The release's cached "packages installed" layer for ANSWERS (th.stack_layer: mailtui's packages step,
+def build_layer(release: str, answers: str = ANSWERS) -> Layer:
+    """The release's cached "packages installed" layer for `answers` (th.stack_layer: mailtui's packages step,
     traced, /var/lib/mailtui removed; built once and kept in the cache while nothing it depends on changes),
     with a snapshot of WATCHED on a fresh host stacked on it."""
     began = time.monotonic()
-    cached = th.stack_layer(release, ANSWERS)
+    # The walk's package points need the trace of every package (a fresh machine's packages step): the plain
+    # layer is built from the bare base; another (the webmail's) may stand on the core layer.
+    cached = th.stack_layer(release, answers, on_core=answers != ANSWERS)
     layer = Layer(release, cached.root, cached.base, cached=cached,
                   packages_trace=cached.meta["results"]["packages_trace"])
     with layered_host(layer) as host:
@@ -227,17 +245,18 @@ def rollback(host: th.TestHost, *args: str, timeout: float = 300) -> subprocess.
 
 # ------------------------------------------------------------------------- shared per test process
 
-_LAYERS: dict[str, Layer] = {}
-_REFERENCES: dict[str, Reference] = {}
+_LAYERS: dict[tuple[str, str], Layer] = {}
+_REFERENCES: dict[tuple[str, str], Reference] = {}
 _BUILD_LOCK = threading.Lock()
 
 
-def get_layer(release: str) -> Layer:
-    """The release's layer (the cached one, with its snapshot), once per test process."""
+def get_layer(release: str, answers: str = ANSWERS) -> Layer:
+    """The release's layer for `answers` (the cached one, with its snapshot), once per test process."""
+    key = (release, answers)
     with _BUILD_LOCK:
-        if release not in _LAYERS or not _LAYERS[release].dir.is_dir():
-            _LAYERS[release] = build_layer(release)
-        return _LAYERS[release]
+        if key not in _LAYERS or not _LAYERS[key].dir.is_dir():
+            _LAYERS[key] = build_layer(release, answers)
+        return _LAYERS[key]
 
 
 # ------------------------------------------------------------------------------ the reference run
@@ -259,6 +278,7 @@ class Reference:
     final: dict[str, dict[str, Any]]
     install_seconds: float
     check_seconds: float
+    answers: str = ANSWERS  # what the install was given (every walk of this reference gives the same)
     versions: dict[str, set[str | None]] = field(default_factory=dict)
     random: set[str] = field(default_factory=set)  # made by openssl: new content on every run
 
@@ -284,13 +304,14 @@ def reference_fixture(request: pytest.FixtureRequest) -> Reference:
     return get_reference(request.param)
 
 
-def get_reference(release: str) -> Reference:
+def get_reference(release: str, answers: str = ANSWERS) -> Reference:
+    key = (release, answers)
     with _BUILD_LOCK:
-        if release in _REFERENCES:
-            return _REFERENCES[release]
-    layer = get_layer(release)
+        if key in _REFERENCES:
+            return _REFERENCES[key]
+    layer = get_layer(release, answers)
     with layered_host(layer) as host:
-        host.write_file(ANSWERS_PATH, ANSWERS, mode=0o600)
+        host.write_file(ANSWERS_PATH, answers, mode=0o600)
         before = snapshot(host, [*WATCHED, STATE_DIR])
         began = time.monotonic()
         result = install(host, "--answers", ANSWERS_PATH, env={FAULT_TRACE: TRACE_PATH})
@@ -300,9 +321,9 @@ def get_reference(release: str) -> Reference:
         checked = check(host)
         assert checked.returncode == 0, checked.stdout[-4000:]
         ref = Reference(release, layer, read_trace(host), before, snapshot(host, [*WATCHED, STATE_DIR]), took,
-                        time.monotonic() - began)
+                        time.monotonic() - began, answers)
     with _BUILD_LOCK:
-        _REFERENCES[release] = ref
+        _REFERENCES[key] = ref
     return ref
 
 
@@ -416,11 +437,13 @@ class Outcome:
                 f"{self.again:<9} {self.seconds:5.1f} s" + "".join(f"\n       - {p}" for p in self.problems))
 
 
-def _same_point(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    def norm(text: str) -> str:
-        return re.sub(r"/tmp/mailtui-dovecot-[^/ ]+", "/tmp/…", re.sub(r"Status-Fd=\d+", "Status-Fd=…", text))
+def norm_detail(text: str) -> str:
+    """A point's detail without what differs from run to run (a temp dir's name, apt's status fd)."""
+    return re.sub(r"/tmp/mailtui-dovecot-[^/ ]+", "/tmp/…", re.sub(r"Status-Fd=\d+", "Status-Fd=…", text))
 
-    return (a["kind"], a["index"], norm(a["detail"])) == (b["kind"], b["index"], norm(b["detail"]))
+
+def _same_point(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (a["kind"], a["index"], norm_detail(a["detail"])) == (b["kind"], b["index"], norm_detail(b["detail"]))
 
 
 def walk_point(ref: Reference, point: dict[str, Any], spec: str, *, fresh: bool = False,
@@ -435,7 +458,7 @@ def walk_point(ref: Reference, point: dict[str, Any], spec: str, *, fresh: bool 
     hosts = (th.test_host(ref.release, hostname=HOSTNAME, layers=[th.systemd_layer(ref.release)]) if fresh
              else layered_host(ref.layer))
     with hosts as host:
-        host.write_file(ANSWERS_PATH, ANSWERS, mode=0o600)
+        host.write_file(ANSWERS_PATH, ref.answers, mode=0o600)
         before = snapshot(host, WATCHED)
         killed = install(host, "--answers", ANSWERS_PATH, env={FAULT: spec, FAULT_TRACE: TRACE_PATH})
         trace = read_trace(host)
@@ -522,12 +545,14 @@ def walk(ref: Reference, jobs: list[tuple[dict[str, Any], str, dict[str, Any]]],
 
 
 def workers() -> int:
-    """Hosts walked at a time: MAILTUI_FAULT_JOBS, else one a CPU (at least 2: a host waits on its
-    services much of the time) shared among the xdist workers (the other release walks in the other one)."""
+    """Hosts walked at a time in each test process: MAILTUI_FAULT_JOBS, else one a CPU shared among the xdist
+    workers (the other release walks in the other one), but at least 2: a host waits on its services much of
+    the time (measured 2026-12-07, 2 cores, 2 workers walking one host each: the tier's CPU 77 % busy, a point
+    17-20 s)."""
     if "MAILTUI_FAULT_JOBS" in os.environ:
         return int(os.environ["MAILTUI_FAULT_JOBS"])
     processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    return max(1, max(2, os.cpu_count() or 2) // processes)
+    return max(2, (os.cpu_count() or 2) // processes)
 
 
 def exhaustive() -> bool:

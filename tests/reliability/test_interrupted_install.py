@@ -19,8 +19,12 @@ useradd, ufw allow/enable, fail2ban) — 31 classes; a class both releases have 
 alternately (both with MAILTUI_FAULT_BOTH=1): about 16 points a release. Package points, one of each class: the
 package dpkg unpacks after mariadb-server-core (the MariaDB server binary is unpacked, the mariadb-server
 package not yet; on both releases: apt 2 and apt 3 differ), debconf's preseeding and apt done (both on Debian
-13) (MAILTUI_FAULT_ALL=1: every point of the packages step).
-MAILTUI_FAULT_JOBS hosts run at a time (default: one a CPU, at least 2, shared by the xdist workers).
+13) (MAILTUI_FAULT_ALL=1: every point of the packages step). The webmail's steps (Roundcube, nginx, PHP-FPM,
+ManageSieve, the security updates: WEBMAIL_ANSWERS) get a walk of their own on Debian 13, on the webmail's packages
+layer: every class of point they add that the walk above has not, and the first write of their own files, whole and
+cut before its rename (MAILTUI_FAULT_ALL=1: every point they add).
+MAILTUI_FAULT_JOBS hosts run at a time in each test process (default: one a CPU shared by the xdist workers, at
+least 2).
 MAILTUI_FAULT_ONLY=dpkg-unpack:19,any:40 walks just those points (the
 specs the walk prints), to re-run what a full walk found.
 """
@@ -167,6 +171,61 @@ def test_package_points(ref: ih.Reference) -> None:
     walked = sum(point["kind"] == "dpkg-unpack" for point, _spec, _options in jobs)
     print(f"\n[{ref.release}] packages step: walked {len(outcomes)} points ({walked} of {unpacks} dpkg unpacks) "
           f"in {time.monotonic() - began:.0f} s; {len(failed)} failed")
+    assert not failed, "\n".join(o.line() for o in failed)
+
+
+# The walk over the webmail's steps (Roundcube, nginx, PHP-FPM, ManageSieve, the security updates) runs on one
+# release: Debian 13's worker of the tier has room (see package_jobs); the steps are the same code on both.
+WEBMAIL_RELEASE = "trixie"
+
+
+@pytest.fixture(scope="module", params=[WEBMAIL_RELEASE])
+def webmail_ref(request: pytest.FixtureRequest) -> ih.Reference:
+    """One uninterrupted, traced install with the webmail and the updates on, on their own packages layer."""
+    if os.geteuid() != 0:
+        pytest.skip("interruption tests need root (namespaces, overlayfs)")
+    return ih.get_reference(request.param, ih.WEBMAIL_ANSWERS)
+
+
+def webmail_points(webmail: ih.Reference, plain: list[ih.Reference]) -> list[dict[str, Any]]:
+    """The points the webmail and updates steps add: those whose detail (a path, a command line) no install
+    without them has."""
+    known = {ih.norm_detail(p["detail"]) for ref in plain for p in ref.trace}
+    return [p for p in webmail.trace if ih.norm_detail(p["detail"]) not in known]
+
+
+def webmail_jobs(webmail: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """Every point the webmail adds with MAILTUI_FAULT_ALL=1; else one of each class the plain walk has not
+    (point_class: nginx, PHP-FPM, dbconfig's and the updates' commands), and the first write of the webmail's
+    own files, both whole and cut between temp file and rename (every file goes through the same atomic write:
+    system/files.py)."""
+    plain = [ih.get_reference(release) for release in ih.RELEASES]
+    added = webmail_points(webmail, plain)
+    if ih.exhaustive() or ih.only():
+        chosen = added
+    else:
+        walked = {point_class(p) for ref in plain for p in ref.trace}
+        firsts = first_of_each_class(added)
+        chosen = [p for cls, p in firsts.items() if cls not in walked]
+        own = [p for p in added if not ih.is_state(p["detail"].split(" (")[0])]
+        chosen += [next(p for p in own if p["kind"] == kind) for kind in ("write", "write-tmp")]
+    wanted = {p["n"] for p in chosen}
+    return _only([(point, ih.spec_of(point), {}) for point in webmail.trace if point["n"] in wanted])
+
+
+@pytest.mark.timeout(3600)
+def test_killed_at_any_point_of_the_webmail_steps(webmail_ref: ih.Reference) -> None:
+    """The same promise over the webmail's steps: killed anywhere in them, the install run again finishes,
+    `mailtui check` (nginx, PHP-FPM, the login page, ManageSieve, the updates) passes and every file ends as
+    an uninterrupted install leaves it."""
+    jobs = webmail_jobs(webmail_ref)
+    added = webmail_points(webmail_ref, [ih.get_reference(release) for release in ih.RELEASES])
+    assert len(added) > 20, f"the webmail adds only {len(added)} points: was it installed?"
+    began = time.monotonic()
+    outcomes = ih.walk(webmail_ref, jobs, ih.workers())
+    failed = [o for o in outcomes if o.problems]
+    print(f"\n[{webmail_ref.release}] webmail steps: walked {len(outcomes)} of the {len(added)} points they add "
+          f"(install {webmail_ref.install_seconds:.0f} s) in {time.monotonic() - began:.0f} s; {len(failed)} failed")
     assert not failed, "\n".join(o.line() for o in failed)
 
 
