@@ -194,13 +194,12 @@ def webmail_points(webmail: ih.Reference, plain: list[ih.Reference]) -> list[dic
     return [p for p in webmail.trace if ih.norm_detail(p["detail"]) not in known]
 
 
-def webmail_jobs(webmail: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+def webmail_jobs(webmail: ih.Reference, plain: list[ih.Reference],
+                 added: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     """Every point the webmail adds with MAILTUI_FAULT_ALL=1; else one of each class the plain walk has not
     (point_class: nginx, PHP-FPM, dbconfig's and the updates' commands), and the first write of the webmail's
     own files, both whole and cut between temp file and rename (every file goes through the same atomic write:
     system/files.py)."""
-    plain = [ih.get_reference(release) for release in ih.RELEASES]
-    added = webmail_points(webmail, plain)
     if ih.exhaustive() or ih.only():
         chosen = added
     else:
@@ -218,8 +217,9 @@ def test_killed_at_any_point_of_the_webmail_steps(webmail_ref: ih.Reference) -> 
     """The same promise over the webmail's steps: killed anywhere in them, the install run again finishes,
     `mailtui check` (nginx, PHP-FPM, the login page, ManageSieve, the updates) passes and every file ends as
     an uninterrupted install leaves it."""
-    jobs = webmail_jobs(webmail_ref)
-    added = webmail_points(webmail_ref, [ih.get_reference(release) for release in ih.RELEASES])
+    plain = [ih.get_reference(release) for release in ih.RELEASES]
+    added = webmail_points(webmail_ref, plain)
+    jobs = webmail_jobs(webmail_ref, plain, added)
     assert len(added) > 20, f"the webmail adds only {len(added)} points: was it installed?"
     began = time.monotonic()
     outcomes = ih.walk(webmail_ref, jobs, ih.workers())

@@ -104,12 +104,15 @@ def stack_inputs(answers_text: str, *, systemd: bool = True) -> dict[str, Any]:
 
 def core_answers(answers_text: str) -> str:
     """The same machine with every optional feature off (a file without a version: DKIM, SRS, the spam filter,
-    the webmail and the updates off, the self-signed certificate, no POP3): the packages every install has."""
+    the webmail and the updates off, the self-signed certificate, no POP3; the same relay, which the test
+    profile asks for): the packages every install has. Valid answers: the core layer runs the packages step."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     from mailtui.model import answers_file as answers_mod
 
-    return f'hostname = "{answers_mod.loads(answers_text).hostname}"\nprofile = "test"\n'
+    a = answers_mod.loads(answers_text)
+    return (f'hostname = {json.dumps(a.hostname)}\nprofile = {json.dumps(a.profile)}\n\n'
+            f'[outbound]\nrelayhost = {json.dumps(a.outbound.relayhost)}\n')
 
 
 def stack_layer(release: str, answers_text: str, *, systemd: bool = True, on_core: bool = True) -> Layer:
@@ -126,10 +129,10 @@ def stack_layer(release: str, answers_text: str, *, systemd: bool = True, on_cor
     inputs = stack_inputs(answers_text, systemd=systemd)
     below = [systemd_layer(release)] if systemd else []
     if on_core:
-        core = stack_inputs(core_answers(answers_text), systemd=systemd)
-        extra = set(inputs["packages"]) - set(core["packages"])
-        if extra and set(core["packages"]) <= set(inputs["packages"]) and core["debconf"] == inputs["debconf"]:
-            below = [stack_layer(release, core_answers(answers_text), systemd=systemd, on_core=False)]
+        core_text = core_answers(answers_text)
+        core = stack_inputs(core_text, systemd=systemd)
+        if set(core["packages"]) < set(inputs["packages"]) and core["debconf"] == inputs["debconf"]:
+            below = [stack_layer(release, core_text, systemd=systemd, on_core=False)]
 
     def build(host: TestHost) -> dict[str, Any]:
         host.write_file(ANSWERS_PATH, answers_text, mode=0o600)
