@@ -128,6 +128,7 @@ def spam_server(request: pytest.FixtureRequest) -> Iterator[SpamServer]:
         zones[DNSBL] = f"{dnsbl_name('127.0.0.2')}. IN A 127.0.0.2\n"
         dns.serve(zones)
         dns.log_queries()
+        wait_until_resolved(mx, dnsbl_name("127.0.0.2"), "127.0.0.2")
         server = SpamServer(release, mx, sender, net, dns, zones, resolv_conf)
         probe = marker()
         code, reply = server.send(message("ann@sender.test", ALICE, probe), "ann@sender.test", ALICE)
@@ -138,6 +139,21 @@ def spam_server(request: pytest.FixtureRequest) -> Iterator[SpamServer]:
         # Below the greylist score with room to spare: the test rule's number decides.
         assert verdict == "No" and server.base < 3, head
         yield server
+
+
+# Asked on the mail server through its own resolver (unbound, as postscreen's dnsblog asks): one name's address.
+RESOLVE = "import socket, sys; print(socket.gethostbyname(sys.argv[1]))"
+
+
+def wait_until_resolved(mx: TestHost, name: str, address: str, timeout: float = 30) -> None:
+    """Until the mail server's resolver answers `name` with `address`. The test DNS served nothing during the
+    install and was restarted on its zones just now, so unbound may still count it as down for a while (twice in
+    ~20 runs the sender's first DNSBL question never reached the DNS: "dnsblog_query: lookup error", 2026-12-07);
+    a real server's DNS is there before its install."""
+    deadline = time.monotonic() + timeout
+    while (got := mx.run(["python3", "-c", RESOLVE, name], check=False).stdout.strip()) != address:
+        assert time.monotonic() < deadline, f"the mail server's resolver never answered {name} with {address}: {got!r}"
+        time.sleep(0.5)
 
 
 def add_sending_server(zones: dict[str, str], name: str, ip: str) -> None:
