@@ -141,17 +141,16 @@ def spam_server(request: pytest.FixtureRequest) -> Iterator[SpamServer]:
         yield server
 
 
-# Asked on the mail server through its own resolver (unbound, as postscreen's dnsblog asks): one name's address.
-RESOLVE = "import socket, sys; print(socket.gethostbyname(sys.argv[1]))"
-
-
 def wait_until_resolved(mx: TestHost, name: str, address: str, timeout: float = 30) -> None:
-    """Until the mail server's resolver answers `name` with `address`. The test DNS served nothing during the
-    install and was restarted on its zones just now, so unbound may still count it as down for a while (twice in
-    ~20 runs the sender's first DNSBL question never reached the DNS: "dnsblog_query: lookup error", 2026-12-07);
-    a real server's DNS is there before its install."""
+    """Until the mail server's resolver (unbound on 127.0.0.1, which postscreen's dnsblog asks) answers `name`
+    with `address`. The test DNS served nothing during the install and was restarted on its zones just now, so
+    unbound may still count it as down for a while (twice in ~20 runs the sender's first DNSBL question never
+    reached the DNS: "dnsblog_query: lookup error", 2026-12-07); a real server's DNS is there before its install."""
     deadline = time.monotonic() + timeout
-    while (got := mx.run(["python3", "-c", RESOLVE, name], check=False).stdout.strip()) != address:
+    while True:
+        got = query_from(mx, "127.0.0.1", name)
+        if [data for _name, kind, data in got.get("records", []) if kind == "A"] == [address]:
+            return
         assert time.monotonic() < deadline, f"the mail server's resolver never answered {name} with {address}: {got!r}"
         time.sleep(0.5)
 
