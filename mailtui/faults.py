@@ -15,6 +15,8 @@ power cut would (no cleanup, no `finally`, no state written):
   any:N            the Nth point of any kind
   KIND:TEXT        the first point of that kind whose detail (a path, a command line, a package name)
                    contains TEXT, e.g. write:/etc/postfix/main.cf or command:postconf -e
+  KIND:=TEXT       the first point of that kind whose detail is TEXT, e.g. dpkg-unpack:=nginx (not
+                   nginx-common)
 
 N counts from 1, per kind (`any` counts all kinds together).
 
@@ -45,20 +47,27 @@ EFFECTS = ("change", "state", "none")
 
 @dataclass(frozen=True)
 class Plan:
-    """Where to kill: the `index`th point of `kind`, or the first one whose detail contains `match`."""
+    """Where to kill: the `index`th point of `kind`, or the first one whose detail contains `match` (with
+    `exact`: is `match`)."""
 
     kind: str  # one of KINDS, or "any"
     index: int | None = None
     match: str | None = None
+    exact: bool = False
+
+    def _matches(self, detail: str) -> bool:
+        if not self.match:
+            return False
+        return detail == self.match if self.exact else self.match in detail
 
     def hits(self, kind: str, index: int, overall: int, detail: str) -> bool:
         if self.kind == "any":
-            return overall == self.index if self.index is not None else bool(self.match) and self.match in detail
+            return overall == self.index if self.index is not None else self._matches(detail)
         if kind != self.kind:
             return False
         if self.index is not None:
             return index == self.index
-        return bool(self.match) and self.match in detail
+        return self._matches(detail)
 
 
 def parse(spec: str) -> Plan:
@@ -72,6 +81,10 @@ def parse(spec: str) -> Plan:
         if int(arg) < 1:
             raise ValueError(f"{ENV}={spec!r}: points count from 1")
         return Plan(kind, index=int(arg))
+    if arg.startswith("="):
+        if len(arg) == 1:
+            raise ValueError(f"{ENV}={spec!r}: expected text after '='")
+        return Plan(kind, match=arg[1:], exact=True)
     return Plan(kind, match=arg)
 
 

@@ -22,7 +22,8 @@ package not yet; on both releases: apt 2 and apt 3 differ), debconf's preseeding
 13) (MAILTUI_FAULT_ALL=1: every point of the packages step). The webmail's steps (Roundcube, nginx, PHP-FPM,
 ManageSieve, the security updates: WEBMAIL_ANSWERS) get a walk of their own on Debian 13, on the webmail's packages
 layer: every class of point they add that the walk above has not, and the first write of their own files, whole and
-cut before its rename (MAILTUI_FAULT_ALL=1: every point they add).
+cut before its rename (MAILTUI_FAULT_ALL=1: every point they add); and, on a fresh machine, a kill while dpkg
+unpacks roundcube-core (MAILTUI_FAULT_ALL=1: each package the webmail adds, and after its preseeding and apt).
 MAILTUI_FAULT_JOBS hosts run at a time in each test process (default: one a CPU shared by the xdist workers, at
 least 2).
 MAILTUI_FAULT_ONLY=dpkg-unpack:19,any:40 walks just those points (the
@@ -38,6 +39,7 @@ from typing import Any
 
 import pytest
 
+from mailtui.policy import web
 from tests.reliability import interrupt_helpers as ih
 
 pytestmark = pytest.mark.reliability
@@ -229,6 +231,48 @@ def test_killed_at_any_point_of_the_webmail_steps(webmail_ref: ih.Reference) -> 
     assert not failed, "\n".join(o.line() for o in failed)
 
 
+def webmail_package_jobs(webmail: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """Kills in the packages step of a fresh machine with the webmail on (fresh=True: a bare base). The points
+    are named by their package (dpkg-unpack:=NAME) and command (command:TEXT): the webmail's layer stands on the
+    core layer, so its trace numbers only what the webmail adds to the core's packages, not what a fresh
+    machine unpacks. In CI one: roundcube-core's unpack (nginx and PHP-FPM are installed, Roundcube half
+    unpacked, its dbconfig-common postinst not run: the re-run's repair runs it, then the webmail step keeps the
+    DES key it made). With MAILTUI_FAULT_ALL=1 every package the webmail adds, and after each of its preseeding
+    and apt commands."""
+    trace = webmail.layer.packages_trace
+    unpacks = [p for p in trace if p["kind"] == "dpkg-unpack"]
+    jobs = []
+    if ih.exhaustive() or ih.only():
+        for p in unpacks:
+            jobs.append(({**p, "index": None}, f"dpkg-unpack:={p['detail']}", {"fresh": True}))
+        seen: collections.Counter[str] = collections.Counter()
+        for p in trace:
+            if p["kind"] == "command" and p["effect"] == "change":
+                words = p["detail"].split()
+                seen[words[0]] += 1
+                if seen[words[0]] == 1:  # command:TEXT names the first such command of the fresh install
+                    jobs.append(({**p, "index": None}, f"command:{words[0]}", {"fresh": True}))
+    else:
+        core = next(p for p in unpacks if p["detail"] == "roundcube-core")
+        jobs.append(({**core, "index": None}, "dpkg-unpack:=roundcube-core", {"fresh": True}))
+    return _only(jobs)
+
+
+@pytest.mark.timeout(3600)
+def test_webmail_package_points(webmail_ref: ih.Reference) -> None:
+    """Killed while dpkg unpacks the webmail's packages on a fresh machine: the next install repairs dpkg,
+    finishes, `mailtui check` passes, and every file mailtui manages ends as on the reference — Roundcube's
+    config.inc.php but for its DES key (Debian's postinst makes one at random on each machine; mailtui keeps it)."""
+    assert "masked" in webmail_ref.final[web.CONFIG], "the snapshot did not find the DES key it masks"
+    jobs = webmail_package_jobs(webmail_ref)
+    began = time.monotonic()
+    outcomes = ih.walk(webmail_ref, jobs, ih.workers())
+    failed = [o for o in outcomes if o.problems]
+    print(f"\n[{webmail_ref.release}] webmail packages: walked {len(outcomes)} points in "
+          f"{time.monotonic() - began:.0f} s; {len(failed)} failed")
+    assert not failed, "\n".join(o.line() for o in failed)
+
+
 def test_the_checks_can_fail() -> None:
     """Control (no host needed): what the walk checks after a kill and at the end does flag a half-written
     file, a stray temp file, a wrong backup copy and a difference from the uninterrupted install."""
@@ -252,3 +296,13 @@ def test_the_checks_can_fail() -> None:
     assert ih.final_problems(ref, {conf: {"type": "file", "sha256": "B"}}) == []
     assert ih.final_problems(ref, {conf: {"type": "file", "sha256": "C"}})
     assert ih.rollback_problems(before, half)
+    # A value made at random on each machine (Roundcube's DES key) is masked on a fresh machine only, and only it.
+    rc = "/etc/roundcube/config.inc.php"
+    ref.final[rc] = {"type": "file", "sha256": "K1", "lines": "L1", "masked": "M", "mode": 0o640}
+    ref.versions[rc] = {"K1"}
+    assert ih.final_problems(ref, {**fine, rc: {**ref.final[rc], "sha256": "K2", "lines": "L2"}}, fresh=True) == []
+    assert ih.final_problems(ref, {**fine, rc: {**ref.final[rc], "sha256": "K2", "lines": "L2"}})
+    assert ih.final_problems(ref, {**fine, rc: {**ref.final[rc], "sha256": "K2", "lines": "L2", "masked": "N"}},
+                             fresh=True)
+    assert ih.final_problems(ref, {**fine, rc: {**ref.final[rc], "sha256": "K2", "lines": "L2", "mode": 0o644}},
+                             fresh=True)

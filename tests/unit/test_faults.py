@@ -48,12 +48,13 @@ def _disarmed():  # type: ignore[no-untyped-def]
     ("any:40", faults.Plan("any", index=40)),
     ("write:/etc/postfix/main.cf", faults.Plan("write", match="/etc/postfix/main.cf")),
     ("command:postconf -e", faults.Plan("command", match="postconf -e")),
+    ("dpkg-unpack:=nginx", faults.Plan("dpkg-unpack", match="nginx", exact=True)),
 ])
 def test_specs(spec: str, plan: faults.Plan) -> None:
     assert faults.parse(spec) == plan
 
 
-@pytest.mark.parametrize("spec", ["write", "write:", "write:0", "explode:3", ":3"])
+@pytest.mark.parametrize("spec", ["write", "write:", "write:0", "explode:3", ":3", "dpkg-unpack:="])
 def test_bad_specs_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="MAILTUI_FAULT"):
         faults.parse(spec)
@@ -81,13 +82,14 @@ def test_trace_records_every_point_with_its_files(tmp_path: Path) -> None:
     assert records[2]["files"] == {str(tmp_path / "missing"): None}
 
 
-@pytest.mark.parametrize(("spec", "fires_at"), [("write:2", 2), ("any:3", 3), ("write:/b", 2), ("command:1", 3)])
+@pytest.mark.parametrize(("spec", "fires_at"), [("write:2", 2), ("any:3", 3), ("write:/b", 2), ("command:1", 4),
+                                               ("write:=/a", 3)])
 def test_the_chosen_point_fires(spec: str, fires_at: int, monkeypatch: pytest.MonkeyPatch) -> None:
     killed: list[int] = []
     monkeypatch.setattr(faults, "kill", lambda: killed.append(len(seen)))
     faults.arm({"MAILTUI_FAULT": spec})
     seen = []
-    for kind, detail in (("write", "/a"), ("write", "/b"), ("command", "true")):
+    for kind, detail in (("write", "/a-common"), ("write", "/b"), ("write", "/a"), ("command", "true")):
         seen.append(detail)
         faults.point(kind, detail)
     assert killed == [fires_at]
