@@ -11,6 +11,9 @@ from mailtui.model import passwords
 
 PROFILES = ("production", "test")
 TLS_MODES = ("self-signed", "files", "acme")
+# RFC 8461's policy modes, in the order an operator goes through them: "testing" first (senders report TLS
+# failures and still deliver), "enforce" once the reports are clean, "none" to withdraw the policy.
+MTA_STS_MODES = ("testing", "enforce", "none")
 ACME_DEFAULT_SERVER = "https://acme-v02.api.letsencrypt.org/directory"  # Let's Encrypt
 
 
@@ -42,6 +45,7 @@ class Tls:
     email: str = ""  # acme: the ACME account's contact (expiry warnings from the CA)
     server: str = ""  # acme: the CA's directory URL; empty: ACME_DEFAULT_SERVER
     server_ca: str = ""  # acme: a PEM file that the CA's own HTTPS certificate verifies against (private CA)
+    mta_sts: str = "testing"  # acme with the webmail: the MTA-STS policy's mode (MTA_STS_MODES; policy/mta_sts.py)
 
     @property
     def acme_server(self) -> str:

@@ -15,6 +15,7 @@ from mailtui.model.answers import (
     DNSBL_REFUSALS,
     HOURLY_LIMIT_MAX,
     MAX_IGNORE,
+    MTA_STS_MODES,
     PROFILES,
     SECURITY_LIMITS,
     SPAM_SCORE_RANGE,
@@ -24,6 +25,7 @@ from mailtui.model.answers import (
     Domain,
     Security,
     Spam,
+    Tls,
 )
 
 
@@ -199,6 +201,11 @@ def problems(a: Answers, *, check_files: bool = True) -> dict[str, str]:
         for key in ("email", "server", "server_ca"):
             if getattr(a.tls, key):
                 p[f"tls.{key}"] = f'{key} is only used with tls.mode = "acme"'
+    if problem := validate.choice_problem(a.tls.mta_sts, MTA_STS_MODES):
+        p["tls.mta_sts"] = f"{problem} (the MTA-STS policy's mode)"
+    elif a.tls.mta_sts != Tls().mta_sts and not (a.tls.mode == "acme" and a.webmail.enabled):
+        p["tls.mta_sts"] = ('is only used with tls.mode = "acme" and [webmail] on (the webmail\'s nginx serves the '
+                            "policy with a certificate senders trust)")
 
     if a.firewall.ssh_port is not None:
         put("firewall.ssh_port", validate.port_problem(a.firewall.ssh_port))

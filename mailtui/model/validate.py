@@ -518,6 +518,15 @@ def https_url_problem(value: Any) -> str | None:
     return None
 
 
+def choice_problem(value: Any, choices: tuple[str, ...]) -> str | None:
+    """One of a few fixed words (a mode), exactly."""
+    if not isinstance(value, str):
+        return NOT_TEXT
+    if value not in choices:
+        return f"{_shown(value)} is not one of {', '.join(choices)}"
+    return None
+
+
 def path_problem(value: Any) -> str | None:
     """An absolute file path that Postfix's and Dovecot's configuration can hold without quoting."""
     if not isinstance(value, str):

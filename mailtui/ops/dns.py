@@ -112,8 +112,10 @@ def mta_sts_records(answers: Answers, domain: str) -> list[DnsRecord]:
                   f"MTA-STS: senders fetch the policy from https://{host}{mta_sts.WELL_KNOWN} (this server); the "
                   "certificate names it once this record is there (run `mailtui install` again after publishing)"),
         DnsRecord(f"{mta_sts.TXT_LABEL}.{domain}", "TXT", mta_sts.txt_value(answers),
-                  f"MTA-STS in mode {mta_sts.MODE}: senders that fail TLS to {answers.hostname} report, and still "
-                  "deliver; the id changes whenever the policy does"),
+                  f"MTA-STS in mode {mta_sts.mode(answers)}: {mta_sts.what_mode_does(answers)}; the id changes "
+                  "whenever the policy does" + (
+                      '; once the TLS reports are clean, set [tls] mta_sts = "enforce" and run `mailtui install` '
+                      "again, then publish the new id" if mta_sts.mode(answers) == "testing" else "")),
         DnsRecord(f"{mta_sts.TLSRPT_LABEL}.{domain}", "TXT", mta_sts.tlsrpt_value(domain),
                   f"TLS reports (RFC 8460): senders mail a daily summary of their TLS to postmaster@{domain}"),
     ]

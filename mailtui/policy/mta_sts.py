@@ -6,7 +6,8 @@ A sending server that supports MTA-STS fetches https://mta-sts.<domain>/.well-kn
 certificate must verify: so only in ACME mode) when `_mta-sts.<domain>` holds a `v=STSv1` TXT record, and then
 insists on TLS with a valid certificate to the MX names the policy lists. Mode "testing" first: a failing
 sender only reports (to the TLS-RPT address), it never holds mail back — the operator moves to "enforce" once
-the reports are clean. Served by the webmail's nginx, so it needs [webmail] on.
+the reports are clean (`[tls] mta_sts = "enforce"`, then the install again and the new id published), or
+withdraws the policy with "none". Served by the webmail's nginx, so it needs [webmail] on.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ TLSRPT_LABEL = "_smtp._tls"  # where senders send their TLS reports (RFC 8460)
 WELL_KNOWN = "/.well-known/mta-sts.txt"
 WEBROOT = "/var/www/mailtui-mta-sts"
 POLICY_FILE = f"{WEBROOT}{WELL_KNOWN}"
-MODE = "testing"  # senders report failures but deliver anyway
-MAX_AGE = 86400  # seconds a sender caches the policy: a day while testing, so a change reaches them soon
+# Seconds a sender caches the policy, by mode: a day while testing (a change reaches senders soon), a week once
+# enforced (RFC 8461 §3.2 suggests weeks: a sender that cannot fetch the policy keeps enforcing the cached one).
+MAX_AGE = {"testing": 86400, "enforce": 604800, "none": 86400}
+WHAT_MODE_DOES = {
+    "testing": "senders that fail TLS to {host} report, and still deliver",
+    "enforce": "senders deliver only over TLS to {host} with a certificate they trust",
+    "none": "the policy is withdrawn: senders forget it",
+}
 CONTENT_TYPE = "text/plain"  # RFC 8461 §3.2: the policy is served as text/plain
 
 
@@ -39,11 +46,19 @@ def policy_hosts(answers: Answers) -> list[str]:
     return [policy_host(d) for d in answers.domain_names] if enabled(answers) else []
 
 
+def mode(answers: Answers) -> str:
+    return answers.tls.mta_sts
+
+
+def what_mode_does(answers: Answers) -> str:
+    return WHAT_MODE_DOES[mode(answers)].format(host=answers.hostname)
+
+
 def policy(answers: Answers) -> str:
     """The policy file: one MX, the hostname (every domain's MX points there: ops/dns.py). CRLF line ends,
     as RFC 8461's examples (LF alone is allowed too)."""
     return "".join(f"{line}\r\n" for line in (
-        "version: STSv1", f"mode: {MODE}", f"mx: {answers.hostname}", f"max_age: {MAX_AGE}"))
+        "version: STSv1", f"mode: {mode(answers)}", f"mx: {answers.hostname}", f"max_age: {MAX_AGE[mode(answers)]}"))
 
 
 def policy_id(answers: Answers) -> str:

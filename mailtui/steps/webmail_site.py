@@ -100,7 +100,7 @@ def render_mta_sts_server(answers: Answers, *, ipv6: bool) -> str:
         return ""
     v6 = f"    listen [::]:{web.HTTPS_PORT} ssl;\n" if ipv6 else ""
     return (
-        "\n# MTA-STS: sending servers fetch this policy (mode " + mta_sts.MODE + ") before they deliver here.\n"
+        f"\n# MTA-STS: sending servers fetch this policy (mode {mta_sts.mode(answers)}) before they deliver here.\n"
         "server {\n"
         f"    listen {web.HTTPS_PORT} ssl;\n{v6}"
         f"    server_name {' '.join(hosts)};\n"
@@ -212,7 +212,7 @@ def site_checks(answers: Answers) -> list[Check]:
 def mta_sts_check(answers: Answers, host: str) -> Check:
     """The MTA-STS policy as a sending server fetches it: text/plain, this server's policy. (Whether the
     certificate names `host` is the ACME step's check: steps/acme_names.py.)"""
-    name = f"https://{host}{mta_sts.WELL_KNOWN} serves the MTA-STS policy (mode {mta_sts.MODE})"
+    name = f"https://{host}{mta_sts.WELL_KNOWN} serves the MTA-STS policy (mode {mta_sts.mode(answers)})"
     try:
         status, headers, body, _der = fetch(answers, https=True, path=mta_sts.WELL_KNOWN, host=host)
     except (OSError, ssl.SSLError, http.client.HTTPException) as exc:

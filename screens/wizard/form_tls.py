@@ -18,10 +18,15 @@ from textual.widgets import RadioSet, Static
 
 from mailtui.api.types import Preflight
 from mailtui.model import validate
-from mailtui.model.answers import Answers
+from mailtui.model.answers import MTA_STS_MODES, Answers, Tls
 
 MODES = {"tls-self-signed": "self-signed", "tls-files": "files", "tls-acme": "acme"}  # radio button -> tls.mode
-FIELD_MODE = {"tls.cert": "files", "tls.key": "files", "tls.email": "acme", "tls.server": "acme"}
+FIELD_MODE = {"tls.cert": "files", "tls.key": "files", "tls.email": "acme", "tls.server": "acme",
+              "tls.mta_sts": "acme"}
+
+
+def mta_sts_check(value: str) -> str | None:
+    return validate.choice_problem(value.strip(), MTA_STS_MODES)
 
 
 def acme_note(hostname: str) -> str:
@@ -50,6 +55,9 @@ class TlsForm(FormPane):
                        placeholder="you@example.org (for the CA)")
         yield FieldRow("ACME directory", "tls.server", optional=True, placeholder="empty: Let's Encrypt",
                        problem=optional_check(validate.https_url_problem))
+        # With the webmail: the MTA-STS policy its nginx serves (testing first; enforce once TLS reports are clean).
+        yield FieldRow("MTA-STS mode", "tls.mta_sts", optional=True, placeholder="testing (later: enforce)",
+                       problem=optional_check(mta_sts_check))
         yield Static(acme_note(""), id="tls-acme-note", classes="note")
 
     @property
@@ -92,8 +100,8 @@ class TlsForm(FormPane):
     def store(self, a: Answers) -> Answers:
         """The chosen mode and its fields; the other modes' settings are emptied (the answers refuse them).
         server_ca (a test CA's own certificate, set in an answers file) is not on the form: it stays as
-        loaded while the mode is ACME."""
-        none = {"cert": "", "key": "", "email": "", "server": "", "server_ca": ""}
+        loaded while the mode is ACME. The MTA-STS mode left empty is the default, testing."""
+        none = {"cert": "", "key": "", "email": "", "server": "", "server_ca": "", "mta_sts": Tls().mta_sts}
         mode = self.mode
         if mode == "files":
             return replace(a, tls=replace(a.tls, **{**none, "mode": "files", "cert": self._v("tls.cert"),
@@ -101,5 +109,6 @@ class TlsForm(FormPane):
         if mode == "acme":
             return replace(a, tls=replace(a.tls, **{**none, "mode": "acme", "email": self._v("tls.email"),
                                                     "server": self._v("tls.server"),
-                                                    "server_ca": a.tls.server_ca}))
+                                                    "server_ca": a.tls.server_ca,
+                                                    "mta_sts": self._v("tls.mta_sts") or Tls().mta_sts}))
         return replace(a, tls=replace(a.tls, **{**none, "mode": "self-signed"}))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from mailtui.policy.mta_sts import WELL_KNOWN
+from mailtui.policy.mta_sts import POLICY_FILE, WELL_KNOWN
 from tests.e2e.conftest import HOSTNAME, RELEASES
 from tests.e2e.test_dns_check import dns_check, failing, zones_from
 from tests.harness.testhost import MAILTUI_PYTHONPATH, DnsServer, TestHost, TestNetwork, stack_layer, test_network
@@ -208,7 +208,8 @@ def test_mta_sts_is_served_for_each_domain_dns_points_here_and_its_records_check
     """ACME mode with the webmail: the certificate names mta-sts.<domain> for each domain whose DNS points here
     (other.test's does not yet: left out, and said), nginx serves the policy there as text/plain in mode testing;
     once the operator publishes what `mailtui dns --zone` prints, `mailtui dns check` passes (a stale policy id
-    fails), and the next install orders a certificate naming the other domain too — once."""
+    fails), and the next install orders a certificate naming the other domain too — once; switched to enforce,
+the next install serves the enforcing policy and the published id fails the DNS check until updated."""
     s = acme
     root = s.ca.issuing_root()
     assert "mta-sts.other.test is left out of the certificate" in s.install_output, s.install_output[-3000:]
@@ -254,6 +255,23 @@ def test_mta_sts_is_served_for_each_domain_dns_points_here_and_its_records_check
     code, output = s.install()
     assert code == 0 and "acme: nothing to change" in output, output[-3000:]
     assert s.ca.log().count("Issued certificate") == issued + 1
+
+    # The operator moves to enforce once the TLS reports are clean: the next install serves the new policy (the
+    # certificate is left alone), and `mailtui dns check` names the TXT record until its new id is published.
+    answers = s.mx.run(["cat", "/root/answers.toml"]).stdout
+    s.mx.write_file("/root/answers.toml", answers.replace("[tls]\n", '[tls]\nmta_sts = "enforce"\n', 1), mode=0o600)
+    code, output = s.install()
+    assert code == 0 and f"update {POLICY_FILE} (content)" in output, output[-3000:]
+    assert s.ca.log().count("Issued certificate") == issued + 1
+    status, kind, body = get_policy(s, "mta-sts.example.test", root)
+    fields = dict(line.split(": ", 1) for line in body.splitlines())
+    assert (status, fields["mode"], fields["max_age"]) == (200, "enforce", "604800"), body
+    assert list(failing(dns_check(s.mx, "--server", s.dns.ip)[1])) == ["MTA-STS example.test", "MTA-STS other.test"]
+    zones = zones_from(s.mx.mailtui("dns", "--zone", env=ENV).stdout, s.mx.ip)
+    s.dns.serve({**zones, "ca.test": f"@ A {s.ca.ip}\n"})
+    assert dns_check(s.mx, "--server", s.dns.ip)[0] == 0
+    checked = s.mx.mailtui("check", env=ENV, check=False)
+    assert checked.returncode == 0 and "MTA-STS policy (mode enforce)" in checked.stdout, checked.stdout[-3000:]
 
 
 def test_without_systemd_cron_renews_and_the_deploy_hook_reloads() -> None:

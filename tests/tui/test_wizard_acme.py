@@ -68,8 +68,31 @@ async def test_acme_is_chosen_by_keyboard_its_fields_come_alive_and_the_answers_
         await wait_for(pilot, lambda: "this machine." in acme_line(app) and "changes in" in screen_plain(app))
         tls = engine.plans[0].tls
         assert (tls.mode, tls.email, tls.server, tls.cert, tls.key) == ("acme", EMAIL, "", "", "")
+        assert tls.mta_sts == "testing"  # left empty: the default
         assert acme_line(app) == f"✓ ACME: {HOST} has A {FAKE_IPV4}: this machine."
         assert [a.hostname for a in engine.acme_dns_asked] == [HOST]
+
+
+async def test_the_mta_sts_mode_is_an_acme_field_testing_when_empty_and_a_bad_one_is_named() -> None:
+    engine = FakeEngine(acme_dns=dns_zone({(HOST, "A"): [FAKE_IPV4]}))
+    app = make_app(engine)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        await keyboard_to_tls(pilot)
+        assert field(app, "tls.mta_sts").input.disabled  # self-signed: no MTA-STS policy
+        await choose_acme(pilot)
+        assert not field(app, "tls.mta_sts").input.disabled
+        await type_text(pilot, EMAIL)
+        await press_keys(pilot, "tab", "tab")  # past the ACME directory
+        assert app.focused is field(app, "tls.mta_sts").input
+        await type_text(pilot, "strict")
+        await press_keys(pilot, "pagedown")
+        assert stage(app) == "tls"
+        assert error_of(app, "tls.mta_sts") == "MTA-STS mode: 'strict' is not one of testing, enforce, none"
+        await press_keys(pilot, "ctrl+u")
+        await type_text(pilot, "enforce")
+        await keyboard_to_review(pilot, passwords=False)
+        await wait_for(pilot, lambda: "this machine." in acme_line(app) and "changes in" in screen_plain(app))
+        assert engine.plans[0].tls.mta_sts == "enforce"
 
 
 async def test_a_bad_email_or_a_plain_http_directory_names_its_field_and_the_wizard_stays() -> None:

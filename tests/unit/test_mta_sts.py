@@ -150,3 +150,36 @@ def test_nginx_serves_the_policy_as_text_plain_at_the_policy_hosts_only_in_acme_
     assert (policy.path, policy.content, policy.mode) == (mta_sts.POLICY_FILE, mta_sts.policy(ACME), 0o644)
     gone = webmail_site.mta_sts_resources(SELF_SIGNED)
     assert [(type(r), r.path) for r in gone] == [(AbsentFileResource, mta_sts.POLICY_FILE)]
+
+
+ENFORCE = replace(ACME, tls=replace(ACME.tls, mta_sts="enforce"))
+
+
+@pytest.mark.parametrize(("mode", "max_age"), [("testing", "86400"), ("enforce", "604800"), ("none", "86400")])
+def test_the_operator_chooses_the_mode_and_the_id_follows_it(mode: str, max_age: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webmail_site, "served_pair", lambda a: ("/etc/ssl/mail.pem", "/etc/ssl/mail.key"))
+    a = replace(ACME, tls=replace(ACME.tls, mta_sts=mode))
+    fields = dict(line.split(": ", 1) for line in mta_sts.policy(a).splitlines())
+    assert (fields["mode"], fields["max_age"]) == (mode, max_age)
+    ids = {mta_sts.policy_id(replace(ACME, tls=replace(ACME.tls, mta_sts=m))) for m in ("testing", "enforce", "none")}
+    assert len(ids) == 3  # senders fetch again when the mode changes
+    txt = next(r for r in dns.report(a, IPV4, None).records if r.name == "_mta-sts.example.test")
+    assert f"mode {mode}" in txt.note and ('mta_sts = "enforce"' in txt.note) == (mode == "testing")
+    assert f"(mode {mode})" in webmail_site.render_mta_sts_server(a, ipv6=False)
+
+
+def test_a_bad_mode_or_one_without_acme_and_webmail_names_the_field() -> None:
+    from mailtui.model import answers_file
+    from mailtui.model.problems import problems
+
+    assert "tls.mta_sts" not in problems(ENFORCE)
+    assert "is not one of testing, enforce, none" in problems(replace(ACME, tls=replace(ACME.tls, mta_sts="strict")))[
+        "tls.mta_sts"]
+    for unused in (replace(ENFORCE, tls=replace(ENFORCE.tls, mode="self-signed", email="")),
+                   replace(ENFORCE, webmail=Webmail(enabled=False))):
+        assert "only used with tls.mode" in problems(unused)["tls.mta_sts"]
+    assert "tls.mta_sts" in problems(replace(ACME, tls=replace(ACME.tls, mta_sts=3)))  # type: ignore[arg-type]
+    saved = answers_file.loads(answers_file.dumps(ENFORCE))
+    assert saved.tls.mta_sts == "enforce"
+    assert answers_file.loads(answers_file.dumps(SELF_SIGNED)).tls.mta_sts == "testing"  # the default
