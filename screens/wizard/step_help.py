@@ -282,11 +282,7 @@ Settings
     Contact e-mail  your address at the CA (its account contact)
     ACME directory  another ACME CA's https:// URL (empty: Let's
                     Encrypt)
-    MTA-STS mode    with the webmail: the policy telling senders
-                    to use TLS with a trusted certificate (empty:
-                    testing, senders only report failures; enforce
-                    once the TLS reports are clean; none withdraws
-                    it). `mailtui dns` prints its records.
+    MTA-STS mode    testing (empty); enforce once reports are clean
     Needs the hostname's A/AAAA records pointing here (checked at
     the review) and port 80 reachable from the internet: mailtui
     opens it in ufw; a firewall outside is yours to check. Until
