@@ -18,7 +18,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -566,6 +566,19 @@ def walk(ref: Reference, jobs: list[tuple[dict[str, Any], str, dict[str, Any]]],
         # On a failure, a timeout or SIGTERM: the points not started yet are not walked any more.
         pool.shutdown(wait=True, cancel_futures=True)
     return sorted(outcomes, key=lambda o: o.point["n"])
+
+
+def walk_and_check(ref: Reference, jobs: list[tuple[dict[str, Any], str, dict[str, Any]]], what: str,
+                   detail: Callable[[list[Outcome]], str] = lambda outcomes: "") -> list[Outcome]:
+    """walk() with workers() hosts at a time; prints what was walked (`what`, then `detail` of the outcomes) and
+    how long it took, and fails listing every point that failed."""
+    began = time.monotonic()
+    outcomes = walk(ref, jobs, workers())
+    failed = [o for o in outcomes if o.problems]
+    print(f"\n[{ref.release}] {what}: walked {len(outcomes)} points{detail(outcomes)} in "
+          f"{time.monotonic() - began:.0f} s ({workers()} at a time); {len(failed)} failed")
+    assert not failed, "\n".join(o.line() for o in failed)
+    return outcomes
 
 
 def workers() -> int:

@@ -151,10 +151,4 @@ def rollback_jobs(ref: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str
 
 @pytest.mark.timeout(3600)
 def test_rollback_after_an_interrupted_install(ref: ih.Reference) -> None:
-    jobs = rollback_jobs(ref)
-    began = time.monotonic()
-    outcomes = ih.walk(ref, jobs, ih.workers())
-    failed = [o for o in outcomes if o.problems]
-    print(f"\n[{ref.release}] rollback after a kill: {len(outcomes)} points in {time.monotonic() - began:.0f} s; "
-          f"{len(failed)} failed")
-    assert not failed, "\n".join(o.line() for o in failed)
+    ih.walk_and_check(ref, rollback_jobs(ref), "rollback after a kill")
