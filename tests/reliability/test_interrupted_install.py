@@ -225,22 +225,20 @@ def webmail_package_jobs(webmail: ih.Reference) -> list[tuple[dict[str, Any], st
     unpacked, its dbconfig-common postinst not run: the re-run's repair runs it, then the webmail step keeps the
     DES key it made). With MAILTUI_FAULT_ALL=1 every package the webmail adds, and after each of its preseeding
     and apt commands."""
+    def by_name(point: dict[str, Any], spec: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        return {**point, "index": None}, spec, {"fresh": True}  # the spec names it: its number is unknown
+
     trace = webmail.layer.packages_trace
     unpacks = [p for p in trace if p["kind"] == "dpkg-unpack"]
-    jobs = []
-    if ih.exhaustive() or ih.only():
-        for p in unpacks:
-            jobs.append(({**p, "index": None}, f"dpkg-unpack:={p['detail']}", {"fresh": True}))
-        seen: collections.Counter[str] = collections.Counter()
-        for p in trace:
-            if p["kind"] == "command" and p["effect"] == "change":
-                words = p["detail"].split()
-                seen[words[0]] += 1
-                if seen[words[0]] == 1:  # command:TEXT names the first such command of the fresh install
-                    jobs.append(({**p, "index": None}, f"command:{words[0]}", {"fresh": True}))
-    else:
-        core = next(p for p in unpacks if p["detail"] == "roundcube-core")
-        jobs.append(({**core, "index": None}, "dpkg-unpack:=roundcube-core", {"fresh": True}))
+    if not (ih.exhaustive() or ih.only()):
+        return [by_name(next(p for p in unpacks if p["detail"] == "roundcube-core"), "dpkg-unpack:=roundcube-core")]
+    jobs = [by_name(p, f"dpkg-unpack:={p['detail']}") for p in unpacks]
+    seen: set[str] = set()
+    for p in trace:
+        program = p["detail"].split()[0]
+        if p["kind"] == "command" and p["effect"] == "change" and program not in seen:
+            seen.add(program)  # command:TEXT names the first such command of the fresh install
+            jobs.append(by_name(p, f"command:{program}"))
     return _only(jobs)
 
 
