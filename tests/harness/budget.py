@@ -39,8 +39,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "issue 17: spam": ("tests/e2e/test_spam.py", "tests/reliability/test_spam_load.py"),
     "issue 18: webmail": (
         "tests/e2e/test_webmail.py",
-        "tests/reliability/test_interrupted_install.py::test_killed_at_any_point_of_the_webmail_steps",
-        "tests/reliability/test_interrupted_install.py::test_webmail_package_points",
+        "tests/reliability/test_interrupted_install.py::test_killed_at_any_point_of_the_webmail_steps_and_packages",
     ),
 }
 

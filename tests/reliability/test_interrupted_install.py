@@ -24,8 +24,10 @@ ManageSieve, the security updates: WEBMAIL_ANSWERS) get a walk of their own on D
 layer: every class of point they add that the walk above has not, and the first write of their own files, whole and
 cut before its rename (MAILTUI_FAULT_ALL=1: every point they add); and, on a fresh machine, a kill while dpkg
 unpacks roundcube-core (MAILTUI_FAULT_ALL=1: each package the webmail adds, and after its preseeding and apt).
-MAILTUI_FAULT_JOBS hosts run at a time in each test process (default: one a CPU shared by the xdist workers, at
-least 2).
+Each release's configuration and package points are one walk, and the webmail's steps and packages another: the
+fresh machines' points (a whole package install each) start first, and the other host walks configuration points
+meanwhile. MAILTUI_FAULT_JOBS hosts run at a time in each test process (default: one a CPU shared by the xdist
+workers, at least 2).
 MAILTUI_FAULT_ONLY=dpkg-unpack:19,any:40 walks just those points (the
 specs the walk prints), to re-run what a full walk found.
 """
@@ -146,24 +148,28 @@ def test_the_points_of_an_install(ref: ih.Reference) -> None:
 
 
 @pytest.mark.timeout(3600)
-def test_killed_at_any_point_of_the_configuration_steps(ref: ih.Reference) -> None:
-    def detail(outcomes: list[ih.Outcome]) -> str:
-        per_point = sum(o.seconds for o in outcomes) / max(1, len(outcomes))
-        return (f" of {len(ref.trace)} ({per_point:.1f} s a point; re-run with --resume "
-                f"{sum(o.again == '--resume' for o in outcomes)}, with --answers "
-                f"{sum(o.again == '--answers' for o in outcomes)})")
-
-    ih.walk_and_check(ref, config_jobs(ref), "configuration steps", detail)
-
-
-@pytest.mark.timeout(3600)
-def test_package_points(ref: ih.Reference) -> None:
-    """Killed while dpkg unpacks (apt, dpkg and the maintainer scripts killed first), after debconf's
-    preseeding, after apt finished: the next install repairs dpkg and finishes."""
-    jobs = package_jobs(ref)
+def test_killed_at_any_point_of_the_configuration_and_packages_steps(ref: ih.Reference) -> None:
+    """Killed at the configuration steps' points (on the packages layer) and, on a fresh machine, while dpkg
+    unpacks (apt, dpkg and the maintainer scripts killed first), after debconf's preseeding, after apt finished:
+    the next install repairs dpkg and finishes. One walk, the package points first (each a whole package install,
+    ~70-110 s): with two hosts at a time the other host walks configuration points meanwhile (two walks one after
+    the other left a host idle during a release's one or three package points: ~45-90 s a release, 2026-12-08)."""
+    packages = package_jobs(ref)
+    config = config_jobs(ref)
     unpacks = sum(p["kind"] == "dpkg-unpack" for p in ref.layer.packages_trace)
-    walked = sum(point["kind"] == "dpkg-unpack" for point, _spec, _options in jobs)
-    ih.walk_and_check(ref, jobs, "packages step", lambda _: f" ({walked} of {unpacks} dpkg unpacks)")
+    walked = sum(point["kind"] == "dpkg-unpack" for point, _spec, _options in packages)
+
+    fresh = {id(point) for point, _spec, _options in packages}
+
+    def detail(outcomes: list[ih.Outcome]) -> str:
+        steps = [o for o in outcomes if id(o.point) not in fresh]
+        per_point = sum(o.seconds for o in steps) / max(1, len(steps))
+        return (f": {len(config)} of the configuration steps' {len(ref.trace)} ({per_point:.1f} s a point; re-run "
+                f"with --resume {sum(o.again == '--resume' for o in outcomes)}, with --answers "
+                f"{sum(o.again == '--answers' for o in outcomes)}) and {len(packages)} of the packages step "
+                f"({walked} of {unpacks} dpkg unpacks) on a fresh machine")
+
+    ih.walk_and_check(ref, [*packages, *config], "configuration and packages steps", detail)
 
 
 # The walk over the webmail's steps (Roundcube, nginx, PHP-FPM, ManageSieve, the security updates) runs on one
@@ -204,19 +210,6 @@ def webmail_jobs(webmail: ih.Reference, plain: list[ih.Reference],
     return _only([(point, ih.spec_of(point), {}) for point in webmail.trace if point["n"] in wanted])
 
 
-@pytest.mark.timeout(3600)
-def test_killed_at_any_point_of_the_webmail_steps(webmail_ref: ih.Reference) -> None:
-    """The same promise over the webmail's steps: killed anywhere in them, the install run again finishes,
-    `mailtui check` (nginx, PHP-FPM, the login page, ManageSieve, the updates) passes and every file ends as
-    an uninterrupted install leaves it."""
-    plain = [ih.get_reference(release) for release in ih.RELEASES]
-    added = webmail_points(webmail_ref, plain)
-    jobs = webmail_jobs(webmail_ref, plain, added)
-    assert len(added) > 20, f"the webmail adds only {len(added)} points: was it installed?"
-    ih.walk_and_check(webmail_ref, jobs, "webmail steps", lambda _: f" of the {len(added)} they add (their "
-                      f"reference install {webmail_ref.install_seconds:.0f} s)")
-
-
 def webmail_package_jobs(webmail: ih.Reference) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     """Kills in the packages step of a fresh machine with the webmail on (fresh=True: a bare base). The points
     are named by their package (dpkg-unpack:=NAME) and command (command:TEXT): the webmail's layer stands on the
@@ -243,12 +236,22 @@ def webmail_package_jobs(webmail: ih.Reference) -> list[tuple[dict[str, Any], st
 
 
 @pytest.mark.timeout(3600)
-def test_webmail_package_points(webmail_ref: ih.Reference) -> None:
-    """Killed while dpkg unpacks the webmail's packages on a fresh machine: the next install repairs dpkg,
-    finishes, `mailtui check` passes, and every file mailtui manages ends as on the reference — Roundcube's
-    config.inc.php but for its DES key (Debian's postinst makes one at random on each machine; mailtui keeps it)."""
+def test_killed_at_any_point_of_the_webmail_steps_and_packages(webmail_ref: ih.Reference) -> None:
+    """The same promise over the webmail's steps: killed anywhere in them, the install run again finishes,
+    `mailtui check` (nginx, PHP-FPM, the login page, ManageSieve, the updates) passes and every file ends as
+    an uninterrupted install leaves it. And killed while dpkg unpacks the webmail's packages on a fresh machine:
+    the next install repairs dpkg and finishes the same way — Roundcube's config.inc.php but for its DES key
+    (Debian's postinst makes one at random on each machine; mailtui keeps it). One walk, the fresh machine's
+    point first: the other host walks the steps' points meanwhile (as two walks: 117 s + 117 s, 2026-12-08)."""
     assert "masked" in webmail_ref.final[web.CONFIG], "the snapshot did not find the DES key it masks"
-    ih.walk_and_check(webmail_ref, webmail_package_jobs(webmail_ref), "webmail packages (fresh machine)")
+    plain = [ih.get_reference(release) for release in ih.RELEASES]
+    added = webmail_points(webmail_ref, plain)
+    assert len(added) > 20, f"the webmail adds only {len(added)} points: was it installed?"
+    packages = webmail_package_jobs(webmail_ref)
+    jobs = [*packages, *webmail_jobs(webmail_ref, plain, added)]
+    ih.walk_and_check(webmail_ref, jobs, "webmail steps and packages", lambda _: (
+        f" ({len(jobs) - len(packages)} of the {len(added)} points their steps add, their reference install "
+        f"{webmail_ref.install_seconds:.0f} s; {len(packages)} in their packages on a fresh machine)"))
 
 
 def test_the_checks_can_fail() -> None:

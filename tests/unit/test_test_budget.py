@@ -12,10 +12,9 @@ def test_tests_are_the_feature_of_the_module_or_test_their_issue_added() -> None
     assert budget.feature_of("tests/e2e/test_mail.py::test_mailtui_dns_covers_a_domain_added_later[trixie]") == \
         "issue 15: DKIM, SRS, DNS records"
     assert budget.feature_of("tests/e2e/test_mail.py::test_check_passes[trixie]") == budget.BASE
-    assert budget.feature_of(
-        "tests/reliability/test_interrupted_install.py::test_webmail_package_points[trixie]") == "issue 18: webmail"
-    assert budget.feature_of(
-        "tests/reliability/test_interrupted_install.py::test_package_points[trixie]") == budget.BASE
+    walks = "tests/reliability/test_interrupted_install.py::test_killed_at_any_point_of_the_"
+    assert budget.feature_of(walks + "webmail_steps_and_packages[trixie]") == "issue 18: webmail"
+    assert budget.feature_of(walks + "configuration_and_packages_steps[trixie]") == budget.BASE
     # Every listed module exists (a renamed test file would silently move its time to the base).
     for prefixes in budget.FEATURES.values():
         for prefix in prefixes:
