@@ -52,13 +52,10 @@ def feature_of(nodeid: str) -> str:
 
 
 def nodeid(classname: str, name: str) -> str:
-    """pytest's JUnit classname is the module's dotted path (with a test class's name after it)."""
+    """pytest's JUnit classname is the module's dotted path, then a test class's name (Test…) if any."""
     parts = classname.split(".")
-    for n in range(len(parts), 0, -1):
-        path = "/".join(parts[:n]) + ".py"
-        if Path(path).exists() or n == 1:
-            return "::".join([path, *parts[n:], name])
-    return name
+    n = next((i for i, part in enumerate(parts) if part.startswith("Test")), len(parts))
+    return "::".join(["/".join(parts[:n]) + ".py", *parts[n:], name])
 
 
 def test_seconds(report: Path) -> dict[str, float]:

@@ -158,15 +158,14 @@ def test_killed_at_any_point_of_the_configuration_and_packages_steps(ref: ih.Ref
     config = config_jobs(ref)
     unpacks = sum(p["kind"] == "dpkg-unpack" for p in ref.layer.packages_trace)
     walked = sum(point["kind"] == "dpkg-unpack" for point, _spec, _options in packages)
-
     fresh = {id(point) for point, _spec, _options in packages}
 
     def detail(outcomes: list[ih.Outcome]) -> str:
         steps = [o for o in outcomes if id(o.point) not in fresh]
         per_point = sum(o.seconds for o in steps) / max(1, len(steps))
         return (f": {len(config)} of the configuration steps' {len(ref.trace)} ({per_point:.1f} s a point; re-run "
-                f"with --resume {sum(o.again == '--resume' for o in outcomes)}, with --answers "
-                f"{sum(o.again == '--answers' for o in outcomes)}) and {len(packages)} of the packages step "
+                f"with --resume {sum(o.again == '--resume' for o in steps)}, with --answers "
+                f"{sum(o.again == '--answers' for o in steps)}) and {len(packages)} of the packages step "
                 f"({walked} of {unpacks} dpkg unpacks) on a fresh machine")
 
     ih.walk_and_check(ref, [*packages, *config], "configuration and packages steps", detail)

@@ -15,6 +15,8 @@ def test_tests_are_the_feature_of_the_module_or_test_their_issue_added() -> None
     walks = "tests/reliability/test_interrupted_install.py::test_killed_at_any_point_of_the_"
     assert budget.feature_of(walks + "webmail_steps_and_packages[trixie]") == "issue 18: webmail"
     assert budget.feature_of(walks + "configuration_and_packages_steps[trixie]") == budget.BASE
+    assert budget.nodeid("tests.e2e.test_dkim", "test_a[trixie]") == "tests/e2e/test_dkim.py::test_a[trixie]"
+    assert budget.nodeid("tests.unit.test_x.TestY", "test_z") == "tests/unit/test_x.py::TestY::test_z"
     # Every listed module exists (a renamed test file would silently move its time to the base).
     for prefixes in budget.FEATURES.values():
         for prefix in prefixes:
